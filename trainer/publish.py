@@ -1,0 +1,215 @@
+"""Publish a trained output folder to the Hugging Face Hub, in one commit.
+
+    python -m trainer.publish OUTPUT_DIR REPO_ID [--private] [--message TEXT]
+                              [--revision BRANCH] [--force] [--min-accuracy X]
+
+What goes up: Keras's own files (so `keras.saving.load_model("hf://REPO_ID")`
+works), task_config.json, metrics.json, history.json, training_curve.png and a
+generated model card (README.md). Resume state (`checkpoint/`) and anything else
+in the folder stays local; the folder is only read, never written.
+
+Before any upload the folder must load (Keras + task config) and pass the
+quality gate: held-out exact match at least --min-accuracy (by default the
+run's target accuracy, else 0.999) unless --force.
+
+The token is whatever huggingface_hub finds (the `token` argument, HF_TOKEN, or
+`hf auth login`); it is never printed or written anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+REQUIRED_FILES = ("config.json", "metadata.json", "model.weights.h5", "task_config.json")
+OPTIONAL_FILES = ("metrics.json", "history.json", "training_curve.png")
+DEFAULT_MIN_ACCURACY = 0.999
+
+
+class PublishError(RuntimeError):
+    """Publishing was refused or failed; the message says why and what to do, for a person."""
+
+
+def publish(folder: str | Path, repo_id: str, *, token: str | None = None, private: bool = False,
+            commit_message: str | None = None, revision: str | None = None, force: bool = False,
+            min_accuracy: float | None = None) -> tuple[str, str]:
+    """Upload a trained model folder to `repo_id` (on `revision`, a branch) in one commit.
+
+    Returns (url, commit sha). Raises PublishError, whose message is meant to be shown as is.
+    """
+    folder = Path(folder)
+    retry = retry_command(folder, repo_id, private=private, revision=revision, force=force,
+                          min_accuracy=min_accuracy)
+    # Cheap checks first: they need neither TensorFlow nor the network.
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if not folder.is_dir() or missing:
+        what = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
+        raise PublishError(f"Refusing to publish: {folder} {what}; point to a folder written by `python -m trainer`.")
+    metrics = _read_json(folder / "metrics.json")
+    check_quality(metrics, min_accuracy=min_accuracy, force=force)
+
+    import huggingface_hub  # after the cheap checks: a refusal stays instant
+
+    if not (token or huggingface_hub.get_token()):
+        raise PublishError("No Hugging Face token found: set HF_TOKEN to a token with write access or run "
+                           "`hf auth login`, then run the same command again.")
+    task = _validate(folder)
+
+    from .model_card import render_model_card
+
+    card = render_model_card(repo_id, task, metrics, _read_json(folder / "history.json") or None,
+                             has_curve=(folder / "training_curve.png").is_file())
+    files = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (folder / name).is_file()]
+    accuracy = metrics.get("heldout_exact_match")
+    message = commit_message or ("Publish addition model" + (
+        f" (held-out exact match {accuracy:.2%})" if isinstance(accuracy, (int, float)) else ""))
+    try:
+        return _upload(huggingface_hub, folder, files, card, repo_id, token=token, private=private,
+                       message=message, branch=revision or "main")
+    except Exception as err:  # every failure becomes a sentence plus what to do next
+        reason = _explain(err, repo_id, huggingface_hub.constants.ENDPOINT)
+        text = (f"Publishing to {repo_id} failed: {reason}. Nothing was changed locally: {folder} is intact. "
+                f"Retry with: {retry}")
+        raise PublishError(_scrub(text, token or huggingface_hub.get_token())) from None
+
+
+def check_quality(metrics: dict, *, min_accuracy: float | None = None, force: bool = False) -> None:
+    """Raise PublishError if the measured held-out exact match is below the bar (unless forced)."""
+    if force:
+        return
+    training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
+    target = training.get("target_accuracy")
+    bar = min_accuracy if min_accuracy is not None else (target if isinstance(target, (int, float)) else DEFAULT_MIN_ACCURACY)
+    accuracy = metrics.get("heldout_exact_match")
+    if not isinstance(accuracy, (int, float)) or isinstance(accuracy, bool):
+        raise PublishError(f"Refusing to publish: metrics.json records no held-out exact match to compare with "
+                           f"the required {bar:.2%} (use --force, or force=True, to publish anyway).")
+    if accuracy < bar:
+        raise PublishError(f"Refusing to publish: held-out exact match is {accuracy:.2%}, below the required "
+                           f"{bar:.2%}; train longer, or use --force (force=True) to publish anyway.")
+
+
+def retry_command(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+                  force: bool = False, min_accuracy: float | None = None) -> str:
+    """The exact command line that repeats this publish (the commit message is left out)."""
+    words = ["python", "-m", "trainer.publish", str(folder), repo_id]
+    words += ["--private"] * private + ["--force"] * force
+    words += ["--revision", revision] if revision else []
+    words += ["--min-accuracy", str(min_accuracy)] if min_accuracy is not None else []
+    return shlex.join(words)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _validate(folder: Path) -> dict:
+    """Load the folder exactly as the app will; return its task config as a dict."""
+    from model.storage import TASK_CONFIG_FILE, ModelLoadError, load_model_dir
+
+    try:
+        load_model_dir(folder)
+    except ModelLoadError as err:
+        raise PublishError(f"Refusing to publish a model that does not load: {err}.") from None
+    return _read_json(folder / TASK_CONFIG_FILE)
+
+
+def _upload(hub, folder: Path, files: list[str], card: str, repo_id: str, *, token: str | None,
+            private: bool, message: str, branch: str) -> tuple[str, str]:
+    api = hub.HfApi(token=token)
+    repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    if branch != "main":
+        api.create_branch(repo_url.repo_id, branch=branch, exist_ok=True)
+    operations = [hub.CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in files]
+    operations.append(hub.CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
+    info = api.create_commit(repo_url.repo_id, operations=operations, commit_message=message, revision=branch)
+    url = str(repo_url).rstrip("/") + ("" if branch == "main" else f"/tree/{branch}")
+    return url, info.oid
+
+
+def _explain(err: Exception, repo_id: str, endpoint: str) -> str:
+    from huggingface_hub import errors
+
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    if isinstance(err, errors.HFValidationError):
+        return f"{repo_id!r} is not a valid repo id (expected 'owner/name')"
+    if status == 401:
+        return "the Hub refused the token (HTTP 401); set HF_TOKEN to a valid token with write access or run `hf auth login`"
+    if status == 403:
+        return f"the token may not write to {repo_id} (HTTP 403); use a token with write access to that namespace"
+    if isinstance(err, errors.RepositoryNotFoundError):
+        return f"the Hub has no repo {repo_id} that this token can write to"
+    if status is not None and status >= 500:
+        return f"the Hub answered with a server error (HTTP {status})"
+    if status is not None:
+        return f"the Hub answered HTTP {status}: {_first_line(err)}"
+    if "Invalid metadata in README.md" in str(err):
+        return f"the Hub rejected the generated model card ({_first_line(err, skip=1)})"
+    if isinstance(err, (ConnectionError, TimeoutError)) or type(err).__module__.startswith(("httpx", "httpcore")):
+        return f"could not reach the Hub at {endpoint}"
+    return f"{type(err).__name__}: {_first_line(err)}"
+
+
+def _first_line(err: Exception, skip: int = 0) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[skip:] or lines or [type(err).__name__])[0][:300]
+
+
+def _scrub(text: str, token: str | None) -> str:
+    """Belt and braces: never let a token reach a message, whatever an error text contained."""
+    return text.replace(token, "***") if token else text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.publish",
+        description="Publish a trained model folder (from `python -m trainer`) to the Hugging Face Hub in one "
+                    "commit, with a generated model card. The token comes from HF_TOKEN or `hf auth login`.",
+        epilog="Example: python -m trainer.publish runs/default your-name/lstm-addition")
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="the trained model folder to upload")
+    parser.add_argument("repo_id", metavar="REPO_ID", help="the Hub model repo, as owner/name (created if missing)")
+    parser.add_argument("--private", action="store_true",
+                        help="create the repo as private (an existing repo keeps its visibility)")
+    parser.add_argument("--message", metavar="TEXT", help="the commit message (default: names the measured accuracy)")
+    parser.add_argument("--revision", metavar="BRANCH",
+                        help="commit to this branch instead of main, creating it from main if missing")
+    parser.add_argument("--force", action="store_true",
+                        help="publish even if the held-out exact match is below the quality bar or unrecorded")
+    parser.add_argument("--min-accuracy", metavar="X", type=_fraction,
+                        help="the quality bar, a held-out exact match from 0 to 1 (default: the run's "
+                             f"target_accuracy, else {DEFAULT_MIN_ACCURACY})")
+    return parser
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        url, sha = publish(args.output_dir, args.repo_id, private=args.private, commit_message=args.message,
+                           revision=args.revision, force=args.force, min_accuracy=args.min_accuracy)
+    except PublishError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"Published {args.repo_id} @ {sha}")
+    print(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
