@@ -155,7 +155,7 @@ def train(task: TaskConfig, settings: TrainSettings, out_dir: Path, resume: bool
         # After EpochCheck, so a checkpoint never runs ahead of the history file.
         keras.callbacks.BackupAndRestore(str(out_dir / CHECKPOINT_DIR / "backup"), double_checkpoint=True),
     ]
-    verbose = 1 if sys.stdout.isatty() else 2  # a live bar in a terminal, one line per epoch in logs
+    verbose = 1 if sys.stdout.isatty() else 0  # a live bar in a terminal; logs get our epoch line only
     try:
         model.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
     except KeyboardInterrupt:
