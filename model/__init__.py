@@ -1,19 +1,17 @@
-"""The shared core of the addition demo: task config, codec, network, storage, predictor.
+"""The shared core of the addition demo, imported by both `trainer/` and `app.py`.
 
-Both `trainer/` and `app.py` import from here; nothing here imports them.
+config.py   TaskConfig: digits, terms, reversal, alphabet, padding, sampling
+codec.py    questions <-> padded, reversed, one-hot arrays (numpy only)
+network.py  the seq2seq LSTM builder (loads TensorFlow)
+storage.py  model folders: Keras files + task_config.json, checked on load
+predictor.py  compiled batched inference and per-position explanations
+hub.py      which model the app serves: local folder, Hub repo, or bundled
+
+This package imports only the numpy-only parts eagerly, so validating a
+command line or a question never waits for TensorFlow to load.
 """
 
 from .codec import InputError, parse_question
 from .config import ConfigError, TaskConfig
-from .storage import BUNDLED_DIR, ModelLoadError, load_model_dir, save_model_dir
 
-__all__ = [
-    "BUNDLED_DIR",
-    "ConfigError",
-    "InputError",
-    "ModelLoadError",
-    "TaskConfig",
-    "load_model_dir",
-    "parse_question",
-    "save_model_dir",
-]
+__all__ = ["ConfigError", "InputError", "TaskConfig", "parse_question"]
