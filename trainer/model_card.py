@@ -9,6 +9,8 @@ history.json), so rendering needs neither TensorFlow nor this project's model co
 
 from __future__ import annotations
 
+import json
+
 from huggingface_hub import EvalResult, ModelCardData
 
 TAGS = ["keras", "lstm", "seq2seq", "addition", "arithmetic", "tensorflow"]
@@ -27,6 +29,13 @@ def describe_task(task: dict) -> dict:
     }
 
 
+def example_question(task: dict) -> str:
+    """A question this model can answer, e.g. "535+61" for 3 digits, "5+1" for 1 digit."""
+    sizes = describe_task(task)
+    picks = [535, 61, 7, 98, 4, 26, 3, 80, 9][:sizes["terms"]]
+    return "+".join(str(max(sizes["smallest"], p % (sizes["max_term"] + 1))) for p in picks)
+
+
 def dataset_name(task: dict) -> str:
     sizes = describe_task(task)
     numbers = "" if sizes["terms"] == 2 else f" {sizes['terms']}-term"
@@ -43,13 +52,14 @@ def _card_data(repo_id: str, task: dict, metrics: dict) -> ModelCardData:
         if isinstance(metrics.get("heldout_char_accuracy"), (int, float)):
             results.append(EvalResult(**common, metric_type="accuracy", metric_name="Held-out character accuracy",
                                       metric_value=round(float(metrics["heldout_char_accuracy"]), 6)))
-    return ModelCardData(library_name="keras", license="apache-2.0", tags=TAGS, model_name=repo_id,
-                         eval_results=results or None)
+    # model_name only names the model-index entry; without results it would be a stray key.
+    return ModelCardData(library_name="keras", license="apache-2.0", tags=TAGS,
+                         model_name=repo_id if results else None, eval_results=results or None)
 
 
 def _usage(repo_id: str, task: dict) -> str:
     sizes = describe_task(task)
-    example = "+".join(["53", "61", "7", "9", "8", "2", "4", "5", "6"][:sizes["terms"]])
+    example = example_question(task)
     return f'''```python
 import json
 import keras
@@ -79,11 +89,13 @@ print(question, "=", answer)
 
 
 def _fmt(value) -> str:
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and value != value.strip()):
+        return json.dumps(value)  # as in the JSON files: null, true, " +0123456789"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return str(value).replace("|", "\\|")
 
 
 def _results(metrics: dict, task: dict) -> list[str]:
@@ -132,6 +144,8 @@ def render_model_card(repo_id: str, task: dict, metrics: dict, history: dict | N
                       has_curve: bool = False) -> str:
     """The full README.md text for `repo_id`."""
     sizes = describe_task(task)
+    example = example_question(task)
+    answer = sum(int(t) for t in example.split("+"))
     training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
     versions = ", ".join(f"{name} {metrics[key]}" for key, name in
                          (("keras_version", "Keras"), ("tensorflow_version", "TensorFlow")) if metrics.get(key))
@@ -140,7 +154,7 @@ def render_model_card(repo_id: str, task: dict, metrics: dict, history: dict | N
         f"# {repo_id.split('/')[-1]}: an LSTM that learned to add", "",
         f"A sequence-to-sequence LSTM (encoder, `RepeatVector`, decoder) in the style of the keras.io "
         f"[addition example](https://keras.io/examples/nlp/addition_rnn/). It reads a question such as "
-        f"`535+61` character by character and writes the sum (`596`), one character per step. It adds "
+        f"`{example}` character by character and writes the sum (`{answer}`), one character per step. It adds "
         f"{sizes['terms']} whole numbers from {sizes['smallest']} to {sizes['max_term']}; anything else "
         "is outside what it learned.", "",
         "## Use it", "",

@@ -65,7 +65,7 @@ def publish(folder: str | Path, repo_id: str, *, token: str | None = None, priva
     files = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (folder / name).is_file()]
     accuracy = metrics.get("heldout_exact_match")
     message = commit_message or ("Publish addition model" + (
-        f" (held-out exact match {accuracy:.2%})" if isinstance(accuracy, (int, float)) else ""))
+        f" (held-out exact match {_percent(accuracy)})" if isinstance(accuracy, (int, float)) else ""))
     try:
         return _upload(huggingface_hub, folder, files, card, repo_id, token=token, private=private,
                        message=message, branch=revision or "main")
@@ -82,14 +82,22 @@ def check_quality(metrics: dict, *, min_accuracy: float | None = None, force: bo
         return
     training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
     target = training.get("target_accuracy")
-    bar = min_accuracy if min_accuracy is not None else (target if isinstance(target, (int, float)) else DEFAULT_MIN_ACCURACY)
+    if min_accuracy is not None:
+        bar = min_accuracy
+    else:  # the run's own goal, so a model that missed it is not published by accident
+        bar = target if isinstance(target, (int, float)) else DEFAULT_MIN_ACCURACY
     accuracy = metrics.get("heldout_exact_match")
     if not isinstance(accuracy, (int, float)) or isinstance(accuracy, bool):
         raise PublishError(f"Refusing to publish: metrics.json records no held-out exact match to compare with "
-                           f"the required {bar:.2%} (use --force, or force=True, to publish anyway).")
+                           f"the required {_percent(bar)} (use --force, or force=True, to publish anyway).")
     if accuracy < bar:
-        raise PublishError(f"Refusing to publish: held-out exact match is {accuracy:.2%}, below the required "
-                           f"{bar:.2%}; train longer, or use --force (force=True) to publish anyway.")
+        raise PublishError(f"Refusing to publish: held-out exact match is {_percent(accuracy)}, below the required "
+                           f"{_percent(bar)}; train longer, or use --force (force=True) to publish anyway.")
+
+
+def _percent(value: float) -> str:
+    """99.95%, 99.999%: as many decimals as the number needs (at most 4), so a bar never reads as 100%."""
+    return f"{value * 100:.4f}".rstrip("0").rstrip(".") + "%"
 
 
 def retry_command(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
@@ -141,7 +149,8 @@ def _explain(err: Exception, repo_id: str, endpoint: str) -> str:
     if isinstance(err, errors.HFValidationError):
         return f"{repo_id!r} is not a valid repo id (expected 'owner/name')"
     if status == 401:
-        return "the Hub refused the token (HTTP 401); set HF_TOKEN to a valid token with write access or run `hf auth login`"
+        return ("the Hub refused the token (HTTP 401); set HF_TOKEN to a valid token with write access "
+                "or run `hf auth login`")
     if status == 403:
         return f"the token may not write to {repo_id} (HTTP 403); use a token with write access to that namespace"
     if isinstance(err, errors.RepositoryNotFoundError):
