@@ -47,12 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--smallest", type=int, help="least value of a number (default 0)")
     task.add_argument("--largest", type=int, help="greatest value of a number (default 10**digits - 1)")
     data = p.add_argument_group("data")
-    data.add_argument("--train-size", type=int, help="distinct training questions (default 400,000, capped by the task)")
+    data.add_argument("--train-size", type=int,
+                      help="training questions generated (default 3,200,000 random draws; with --unique, "
+                           "distinct questions, capped by the task)")
+    data.add_argument("--unique", action=argparse.BooleanOptionalAction,
+                      help="never repeat a question in training, as keras.io does (default: off, "
+                           "independent draws)")
     data.add_argument("--heldout-size", type=int, help="held-out questions never trained on (default 10,000)")
-    data.add_argument("--samples-per-epoch", type=int, help="questions per epoch (default: the training size)")
+    data.add_argument("--samples-per-epoch", type=int,
+                      help="questions per epoch; each epoch ends with a held-out check (default 400,000; "
+                           "with --unique, the training size)")
     fit = p.add_argument_group("training")
-    fit.add_argument("--batch-size", type=int, help="questions per gradient step (default 256)")
-    fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate (default 5e-3)")
+    fit.add_argument("--batch-size", type=int, help="questions per gradient step (default 512)")
+    fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate (default 1e-2)")
     fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default cosine: warm-up, decay to 0)")
     fit.add_argument("--epochs", type=int, help="most epochs to run (default 8)")
     fit.add_argument("--time-budget", type=float,
@@ -95,14 +102,13 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, TrainSettings]:
         changes["time_budget"] = None
     settings = dataclasses.replace(base_settings, **changes)
     distinct = count_distinct_questions(task)
-    if not settings.fresh_data:
-        # Fit the defaults to small tasks; explicit sizes are checked, not changed.
-        if "heldout_size" not in changes:
-            settings.heldout_size = min(settings.heldout_size, max(1, distinct // 10))
-        if "train_size" not in changes:
-            settings.train_size = max(1, min(settings.train_size, distinct - settings.heldout_size))
-        if "samples_per_epoch" not in changes:
-            settings.samples_per_epoch = max(settings.train_size, settings.batch_size)
+    # Fit the defaults to small tasks; explicit sizes are checked, not changed.
+    if "heldout_size" not in changes:
+        settings.heldout_size = min(settings.heldout_size, max(1, distinct // 10))
+    if settings.unique and "train_size" not in changes:
+        settings.train_size = max(1, min(settings.train_size, distinct - settings.heldout_size))
+    if settings.unique and "samples_per_epoch" not in changes:
+        settings.samples_per_epoch = max(settings.train_size, settings.batch_size)
     check_settings(settings, task, distinct)
     return task, settings
 

@@ -21,12 +21,12 @@ SCHEDULES = ("cosine", "constant")
 @dataclass
 class TrainSettings:
     preset: str = "default"
-    train_size: int = 400_000        # training questions (unique unless fresh_data)
+    train_size: int = 3_200_000      # training questions generated up front
     heldout_size: int = 10_000       # never-trained-on questions for exact-match
-    fresh_data: bool = False         # draw a new random training set each epoch (the tutorial)
+    unique: bool = False             # keras.io: no question twice; otherwise independent random draws
     samples_per_epoch: int = 400_000  # how much one epoch trains on (one held-out check per epoch)
-    batch_size: int = 256
-    learning_rate: float = 5e-3
+    batch_size: int = 512
+    learning_rate: float = 1e-2
     schedule: str = "cosine"          # warm up then cosine-decay to zero over all epochs
     clipnorm: float | None = 1.0
     epochs: int = 8
@@ -56,7 +56,7 @@ PRESETS: dict[str, tuple[TaskConfig, TrainSettings]] = {
     "keras-io": (
         TaskConfig(sampling="digits"),
         # 50k unique questions of which 10% are held out => 45k to train on; Adam(1e-3).
-        TrainSettings(preset="keras-io", train_size=45_000, heldout_size=5_000, samples_per_epoch=45_000,
+        TrainSettings(preset="keras-io", train_size=45_000, heldout_size=5_000, unique=True, samples_per_epoch=45_000,
                       batch_size=32, learning_rate=1e-3, schedule="constant", clipnorm=None, epochs=30,
                       time_budget=None, target_accuracy=1.0),
     ),
@@ -65,7 +65,7 @@ PRESETS: dict[str, tuple[TaskConfig, TrainSettings]] = {
         TaskConfig(digits=2, terms=3, reverse=False, alphabet="0123456789+ ", padding="left",
                    sampling="uniform", smallest=1, largest=10),
         # 75,000 fresh random sums, one pass, batch 32; LSTM(100) encoder, LSTM(50) decoder.
-        TrainSettings(preset="brownlee", train_size=75_000, heldout_size=1_000, fresh_data=True,
+        TrainSettings(preset="brownlee", train_size=75_000, heldout_size=1_000, unique=False,
                       samples_per_epoch=75_000, batch_size=32, learning_rate=1e-3, schedule="constant",
                       clipnorm=None, epochs=1, time_budget=None, target_accuracy=1.0,
                       encoder_units=100, decoder_units=50),
@@ -95,10 +95,11 @@ def check_settings(settings: TrainSettings, task: TaskConfig, distinct: int) -> 
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-    if not s.fresh_data and s.train_size + s.heldout_size > distinct:
+    if s.unique and s.train_size + s.heldout_size > distinct:
         raise ValueError(
             f"--train-size {s.train_size:,} plus --heldout-size {s.heldout_size:,} is more than the "
-            f"{distinct:,} distinct questions of a {task.terms}-term, {task.digits}-digit task")
+            f"{distinct:,} distinct questions of a {task.terms}-term, {task.digits}-digit task "
+            f"(use --no-unique to draw questions with repetition)")
 
 
 def save_settings(settings: TrainSettings, path: Path) -> None:

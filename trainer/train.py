@@ -8,6 +8,7 @@ writes a checkpoint after every epoch; `--resume` continues from it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -24,7 +25,7 @@ from model.predictor import Predictor
 from model.storage import save_model_dir
 
 from . import verify
-from .data import make_questions, sample_terms, unordered_keys
+from .data import count_distinct_questions, make_questions, sample_terms, unordered_keys
 from .report import plot_history
 from .settings import TrainSettings, save_settings
 
@@ -37,14 +38,24 @@ HISTORY_FILE = "history.json"
 def make_splits(task: TaskConfig, settings: TrainSettings, rng: np.random.Generator):
     """Held-out questions (uniform over the task, like the exhaustive check) and training questions.
 
-    With unique data the training set excludes every held-out question, in
-    either order; with fresh data (the tutorial) each epoch draws anew.
+    Training never sees a held-out question, in either order, unless the task
+    is so small (the tutorial's 220 questions) that every question is seen.
     """
-    heldout_task = TaskConfig(**{**task.to_dict(), "sampling": "uniform"})
-    unique = not settings.fresh_data
-    heldout = make_questions(heldout_task, settings.heldout_size, rng, unique=unique)
-    exclude = unordered_keys(heldout, task) if unique else None
-    train = make_questions(task, settings.train_size, rng, exclude=exclude, unique=unique)
+    distinct = count_distinct_questions(task)
+    separable = settings.heldout_size <= distinct // 10
+    heldout_task = dataclasses.replace(task, sampling="uniform")
+    heldout = make_questions(heldout_task, settings.heldout_size, rng, unique=separable)
+    exclude = unordered_keys(heldout, task) if separable else None
+    if settings.unique:
+        return heldout, make_questions(task, settings.train_size, rng, exclude=exclude)
+    # Independent draws repeat the common short questions, which keeps the model
+    # right on 0+7 as well as 535+61; drop held-out ones and top up.
+    train = np.zeros((0, task.terms), dtype=np.int64)
+    while len(train) < settings.train_size:
+        draws = sample_terms(task, settings.train_size - len(train), rng)
+        if exclude is not None:
+            draws = draws[~np.isin(unordered_keys(draws, task), exclude)]
+        train = np.concatenate([train, draws])
     return heldout, train
 
 
@@ -54,7 +65,8 @@ def make_dataset(task: TaskConfig, terms: np.ndarray, settings: TrainSettings, s
     y = encode_answers(terms.sum(1), task).astype(np.int8)
     depth = task.num_chars
     return (tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            # Draws are already in random order; the buffer re-mixes repeated epochs.
+            .shuffle(min(len(x), 100_000), seed=seed, reshuffle_each_iteration=True)
             .repeat()
             .batch(settings.batch_size, drop_remainder=True)
             .map(lambda q, a: (tf.one_hot(tf.cast(q, tf.int32), depth), tf.cast(a, tf.int32)),
@@ -66,8 +78,8 @@ def make_optimizer(settings: TrainSettings, steps_per_epoch: int) -> keras.optim
     total = steps_per_epoch * settings.epochs
     rate = settings.learning_rate
     if settings.schedule == "cosine":
-        # A short warm-up keeps Adam's first large steps from wrecking the LSTM
-        # gates; the decay to zero is what turns 99% into 99.99%.
+        # A short warm-up keeps Adam's first large steps from saturating the LSTM
+        # gates; the decay to zero at the end is what turns 99.9% into 99.99%.
         warmup = max(1, total // 20)
         rate = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, total - warmup), warmup_target=settings.learning_rate, warmup_steps=warmup)
@@ -133,9 +145,6 @@ def train(task: TaskConfig, settings: TrainSettings, out_dir: Path, resume: bool
     print(f"Generating data: {settings.train_size:,} training and {settings.heldout_size:,} held-out questions...",
           flush=True)
     heldout, train_terms = make_splits(task, settings, rng)
-    if settings.fresh_data:
-        # Enough fresh draws for every epoch, made up front so the run is reproducible.
-        train_terms = sample_terms(task, settings.samples_per_epoch * settings.epochs, rng)
     dataset = make_dataset(task, train_terms, settings, settings.seed)
     steps = settings.samples_per_epoch // settings.batch_size
 
