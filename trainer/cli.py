@@ -162,6 +162,9 @@ def push(out_dir: Path, args: argparse.Namespace) -> int:
                 revision=args.revision, force=args.force_push)
     except PublishError as err:
         print(f"error: {err}", file=sys.stderr)
+        print(f"The trained model is safe in {out_dir}. Publish it later with "
+              f"`python -m trainer.publish {out_dir} {args.push_to_hub}` (add --force to skip the accuracy "
+              f"gate; from this command that flag is --force-push).", file=sys.stderr)
         return 1
     return 0
 
