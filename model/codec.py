@@ -88,7 +88,7 @@ def answer_value(text: str) -> int | None:
     return int(stripped) if stripped.isdigit() else None
 
 
-_QUESTION = re.compile(r"\d+(\+\d+)*")
+_QUESTION = re.compile(r"[0-9]+(\+[0-9]+)*")  # ASCII digits only: "٣" is not a digit the model knows
 MAX_QUESTION_CHARS = 200
 
 
@@ -106,7 +106,7 @@ def parse_question(text: object, config: TaskConfig) -> list[int]:
     example = PLUS.join(["12"] * config.terms)
     if not compact:
         raise InputError(f"Type a sum such as {example}.")
-    if "-" in compact and re.fullmatch(r"[-\d+]+", compact):
+    if "-" in compact and re.fullmatch(r"[-0-9+]+", compact):
         raise InputError("Negative numbers are not part of this task: use whole numbers from "
                          f"{config.smallest} to {config.max_term}.")
     if not _QUESTION.fullmatch(compact):

@@ -35,7 +35,7 @@ def save_model_dir(model: keras.Model, config: TaskConfig, folder: str | Path,
     folder.mkdir(parents=True, exist_ok=True)
     # A clone carries the architecture and weights but not the optimizer, which
     # would triple the file size and mean nothing to someone using the model.
-    inference_copy = keras.models.clone_model(model)
+    inference_copy = keras.Sequential.from_config(model.get_config())
     inference_copy.set_weights(model.get_weights())
     inference_copy.save(folder, zipped=False)
     config.save(folder / TASK_CONFIG_FILE)

@@ -82,3 +82,8 @@ def test_config_json_round_trip_and_clear_errors():
             TaskConfig.from_dict({**TaskConfig().to_dict(), **bad})
     with pytest.raises(ConfigError, match="not valid JSON"):
         TaskConfig.from_json("{nope")
+
+
+def test_only_ascii_digits_count():
+    with pytest.raises(InputError, match="character"):
+        parse_question("٣+４", KERAS_IO)

@@ -38,13 +38,12 @@ def oracle(text: object) -> tuple[int, int] | None:
     """(a, b) if `text` is a question the default 3-digit, 2-term model must answer, else None.
 
     Whitespace anywhere is ignored (\\s is the same set as str.split's), terms are
-    decimal digits (\\d: like the app, any script's decimal digits count) joined by
-    one '+', exactly two terms, each 0..999 (leading zeros allowed), at most 200
-    characters in all.
+    ASCII digits (other scripts' digits are refused) joined by one '+', exactly
+    two terms, each 0..999 (leading zeros allowed), at most 200 characters in all.
     """
     if not isinstance(text, str) or len(text) > MAX_CHARS:
         return None
-    match = re.fullmatch(r"(\d+)\+(\d+)", re.sub(r"\s+", "", text))
+    match = re.fullmatch(r"([0-9]+)\+([0-9]+)", re.sub(r"\s+", "", text))
     if not match:
         return None
     a, b = int(match[1]), int(match[2])

@@ -48,12 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--largest", type=int, help="greatest value of a number (default 10**digits - 1)")
     data = p.add_argument_group("data")
     data.add_argument("--train-size", type=int,
-                      help="training questions generated (default 3,200,000 random draws; with --unique, "
+                      help="training questions generated (default 2,400,000 random draws; with --unique, "
                            "distinct questions, capped by the task)")
     data.add_argument("--unique", action=argparse.BooleanOptionalAction,
                       help="never repeat a question in training, as keras.io does (default: off, "
                            "independent draws)")
-    data.add_argument("--heldout-size", type=int, help="held-out questions never trained on (default 10,000)")
+    data.add_argument("--heldout-size", type=int, help="held-out questions never trained on (default 50,000, capped at a tenth of the task)")
     data.add_argument("--samples-per-epoch", type=int,
                       help="questions per epoch; each epoch ends with a held-out check (default 400,000; "
                            "with --unique, the training size)")
@@ -61,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=int, help="questions per gradient step (default 512)")
     fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate (default 1e-2)")
     fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default cosine: warm-up, decay to 0)")
-    fit.add_argument("--epochs", type=int, help="most epochs to run (default 8)")
+    fit.add_argument("--epochs", type=int, help="most epochs to run (default 6)")
     fit.add_argument("--time-budget", type=float,
                      help="stop after the epoch that passes this many seconds; 0 = no limit (default 300)")
     fit.add_argument("--target-accuracy", type=float,
-                     help="stop early once held-out exact-match reaches this fraction (default 0.9999)")
+                     help="stop early once held-out exact-match reaches this fraction (default 1.0: all right)")
     fit.add_argument("--seed", type=int, help="random seed for data, weights and shuffling (default 1337)")
     net = p.add_argument_group("network (defaults: the keras.io architecture)")
     net.add_argument("--encoder-units", type=int, help="LSTM units per encoder layer (default 128)")
