@@ -29,9 +29,9 @@ import gradio as gr  # noqa: E402
 
 import app_views as views  # noqa: E402
 from model.codec import MAX_QUESTION_CHARS, InputError, one_hot, parse_question, question_text  # noqa: E402
+from model.config import sample_terms  # noqa: E402
 from model.hub import MODEL_ENV, REVISION_ENV, LoadedModel, load_for_app  # noqa: E402
 from model.predictor import Explanation, Predictor  # noqa: E402
-from trainer.data import sample_terms  # noqa: E402
 
 log = logging.getLogger("app")
 
@@ -174,7 +174,7 @@ class AdditionService:
         return {
             "source": self.loaded.source, "revision": self.loaded.revision,
             "description": self.loaded.description, "offline": self.loaded.source == "bundled",
-            "page_url": getattr(self.loaded, "page_url", None),  # the Hub page of this commit, if from the Hub
+            "page_url": self.loaded.page_url,  # the Hub page of this commit, if from the Hub
             "digits": c.digits, "terms": c.terms, "reverse": c.reverse, "padding": c.padding,
             "sampling": c.sampling, "alphabet": c.alphabet, "smallest": c.smallest, "largest": c.max_term,
             "question_length": c.question_length, "answer_length": c.answer_length,

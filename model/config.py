@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 PAD = " "
 PLUS = "+"
 DIGITS = "0123456789"
@@ -140,3 +142,18 @@ def validate(config: TaskConfig) -> None:
                f"largest must be a whole number from 1 to {10**config.digits - 1}, got {config.largest!r}")
     _check(config.smallest < config.max_term,
            f"smallest ({config.smallest}) must be below the largest term ({config.max_term})")
+
+
+def sample_terms(config: TaskConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, terms) random term values drawn the way `config.sampling` says."""
+    shape = (n, config.terms)
+    low, high = config.smallest, config.max_term
+    uniform = rng.integers(low, high + 1, size=shape)
+    if config.sampling == "uniform":
+        return uniform
+    # keras.io: pick a length 1..digits, then that many random digits.
+    lengths = rng.integers(1, config.digits + 1, size=shape)
+    by_digits = np.clip(rng.integers(0, 10**lengths), low, high)
+    if config.sampling == "digits":
+        return by_digits
+    return np.where(rng.random((n, 1)) < 0.5, by_digits, uniform)

@@ -79,27 +79,25 @@ class Predictor:
         """Everything a person may want to see about each answer (see Explanation)."""
         terms = np.asarray(terms, dtype=np.int64).reshape(-1, self.config.terms)
         probs = self.probabilities(terms)
-        question_tokens = encode_questions(terms, self.config)
+        # Whole-batch numpy first; the per-question loop below only slices lists.
+        predicted = probs.argmax(-1)
         true_tokens = encode_answers(terms.sum(1), self.config)
-        order = np.argsort(-probs, axis=-1)[..., :top_k]
+        top = np.argsort(-probs, axis=-1)[..., :top_k]
+        top_probs = np.take_along_axis(probs, top, axis=-1).tolist()
         alphabet = np.array(list(self.config.alphabet))
-        results = []
-        for i, row in enumerate(terms):
-            predicted = probs[i].argmax(-1)
-            text = "".join(alphabet[predicted])
-            results.append(Explanation(
-                terms=[int(t) for t in row],
-                network_input=tokens_to_text(question_tokens[i:i + 1], self.config)[0],
-                answer_text=text,
-                answer=answer_value(text),
-                true_answer=int(row.sum()),
-                true_text="".join(alphabet[true_tokens[i]]),
-                position_wrong=[bool(p != t) for p, t in zip(predicted, true_tokens[i])],
-                confidence=[float(probs[i, p, c]) for p, c in enumerate(predicted)],
-                top=[[(str(alphabet[c]), float(probs[i, p, c])) for c in order[i, p]]
-                     for p in range(self.config.answer_length)],
-            ))
-        return results
+        top_chars = alphabet[top].tolist()
+        inputs = tokens_to_text(encode_questions(terms, self.config), self.config)
+        answers = tokens_to_text(predicted, self.config)
+        truths = tokens_to_text(true_tokens, self.config)
+        wrong = (predicted != true_tokens).tolist()
+        confidence = probs.max(-1).tolist()
+        return [
+            Explanation(terms=row, network_input=inputs[i], answer_text=answers[i], answer=answer_value(answers[i]),
+                        true_answer=sum(row), true_text=truths[i], position_wrong=wrong[i],
+                        confidence=confidence[i],
+                        top=[list(zip(chars, ps)) for chars, ps in zip(top_chars[i], top_probs[i])])
+            for i, row in enumerate(terms.tolist())
+        ]
 
 
 @dataclass

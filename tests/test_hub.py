@@ -501,3 +501,24 @@ def test_token_never_appears_in_output_or_files(hub_server, client, folders, wor
         assert not any(token in text for text in texts)
         assert not any(token.encode() in p.read_bytes() for p in files)
         assert not any(token.encode() in data for data in stored)
+
+
+def test_trainer_trains_then_pushes_in_one_command(hub_server, work):
+    """`python -m trainer --push-to-hub`: the whole path a user takes, on a tiny task."""
+    out = work / "trained-and-pushed"
+    env = client_env(hub_server.url, work / "home-train", hub_server.token)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer", "--digits", "1", "--epochs", "1", "--train-size", "2048",
+         "--samples-per-epoch", "2048", "--encoder-units", "8", "--decoder-units", "8", "--show-samples", "0",
+         "--output-dir", str(out), "--push-to-hub", "org/trained", "--commit-message", "trained here"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    TRANSCRIPT.extend([proc.stdout, proc.stderr])
+    # Four gradient steps cannot learn addition: the gate refuses, and says how to publish later.
+    assert proc.returncode == 1 and "Refusing to publish" in proc.stderr and "--force-push" in proc.stderr
+    assert "org/trained" not in hub_server.repos
+    forced = run_cli(out, "org/trained", "--force", "--message", "trained here", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert hub_server.history("org/trained")[0].message == "trained here"
+    stored = hub_server.files("org/trained")
+    assert stored["model.weights.h5"] == (out / "model.weights.h5").read_bytes()
+    assert b"library_name: keras" in stored["README.md"]

@@ -12,22 +12,7 @@ import math
 
 import numpy as np
 
-from model.config import TaskConfig
-
-
-def sample_terms(config: TaskConfig, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, terms) random term values following `config.sampling`."""
-    shape = (n, config.terms)
-    low, high = config.smallest, config.max_term
-    uniform = rng.integers(low, high + 1, size=shape)
-    if config.sampling == "uniform":
-        return uniform
-    # keras.io: pick a length 1..digits, then that many random digits.
-    lengths = rng.integers(1, config.digits + 1, size=shape)
-    by_digits = np.clip(rng.integers(0, 10**lengths), low, high)
-    if config.sampling == "digits":
-        return by_digits
-    return np.where(rng.random((n, 1)) < 0.5, by_digits, uniform)
+from model.config import TaskConfig, sample_terms  # noqa: F401  (sample_terms is re-exported)
 
 
 def unordered_keys(terms: np.ndarray, config: TaskConfig) -> np.ndarray:

@@ -4,7 +4,7 @@ The YAML front matter makes the Hub show the model as a Keras model with its
 measured accuracy (`model-index`); the body says what the model does, how to use
 it with nothing but Keras and numpy, how it was trained and how well it did.
 Everything is read from plain dicts (task_config.json, metrics.json,
-history.json), so rendering needs neither TensorFlow nor this project's model code.
+history.json), so rendering needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,20 +13,18 @@ import json
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from model.config import TaskConfig
+
 TAGS = ["keras", "lstm", "seq2seq", "addition", "arithmetic", "tensorflow"]
 TASK_TYPE = "text2text-generation"
 
 
 def describe_task(task: dict) -> dict:
-    """The sizes a user needs to encode a question, derived like model.config.TaskConfig does."""
-    digits, terms = int(task.get("digits", 3)), int(task.get("terms", 2))
-    largest = task.get("largest")
-    max_term = 10**digits - 1 if largest is None else int(largest)
-    width = len(str(max_term))
-    return {
-        "digits": digits, "terms": terms, "max_term": max_term, "smallest": int(task.get("smallest", 0)),
-        "question_length": terms * width + terms - 1, "answer_length": len(str(terms * max_term)),
-    }
+    """The sizes a user needs to encode a question, as the TaskConfig derives them."""
+    config = TaskConfig.from_dict(task)
+    return {"digits": config.digits, "terms": config.terms, "max_term": config.max_term,
+            "smallest": config.smallest, "question_length": config.question_length,
+            "answer_length": config.answer_length}
 
 
 def example_question(task: dict) -> str:
