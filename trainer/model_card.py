@@ -135,7 +135,9 @@ def _final_epoch(history: dict | None) -> list[str]:
             and isinstance(v, list) and v and isinstance(v[-1], (int, float))}
     if not last:
         return []
-    return ["", "Last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(last.items())) + "."]
+    # Accuracies as percentages with enough decimals that 99.998% never reads as 100%.
+    shown = [f"{k} {v * 100:.4f}%" if ("acc" in k or "exact" in k) else f"{k} {v:.4g}" for k, v in sorted(last.items())]
+    return ["", "Last epoch: " + ", ".join(shown) + "."]
 
 
 def render_model_card(repo_id: str, task: dict, metrics: dict, history: dict | None = None,
