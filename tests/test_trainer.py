@@ -6,6 +6,7 @@ tests exercise the same code path as the 5-minute default run.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -132,3 +133,48 @@ def test_help_explains_every_flag():
                  "--batch-size", "--learning-rate", "--epochs", "--time-budget", "--target-accuracy", "--seed",
                  "--output-dir", "--resume", "--preset", "--push-to-hub"]:
         assert flag in result.stdout
+
+
+def test_presets_reproduce_the_two_seed_documents():
+    from trainer.cli import build_parser, resolve
+    keras_io, k = resolve(build_parser().parse_args(["--preset", "keras-io"]))
+    assert (keras_io.digits, keras_io.terms, keras_io.reverse, keras_io.sampling) == (3, 2, True, "digits")
+    assert (k.train_size, k.unique, k.batch_size, k.learning_rate, k.schedule, k.epochs) == (45_000, True, 32, 1e-3,
+                                                                                           "constant", 30)
+    assert (k.encoder_units, k.decoder_units) == (128, 128)
+    brownlee, b = resolve(build_parser().parse_args(["--preset", "brownlee"]))
+    assert (brownlee.terms, brownlee.smallest, brownlee.largest, brownlee.reverse, brownlee.padding) == (3, 1, 10, False,
+                                                                                                        "left")
+    assert brownlee.alphabet == "0123456789+ " and (brownlee.question_length, brownlee.answer_length) == (8, 2)
+    assert (b.train_size, b.unique, b.epochs, b.batch_size, b.encoder_units, b.decoder_units) == (75_000, False, 1, 32,
+                                                                                               100, 50)
+    assert b.heldout_size == 1_000  # a 220-question task is checked on fresh draws, not a tenth of itself
+    _, three_terms = resolve(build_parser().parse_args(["--terms", "3", "--digits", "2"]))
+    # 171,700 distinct 3-term questions: at most a tenth is held out.
+    assert three_terms.heldout_size == 17_170 and three_terms.train_size == 2_400_000
+
+
+def test_brownlee_preset_trains_like_the_tutorial(tmp_path):
+    out = tmp_path / "brownlee"
+    result = run_trainer("--preset", "brownlee", "--show-samples", "3", "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"^Q \d+\+\d+\+\d+ +T \d+ +[☑☒] \d+$", result.stdout, re.MULTILINE), result.stdout[-1000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # One pass over 75,000 random sums, as in the tutorial: most of the 1,000 possible questions right.
+    assert metrics["exhaustive_total"] == 1_000 and metrics["exhaustive_wrong"] < 150, metrics
+    assert metrics["samples_seen"] == 75_000 and metrics["epochs"] == 1
+
+
+def test_evaluate_command_checks_a_model_folder(tiny_run):
+    result = subprocess.run([sys.executable, "-m", "trainer.evaluate", str(tiny_run), "--samples", "3000"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    wrong = json.loads((tiny_run / "metrics.json").read_text())["exhaustive_wrong"]
+    assert f"Every question: {wrong:,} wrong of 10,000" in result.stdout
+    assert "Random questions:" in result.stdout and "exact-match on 3,000" in result.stdout
+    strict = subprocess.run([sys.executable, "-m", "trainer.evaluate", str(tiny_run), "--min-accuracy", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert strict.returncode == (0 if wrong == 0 else 1)
+    missing = subprocess.run([sys.executable, "-m", "trainer.evaluate", str(tiny_run / "nope")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "is not a model folder" in missing.stderr and "Traceback" not in missing.stderr

@@ -102,9 +102,11 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, TrainSettings]:
         changes["time_budget"] = None
     settings = dataclasses.replace(base_settings, **changes)
     distinct = count_distinct_questions(task)
-    # Fit the defaults to small tasks; explicit sizes are checked, not changed.
-    if "heldout_size" not in changes:
-        settings.heldout_size = min(settings.heldout_size, max(1, distinct // 10))
+    # Fit the defaults to small tasks; explicit sizes are checked, not changed. A
+    # tenth of the task is held out at most; a task too small to spare 100
+    # questions (the tutorial's 220) is checked on random draws it also trains on.
+    if "heldout_size" not in changes and distinct // 10 >= 100:
+        settings.heldout_size = min(settings.heldout_size, distinct // 10)
     if settings.unique and "train_size" not in changes:
         settings.train_size = max(1, min(settings.train_size, distinct - settings.heldout_size))
     if settings.unique and "samples_per_epoch" not in changes:
