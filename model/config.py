@@ -125,8 +125,8 @@ def validate(config: TaskConfig) -> None:
     """Raise ConfigError with one clear sentence if the config is unusable."""
     _check(_is_int(config.digits) and 1 <= config.digits <= 9,
            f"digits must be a whole number from 1 to 9, got {config.digits!r}")
-    _check(_is_int(config.terms) and 2 <= config.terms <= 9,
-           f"terms must be a whole number from 2 to 9, got {config.terms!r}")
+    _check(_is_int(config.terms) and 2 <= config.terms <= 18,
+           f"terms must be a whole number from 2 to 18, got {config.terms!r}")
     _check(isinstance(config.reverse, bool), f"reverse must be true or false, got {config.reverse!r}")
     _check(isinstance(config.alphabet, str), "alphabet must be a string")
     _check(len(set(config.alphabet)) == len(config.alphabet),
@@ -142,6 +142,10 @@ def validate(config: TaskConfig) -> None:
                f"largest must be a whole number from 1 to {10**config.digits - 1}, got {config.largest!r}")
     _check(config.smallest < config.max_term,
            f"smallest ({config.smallest}) must be below the largest term ({config.max_term})")
+    # Questions are told apart by one 64-bit number (trainer/data.py); keep the count of them below 10**18.
+    _check((config.max_term + 1) ** config.terms <= 10**18,
+           f"{config.terms} terms of up to {config.digits} digits make more questions than this project can "
+           f"handle (at most 10**18): use fewer terms or digits")
 
 
 def sample_terms(config: TaskConfig, n: int, rng: np.random.Generator) -> np.ndarray:

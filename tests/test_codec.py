@@ -77,7 +77,8 @@ def test_parse_question_accepts_spaces_and_refuses_everything_else():
 def test_config_json_round_trip_and_clear_errors():
     assert TaskConfig.from_json(BROWNLEE.to_json()) == BROWNLEE
     for bad, fragment in [({"digits": 0}, "digits"), ({"terms": 1}, "terms"), ({"alphabet": "0123456789+"}, "lacks"),
-                          ({"colour": "red"}, "unknown"), ({"largest": 1000}, "largest")]:
+                          ({"colour": "red"}, "unknown"), ({"largest": 1000}, "largest"),
+                          ({"terms": 7}, "more questions than")]:
         with pytest.raises(ConfigError, match=fragment):
             TaskConfig.from_dict({**TaskConfig().to_dict(), **bad})
     with pytest.raises(ConfigError, match="not valid JSON"):

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the tutorial: 3 terms from 1..10, no reversal, LSTM(100)->LSTM(50)). Default: default")
     task = p.add_argument_group("task (what the model learns)")
     task.add_argument("--digits", type=int, help="most digits per number (default 3)")
-    task.add_argument("--terms", type=int, help="how many numbers are added, 2 or more (default 2)")
+    task.add_argument("--terms", type=int, help="how many numbers are added, 2 to 18 (default 2; terms x digits at most 18)")
     task.add_argument("--reverse", action=argparse.BooleanOptionalAction,
                       help="feed the question reversed, as keras.io does (default: on)")
     task.add_argument("--sampling", choices=SAMPLINGS,
