@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=int, help="questions per gradient step (default 512)")
     fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate (default 1e-2)")
     fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default cosine: warm-up, decay to 0)")
+    fit.add_argument("--clipnorm", type=float, help="clip each gradient to this norm; 0 = no clipping (default 1.0)")
     fit.add_argument("--epochs", type=int, help="most epochs to run (default 6)")
     fit.add_argument("--time-budget", type=float,
                      help="stop after the epoch that passes this many seconds; 0 = no limit (default 300)")
@@ -98,8 +99,9 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, TrainSettings]:
         raise ValueError(str(err)) from None
     names = {f.name for f in dataclasses.fields(TrainSettings)}
     changes = {k: v for k, v in vars(args).items() if k in names and k != "preset" and v is not None}
-    if changes.get("time_budget") == 0:
-        changes["time_budget"] = None
+    for off in ("time_budget", "clipnorm"):  # 0 switches these off
+        if changes.get(off) == 0:
+            changes[off] = None
     settings = dataclasses.replace(base_settings, **changes)
     distinct = count_distinct_questions(task)
     # Fit the defaults to small tasks; explicit sizes are checked, not changed. A
