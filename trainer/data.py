@@ -64,9 +64,8 @@ def make_questions(
 
 def _remaining(config: TaskConfig, seen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Every unordered question not in `seen`, shuffled (used only for near-exhaustive sets)."""
-    grids = np.meshgrid(*[np.arange(config.smallest, config.max_term + 1)] * config.terms, indexing="ij")
-    every = np.stack([g.ravel() for g in grids], axis=1)
-    every = every[np.all(np.diff(every, axis=1) >= 0, axis=1)]
+    every = all_questions(config)
+    every = every[np.all(np.diff(every, axis=1) >= 0, axis=1)]  # one order of each question
     every = every[~np.isin(unordered_keys(every, config), seen)]
     return rng.permutation(every)
 
