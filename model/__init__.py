@@ -1,17 +1,20 @@
-"""The shared core of the addition demo, imported by both `trainer/` and `app.py`.
+"""The shared core of the arithmetic demo, imported by both `trainer/` and `app.py`.
 
-config.py   TaskConfig: digits, terms, reversal, alphabet, padding, sampling
-codec.py    questions <-> padded, reversed, one-hot arrays (numpy only)
-network.py  the seq2seq LSTM builder (loads TensorFlow)
-storage.py  model folders: Keras files + task_config.json, checked on load
-predictor.py  compiled batched inference and per-position explanations
-hub.py      which model the app serves: local folder, Hub repo, or bundled
+config.py     TaskConfig (digits, terms, operators, reversal, alphabet) and NetworkConfig (cell, sizes), bounded
+questions.py  questions as arrays: sampling, enumeration, exact answers, parsing a person's text
+codec.py      questions and answers <-> the token rows the network reads and writes
+network.py    the Keras builder (TensorFlow loads only when a network is built) and its weight layout
+forward.py    the same network in numpy, with every state and gate (what the app serves with)
+storage.py    model folders: atomic writes; checked, TensorFlow-free reads of untrusted folders
+metrics.py    the schema of metrics.json and how figures are shown
+predictor.py  answers with confidences, margins and runner-up characters for the app
+hub.py        which models the app serves: local folders, Hub repos, the bundled zoo
 
-This package imports only the numpy-only parts eagerly, so validating a
-command line or a question never waits for TensorFlow to load.
+Nothing here imports TensorFlow at import time, so validating a command line
+or serving a question never waits for it.
 """
 
-from .codec import InputError, parse_question
-from .config import ConfigError, TaskConfig
+from .config import ConfigError, NetworkConfig, TaskConfig
+from .questions import InputError, Questions, parse_question
 
-__all__ = ["ConfigError", "InputError", "TaskConfig", "parse_question"]
+__all__ = ["ConfigError", "InputError", "NetworkConfig", "Questions", "TaskConfig", "parse_question"]

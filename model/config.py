@@ -1,63 +1,104 @@
-"""The task an addition model solves: how sums are drawn, written and padded.
+"""What a model does and what it is made of: TaskConfig and NetworkConfig, with bounds.
 
-One `TaskConfig` travels with every trained model (as `task_config.json`), so the
+One `TaskConfig` travels with every trained model (`task_config.json`) so the
 trainer, the Hub loader and the app agree on exactly what the network reads and
-writes. Everything here is plain data plus a JSON round trip; the arithmetic of
-string lengths lives here too because it is what ties the config to the
-network's input and output shapes.
+writes: how many digits and terms, which operators, reversal, padding, alphabet.
+One `NetworkConfig` (`network.json`) says which network our own builder makes:
+the recurrent cell, units and layers. Both are plain data with a JSON round trip
+and one-sentence validation, and every size is bounded, because a model folder
+may come from a stranger's Hub repo: nothing here may describe a network or a
+question space too large for the machine that serves it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import Any, TypeVar
 
 PAD = " "
-PLUS = "+"
+OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
 DIGITS = "0123456789"
+ALLOWED_CHARS = PAD + OPERATORS + DIGITS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
+CELLS = ("lstm", "gru", "simple_rnn")
+
+MAX_DIGITS = 9
+MAX_TERMS = 18
+MAX_UNITS = 512
+MAX_LAYERS = 4
+MAX_VALUE = 10**18  # every answer and every question index must stay below this (int64-safe)
+MAX_CONFIG_BYTES = 64_000  # a JSON config file larger than this is refused before it is parsed
 
 
 class ConfigError(ValueError):
-    """A task config that cannot describe a working addition task."""
+    """A config that cannot describe a working model, explained in one sentence."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def default_alphabet(operators: str) -> str:
+    """Pad, the task's operators (and '-' for negative answers), then the digits."""
+    return PAD + "".join(op for op in OPERATORS if op in operators) + DIGITS
 
 
 @dataclass(frozen=True)
 class TaskConfig:
     """What one model learned to do.
 
-    digits:   the most digits a term may have (3 means terms up to 999).
-    terms:    how many numbers are added ("535+61" has 2 terms).
-    reverse:  feed the question reversed ("535+61 " is read as " 16+535"),
-              which shortens the path from a digit to its column's answer.
-    alphabet: the characters, in one-hot order; must hold 0-9, "+" and " ".
-    padding:  "right" pads text with trailing spaces (keras.io), "left" with
-              leading spaces (the tutorial).
-    sampling: how training terms are drawn: "digits" picks a length 1..digits
-              then its digits (keras.io), "uniform" picks a value uniformly,
-              "mixed" draws half of each.
-    smallest: the least term value (the tutorial draws from 1).
-    largest:  the greatest term value; None means 10**digits - 1.
+    digits:    the most digits a term may have (3 means terms up to 999).
+    terms:     the most terms in a question ("535+61" has 2).
+    min_terms: the fewest terms; None means exactly `terms` (one model may answer 2, 3 or 4 terms).
+    operators: the operators questions use, drawn one per gap ("+", "-", "*" or a mix like "+-*");
+               evaluation follows the usual precedence (* before + and -).
+    reverse:   feed the question reversed ("535+61 " is read as " 16+535"),
+               which shortens the path from a digit to its column's answer.
+    alphabet:  the characters, in one-hot order; None means the default for the operators.
+    padding:   "right" pads text with trailing spaces (keras.io), "left" with leading ones (the tutorial).
+    sampling:  how training terms are drawn: "digits" picks a length 1..digits then its digits
+               (keras.io), "uniform" picks a value uniformly, "mixed" draws half of each.
+    smallest:  the least term value (the tutorial draws from 1).
+    largest:   the greatest term value; None means 10**digits - 1.
     """
 
     digits: int = 3
     terms: int = 2
     reverse: bool = True
-    alphabet: str = " +0123456789"
+    alphabet: str | None = None
     padding: str = "right"
     sampling: str = "mixed"
     smallest: int = 0
     largest: int | None = None
+    operators: str = "+"
+    min_terms: int | None = None
 
     def __post_init__(self) -> None:
-        validate(self)
+        if self.alphabet is None and isinstance(self.operators, str):
+            object.__setattr__(self, "alphabet", default_alphabet(self.operators))
+        validate_task(self)
 
     # Derived sizes -------------------------------------------------------
+    @property
+    def chars(self) -> str:
+        """The alphabet, never None (it is filled in when the config is made)."""
+        assert self.alphabet is not None
+        return self.alphabet
+
+    @property
+    def fewest_terms(self) -> int:
+        return self.terms if self.min_terms is None else self.min_terms
+
     @property
     def max_term(self) -> int:
         return 10**self.digits - 1 if self.largest is None else self.largest
@@ -72,92 +113,218 @@ class TaskConfig:
         return self.terms * self.term_width + (self.terms - 1)
 
     @property
+    def largest_answer(self) -> int:
+        """An upper bound of every answer (exact for + alone and for * alone)."""
+        m, t = self.max_term, self.terms
+        if "*" in self.operators:
+            return max(m**t, t * m if "+" in self.operators else m)
+        if "+" in self.operators:
+            return t * m
+        return m - (self.fewest_terms - 1) * self.smallest  # "-" alone
+
+    @property
+    def smallest_answer(self) -> int:
+        """A lower bound of every answer; negative only when "-" is an operator."""
+        if "-" not in self.operators:
+            return 0
+        rest = self.max_term ** (self.terms - 1) if "*" in self.operators else (self.terms - 1) * self.max_term
+        return self.smallest - rest
+
+    @property
+    def negative_answers(self) -> bool:
+        return self.smallest_answer < 0
+
+    @property
     def answer_length(self) -> int:
-        return len(str(self.terms * self.max_term))
+        return max(len(str(self.largest_answer)), len(str(self.smallest_answer)))
 
     @property
     def num_chars(self) -> int:
-        return len(self.alphabet)
+        return len(self.chars)
+
+    @property
+    def commutative(self) -> bool:
+        """True when the order of terms never matters (+ alone or * alone)."""
+        return self.operators in ("+", "*")
+
+    @property
+    def question_count(self) -> int:
+        """How many different ordered questions the task has."""
+        values = self.max_term - self.smallest + 1
+        ops = len(self.operators)
+        return sum(values**k * ops ** (k - 1) for k in range(self.fewest_terms, self.terms + 1))
 
     # JSON round trip -----------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TaskConfig":
-        if not isinstance(data, dict):
-            raise ConfigError(f"task config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"task config has unknown field(s): {', '.join(unknown)}")
-        return cls(**data)
+    def from_dict(cls, data: object) -> TaskConfig:
+        return _from_dict(cls, data, "task config")
 
     @classmethod
-    def from_json(cls, text: str) -> "TaskConfig":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"task config is not valid JSON: {err}") from None
-        return cls.from_dict(data)
+    def from_json(cls, text: str) -> TaskConfig:
+        return cls.from_dict(parse_json(text, "task config"))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "TaskConfig":
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+    def load(cls, path: str | Path) -> TaskConfig:
+        return cls.from_json(read_small_text(path))
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The network our builder makes: encoder RNN(s) -> RepeatVector -> decoder RNN(s) -> softmax.
+
+    The defaults are the keras.io example's: one LSTM(128) each side.
+    """
+
+    cell: str = "lstm"
+    encoder_units: int = 128
+    decoder_units: int = 128
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+
+    def __post_init__(self) -> None:
+        validate_network(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: object) -> NetworkConfig:
+        return _from_dict(cls, data, "network config")
+
+    @classmethod
+    def from_json(cls, text: str) -> NetworkConfig:
+        return cls.from_dict(parse_json(text, "network config"))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> NetworkConfig:
+        return cls.from_json(read_small_text(path))
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+Config = TypeVar("Config", TaskConfig, NetworkConfig)
 
 
-def validate(config: TaskConfig) -> None:
-    """Raise ConfigError with one clear sentence if the config is unusable."""
-    _check(_is_int(config.digits) and 1 <= config.digits <= 9,
-           f"digits must be a whole number from 1 to 9, got {config.digits!r}")
-    _check(_is_int(config.terms) and 2 <= config.terms <= 18,
-           f"terms must be a whole number from 2 to 18, got {config.terms!r}")
-    _check(isinstance(config.reverse, bool), f"reverse must be true or false, got {config.reverse!r}")
-    _check(isinstance(config.alphabet, str), "alphabet must be a string")
-    _check(len(set(config.alphabet)) == len(config.alphabet),
-           f"alphabet has repeated characters: {config.alphabet!r}")
-    missing = sorted(set(DIGITS + PLUS + PAD) - set(config.alphabet))
-    _check(not missing, f"alphabet {config.alphabet!r} lacks {''.join(missing)!r}")
-    _check(config.padding in PADDINGS, f"padding must be one of {PADDINGS}, got {config.padding!r}")
-    _check(config.sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, got {config.sampling!r}")
-    _check(_is_int(config.smallest) and config.smallest >= 0,
-           f"smallest must be a whole number >= 0, got {config.smallest!r}")
-    if config.largest is not None:
-        _check(_is_int(config.largest) and 1 <= config.largest < 10**config.digits,
-               f"largest must be a whole number from 1 to {10**config.digits - 1}, got {config.largest!r}")
-    _check(config.smallest < config.max_term,
-           f"smallest ({config.smallest}) must be below the largest term ({config.max_term})")
-    # Questions are told apart by one 64-bit number (trainer/data.py); keep the count of them below 10**18.
-    _check((config.max_term + 1) ** config.terms <= 10**18,
-           f"{config.terms} terms of up to {config.digits} digits make more questions than this project can "
-           f"handle (at most 10**18): use fewer terms or digits")
+def _from_dict(cls: type[Config], data: object, what: str) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must be a JSON object, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(str(k) for k in set(data) - known)
+    if unknown:
+        raise ConfigError(f"{what} has unknown field(s): {', '.join(unknown)[:200]}")
+    return cls(**data)
 
 
-def sample_terms(config: TaskConfig, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, terms) random term values drawn the way `config.sampling` says."""
-    shape = (n, config.terms)
-    low, high = config.smallest, config.max_term
-    uniform = rng.integers(low, high + 1, size=shape)
-    if config.sampling == "uniform":
-        return uniform
-    # keras.io: pick a length 1..digits, then that many random digits.
-    lengths = rng.integers(1, config.digits + 1, size=shape)
-    by_digits = np.clip(rng.integers(0, 10**lengths), low, high)
-    if config.sampling == "digits":
-        return by_digits
-    return np.where(rng.random((n, 1)) < 0.5, by_digits, uniform)
+def read_small_text(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> str:
+    """A small text file's contents; refuse a big one before reading it (a repo's files are untrusted)."""
+    path = Path(path)
+    size = path.stat().st_size
+    _check(size <= limit, f"{path.name} is {size:,} bytes; a file like this has at most {limit:,}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name} is not UTF-8 text") from None
+
+
+def parse_json(text: str, what: str) -> Any:
+    """json.loads that answers every malformed input (deep nesting, huge integers, NaN) with ConfigError."""
+    def no_constants(name: str) -> None:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    try:
+        return json.loads(text, parse_constant=no_constants)
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply") from None
+    except ValueError as err:  # JSONDecodeError, and int() refusing a 5,000-digit number
+        raise ConfigError(f"{what} is not valid JSON: {str(err)[:120]}") from None
+
+
+def validate_task(config: TaskConfig) -> None:
+    """Raise ConfigError with one clear sentence if the task is unusable or too large."""
+    c = config
+    _check(_is_int(c.digits) and 1 <= c.digits <= MAX_DIGITS,
+           f"digits must be a whole number from 1 to {MAX_DIGITS}, got {c.digits!r}")
+    _check(_is_int(c.terms) and 2 <= c.terms <= MAX_TERMS,
+           f"terms must be a whole number from 2 to {MAX_TERMS}, got {c.terms!r}")
+    _check(c.min_terms is None or (_is_int(c.min_terms) and 2 <= c.min_terms <= c.terms),
+           f"min_terms must be a whole number from 2 to terms ({c.terms}), got {c.min_terms!r}")
+    _check(isinstance(c.operators, str) and 1 <= len(c.operators) <= len(OPERATORS)
+           and set(c.operators) <= set(OPERATORS) and len(set(c.operators)) == len(c.operators),
+           f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}")
+    _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}")
+    _check(isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
+           f"alphabet must be a string of at most {len(ALLOWED_CHARS)} characters")
+    _check(set(c.chars) <= set(ALLOWED_CHARS),
+           f"alphabet may only hold {ALLOWED_CHARS!r}, got {c.chars[:40]!r}")
+    _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
+    missing = sorted(set(DIGITS + PAD + c.operators) - set(c.chars))
+    _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
+    _check(c.padding in PADDINGS, f"padding must be one of {', '.join(PADDINGS)}, got {c.padding!r}")
+    _check(c.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}, got {c.sampling!r}")
+    _check(_is_int(c.smallest) and 0 <= c.smallest < 10**c.digits,
+           f"smallest must be a whole number from 0 to {10**c.digits - 1}, got {c.smallest!r}")
+    if c.largest is not None:
+        _check(_is_int(c.largest) and 1 <= c.largest < 10**c.digits,
+               f"largest must be a whole number from 1 to {10**c.digits - 1}, got {c.largest!r}")
+    _check(c.smallest < c.max_term, f"smallest ({c.smallest}) must be below the largest term ({c.max_term})")
+    # Answers and question indexes are int64 numbers (codec, trainer/data.py): keep them below 10**18.
+    _check(max(c.largest_answer, -c.smallest_answer) < MAX_VALUE and index_space(c) < MAX_VALUE,
+           f"{c.terms} terms of up to {c.digits} digits with {c.operators!r} make numbers or question counts "
+           "larger than this project handles (10**18): use fewer terms or digits")
+
+
+def index_space(config: TaskConfig) -> int:
+    """How many integers it takes to index every question (trainer/data.py question_keys)."""
+    varies = config.fewest_terms < config.terms
+    term_radix = config.max_term - config.smallest + 1 + varies
+    op_radix = len(config.operators) + varies
+    return term_radix**config.terms * op_radix ** (config.terms - 1)
+
+
+def validate_network(net: NetworkConfig) -> None:
+    _check(net.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {str(net.cell)[:40]!r}")
+    for name in ("encoder_units", "decoder_units"):
+        value = getattr(net, name)
+        _check(_is_int(value) and 1 <= value <= MAX_UNITS,
+               f"{name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}")
+    for name in ("encoder_layers", "decoder_layers"):
+        value = getattr(net, name)
+        _check(_is_int(value) and 1 <= value <= MAX_LAYERS,
+               f"{name} must be a whole number from 1 to {MAX_LAYERS}, got {value!r}")
+
+
+def parameter_count(task: TaskConfig, net: NetworkConfig) -> int:
+    """Trainable numbers in the network (sizes the weights file before it is read)."""
+    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[net.cell]
+    bias_rows = 2 if net.cell == "gru" else 1
+    total, width = 0, task.num_chars
+    for units in [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers:
+        total += gates * units * (width + units + bias_rows)
+        width = units
+    return total + (net.decoder_units + 1) * task.num_chars
+
+
+def enumerable(config: TaskConfig, limit: int = 2_000_000) -> bool:
+    """Whether every question can be asked (all 1,000,000 pairs of 3-digit numbers can)."""
+    return config.question_count <= limit
+
+
+def distinct_count(config: TaskConfig) -> int:
+    """How many questions differ when order does not matter for a commutative task."""
+    if not config.commutative:
+        return config.question_count
+    values = config.max_term - config.smallest + 1
+    return sum(math.comb(values + k - 1, k) for k in range(config.fewest_terms, config.terms + 1))

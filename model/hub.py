@@ -1,137 +1,184 @@
-"""Find the model the app should serve: a local folder, a Hub repo, or the bundled one.
+"""Fetch a published model from the Hugging Face Hub as untrusted data, in bounded time.
 
-Order: an explicit source (a folder path or a Hub repo id, from a flag or the
-ADDITION_MODEL environment variable, pinned with ADDITION_MODEL_REVISION) -> the
-default repo id -> the model bundled in `model/bundled`. Whatever fails on the way
-is recorded in `LoadedModel.notes` so the UI can say why it is serving what it
-serves; the app never fails to start because of the network.
-
-Hub downloads go through huggingface_hub's normal cache (HF_HOME), so a model
-fetched once is served again when the Hub is down or HF_HUB_OFFLINE=1. Only the
-model's data files are fetched (never code) and Keras safe_mode stays on.
+Only the model's data files are fetched (never code), through huggingface_hub's
+normal cache (HF_HOME), so a model fetched once is served again offline. Before
+a request: the repo id and revision are checked (a revision such as
+"../../x" never reaches the cache). Before a download: each file's size on the
+Hub is checked against what a servable model can need. After it: each file is
+compared, streaming, with the Hub's checksum. The whole fetch runs against a
+deadline; a Hub that is silent, slow or failing falls back to the complete
+cached snapshot when there is one. URLs are shown without credentials.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass, field
+import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from .config import TaskConfig
-from .network import keras
-from .storage import (BUNDLED_DIR, KERAS_FILES, METRICS_FILE, TASK_CONFIG_FILE, ModelLoadError,
-                      load_model_dir, read_metrics)
+from .config import MAX_CONFIG_BYTES
+from .storage import (LEARNING_FILE, MAP_FILE, MAX_NPZ_BYTES, METRICS_FILE, NETWORK_FILE, SETTINGS_FILE,
+                      TASK_CONFIG_FILE, WEIGHTS_FILE, ModelLoadError)
 
-MODEL_ENV = "ADDITION_MODEL"
-REVISION_ENV = "ADDITION_MODEL_REVISION"
-DEFAULT_REPO_ID = ""  # set once a model is published; empty means "bundled unless told otherwise"
-REQUIRED_FILES = (*KERAS_FILES, TASK_CONFIG_FILE)
-HUB_FILES = (*REQUIRED_FILES, METRICS_FILE)  # metrics are optional
+MAX_WEIGHTS_BYTES = 70_000_000  # the largest network the builder allows (512 units, 4+4 layers) is ~63 MB
+HUB_FILES = {TASK_CONFIG_FILE: MAX_CONFIG_BYTES, NETWORK_FILE: MAX_CONFIG_BYTES, SETTINGS_FILE: MAX_CONFIG_BYTES,
+             METRICS_FILE: MAX_CONFIG_BYTES, WEIGHTS_FILE: MAX_WEIGHTS_BYTES, MAP_FILE: MAX_NPZ_BYTES,
+             LEARNING_FILE: MAX_NPZ_BYTES}
+REQUIRED = (TASK_CONFIG_FILE, WEIGHTS_FILE)
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_SHA = re.compile(r"[0-9a-f]{40}")
+_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,127}")
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
-
-@dataclass
-class LoadedModel:
-    """A usable model and where it came from."""
-
-    model: keras.Model
-    config: TaskConfig
-    metrics: dict
-    source: str                 # "bundled", a folder path, or a repo id
-    revision: str | None = None  # the commit sha for a Hub repo
-    notes: list[str] = field(default_factory=list)  # why earlier choices were skipped
-
-    @property
-    def description(self) -> str:
-        if self.source == "bundled":
-            return "bundled model (offline)"
-        if self.revision:
-            return f"{self.source} @ {self.revision[:12]}"
-        return self.source
-
-    @property
-    def page_url(self) -> str | None:
-        """The Hub page of exactly this commit (for a link in the UI); None unless from the Hub."""
-        return repo_page_url(self.source, self.revision) if self.revision else None
+T = TypeVar("T")
 
 
-def load_for_app(source: str | None = None, revision: str | None = None) -> LoadedModel:
-    """Load the first model that works, in the order described above."""
-    source = source or os.environ.get(MODEL_ENV) or DEFAULT_REPO_ID or None
-    revision = revision or os.environ.get(REVISION_ENV) or None
-    notes: list[str] = []
-    if source:
-        try:
-            return _load_local(source) if Path(source).exists() else _load_repo(source, revision)
-        except ModelLoadError as err:
-            notes.append(f"Could not use {source}: {err}. Serving the bundled model instead.")
-    model, config = load_model_dir(BUNDLED_DIR)
-    return LoadedModel(model, config, read_metrics(BUNDLED_DIR), "bundled", notes=notes)
+class HubTimeout(ModelLoadError):
+    """The Hub did not answer within the time allowed."""
+
+
+def is_repo_id(text: str) -> bool:
+    return bool(_REPO_ID.fullmatch(text)) and ".." not in text
+
+
+def check_revision(revision: str) -> None:
+    """Raise ModelLoadError unless `revision` is a 40-hex commit sha or a plain branch/tag name."""
+    ok = _SHA.fullmatch(revision) or (
+        _REF.fullmatch(revision) and ".." not in revision and "//" not in revision
+        and not revision.endswith(("/", ".", ".lock")) and "/." not in revision)
+    if not ok:
+        raise ModelLoadError(f"{revision[:60]!r} is not a valid revision (a branch or tag name, or a 40-character "
+                             "commit sha)")
+
+
+def safe_url(url: str) -> str:
+    """A URL without any user:password part."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def scrub(text: str) -> str:
+    """Remove credentials from every URL inside a text (error messages quote URLs)."""
+    return _CREDENTIALS.sub(r"\1", text)
+
+
+def endpoint() -> str:
+    from huggingface_hub import constants
+
+    return safe_url(constants.ENDPOINT)
 
 
 def repo_page_url(repo_id: str, revision: str | None = None) -> str:
-    """The web page of a repo (at a revision), on the Hub the client is configured for."""
-    from huggingface_hub import constants
-
-    return f"{constants.ENDPOINT}/{repo_id}" + (f"/tree/{revision}" if revision else "")
+    """The web page of a repo (at a revision), on the Hub the client is configured for, without credentials."""
+    return f"{endpoint()}/{repo_id}" + (f"/tree/{revision}" if revision else "")
 
 
-def _load_local(folder: str) -> LoadedModel:
-    model, config = load_model_dir(folder)
-    return LoadedModel(model, config, read_metrics(folder), str(folder))
+def run_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
+    """fn() in a daemon thread; ModelLoadError if it has not finished within `seconds`.
 
-
-def _load_repo(repo_id: str, revision: str | None) -> LoadedModel:
-    folder, sha = download_repo(repo_id, revision)
-    try:
-        model, config = load_model_dir(folder)
-    except ModelLoadError as err:  # name the repo and commit, not a cache path
-        raise ModelLoadError(str(err).replace(str(folder), f"{repo_id} @ {sha[:12]}")) from None
-    return LoadedModel(model, config, read_metrics(folder), repo_id, revision=sha)
-
-
-def download_repo(repo_id: str, revision: str | None = None) -> tuple[Path, str]:
-    """Fetch a published model into the Hugging Face cache; return (folder, commit sha).
-
-    Raises ModelLoadError with one sentence for every way this can fail.
+    A thread blocked on a silent server cannot be stopped, but as a daemon it
+    never keeps the process alive, and nobody waits for it.
     """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # handed to the caller below
+            box["error"] = err
+
+    worker = threading.Thread(target=target, daemon=True, name=f"hub: {what}")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise HubTimeout(f"the Hub at {endpoint()} did not answer within {seconds:.0f} s for {what}")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def download_repo(repo_id: str, revision: str | None, seconds: float) -> tuple[Path, str, list[str]]:
+    """Fetch a model repo's data files; return (folder, commit sha, notes). Raises ModelLoadError.
+
+    If the Hub fails in any way (silent, unreachable, erroring) and a complete
+    snapshot of that revision is cached, the cached one is used, with a note.
+    """
+    if not is_repo_id(repo_id):
+        raise ModelLoadError(f"{repo_id[:80]!r} is not a Hub repo id (expected owner/name)")
+    if revision is not None:
+        check_revision(revision)
+    import huggingface_hub
+
+    where = repo_id + (f" @ {revision}" if revision else "")
     try:
-        import huggingface_hub  # here, not at import: only Hub users pay for it
-    except ImportError:
-        raise ModelLoadError("huggingface_hub is not installed (pip install huggingface_hub)") from None
-    try:
-        folder = Path(huggingface_hub.snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES)))
+        folder = run_with_deadline(lambda: _fetch(huggingface_hub, repo_id, revision), seconds, where)
+        notes: list[str] = []
+    except HubTimeout as err:
+        folder, notes = _cached(huggingface_hub, repo_id, revision, str(err))
+    except ModelLoadError:  # the repo's files are over the size limits: no cached copy is better
+        raise
     except Exception as err:  # the client raises many kinds; each becomes one sentence
-        raise ModelLoadError(explain_hub_error(err, repo_id, revision)) from None
+        folder, notes = _cached(huggingface_hub, repo_id, revision, explain_hub_error(err, repo_id, revision))
     sha = folder.name  # the cache keeps each snapshot under its commit sha
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
         raise ModelLoadError(f"{repo_id} @ {sha[:12]} has no {', '.join(missing)}, so it is not a model "
                              "published with `python -m trainer.publish`")
     _verify_checksums(huggingface_hub, repo_id, sha, folder)
-    return folder, sha
+    return folder, sha, notes
 
 
-def _verify_checksums(huggingface_hub, repo_id: str, sha: str, folder: Path) -> None:
-    """Compare each file with the Hub's listing of the commit.
+def _fetch(hub: Any, repo_id: str, revision: str | None) -> Path:
+    """Check sizes on the Hub, then download only the files a model needs."""
+    api = hub.HfApi()
+    infos = api.get_paths_info(repo_id, list(HUB_FILES), revision=revision)
+    for info in infos:
+        limit = HUB_FILES.get(info.path)
+        size = getattr(info, "size", None)
+        if limit is not None and isinstance(size, int) and size > limit:
+            raise ModelLoadError(f"{info.path} in {repo_id} is {size:,} bytes; a model this app serves has at "
+                                 f"most {limit:,}")
+    present = [info.path for info in infos if info.path in HUB_FILES]
+    return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=present or list(HUB_FILES),
+                                      etag_timeout=10))
 
-    Plain HTTP downloads are only checked for length, and a weights file with flipped
-    bytes may still load, as silently wrong weights. A damaged file is removed from the
-    cache so that the next attempt fetches it again.
+
+def _cached(hub: Any, repo_id: str, revision: str | None, reason: str) -> tuple[Path, list[str]]:
+    """The complete cached snapshot after a failed fetch, or ModelLoadError with the fetch's reason."""
+    try:
+        folder = Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES),
+                                            local_files_only=True))
+    except Exception:
+        raise ModelLoadError(scrub(reason)) from None
+    if not all((folder / name).is_file() for name in REQUIRED):
+        raise ModelLoadError(scrub(reason)) from None
+    return folder, [f"The Hub failed ({scrub(reason)}); serving the cached copy of {repo_id} @ {folder.name[:12]}."]
+
+
+def _verify_checksums(hub: Any, repo_id: str, sha: str, folder: Path) -> None:
+    """Compare each file with the Hub's listing of the commit, reading files in chunks.
+
+    Plain HTTP downloads are only checked for length, and a weights file with
+    flipped bytes may still load, as silently wrong weights. A damaged file is
+    removed from the cache so that the next attempt fetches it again.
     """
     try:
-        listing = {f.path: f.blob_id for f in huggingface_hub.get_cached_repo_tree(repo_id, revision=sha)}
+        listing = {f.path: f.blob_id for f in hub.get_cached_repo_tree(repo_id, revision=sha)}
     except Exception:  # no listing cached (an older cache): nothing to compare against
         return
     for name in HUB_FILES:
         path = folder / name
         if name not in listing or not path.is_file():
             continue
-        data = path.read_bytes()
-        # A git blob id is the sha1 of the file, or of its LFS pointer for large files.
-        pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\n"
-                   f"size {len(data)}\n").encode()
-        if listing[name] not in (_git_blob_sha1(data), _git_blob_sha1(pointer)):
+        if listing[name] not in file_blob_ids(path):
             blob = path.resolve()
             path.unlink(missing_ok=True)
             blob.unlink(missing_ok=True)
@@ -139,8 +186,16 @@ def _verify_checksums(huggingface_hub, repo_id: str, sha: str, folder: Path) -> 
                                  "the Hub's); the bad copy was removed from the cache, so try again")
 
 
-def _git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def file_blob_ids(path: Path) -> tuple[str, str]:
+    """The git blob id of a file and of its LFS pointer (the Hub lists one or the other), streaming."""
+    size = path.stat().st_size
+    blob, sha256 = hashlib.sha1(b"blob %d\0" % size), hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            blob.update(chunk)
+            sha256.update(chunk)
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256.hexdigest()}\nsize {size}\n".encode()
+    return blob.hexdigest(), hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
 
 
 def explain_hub_error(err: BaseException, repo_id: str, revision: str | None) -> str:
@@ -148,14 +203,17 @@ def explain_hub_error(err: BaseException, repo_id: str, revision: str | None) ->
     from huggingface_hub import constants, errors
 
     where = repo_id + (f" @ {revision}" if revision else "")
-    chain, seen = [], err
+    chain: list[BaseException] = []
+    seen: BaseException | None = err
     while seen is not None and seen not in chain:  # the error and its causes
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
 
-    def find(kind):
+    def find(kind: type) -> Any:
         return next((e for e in chain if isinstance(e, kind)), None)
 
+    if isinstance(err, ModelLoadError):
+        return str(err)
     if isinstance(err, errors.HFValidationError):
         return f"{repo_id!r} is neither a model folder nor a valid Hub repo id (expected 'owner/name')"
     offline_miss = constants.HF_HUB_OFFLINE and isinstance(err, errors.LocalEntryNotFoundError)
@@ -166,7 +224,7 @@ def explain_hub_error(err: BaseException, repo_id: str, revision: str | None) ->
     if find(errors.GatedRepoError):
         return f"{repo_id} is gated: accept its terms on the Hub and use a token that has access"
     if find(errors.RepositoryNotFoundError):
-        return (f"there is no model repo {repo_id} on {constants.ENDPOINT} (if it is private, set HF_TOKEN "
+        return (f"there is no model repo {repo_id} on {endpoint()} (if it is private, set HF_TOKEN "
                 "to a token that can read it)")
     if find(errors.RemoteEntryNotFoundError):
         return f"a file the model needs is missing from {where}"
@@ -185,8 +243,8 @@ def explain_hub_error(err: BaseException, repo_id: str, revision: str | None) ->
     # Connection failures: the HTTP client's own errors (httpx/httpx2/httpcore) or the builtin kinds.
     if any(type(e).__module__.startswith(("httpx", "httpcore")) or isinstance(e, (ConnectionError, TimeoutError))
            for e in chain):
-        return f"could not reach the Hub at {constants.ENDPOINT} and {where} is not in the local cache"
+        return f"could not reach the Hub at {endpoint()} and {where} is not in the local cache"
     if "Consistency check failed" in str(err):
         return f"a file of {where} arrived truncated (the download was cut short); try again"
     first_line = (str(err).strip().splitlines() or [""])[0][:200]
-    return f"downloading {where} failed ({type(err).__name__}: {first_line})"
+    return scrub(f"downloading {where} failed ({type(err).__name__}: {first_line})")

@@ -1,61 +1,70 @@
-"""The seq2seq LSTM from the keras.io example, sized from a TaskConfig.
+"""The seq2seq network from the keras.io example, for any TaskConfig and NetworkConfig.
 
-encoder LSTM(s) -> RepeatVector(answer_length) -> decoder LSTM(s) -> per-step softmax.
-The input is the one-hot question (question_length, num_chars); the output is
-one probability row over the alphabet for each answer position.
+encoder RNN(s) -> RepeatVector(answer_length) -> decoder RNN(s) -> per-step softmax,
+with LSTM (the keras.io choice), GRU or SimpleRNN cells. `build_model` makes the
+Keras model the trainer fits; `weight_layout` says, without TensorFlow, exactly
+which arrays (and shapes) Keras writes to `model.weights.h5` for that network,
+so a weights file from anywhere can be checked before a byte of it is trusted.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from .config import NetworkConfig, TaskConfig
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
+if TYPE_CHECKING:
+    import keras
 
-from .config import TaskConfig  # noqa: E402
+KERAS_LAYER = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
+GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}  # how many blocks of `units` a cell's kernels hold
 
 
-def build_model(
-    config: TaskConfig,
-    encoder_units: int = 128,
-    decoder_units: int = 128,
-    encoder_layers: int = 1,
-    decoder_layers: int = 1,
-    unroll: bool = True,
-) -> keras.Model:
-    """Build the (uncompiled) addition network for `config`.
+def build_model(task: TaskConfig, net: NetworkConfig, unroll: bool = True) -> keras.Model:
+    """Build the (uncompiled) network.
 
-    `unroll=True` turns the short recurrences into straight-line code, which on
-    a CPU is markedly faster than TensorFlow's while-loop for these 7-11 steps;
-    it does not change the weights, so a model saved either way loads either way.
+    `unroll=True` turns the short recurrences into straight-line code, which on a
+    CPU is markedly faster than TensorFlow's while-loop for these 7-11 steps; it
+    does not change the weights, so a model saved either way loads either way.
     """
-    model = keras.Sequential(name="addition_lstm")
-    model.add(keras.Input(shape=(config.question_length, config.num_chars), name="question"))
-    for i in range(encoder_layers):
-        last = i == encoder_layers - 1
-        model.add(layers.LSTM(encoder_units, return_sequences=not last, unroll=unroll, name=f"encoder_{i}"))
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    from keras import layers
+
+    rnn = getattr(layers, KERAS_LAYER[net.cell])
+    model = keras.Sequential(name=f"addition_{net.cell}")
+    model.add(keras.Input(shape=(task.question_length, task.num_chars), name="question"))
+    for i in range(net.encoder_layers):
+        last = i == net.encoder_layers - 1
+        model.add(rnn(net.encoder_units, return_sequences=not last, unroll=unroll, name=f"encoder_{i}"))
     # The decoder reads the encoder's summary once per answer character.
-    model.add(layers.RepeatVector(config.answer_length, name="repeat"))
-    for i in range(decoder_layers):
-        model.add(layers.LSTM(decoder_units, return_sequences=True, unroll=unroll, name=f"decoder_{i}"))
-    model.add(layers.Dense(config.num_chars, activation="softmax", name="answer"))
+    model.add(layers.RepeatVector(task.answer_length, name="repeat"))
+    for i in range(net.decoder_layers):
+        model.add(rnn(net.decoder_units, return_sequences=True, unroll=unroll, name=f"decoder_{i}"))
+    model.add(layers.Dense(task.num_chars, activation="softmax", name="answer"))
     return model
 
 
-def check_model_fits(model: keras.Model, config: TaskConfig) -> None:
-    """Raise ValueError naming the mismatch if `model` cannot serve `config`."""
-    expected_in = (config.question_length, config.num_chars)
-    expected_out = (config.answer_length, config.num_chars)
-    got_in = tuple(model.input_shape[1:])
-    got_out = tuple(model.output_shape[1:])
-    if got_in != expected_in:
-        raise ValueError(
-            f"the network reads questions of shape {got_in} (length, alphabet) but the task config "
-            f"(digits={config.digits}, terms={config.terms}, alphabet of {config.num_chars}) needs {expected_in}")
-    if got_out != expected_out:
-        raise ValueError(
-            f"the network writes answers of shape {got_out} (length, alphabet) but the task config "
-            f"needs {expected_out}")
+def rnn_layer_paths(net: NetworkConfig) -> list[str]:
+    """Where Keras stores each recurrent layer in the weights file, encoders first ("layers/lstm", "layers/lstm_1"…)."""
+    count = net.encoder_layers + net.decoder_layers
+    return [f"layers/{net.cell}" + (f"_{i}" if i else "") for i in range(count)]
+
+
+def weight_layout(task: TaskConfig, net: NetworkConfig) -> dict[str, tuple[int, ...]]:
+    """Every array in `model.weights.h5` for this network: path -> shape (all float32)."""
+    gates = GATES[net.cell]
+    layout: dict[str, tuple[int, ...]] = {}
+    sizes = [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers
+    width = task.num_chars
+    for path, units in zip(rnn_layer_paths(net), sizes):
+        layout[f"{path}/cell/vars/0"] = (width, gates * units)   # input kernel
+        layout[f"{path}/cell/vars/1"] = (units, gates * units)   # recurrent kernel
+        # Keras' GRU (reset_after=True) keeps separate input and recurrent biases.
+        layout[f"{path}/cell/vars/2"] = (2, gates * units) if net.cell == "gru" else (gates * units,)
+        width = units
+    layout["layers/dense/vars/0"] = (net.decoder_units, task.num_chars)
+    layout["layers/dense/vars/1"] = (task.num_chars,)
+    return layout

@@ -1,0 +1,250 @@
+"""Questions as numpy arrays: draw them, list them all, work out their answers, read a person's text.
+
+A batch of questions is two arrays (`Questions`): the terms, and one operator
+code per gap (an index into "+-*", or -1 once a shorter question has ended).
+"12-7+30" is terms [12, 7, 30] and ops [1, 0]. Everything is vectorised, so
+drawing, answering or listing a million questions takes well under a second;
+`parse_question` is the one place that reads a person's text, and it applies
+one rule everywhere: a number is ASCII digits, with no spaces inside.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import DIGITS, OPERATORS, TaskConfig, enumerable
+
+MAX_QUESTION_CHARS = 200
+
+
+class InputError(ValueError):
+    """A question the loaded model cannot answer, explained in one sentence."""
+
+
+@dataclass(frozen=True)
+class Questions:
+    """A batch of questions: terms (N, T) int64 with 0 in unused slots; ops (N, T-1) int8 codes, -1 = ended."""
+
+    terms: np.ndarray
+    ops: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def __getitem__(self, rows: Any) -> Questions:
+        return Questions(self.terms[rows], self.ops[rows])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """How many terms each question has."""
+        return 1 + (self.ops >= 0).sum(axis=1)
+
+    def texts(self) -> list[str]:
+        """The human form of each question, e.g. "535+61"."""
+        out = []
+        for terms, ops in zip(self.terms.tolist(), self.ops.tolist()):
+            text = str(terms[0])
+            for op, term in zip(ops, terms[1:]):
+                if op < 0:
+                    break
+                text += OPERATORS[op] + str(term)
+            out.append(text)
+        return out
+
+
+def make_questions(terms: Any, ops: str | Any = "+") -> Questions:
+    """Questions from plain lists: make_questions([[535, 61]]) or make_questions([[12, 7, 30]], [[1, 0]]).
+
+    `ops` may be one operator character used in every gap.
+    """
+    terms = np.asarray(terms, dtype=np.int64).reshape(len(terms), -1)
+    if isinstance(ops, str):
+        codes = np.full((len(terms), terms.shape[1] - 1), OPERATORS.index(ops), dtype=np.int8)
+    else:
+        codes = np.asarray(ops, dtype=np.int8).reshape(len(terms), terms.shape[1] - 1)
+    return Questions(terms, codes)
+
+
+def concat(batches: list[Questions]) -> Questions:
+    return Questions(np.concatenate([b.terms for b in batches]), np.concatenate([b.ops for b in batches]))
+
+
+def answers(q: Questions) -> np.ndarray:
+    """The true answer of each question, * before + and - (vectorised; exact in int64)."""
+    total = np.zeros(len(q), dtype=np.int64)
+    current = q.terms[:, 0].copy()  # the running product, with the sign of the + or - before it
+    for gap in range(q.ops.shape[1]):
+        op, x = q.ops[:, gap], q.terms[:, gap + 1]
+        multiply, ended = op == 2, op < 0
+        total = np.where(multiply | ended, total, total + current)
+        current = np.where(multiply, current * x, np.where(op == 0, x, np.where(op == 1, -x, current)))
+    return total + current
+
+
+def sample_terms(config: TaskConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, terms) random term values drawn the way `config.sampling` says."""
+    shape = (n, config.terms)
+    low, high = config.smallest, config.max_term
+    uniform = rng.integers(low, high + 1, size=shape)
+    if config.sampling == "uniform":
+        return uniform
+    # keras.io: pick a length 1..digits, then that many random digits.
+    lengths = rng.integers(1, config.digits + 1, size=shape)
+    by_digits = np.clip(rng.integers(0, 10**lengths), low, high)
+    if config.sampling == "digits":
+        return by_digits
+    return np.where(rng.random((n, 1)) < 0.5, by_digits, uniform)
+
+
+def sample_questions(config: TaskConfig, n: int, rng: np.random.Generator) -> Questions:
+    """n random questions: terms as `config.sampling` says, term count and operators uniform.
+
+    A task with one operator and a fixed term count draws nothing but its terms,
+    so its questions are the same as the keras.io-style generator's for a seed.
+    """
+    terms = sample_terms(config, n, rng)
+    gaps = config.terms - 1
+    if len(config.operators) == 1:
+        ops = np.full((n, gaps), OPERATORS.index(config.operators), dtype=np.int8)
+    else:
+        codes = np.array([OPERATORS.index(op) for op in config.operators], dtype=np.int8)
+        ops = codes[rng.integers(0, len(codes), size=(n, gaps))]
+    if config.fewest_terms < config.terms:
+        counts = rng.integers(config.fewest_terms, config.terms + 1, size=n)
+        slot = np.arange(config.terms)
+        terms = np.where(slot[None, :] < counts[:, None], terms, 0)
+        ops = np.where(slot[None, :gaps] < counts[:, None] - 1, ops, -1).astype(np.int8)
+    return Questions(terms.astype(np.int64), ops)
+
+
+def all_questions(config: TaskConfig) -> Questions:
+    """Every ordered question of the task (e.g. all 1,000,000 pairs of 0..999), for exhaustive checks."""
+    if not enumerable(config):
+        raise ValueError(f"the task has {config.question_count:,} questions, too many to list")
+    values = np.arange(config.smallest, config.max_term + 1, dtype=np.int64)
+    codes = np.array([OPERATORS.index(op) for op in config.operators], dtype=np.int8)
+    batches = []
+    for k in range(config.fewest_terms, config.terms + 1):
+        grids = np.meshgrid(*[values] * k, *[codes] * (k - 1), indexing="ij")
+        flat = [g.ravel() for g in grids]
+        n = len(flat[0])
+        terms = np.zeros((n, config.terms), dtype=np.int64)
+        ops = np.full((n, config.terms - 1), -1, dtype=np.int8)
+        terms[:, :k] = np.stack(flat[:k], axis=1)
+        if k > 1:
+            ops[:, :k - 1] = np.stack(flat[k:], axis=1)
+        batches.append(Questions(terms, ops))
+    return concat(batches)
+
+
+def question_keys(q: Questions, config: TaskConfig) -> np.ndarray:
+    """One int64 per question, equal exactly for the same question (for + or * alone: in any order)."""
+    varies = config.fewest_terms < config.terms
+    used = np.arange(config.terms)[None, :] < q.counts[:, None]
+    terms = np.where(used, q.terms - config.smallest + varies, 0)  # 0 marks an unused slot when counts vary
+    if config.commutative:
+        terms = np.sort(terms, axis=1)
+    op_index = {OPERATORS.index(op): i for i, op in enumerate(config.operators)}
+    ops = np.full(q.ops.shape, 0, dtype=np.int64)
+    for code, i in op_index.items():
+        ops[q.ops == code] = i + varies
+    key = np.zeros(len(q), dtype=np.int64)
+    for column in terms.T:
+        key = key * (config.max_term - config.smallest + 1 + varies) + column
+    for column in ops.T:
+        key = key * (len(config.operators) + varies) + column
+    return key
+
+
+# Reading a person's text ------------------------------------------------------------------------
+_STRUCTURE = re.compile(r"[0-9]+([+*-][0-9]+)*")
+_SPACE_IN_NUMBER = re.compile(r"[0-9]\s+[0-9]")
+
+
+def example_questions(config: TaskConfig, count: int = 4) -> list[str]:
+    """Questions this task accepts, e.g. ["535+61", "7+8", ...], made from the config alone."""
+    picks = [[535, 61, 7, 20], [7, 8, 3, 6], [99, 1, 40, 2], [120, 45, 9, 11], [12, 7, 30, 4]]
+    out = []
+    for i, numbers in enumerate(picks):
+        k = config.fewest_terms + i % (config.terms - config.fewest_terms + 1)
+        terms = [config.smallest + n % (config.max_term - config.smallest + 1) for n in (numbers * 5)[:k]]
+        ops = [config.operators[(i + j) % len(config.operators)] for j in range(k - 1)]
+        text = str(terms[0]) + "".join(op + str(t) for op, t in zip(ops, terms[1:]))
+        if text not in out:
+            out.append(text)
+    return out[:count]
+
+
+def _describe_terms(config: TaskConfig) -> str:
+    if config.fewest_terms == config.terms:
+        return f"exactly {config.terms} numbers"
+    return f"{config.fewest_terms} to {config.terms} numbers"
+
+
+def parse_question(text: object, config: TaskConfig) -> Questions:
+    """Read a person's question ("535 + 61") into a one-row Questions, or raise InputError.
+
+    Spaces around numbers and operators are fine; a space inside a number is not
+    ("5 5+1" is not 55+1). Whatever the model was not trained on is refused with
+    a sentence that says what would work instead.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"Expected text such as '{example_questions(config)[0]}', got {type(text).__name__}.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InputError(f"That is {len(text):,} characters; a question has at most {MAX_QUESTION_CHARS}.")
+    example = example_questions(config)[0]
+    ops_shown = " ".join(config.operators)
+    compact = "".join(text.split())
+    if not compact:
+        raise InputError(f"Type a question such as {example}.")
+    if _SPACE_IN_NUMBER.search(text):
+        raise InputError(f"A number cannot contain spaces ({_SPACE_IN_NUMBER.search(text)[0]!r}); "  # type: ignore[index]
+                         f"join numbers with {ops_shown}, such as {example}.")
+    bad = sorted({c for c in compact if c not in DIGITS + OPERATORS})
+    if bad:
+        shown = " ".join(repr(c) for c in bad[:5])
+        raise InputError(f"The question has the character(s) {shown}; write whole numbers joined by "
+                         f"{ops_shown}, such as {example}.")
+    unknown = sorted({c for c in compact if c in OPERATORS and c not in config.operators})
+    if unknown and not (set(unknown) == {"-"} and re.fullmatch(r"-?[0-9]+([+*]-?[0-9]+)*", compact)):
+        raise InputError(f"This model only knows {ops_shown}, not {' '.join(unknown)}; try {example}.")
+    if re.search(r"(^|[+*-])-[0-9]", compact):
+        raise InputError(f"Negative numbers are not part of this task: each number is a whole number from "
+                         f"{config.smallest} to {config.max_term}"
+                         + (" (answers may be negative)." if config.negative_answers else "."))
+    if not _STRUCTURE.fullmatch(compact):
+        raise InputError(f"The question has a misplaced operator; write whole numbers joined by {ops_shown}, "
+                         f"such as {example}.")
+    parts = re.split(r"[+*-]", compact)
+    ops = re.findall(r"[+*-]", compact)
+    if not config.fewest_terms <= len(parts) <= config.terms:
+        raise InputError(f"This model answers questions of {_describe_terms(config)}, but this one has "
+                         f"{len(parts)}; try {example}.")
+    for part in parts:
+        if len(part) > 20 or not config.smallest <= int(part) <= config.max_term:
+            raise InputError(f"{part[:20]} is outside what this model learned: each number must be from "
+                             f"{config.smallest} to {config.max_term} ({config.digits} digit(s) at most).")
+    terms = [int(p) for p in parts] + [0] * (config.terms - len(parts))
+    codes = [OPERATORS.index(op) for op in ops] + [-1] * (config.terms - len(parts))
+    return make_questions([terms], [codes])
+
+
+def parse_whole_number(value: object, what: str, low: int, high: int) -> int:
+    """A count or seed sent as a number or as ASCII-digit text, within [low, high]; else InputError.
+
+    One rule for what a number is, everywhere: "٥", "５", "²" and "①" are not numbers here.
+    """
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        shown = value if isinstance(value, str) else repr(value)
+        shown = shown if len(shown) <= 30 else shown[:29] + "…"
+        raise InputError(f"{what} must be a whole number from {low:,} to {high:,}, got {shown}.")
+    return number

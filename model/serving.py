@@ -1,0 +1,169 @@
+"""Which models the app serves, loaded once at start-up, in bounded time and memory.
+
+The catalogue is: the bundled zoo (model/zoo, always there, offline), plus
+any folders or Hub repos named in ADDITION_MODELS (comma-separated, each
+optionally `repo@revision`), plus ADDITION_MODEL, which also chooses the
+default (else DEFAULT_REPO_ID, else the zoo's default). Whatever fails on the
+way becomes a note the page shows; the app never fails to start because of a
+model or the network, and all Hub fetches together get START_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import TaskConfig
+from .forward import Network
+from .hub import download_repo, is_repo_id, repo_page_url, scrub
+from .predictor import Predictor
+from .storage import BUNDLED_DIR, ModelLoadError, StoredModel, load_model_dir, read_json_file, zoo_folders
+
+MODEL_ENV = "ADDITION_MODEL"
+MODELS_ENV = "ADDITION_MODELS"
+REVISION_ENV = "ADDITION_MODEL_REVISION"
+DEFAULT_REPO_ID = ""  # set once a model is published; empty means "the bundled zoo unless told otherwise"
+START_SECONDS = 30.0   # the most start-up may wait for the Hub, all models together
+MAX_EXTRA_MODELS = 8   # models named in ADDITION_MODELS / ADDITION_MODEL
+MAX_WEIGHT_BYTES = 256_000_000  # all served models' weights together
+
+
+@dataclass
+class ServedModel:
+    """A checked model the app can answer with, and where it came from."""
+
+    name: str                    # what the picker and the API call it
+    stored: StoredModel
+    source: str                  # "bundled", a folder path, or a repo id
+    revision: str | None = None  # the commit sha, for a Hub repo
+    notes: list[str] = field(default_factory=list)
+    network: Network = field(init=False)
+    predictor: Predictor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.network = self.stored.network()
+        self.predictor = Predictor(self.stored.task, self.network)
+
+    @property
+    def task(self) -> TaskConfig:
+        return self.stored.task
+
+    @property
+    def description(self) -> str:
+        if self.source == "bundled":
+            return f"{self.name} (bundled, offline)"
+        if self.revision:
+            return f"{self.source} @ {self.revision[:12]}"
+        return f"{self.name} ({self.source})"
+
+    @property
+    def page_url(self) -> str | None:
+        """The Hub page of exactly this commit, for a link; None unless from the Hub."""
+        return repo_page_url(self.source, self.revision) if self.revision else None
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(w.nbytes for w in self.stored.weights.values())
+
+
+@dataclass
+class Catalogue:
+    models: dict[str, ServedModel]
+    default: str
+    notes: list[str] = field(default_factory=list)  # start-up problems, for the page and the log
+
+    def get(self, name: object) -> ServedModel | None:
+        """The model called `name`; the default for None or ""; None for an unknown name."""
+        if name is None or name == "":
+            return self.models[self.default]
+        return self.models.get(name) if isinstance(name, str) else None
+
+
+def load_catalogue(source: str | None = None, revision: str | None = None,
+                   extra: list[str] | None = None, seconds: float = START_SECONDS) -> Catalogue:
+    """Load the zoo, the extra sources and the default source; never raises."""
+    deadline = time.monotonic() + seconds
+    models: dict[str, ServedModel] = {}
+    notes: list[str] = []
+    zoo_default = _load_zoo(models, notes)
+    source = source or os.environ.get(MODEL_ENV) or DEFAULT_REPO_ID or None
+    revision = revision or os.environ.get(REVISION_ENV) or None
+    if extra is None:
+        extra = [s.strip() for s in os.environ.get(MODELS_ENV, "").split(",") if s.strip()]
+    wanted = [(s, None) for s in extra] + ([(source, revision)] if source else [])
+    if len(wanted) > MAX_EXTRA_MODELS:
+        notes.append(f"Only the first {MAX_EXTRA_MODELS} extra models are served; {len(wanted) - MAX_EXTRA_MODELS} "
+                     "more were named.")
+        wanted = wanted[:MAX_EXTRA_MODELS]
+    default = zoo_default
+    budget = MAX_WEIGHT_BYTES - sum(m.weight_bytes for m in models.values())
+    for spec, rev in wanted:
+        try:
+            served = load_source(spec, rev, max(1.0, deadline - time.monotonic()))
+        except ModelLoadError as err:
+            fallback = f" Serving {default} instead." if spec == source else ""
+            notes.append(scrub(f"Could not use {spec}: {err}.{fallback}"))
+            continue
+        if served.weight_bytes > budget:
+            notes.append(f"Skipped {spec}: the served models' weights would pass {MAX_WEIGHT_BYTES // 10**6} MB.")
+            continue
+        budget -= served.weight_bytes
+        served.name = _unique(served.name, models)
+        models[served.name] = served
+        notes += served.notes
+        if spec == source:
+            default = served.name
+    return Catalogue(models, default, notes)
+
+
+def _load_zoo(models: dict[str, ServedModel], notes: list[str]) -> str:
+    """Every bundled model; returns the default one's name (the zoo's 'default', else the first)."""
+    folders = zoo_folders() or [BUNDLED_DIR]
+    for folder in folders:
+        name = "add3" if folder == BUNDLED_DIR else folder.name
+        try:
+            models[name] = ServedModel(name, load_model_dir(folder), "bundled")
+        except ModelLoadError as err:  # a broken checkout; say so and serve the rest
+            notes.append(f"The bundled model {name} could not be loaded: {err}.")
+    if not models:
+        raise RuntimeError("no bundled model could be loaded: the checkout is incomplete")
+    index = read_json_file(folders[0].parent / "index.json")
+    wanted = index.get("default") if isinstance(index, dict) else None
+    return wanted if wanted in models else next(iter(models))
+
+
+def load_source(spec: str, revision: str | None, seconds: float) -> ServedModel:
+    """A folder path or a Hub repo id (`owner/name` or `owner/name@revision`) as a ServedModel."""
+    if "@" in spec and revision is None and not Path(spec).exists():
+        spec, revision = spec.split("@", 1)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ServedModel(path.name or str(path), load_model_dir(path), str(path))
+    if _looks_like_folder(spec):
+        raise ModelLoadError(f"no such folder: {spec}; if you meant a Hub repo, use its id, owner/name")
+    if not is_repo_id(spec):
+        raise ModelLoadError(f"{spec[:80]!r} is neither a model folder nor a Hub repo id (owner/name)")
+    folder, sha, notes = download_repo(spec, revision, seconds)
+    try:
+        stored = load_model_dir(folder)
+    except ModelLoadError as err:  # name the repo and commit, not a cache path
+        raise ModelLoadError(str(err).replace(str(folder), f"{spec} @ {sha[:12]}")) from None
+    name = spec + (f"@{revision}" if revision else "")
+    return ServedModel(name, stored, spec, revision=sha, notes=notes)
+
+
+def _looks_like_folder(spec: str) -> bool:
+    """A path rather than owner/name: starts like a path, or its first part is a folder here (runs/…)."""
+    if spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") != 1:
+        return True
+    return Path(spec.split("/")[0]).is_dir()
+
+
+def _unique(name: str, taken: dict[str, Any]) -> str:
+    candidate, i = name, 2
+    while candidate in taken:
+        candidate, i = f"{name} ({i})", i + 1
+    return candidate
