@@ -1,300 +1,173 @@
-"""The addition demo in a browser: type a sum and see inside the LSTM's prediction.
+"""The arithmetic demo in a browser: pick a model, ask it a question, and see inside its answer.
 
-Run `python app.py` (offline, on the bundled model) or `python app.py --model
-owner/repo`; on a Hugging Face Space it starts from the environment alone.
-`import app` builds `app.demo` from the environment (ADDITION_MODEL,
-ADDITION_MODEL_REVISION) without launching it, which is how the tests use it.
+Run `python app.py` (offline, on the bundled model zoo) or `python app.py
+--model owner/repo`; on a Hugging Face Space it starts from the environment
+alone (ADDITION_MODEL, ADDITION_MODELS, ADDITION_MODEL_REVISION). `import app`
+builds `app.demo` from the environment without launching it (the tests do this).
 
-API contract: every endpoint returns one JSON object and never raises for bad
-input. Its "error" field is null on success, or one sentence saying what was
-wrong with the request (also for a failure inside the app, whose traceback is
-logged on the server only). Endpoints: /predict (one sum), /predict_batch
-(one sum per line), /random_sums (N sampled like the training data) and
-/model_info. /predict is batched: concurrent callers share one model call.
+The page is stateless: the chosen model travels with every request, so a
+visitor's choice never affects anyone else and the server keeps nothing per
+visitor beyond Gradio's bounded session table. The JSON API (web/service.py)
+is what the page shows; its endpoints are listed in the README.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import os
-from typing import Any, Callable
-
-import numpy as np
+import socket
+import sys
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: Spaces and tests run offline
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
-import app_views as views  # noqa: E402
-from model.codec import MAX_QUESTION_CHARS, InputError, one_hot, parse_question, question_text  # noqa: E402
-from model.config import sample_terms  # noqa: E402
-from model.hub import MODEL_ENV, REVISION_ENV, LoadedModel, load_for_app  # noqa: E402
-from model.predictor import Explanation, Predictor  # noqa: E402
+from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue  # noqa: E402
+from web import about, many, one_sum  # noqa: E402
+from web.guard import EndpointPolicy, RequestGuard  # noqa: E402
+from web.html import CSS  # noqa: E402
+from web.service import MAX_BATCH_CHARS, MAX_RANDOM, Service, task_summary  # noqa: E402
 
 log = logging.getLogger("app")
 
-MAX_LINES = 1000           # sums per /predict_batch request
-MAX_BATCH_CHARS = 100_000  # characters per /predict_batch request, checked before splitting lines
-MAX_RANDOM = 1000          # sums per /random_sums request
-PREDICT_BATCH = 64         # concurrent /predict requests answered by one model call
-INTERNAL_ERROR = "Something went wrong inside the app while answering; it has been logged. Please try again."
+SESSION_CAPACITY = 100   # Gradio keeps each session's last inputs and outputs; at most this many sessions
+PARKED_SESSIONS = 128    # Gradio parks unread queued results per session; at most this many sessions
+TITLE = "Recurrent networks that learned arithmetic"
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"])  # no web fonts to fetch
 
 
-def _guarded(on_error: Callable[[str], Any]) -> Callable:
-    """Turn any unexpected exception into a clear result; the traceback goes to the server log only."""
-    def decorate(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except Exception:
-                log.exception("%s failed", fn.__name__)
-                return on_error(INTERNAL_ERROR)
-        return wrapper
-    return decorate
+def build_demo(service: Service) -> gr.Blocks:
+    """The whole UI; every user-facing function is also a named API endpoint (see README)."""
+    default = service.default
 
+    def header(name: str) -> str:
+        served = service.served(name)
+        return about.model_line(service.model_info(name), task_summary(served))
 
-def _table_error(message: str) -> dict:
-    return {"rows": [], "total": 0, "valid": 0, "correct": 0, "accuracy": None, "seed": None, "error": message}
+    def show_one(question: str, name: str) -> tuple[str, str, str, dict]:
+        result = service.predict(question, name)
+        served = service.catalogue.get(name) or service.served(None)
+        return (one_sum.verdict_html(result), one_sum.encoding_html(result, served.task),
+                one_sum.positions_html(result), result)
 
+    def show_table(result: dict) -> tuple[str, str]:
+        return many.table_summary(result), many.table_html(result)
 
-def _whole_number(value: object, what: str, low: int, high: int) -> int:
-    """Read a count or seed sent as a number or text; raise InputError saying the allowed range."""
-    number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number is None or not low <= number <= high:
-        raise InputError(f"{what} must be a whole number from {low:,} to {high:,}, got {views.shorten(value, 30)}.")
-    return number
+    def switch_model(name: str) -> tuple[Any, ...]:
+        examples = service.examples(name)
+        return (header(name), gr.Dataset(samples=[[q] for q in examples]),
+                gr.Textbox(placeholder=examples[0]), gr.Textbox(placeholder="\n".join(examples[:3])),
+                about.model_html(service.model_info(name)))
 
-
-class AdditionService:
-    """One loaded model behind the app: every public method returns a JSON-able dict and never raises."""
-
-    def __init__(self, loaded: LoadedModel):
-        self.loaded = loaded
-        self.config = loaded.config
-        self.predictor = Predictor(loaded.model, loaded.config)  # compiles and warms up once, at startup
-
-    # One sum ---------------------------------------------------------------
-    def explain(self, questions: list[object]) -> list[dict]:
-        """Many questions -> one /predict result each; the valid ones share a single model call."""
-        results: list[dict | None] = [None] * len(questions)
-        accepted: list[tuple[int, list[int]]] = []
-        for i, text in enumerate(questions):
-            try:
-                accepted.append((i, parse_question(text, self.config)))
-            except InputError as err:
-                results[i] = self._error_result(text, str(err))
-        if accepted:
-            explanations = self.predictor.explain(np.array([terms for _, terms in accepted]))
-            for (i, _), explanation in zip(accepted, explanations):
-                results[i] = self._result(explanation)
-        return results  # type: ignore[return-value]
-
-    def predict(self, question: object) -> dict:
-        """/predict for one question (the UI and the batched endpoint both end up in `explain`)."""
-        return self.predict_many([question])[0]
-
-    def predict_many(self, questions: list[object]) -> list[dict]:
-        try:
-            return self.explain(questions)
-        except Exception:
-            log.exception("predict failed")
-            return [self._error_result(q, INTERNAL_ERROR) for q in questions]
-
-    def _result(self, ex: Explanation) -> dict:
-        tokens = np.array([[self.config.alphabet.index(c) for c in ex.network_input]])
-        return {
-            "question": question_text(ex.terms), "terms": ex.terms, "network_input": ex.network_input,
-            "one_hot": one_hot(tokens, self.config)[0].astype(int).tolist(),
-            "answer": ex.answer, "answer_text": ex.answer_text,
-            "true_answer": ex.true_answer, "true_text": ex.true_text,
-            "correct": ex.correct, "min_confidence": ex.min_confidence,
-            "positions": [{"index": p, "char": ex.answer_text[p], "confidence": ex.confidence[p],
-                           "true_char": ex.true_text[p], "wrong": ex.position_wrong[p],
-                           "top": [{"char": c, "probability": prob} for c, prob in ex.top[p]]}
-                          for p in range(len(ex.answer_text))],
-            "error": None,
-        }
-
-    @staticmethod
-    def _error_result(question: object, message: str) -> dict:
-        empty = dict.fromkeys(["terms", "network_input", "one_hot", "answer", "answer_text", "true_answer",
-                               "true_text", "correct", "min_confidence", "positions"])
-        return {**empty, "question": views.shorten(question), "error": message}
-
-    # Many sums -------------------------------------------------------------
-    @_guarded(_table_error)
-    def predict_batch(self, text: object) -> dict:
-        """/predict_batch: one sum per line (blank lines skipped) -> table rows and exact-match accuracy."""
-        if not isinstance(text, str):
-            return _table_error(f"Expected text with one sum per line, got {type(text).__name__}.")
-        if len(text) > MAX_BATCH_CHARS:
-            return _table_error(f"That is {len(text):,} characters; paste at most {MAX_BATCH_CHARS:,} at once.")
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            return _table_error("Paste one sum per line, such as 535+61.")
-        if len(lines) > MAX_LINES:
-            return _table_error(f"That is {len(lines):,} sums; paste at most {MAX_LINES:,} at once.")
-        return self._table(lines)
-
-    @_guarded(_table_error)
-    def random_sums(self, n: object, seed: object = None) -> dict:
-        """/random_sums: N sums drawn like the training data (seeded, so a run can be repeated)."""
-        try:
-            n = _whole_number(n, "The number of sums", 1, MAX_RANDOM)
-            seed = np.random.SeedSequence().entropy % 2**32 if seed in (None, "") else \
-                _whole_number(seed, "The seed", 0, 2**32 - 1)
-        except InputError as err:
-            return _table_error(str(err))
-        terms = sample_terms(self.config, n, np.random.default_rng(seed))
-        return {**self._table([question_text(t) for t in terms]), "seed": int(seed)}
-
-    def _table(self, questions: list[str]) -> dict:
-        rows = []
-        for q, r in zip(questions, self.explain(questions)):
-            ok = r["error"] is None
-            rows.append({"question": r["question"] if ok else views.shorten(q), "error": r["error"],
-                         "true_answer": r["true_answer"], "correct": r["correct"], "min_confidence":
-                         r["min_confidence"], "prediction": r["answer_text"].strip() if ok else None})
-        valid = [r for r in rows if r["error"] is None]
-        correct = sum(r["correct"] for r in valid)
-        return {"rows": rows, "total": len(rows), "valid": len(valid), "correct": correct,
-                "accuracy": correct / len(valid) if valid else None, "seed": None, "error": None}
-
-    # The model -------------------------------------------------------------
-    def model_info(self) -> dict:
-        """/model_info: where the model came from, its task, its published accuracy and load notes."""
-        c, metrics = self.config, self.loaded.metrics
-        return {
-            "source": self.loaded.source, "revision": self.loaded.revision,
-            "description": self.loaded.description, "offline": self.loaded.source == "bundled",
-            "page_url": self.loaded.page_url,  # the Hub page of this commit, if from the Hub
-            "digits": c.digits, "terms": c.terms, "reverse": c.reverse, "padding": c.padding,
-            "sampling": c.sampling, "alphabet": c.alphabet, "smallest": c.smallest, "largest": c.max_term,
-            "question_length": c.question_length, "answer_length": c.answer_length,
-            "heldout_exact_match": metrics.get("heldout_exact_match"),
-            "exhaustive_wrong": metrics.get("exhaustive_wrong"),
-            "exhaustive_total": metrics.get("exhaustive_total"),
-            "metrics": metrics, "notes": list(self.loaded.notes),
-            "limits": {"question_chars": MAX_QUESTION_CHARS, "batch_lines": MAX_LINES,
-                       "batch_chars": MAX_BATCH_CHARS, "random_sums": MAX_RANDOM},
-            "error": None,
-        }
-
-
-def _examples(service: AdditionService) -> list[str]:
-    """Example questions that fit the loaded model, plus one it must refuse."""
-    c = service.config
-    wanted = ["535+61", "999+999", "7+8", "100+900", "+".join([str(c.max_term)] * c.terms)]
-    fits = []
-    for q in dict.fromkeys(wanted):
-        try:
-            parse_question(q, c)
-            fits.append(q)
-        except InputError:
-            pass
-    return fits[:4] + ["+".join(["1" + "0" * c.digits] + ["1"] * (c.terms - 1))]
-
-
-def build_demo(loaded: LoadedModel) -> gr.Blocks:
-    """The whole UI for one loaded model; every user-facing function is also a named API endpoint."""
-    service = AdditionService(loaded)
-    info = service.model_info()
-    show_one = functools.partial(_show_one, alphabet=service.config.alphabet, reverse=service.config.reverse)
-
-    def predict(questions: list) -> tuple[list[dict]]:
-        """One sum such as "535+61" -> the answer, the true sum, and per-position confidences and top-3."""
-        return (service.predict_many(questions),)  # batch=True: Gradio hands us many callers' sums at once
-
-    with gr.Blocks(title="An LSTM that learned to add") as demo:
-        gr.Markdown("# An LSTM that learned to add\nA Keras sequence-to-sequence LSTM reads a sum as characters "
-                    "and writes the answer one character at a time. Type a sum and look inside its prediction.")
-        gr.Markdown(f"Answering with **{info['description']}**: {info['terms']} numbers of up to "
-                    f"{info['digits']} digits." + "".join(f"\n\n{views.WARN} **{n}**" for n in info["notes"]),
-                    elem_id="model-line")
-        with gr.Tab("One sum"):
-            with gr.Row(equal_height=True):
-                question = gr.Textbox(label="Sum", placeholder="535+61", elem_id="question", scale=4,
-                                      max_length=MAX_QUESTION_CHARS)
-                button = gr.Button("Predict", variant="primary", elem_id="predict-button", scale=1)
-            examples = gr.Examples(_examples(service), inputs=question, label="Examples (click one)")
-            verdict = gr.HTML(views.START, css_template=views.CSS, elem_id="verdict")
+    with gr.Blocks(title=TITLE) as demo:
+        gr.HTML(f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
+                "question as characters and write the answer one character at a time. Pick a model, ask it "
+                "something, and look inside its answer.</p>", elem_id="title")
+        with gr.Row(equal_height=False):
+            picker = gr.Dropdown(choices=service.names(), value=default, label="Model", elem_id="model-picker",
+                                 scale=1, min_width=160, interactive=True)
+            line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4)
+        examples = service.examples(default)
+        with gr.Tab("One question", id="one"):
+            with gr.Row(equal_height=False):
+                question = gr.Textbox(label="Question", placeholder=examples[0], elem_id="question", scale=4,
+                                      max_lines=1, max_length=200)
+                button = gr.Button("Predict", variant="primary", elem_id="predict-button", scale=1, min_width=100)
+            example_set = gr.Dataset(components=[question], samples=[[q] for q in examples],
+                                     label="Examples (click one)", elem_id="examples")
+            verdict = gr.HTML(one_sum.START, css_template=CSS, elem_id="verdict")
             with gr.Row():
-                with gr.Column():
+                with gr.Column(min_width=300):
                     gr.Markdown("### What the network reads")
-                    encoding = gr.HTML(css_template=views.CSS, elem_id="encoding")
-                with gr.Column():
+                    encoding = gr.HTML(css_template=CSS, elem_id="encoding")
+                with gr.Column(min_width=300):
                     gr.Markdown("### What it answers, position by position")
-                    positions = gr.HTML(css_template=views.CSS, elem_id="positions")
+                    positions = gr.HTML(css_template=CSS, elem_id="positions")
             with gr.Accordion("The /predict API result (JSON)", open=False):
                 raw_one = gr.JSON(elem_id="predict-json")
-        with gr.Tab("Many sums"):
+        with gr.Tab("Many questions", id="many"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    lines = gr.Textbox(label="One sum per line", lines=6, elem_id="lines",
-                                       placeholder="535+61\n12+7\n999+1", max_length=MAX_BATCH_CHARS)
-                    check = gr.Button("Check these sums", elem_id="batch-button")
+                    lines = gr.Textbox(label="One question per line", lines=6, elem_id="lines",
+                                       placeholder="\n".join(examples[:3]), max_length=MAX_BATCH_CHARS)
+                    check = gr.Button("Check these", elem_id="batch-button")
                 with gr.Column(scale=2):
-                    count = gr.Number(label=f"How many random sums (1 to {MAX_RANDOM:,})", value=20,
+                    count = gr.Number(label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20,
                                       precision=0, elem_id="n-random")
-                    seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed")
-                    sample = gr.Button("Sample random sums", elem_id="random-button")
-            summary = gr.Markdown(elem_id="batch-summary")
-            table = gr.Dataframe(headers=views.TABLE_HEADERS, interactive=False, wrap=True,
-                                 elem_id="batch-table", column_widths=["6%", "16%", "14%", "14%", "14%", "36%"])
-            with gr.Accordion("The API result (JSON)", open=False):
-                raw_many = gr.JSON(elem_id="batch-json")
-        with gr.Tab("The model"):
-            gr.Markdown(views.model_markdown(info), elem_id="model-panel")
-            with gr.Accordion("The /model_info API result (JSON)", open=False):
-                gr.JSON(info, elem_id="model-json")
+                    seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed", max_length=20)
+                    sample = gr.Button("Draw random questions", elem_id="random-button")
+            summary = gr.HTML(elem_id="batch-summary", css_template=CSS)
+            table = gr.HTML(elem_id="batch-table", css_template=CSS + many.TABLE_CSS)
+        with gr.Tab("The model", id="model"):
+            panel = gr.HTML(about.model_html(service.model_info(default)), css_template=CSS, elem_id="model-tab")
 
-        # preprocess=False hands the raw JSON value to our functions, so a non-string argument
-        # from an API client gets our clear message instead of being silently turned into text.
-        one = dict(fn=predict, inputs=question, outputs=raw_one, api_name="predict", batch=True,
-                   max_batch_size=PREDICT_BATCH, preprocess=False, concurrency_limit=1)
-        typed = gr.on([button.click, question.submit], **one)
-        # Clicking an example runs the same function, privately, so the API keeps a single /predict.
-        example = examples.load_input_event.then(**{**one, "api_name": "example", "api_visibility": "private"})
-        for event in (typed, example):
-            event.then(show_one, raw_one, [verdict, encoding, positions], api_visibility="private", queue=False)
-        check.click(service.predict_batch, lines, raw_many, api_name="predict_batch", preprocess=False
-                    ).then(_show_many, raw_many, [summary, table], api_visibility="private", queue=False)
-        sample.click(service.random_sums, [count, seed], raw_many, api_name="random_sums", preprocess=False
-                     ).then(_show_many, raw_many, [summary, table], api_visibility="private", queue=False)
-        gr.api(service.model_info, api_name="model_info")
-    demo.queue(max_size=512, default_concurrency_limit=2)
+        # The page's own events are private and take only what a visitor types: no step is
+        # handed data it did not produce, so none can be fed a huge or forged payload.
+        private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+        gr.on([button.click, question.submit], show_one, [question, picker], [verdict, encoding, positions, raw_one],
+              **private)
+        example_set.click(lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_set,
+                          question, **private).then(show_one, [question, picker],
+                                                    [verdict, encoding, positions, raw_one], **private)
+        check.click(lambda text, name: show_table(service.predict_batch(text, name)), [lines, picker],
+                    [summary, table], **private)
+        sample.click(lambda n, s, name: show_table(service.random_sums(n, s, name)), [count, seed, picker],
+                     [summary, table], **private)
+        picker.change(switch_model, picker, [line, example_set, question, lines, panel], **private)
+
+        # The API: plain JSON in and out (see web/service.py and the README).
+        gr.api(service.predict, api_name="predict", queue=False)
+        gr.api(service.predict_batch, api_name="predict_batch", queue=False)
+        gr.api(service.random_sums, api_name="random_sums", queue=False)
+        gr.api(service.model_info, api_name="model_info", queue=False)
+        gr.api(service.models, api_name="models", queue=False)
+    demo.queue(max_size=256, default_concurrency_limit=2)
+    # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it (the
+    # guard bounds unread results per session). bench/memory_attack.py measures what this buys.
+    demo._queue.pending_messages_per_session.max_size = PARKED_SESSIONS
     return demo
 
 
-def _show_one(result: dict, alphabet: str, reverse: bool) -> tuple[str, str, str]:
-    result = result or {"error": "No result."}
-    return views.verdict_html(result), views.encoding_html(result, alphabet, reverse), views.positions_html(result)
-
-
-def _show_many(result: dict) -> tuple[str, list[list]]:
-    result = result or _table_error("No result.")
-    return views.table_summary(result), views.table_rows(result)
-
-
 def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
-    """Start the server; show_error=False keeps internal exception text (never a traceback) out of the UI."""
+    """Start the server behind the request guard; show_error=False keeps exception text out of the page."""
     demo.launch(server_name=host, server_port=port, share=False, show_error=False, ssr_mode=False,
-                prevent_thread_lock=not block, quiet=not block)
+                prevent_thread_lock=not block, quiet=not block, theme=THEME, css=PAGE_CSS,
+                state_session_capacity=SESSION_CAPACITY, max_file_size=1,
+                app_kwargs={"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]})
+
+
+PAGE_CSS = """
+#title h1.title { font-size: 28px; font-weight: 700; margin: 4px 0; }
+#title .subtitle { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
+#predict-button { align-self: end; max-height: 44px; }
+"""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a port in TIME_WAIT is free
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve the LSTM addition demo (Gradio).")
+    parser = argparse.ArgumentParser(description="Serve the arithmetic demo (Gradio) on the bundled models "
+                                                 "and any folders or Hub repos you name.")
     parser.add_argument("--model", default=os.environ.get(MODEL_ENV),
-                        help=f"model folder or Hugging Face repo id (default: ${MODEL_ENV}, else the bundled model)")
+                        help=f"the default model: a folder or a Hub repo id (default: ${MODEL_ENV}, else the "
+                             "bundled add3)")
+    parser.add_argument("--models", default=os.environ.get(MODELS_ENV),
+                        help=f"more models to offer, comma-separated folders or repo ids, each optionally "
+                             f"repo@revision (default: ${MODELS_ENV})")
     parser.add_argument("--revision", default=os.environ.get(REVISION_ENV),
-                        help=f"Hub revision: branch, tag or commit (default: ${REVISION_ENV})")
+                        help=f"Hub revision of --model: branch, tag or commit (default: ${REVISION_ENV})")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on; 0.0.0.0 for all (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
@@ -302,18 +175,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
+def catalogue_from(args: argparse.Namespace) -> Service:
+    extra = [s.strip() for s in (args.models or "").split(",") if s.strip()]
+    return Service(load_catalogue(args.model, args.revision, extra))
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    loaded = load_for_app(args.model, args.revision)
-    log.info("serving %s", loaded.description)
-    for note in loaded.notes:
+    if not 1 <= args.port <= 65535 or not port_is_free(args.host, args.port):
+        print(f"app.py: error: port {args.port} on {args.host} is in use or invalid; choose another with --port "
+              "or GRADIO_SERVER_PORT", file=sys.stderr)
+        return 2
+    service = catalogue_from(args)
+    log.info("serving %s (default %s)", ", ".join(service.names()), service.default)
+    for note in service.catalogue.notes:
         log.warning("%s", note)
-    launch(build_demo(loaded), args.host, args.port)
+    launch(build_demo(service), args.host, args.port)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
 else:
-    # `import app` (tests, `gradio app.py`) gets a ready, unlaunched demo for the configured model.
-    demo = build_demo(load_for_app())
+    # `import app` (tests, `gradio app.py`) gets a ready, unlaunched demo for the configured models.
+    demo = build_demo(catalogue_from(parse_args([])))

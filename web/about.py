@@ -1,0 +1,62 @@
+"""The model line under the title and "The model" tab: where a model came from, what it does, how well.
+
+Everything a model folder or repo says (notes, versions, names) is shown as
+escaped text, so a repo cannot put markup, links or remote images on the page.
+"""
+
+from __future__ import annotations
+
+from model.metrics import percent
+
+from .html import WARN, esc
+
+
+def model_line(info: dict, summary: str) -> str:
+    """One line: which model answers, its task, and its headline accuracy."""
+    if info.get("error"):
+        return f'<div class="panel warn">{esc(info["error"])}</div>'
+    accuracy = f" · {percent(info['accuracy'])} right ({esc(info['accuracy_measured_on'])})" \
+        if info.get("accuracy") is not None else ""
+    notes = "".join(f'<div class="warn" role="alert">{WARN} {esc(n)}</div>' for n in info["notes"])
+    return (f'<div class="panel" id="model-line">Answering with <b>{esc(info["description"])}</b>: {esc(summary)}, '
+            f'{esc(info["network"]["cell"].upper())} {info["network"]["encoder_units"]}/'
+            f'{info["network"]["decoder_units"]}{accuracy}{notes}</div>')
+
+
+def model_html(info: dict) -> str:
+    """The model panel."""
+    if info.get("error"):
+        return f'<div class="panel warn">{esc(info["error"])}</div>'
+    t, n = info["task"], info["network"]
+    where = "bundled with the app (offline)" if info["source"] == "bundled" else f"<code>{esc(info['source'])}</code>"
+    if info.get("revision"):
+        where += f" at commit <code>{esc(info['revision'])}</code>"
+    if info.get("page_url"):
+        where += f' (<a href="{esc(info["page_url"])}" target="_blank" rel="noopener noreferrer">model page</a>)'
+    terms = f"{t['terms']}" if t["fewest_terms"] == t["terms"] else f"{t['fewest_terms']} to {t['terms']}"
+    rows = [
+        ("Answering with", where),
+        ("Task", f"{terms} numbers from {t['smallest']} to {t['max_term']} joined by "
+                 f"{esc(' '.join(t['operators']))}; input {'reversed' if t['reverse'] else 'not reversed'}, "
+                 f"padded on the {esc(t['padding'])}; alphabet <code>{esc(repr(t['alphabet']))}</code>"),
+        ("Network", f"{esc(n['cell'].upper())}: {n['encoder_layers']} encoder layer(s) of {n['encoder_units']} units, "
+                    f"RepeatVector({t['answer_length']}), {n['decoder_layers']} decoder layer(s) of "
+                    f"{n['decoder_units']} units, softmax over {len(t['alphabet'])} characters"),
+    ]
+    metrics = info["metrics"]
+    if info.get("accuracy") is not None:
+        rows.append(("Accuracy", f"{percent(info['accuracy'])}: {esc(info['accuracy_measured_on'])}"))
+    if metrics.get("heldout_exact_match") is not None and metrics.get("exhaustive_total"):
+        rows.append(("Held-out exact match", percent(metrics["heldout_exact_match"])))
+    if metrics.get("min_margin") is not None:
+        rows.append(("Smallest margin", f"{metrics['min_margin']:.3f} (p(right) − p(best wrong) at the weakest "
+                                        "position of the hardest question)"))
+    if metrics.get("train_seconds") is not None:
+        rows.append(("Training", f"{metrics['train_seconds']:,.0f} s, {metrics.get('samples_seen', 0):,} samples"))
+    if metrics.get("note"):
+        rows.append(("Note from the model folder", esc(metrics["note"])))
+    if info.get("accuracy") is None:
+        rows.append(("Accuracy", "none recorded for this model"))
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    notes = "".join(f'<div class="warn">{WARN} {esc(note)}</div>' for note in info["notes"])
+    return f'<div class="panel" id="model-panel"><table class="pos">{table}</table>{notes}</div>'

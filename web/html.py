@@ -1,0 +1,115 @@
+"""Small pieces every view uses: escaping, character boxes, bars, colour scales, PNG pictures, the CSS.
+
+Views are pure functions from the service's JSON to HTML, so they need no
+model and no Gradio. Everything that came from a visitor or from a model repo
+is escaped: it is shown as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+
+PAD_SHOWN = "␣"  # how the padding space is drawn, so a person can see it
+RIGHT, WRONG, WARN = "☑", "☒", "⚠"
+
+# Colour scales as (position, RGB) anchors; chosen to read on light and dark pages alike.
+DIVERGING = [(0.0, (33, 102, 172)), (0.5, (235, 235, 235)), (1.0, (178, 24, 43))]   # -1 blue, 0 grey, +1 red
+SEQUENTIAL = [(0.0, (240, 240, 240)), (0.35, (253, 174, 97)), (0.7, (215, 48, 39)), (1.0, (120, 0, 30))]
+MARGIN = [(0.0, (250, 204, 21)), (0.5, (74, 222, 128)), (1.0, (21, 94, 117))]      # right: weak yellow -> sure teal
+WRONG_RGB = (225, 29, 72)
+
+CSS = """
+.panel { font-size: 15px; line-height: 1.5; }
+.mono, .grid td, .grid th, .chars span { font-family: ui-monospace, Menlo, Consolas, monospace; }
+.chars span { display: inline-block; min-width: 1.5em; padding: 2px 4px; margin: 1px; text-align: center;
+  border: 1px solid var(--border-color-primary); border-radius: 4px; }
+.chars span.bad { background: #fde2e2; color: #9b1c1c; border-color: #e02424; font-weight: 700; }
+.chars span.pad { color: var(--body-text-color-subdued); }
+.scroll { overflow-x: auto; max-width: 100%; }
+.grid { border-collapse: collapse; margin-top: 6px; }
+.grid td, .grid th { min-width: 1.9em; height: 1.6em; padding: 0 2px; text-align: center;
+  border: 1px solid var(--border-color-primary); }
+.grid th { font-weight: 600; background: var(--background-fill-secondary); }
+.grid td.hot { background: #1d4ed8; color: #fff; font-weight: 700; }
+.grid td.cold { color: var(--body-text-color-subdued); }
+.pos { border-collapse: collapse; width: 100%; }
+.pos td, .pos th { padding: 4px 6px; border: none; border-bottom: 1px solid var(--border-color-primary);
+  text-align: left; vertical-align: middle; }
+.bar { display: inline-block; width: 60px; height: 9px; background: var(--background-fill-secondary);
+  border-radius: 4px; vertical-align: middle; margin-right: 4px; overflow: hidden; }
+.bar i { display: block; height: 100%; background: #1d4ed8; }
+.bar.low i { background: #d97706; }
+.alt { display: inline-block; white-space: nowrap; margin-right: 10px; }
+.big { font-size: 26px; font-weight: 700; }
+.ok { color: #059669; } .no { color: #dc2626; } .warn { color: #d97706; }
+.hint { color: var(--body-text-color-subdued); font-size: 13px; }
+.legend { display: inline-block; width: 140px; height: 10px; border-radius: 3px; vertical-align: middle;
+  margin: 0 6px; border: 1px solid var(--border-color-primary); }
+.heat { image-rendering: pixelated; border: 1px solid var(--border-color-primary); max-width: 100%; }
+@media (max-width: 600px) { .pos .tops { display: none; } .big { font-size: 22px; } .panel { font-size: 14px; } }
+"""
+
+
+def esc(text: object) -> str:
+    """Escape for HTML, and neutralise the characters Gradio's HTML templates treat specially."""
+    escaped = html.escape(str(text), quote=True)
+    return escaped.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;").replace("`", "&#96;")
+
+
+def show_char(char: str) -> str:
+    return PAD_SHOWN if char == " " else esc(char)
+
+
+def chars_html(text: str, wrong: list[bool] | None = None) -> str:
+    """One box per character, pads drawn as ␣, wrong positions in red."""
+    boxes = []
+    for i, char in enumerate(text):
+        cls = "bad" if wrong and wrong[i] else ("pad" if char == " " else "")
+        boxes.append(f'<span class="{cls}">{show_char(char)}</span>')
+    return f'<span class="chars">{"".join(boxes)}</span>'
+
+
+def bar(fraction: float, low: bool = False) -> str:
+    width = 100 * min(1.0, max(0.0, fraction))
+    return f'<span class="bar{" low" if low else ""}"><i style="width:{width:.1f}%"></i></span>'
+
+
+def colour_scale(values: np.ndarray, anchors: list[tuple[float, tuple[int, int, int]]]) -> np.ndarray:
+    """Values in [0, 1] -> uint8 RGB by linear interpolation between anchors."""
+    values = np.clip(np.nan_to_num(values), 0.0, 1.0)
+    positions = [a[0] for a in anchors]
+    channels = [np.interp(values, positions, [a[1][c] for a in anchors]) for c in range(3)]
+    return np.stack(channels, axis=-1).round().astype(np.uint8)
+
+
+def css_colour(value: float, anchors: list[tuple[float, tuple[int, int, int]]]) -> str:
+    r, g, b = colour_scale(np.array([value]), anchors)[0]
+    return f"rgb({r},{g},{b})"
+
+
+def legend(anchors: list[tuple[float, tuple[int, int, int]]], low: str, high: str) -> str:
+    stops = ", ".join(f"rgb{rgb} {100 * pos:.0f}%" for pos, rgb in anchors)
+    return (f'<span class="hint">{esc(low)}<span class="legend" style="background: linear-gradient(90deg, {stops})">'
+            f"</span>{esc(high)}</span>")
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 -> PNG file bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def message(text: str, kind: str = "hint") -> str:
+    """A one-line panel, e.g. why a view does not apply to this model."""
+    return f'<div class="panel {kind}">{esc(text)}</div>'

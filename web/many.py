@@ -1,0 +1,58 @@
+"""The "Many questions" view: a keras.io-style table of questions, answers and verdicts, and the accuracy.
+
+Wrong rows are tinted and their verdict is a large red ☒, so a single miss in a
+thousand rows stands out.
+"""
+
+from __future__ import annotations
+
+from model.metrics import percent
+
+from .html import RIGHT, WARN, WRONG, esc
+
+TABLE_CSS = """
+.batch { border-collapse: collapse; width: 100%; font-size: 14px; }
+.batch th, .batch td { padding: 3px 8px; border-bottom: 1px solid var(--border-color-primary); text-align: left; }
+.batch td.q, .batch td.n { font-family: ui-monospace, Menlo, Consolas, monospace; }
+.batch tr.wrong td { background: rgba(220, 38, 38, 0.12); }
+.batch tr.refused td { background: rgba(217, 119, 6, 0.10); }
+.batch .mark { font-size: 20px; font-weight: 700; }
+.batch .mark.ok { color: #059669; } .batch .mark.no { color: #dc2626; } .batch .mark.warn { color: #d97706; }
+.tablebox { max-height: 520px; overflow: auto; }
+"""
+
+
+def table_html(result: dict) -> str:
+    """The rows of a /predict_batch or /random_sums result as an HTML table."""
+    rows = result.get("rows") or []
+    if not rows:
+        return ""
+    body = []
+    for i, row in enumerate(rows):
+        if row["error"]:
+            body.append(f'<tr class="refused"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
+                        f'<td colspan="3">{esc(row["error"])}</td><td><span class="mark warn">{WARN}</span></td></tr>')
+            continue
+        ok = row["correct"]
+        mark = f'<span class="mark ok">{RIGHT}</span>' if ok else f'<span class="mark no">{WRONG}</span>'
+        body.append(f'<tr class="{"right" if ok else "wrong"}"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
+                    f'<td class="n">{esc(row["true_answer"])}</td><td class="n">{esc(row["prediction"])}</td>'
+                    f'<td>{percent(row["min_confidence"], 1)}</td><td>{mark}</td></tr>')
+    head = "<tr><th>#</th><th>Question</th><th>True</th><th>Predicted</th><th>Least sure</th><th></th></tr>"
+    return f'<div class="tablebox"><table class="batch" id="batch-rows">{head}{"".join(body)}</table></div>'
+
+
+def table_summary(result: dict) -> str:
+    """The accuracy line above the table (HTML: error texts may quote a visitor's input)."""
+    if result.get("error"):
+        return f'<div class="panel"><span class="warn">{WARN}</span> {esc(result["error"])}</div>'
+    if result["accuracy"] is None:
+        text = "<b>No valid questions to score.</b> "
+    else:
+        text = f"<b>Exact-match accuracy: {percent(result['accuracy'], 1)}</b> "
+    text += f"({result['correct']} of {result['valid']} valid questions right"
+    invalid = result["total"] - result["valid"]
+    text += f"; {invalid} line(s) not accepted, see the table)" if invalid else ")"
+    if result.get("seed") is not None:
+        text += f" · seed {result['seed']}"
+    return f'<div class="panel">{text}</div>'

@@ -1,0 +1,231 @@
+"""What the app answers, as plain JSON-able dicts: the API behind every tab.
+
+Every public method returns one dict with an "error" field (null on success,
+else one sentence) and never raises, whatever it is sent. Each takes an
+optional model name; empty means the default model, so calls written before
+there was a choice of models keep working. The UI turns these same dicts into
+HTML (web/*.py), so the page and the API can never disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from model.metrics import headline
+from model.questions import (MAX_QUESTION_CHARS, InputError, Questions, example_questions, parse_question,
+                             parse_whole_number, sample_questions)
+from model.serving import Catalogue, ServedModel
+
+log = logging.getLogger("app")
+
+MAX_LINES = 500            # questions per /predict_batch request
+MAX_BATCH_CHARS = 20_000   # characters per /predict_batch request (500 lines of 40), checked before splitting
+MAX_RANDOM = 500           # questions per /random_sums request
+INTERNAL_ERROR = "Something went wrong inside the app while answering; it has been logged. Please try again."
+
+
+def guarded(on_error: Callable[[str], dict]) -> Callable:
+    """Turn any unexpected exception into a clear result; the traceback goes to the server log only."""
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except InputError as err:
+                return on_error(str(err))
+            except Exception:
+                log.exception("%s failed", fn.__name__)
+                return on_error(INTERNAL_ERROR)
+        return wrapper
+    return decorate
+
+
+def table_error(message: str) -> dict:
+    return {"rows": [], "total": 0, "valid": 0, "correct": 0, "accuracy": None, "seed": None, "model": None,
+            "error": message}
+
+
+def plain_error(message: str) -> dict:
+    return {"error": message}
+
+
+def shorten(text: object, limit: int = 60) -> str:
+    text = text if isinstance(text, str) else repr(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def finite(value: Any) -> Any:
+    """JSON-safe numbers: NaN and infinities (which strict parsers reject) become None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+class Service:
+    """The catalogue of served models behind a JSON API."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+
+    # Models -----------------------------------------------------------------
+    @property
+    def default(self) -> str:
+        return self.catalogue.default
+
+    def names(self) -> list[str]:
+        return list(self.catalogue.models)
+
+    def served(self, name: object) -> ServedModel:
+        served = self.catalogue.get(name)
+        if served is None:
+            raise InputError(f"There is no model called {shorten(name, 40)}; choose one of "
+                             f"{', '.join(self.names())}.")
+        return served
+
+    def examples(self, name: object) -> list[str]:
+        """Questions the model accepts, for examples and hints."""
+        served = self.catalogue.get(name) or self.served(None)
+        return example_questions(served.task, 4)
+
+    # One question --------------------------------------------------------------
+    def predict_many(self, questions: list[object], models: list[object] | None = None) -> list[dict]:
+        """Many /predict calls at once (Gradio batches concurrent callers); questions per model share a pass."""
+        models = models if models is not None else [None] * len(questions)
+        results: list[dict | None] = [None] * len(questions)
+        groups: dict[str, list[tuple[int, Questions]]] = {}
+        for i, (text, name) in enumerate(zip(questions, models)):
+            try:
+                served = self.served(name)
+                groups.setdefault(served.name, []).append((i, parse_question(text, served.task)))
+            except InputError as err:
+                results[i] = self._error_result(text, str(err))
+        for name, accepted in groups.items():
+            try:
+                batch = Questions(np.concatenate([q.terms for _, q in accepted]),
+                                  np.concatenate([q.ops for _, q in accepted]))
+                for (i, _), explanation in zip(accepted, self.served(name).predictor.explain(batch)):
+                    results[i] = {**result_dict(explanation), "model": name}
+            except Exception:
+                log.exception("predict failed")
+                for i, _ in accepted:
+                    results[i] = self._error_result(questions[i], INTERNAL_ERROR)
+        return results  # type: ignore[return-value]
+
+    def predict(self, question: str, model: str | None = None) -> dict:
+        """/predict: one question such as "535+61" (and optionally a model name) -> the answer, the true
+        result, and per-position confidences, margins and runners-up."""
+        return self.predict_many([question], [model])[0]
+
+    @staticmethod
+    def _error_result(question: object, message: str) -> dict:
+        empty = dict.fromkeys(["network_input", "answer", "answer_text", "true_answer", "true_text", "correct",
+                               "min_confidence", "min_margin", "positions", "model"])
+        return {**empty, "question": shorten(question), "error": message}
+
+    # Many questions ------------------------------------------------------------
+    @guarded(table_error)
+    def predict_batch(self, text: object, model: object = None) -> dict:
+        """/predict_batch: one question per line (blank lines skipped) -> table rows and exact-match accuracy."""
+        served = self.served(model)
+        if not isinstance(text, str):
+            return table_error(f"Expected text with one question per line, got {type(text).__name__}.")
+        if len(text) > MAX_BATCH_CHARS:
+            return table_error(f"That is {len(text):,} characters; paste at most {MAX_BATCH_CHARS:,} at once.")
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            return table_error(f"Paste one question per line, such as {self.examples(model)[0]}.")
+        if len(lines) > MAX_LINES:
+            return table_error(f"That is {len(lines):,} questions; paste at most {MAX_LINES:,} at once.")
+        return self._table(lines, served)
+
+    @guarded(table_error)
+    def random_sums(self, n: object, seed: object = None, model: object = None) -> dict:
+        """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated)."""
+        served = self.served(model)
+        count = parse_whole_number(n, "The number of questions", 1, MAX_RANDOM)
+        chosen = int(np.random.SeedSequence().entropy % 2**32) if seed in (None, "") else \
+            parse_whole_number(seed, "The seed", 0, 2**32 - 1)
+        q = sample_questions(served.task, count, np.random.default_rng(chosen))
+        return {**self._table(q.texts(), served), "seed": chosen}
+
+    def _table(self, questions: list[str], served: ServedModel) -> dict:
+        rows = []
+        for q, r in zip(questions, self.predict_many(questions, [served.name] * len(questions))):
+            ok = r["error"] is None
+            rows.append({"question": r["question"] if ok else shorten(q), "error": r["error"],
+                         "true_answer": r["true_answer"], "correct": r["correct"],
+                         "min_confidence": r["min_confidence"], "min_margin": r["min_margin"],
+                         "prediction": r["answer_text"].strip() if ok else None})
+        valid = [r for r in rows if r["error"] is None]
+        correct = sum(r["correct"] for r in valid)
+        return {"rows": rows, "total": len(rows), "valid": len(valid), "correct": correct,
+                "accuracy": correct / len(valid) if valid else None, "seed": None, "model": served.name,
+                "error": None}
+
+    # The models ----------------------------------------------------------------
+    @guarded(plain_error)
+    def model_info(self, model: object = None) -> dict:
+        """/model_info: where a model came from, its task and network, its measured accuracy, load notes."""
+        served = self.served(model)
+        t, n, metrics = served.task, served.stored.net, served.stored.metrics
+        accuracy, measured_on = headline(metrics)
+        return finite({
+            "name": served.name, "source": served.source, "revision": served.revision,
+            "description": served.description, "offline": served.source == "bundled", "page_url": served.page_url,
+            "task": {**t.to_dict(), "max_term": t.max_term, "fewest_terms": t.fewest_terms,
+                     "question_length": t.question_length, "answer_length": t.answer_length},
+            "network": n.to_dict(), "examples": example_questions(t, 4),
+            "accuracy": accuracy, "accuracy_measured_on": measured_on,
+            "heldout_exact_match": metrics.get("heldout_exact_match"),
+            "exhaustive_wrong": metrics.get("exhaustive_wrong"),
+            "exhaustive_total": metrics.get("exhaustive_total"),
+            "metrics": metrics, "notes": served.notes + served.stored.notes + self.catalogue.notes,
+            "limits": {"question_chars": MAX_QUESTION_CHARS, "batch_lines": MAX_LINES,
+                       "batch_chars": MAX_BATCH_CHARS, "random_sums": MAX_RANDOM},
+            "error": None,
+        })
+
+    def models(self) -> dict:
+        """/models: every served model with its task, source and headline accuracy."""
+        rows = []
+        for served in self.catalogue.models.values():
+            accuracy, measured_on = headline(served.stored.metrics)
+            rows.append(finite({"name": served.name, "description": served.description, "source": served.source,
+                                "revision": served.revision, "task": task_summary(served),
+                                "cell": served.stored.net.cell, "accuracy": accuracy,
+                                "accuracy_measured_on": measured_on}))
+        return {"models": rows, "default": self.default, "notes": list(self.catalogue.notes), "error": None}
+
+
+def task_summary(served: ServedModel) -> str:
+    """"3-digit addition, 2 numbers" style text for a model's task."""
+    t = served.task
+    names = {"+": "addition", "-": "subtraction", "*": "multiplication"}
+    what = names[t.operators] if len(t.operators) == 1 else "mixed " + " ".join(t.operators)
+    terms = f"{t.terms} numbers" if t.fewest_terms == t.terms else f"{t.fewest_terms}-{t.terms} numbers"
+    return f"{t.digits}-digit {what}, {terms}"
+
+
+def result_dict(ex: Any) -> dict:
+    """One Explanation as the /predict JSON object."""
+    return {
+        "question": ex.question, "network_input": ex.network_input, "answer": ex.answer,
+        "answer_text": ex.answer_text, "true_answer": ex.true_answer, "true_text": ex.true_text,
+        "correct": ex.correct, "min_confidence": ex.min_confidence, "min_margin": ex.min_margin,
+        "positions": [{"index": p, "char": ex.answer_text[p], "confidence": ex.confidence[p],
+                       "margin": ex.margin[p], "true_char": ex.true_text[p], "wrong": ex.position_wrong[p],
+                       "top": [{"char": c, "probability": prob} for c, prob in ex.top[p]]}
+                      for p in range(len(ex.answer_text))],
+        "error": None,
+    }
+
