@@ -26,10 +26,10 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue  # noqa: E402
-from web import about, many, one_sum  # noqa: E402
+from web import about, compare, inside, learning, many, one_sum, space_map  # noqa: E402
 from web.guard import EndpointPolicy, RequestGuard  # noqa: E402
 from web.html import CSS  # noqa: E402
-from web.service import MAX_BATCH_CHARS, MAX_RANDOM, Service, task_summary  # noqa: E402
+from web.service import Service, task_summary  # noqa: E402
 
 log = logging.getLogger("app")
 
@@ -41,27 +41,12 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Robot
 
 
 def build_demo(service: Service) -> gr.Blocks:
-    """The whole UI; every user-facing function is also a named API endpoint (see README)."""
+    """The whole UI: a model picker over one tab per view (web/*.py), and the named API endpoints."""
     default = service.default
 
     def header(name: str) -> str:
-        served = service.served(name)
-        return about.model_line(service.model_info(name), task_summary(served))
-
-    def show_one(question: str, name: str) -> tuple[str, str, str, dict]:
-        result = service.predict(question, name)
         served = service.catalogue.get(name) or service.served(None)
-        return (one_sum.verdict_html(result), one_sum.encoding_html(result, served.task),
-                one_sum.positions_html(result), result)
-
-    def show_table(result: dict) -> tuple[str, str]:
-        return many.table_summary(result), many.table_html(result)
-
-    def switch_model(name: str) -> tuple[Any, ...]:
-        examples = service.examples(name)
-        return (header(name), gr.Dataset(samples=[[q] for q in examples]),
-                gr.Textbox(placeholder=examples[0]), gr.Textbox(placeholder="\n".join(examples[:3])),
-                about.model_html(service.model_info(name)))
+        return about.model_line(service.model_info(served.name), task_summary(served))
 
     with gr.Blocks(title=TITLE) as demo:
         gr.HTML(f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
@@ -70,61 +55,46 @@ def build_demo(service: Service) -> gr.Blocks:
         with gr.Row(equal_height=False):
             picker = gr.Dropdown(choices=service.names(), value=default, label="Model", elem_id="model-picker",
                                  scale=1, min_width=160, interactive=True)
-            line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4)
-        examples = service.examples(default)
-        with gr.Tab("One question", id="one"):
-            with gr.Row(equal_height=False):
-                question = gr.Textbox(label="Question", placeholder=examples[0], elem_id="question", scale=4,
-                                      max_lines=1, max_length=200)
-                button = gr.Button("Predict", variant="primary", elem_id="predict-button", scale=1, min_width=100)
-            example_set = gr.Dataset(components=[question], samples=[[q] for q in examples],
-                                     label="Examples (click one)", elem_id="examples")
-            verdict = gr.HTML(one_sum.START, css_template=CSS, elem_id="verdict")
-            with gr.Row():
-                with gr.Column(min_width=300):
-                    gr.Markdown("### What the network reads")
-                    encoding = gr.HTML(css_template=CSS, elem_id="encoding")
-                with gr.Column(min_width=300):
-                    gr.Markdown("### What it answers, position by position")
-                    positions = gr.HTML(css_template=CSS, elem_id="positions")
-            with gr.Accordion("The /predict API result (JSON)", open=False):
-                raw_one = gr.JSON(elem_id="predict-json")
-        with gr.Tab("Many questions", id="many"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    lines = gr.Textbox(label="One question per line", lines=6, elem_id="lines",
-                                       placeholder="\n".join(examples[:3]), max_length=MAX_BATCH_CHARS)
-                    check = gr.Button("Check these", elem_id="batch-button")
-                with gr.Column(scale=2):
-                    count = gr.Number(label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20,
-                                      precision=0, elem_id="n-random")
-                    seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed", max_length=20)
-                    sample = gr.Button("Draw random questions", elem_id="random-button")
-            summary = gr.HTML(elem_id="batch-summary", css_template=CSS)
-            table = gr.HTML(elem_id="batch-table", css_template=CSS + many.TABLE_CSS)
-        with gr.Tab("The model", id="model"):
-            panel = gr.HTML(about.model_html(service.model_info(default)), css_template=CSS, elem_id="model-tab")
+            line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4, min_width=300)
+        with gr.Tabs(selected="one") as tabs:
+            with gr.Tab("One question", id="one"):
+                one = one_sum.tab(service, picker)
+            with gr.Tab("Inside the network", id="inside"):
+                cells = inside.tab(service, picker, one.question)
+            with gr.Tab("Map", id="map") as map_tab:
+                space = space_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
+            with gr.Tab("How it learned", id="learning") as learning_tab:
+                record = learning.tab(service, picker)
+            with gr.Tab("Many questions", id="many"):
+                lines = many.tab(service, picker)
+            with gr.Tab("Compare", id="compare"):
+                compare.tab(service, picker)
+            with gr.Tab("The model", id="model"):
+                panel = gr.HTML(about.model_html(service.model_info(default)), css_template=CSS, elem_id="model-tab")
 
-        # The page's own events are private and take only what a visitor types: no step is
+        # The page's own events are private and take only what a visitor types or picks: no step is
         # handed data it did not produce, so none can be fed a huge or forged payload.
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-        gr.on([button.click, question.submit], show_one, [question, picker], [verdict, encoding, positions, raw_one],
-              **private)
-        example_set.click(lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_set,
-                          question, **private).then(show_one, [question, picker],
-                                                    [verdict, encoding, positions, raw_one], **private)
-        check.click(lambda text, name: show_table(service.predict_batch(text, name)), [lines, picker],
-                    [summary, table], **private)
-        sample.click(lambda n, s, name: show_table(service.random_sums(n, s, name)), [count, seed, picker],
-                     [summary, table], **private)
-        picker.change(switch_model, picker, [line, example_set, question, lines, panel], **private)
+        for event in one.events:
+            event.then(cells.render, cells.inputs, cells.outputs, **private)
+        map_tab.select(space.fill, picker, space.outputs, **private)
+        learning_tab.select(record.fill, picker, record.outputs, **private)
 
-        # The API: plain JSON in and out (see web/service.py and the README).
-        gr.api(service.predict, api_name="predict", queue=False)
-        gr.api(service.predict_batch, api_name="predict_batch", queue=False)
-        gr.api(service.random_sums, api_name="random_sums", queue=False)
-        gr.api(service.model_info, api_name="model_info", queue=False)
-        gr.api(service.models, api_name="models", queue=False)
+        def switch_model(name: str) -> tuple[Any, ...]:
+            examples = service.examples(name)
+            return (header(name), *one.on_model(service, name), gr.Textbox(placeholder="\n".join(examples[:3])),
+                    about.model_html(service.model_info(name)), *space.fill(name), *record.fill(name))
+
+        picker.change(switch_model, picker, [line, one.examples, one.question, lines, panel, *space.outputs,
+                                             *record.outputs], **private)
+
+        # The API: plain JSON in and out (web/service.py; the README's API section lists them).
+        for fn, name in ((service.predict, "predict"), (service.predict_batch, "predict_batch"),
+                         (service.random_sums, "random_sums"), (service.attribution, "attribution"),
+                         (service.states, "states"), (service.compare, "compare"),
+                         (service.compare_random, "compare_random"), (service.model_info, "model_info"),
+                         (service.models, "models")):
+            gr.api(fn, api_name=name, queue=False)
     demo.queue(max_size=256, default_concurrency_limit=2)
     # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it (the
     # guard bounds unread results per session). bench/memory_attack.py measures what this buys.

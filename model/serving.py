@@ -10,17 +10,25 @@ model or the network, and all Hub fetches together get START_SECONDS.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .analysis import LearningRecord, SpaceMap, load_learning, load_map, unit_order
+from .codec import encode_questions
 from .config import TaskConfig
 from .forward import Network
 from .hub import download_repo, is_repo_id, repo_page_url, scrub
 from .predictor import Predictor
-from .storage import BUNDLED_DIR, ModelLoadError, StoredModel, load_model_dir, read_json_file, zoo_folders
+from .questions import sample_questions
+from .storage import (BUNDLED_DIR, LEARNING_FILE, MAP_FILE, ModelLoadError, StoredModel, load_model_dir,
+                      read_json_file, zoo_folders)
 
 MODEL_ENV = "ADDITION_MODEL"
 MODELS_ENV = "ADDITION_MODELS"
@@ -63,6 +71,37 @@ class ServedModel:
     def page_url(self) -> str | None:
         """The Hub page of exactly this commit, for a link; None unless from the Hub."""
         return repo_page_url(self.source, self.revision) if self.revision else None
+
+    @functools.cached_property
+    def space_map(self) -> SpaceMap | None:
+        """The whole-space map the trainer stored (map.npz), read once; None if absent or invalid."""
+        path = self.stored.folder / MAP_FILE
+        if not path.is_file():
+            return None
+        try:
+            return load_map(path, self.task)
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+            self.notes.append(f"{MAP_FILE} was ignored: {err}")
+            return None
+
+    @functools.cached_property
+    def learning(self) -> LearningRecord | None:
+        """How the model learned (learning.npz), read once; None if absent or invalid."""
+        path = self.stored.folder / LEARNING_FILE
+        if not path.is_file():
+            return None
+        try:
+            return load_learning(path, self.task)
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+            self.notes.append(f"{LEARNING_FILE} was ignored: {err}")
+            return None
+
+    @functools.cached_property
+    def unit_orders(self) -> list[np.ndarray]:
+        """For each layer, an order of its units that shows structure (from 256 sample questions)."""
+        q = sample_questions(self.task, 256, np.random.default_rng(0))
+        _, traces = self.network.trace(encode_questions(q, self.task))
+        return [unit_order(t.hidden) for t in traces]
 
     @property
     def weight_bytes(self) -> int:

@@ -175,14 +175,15 @@ def load_npz(path: Path, spec: dict[str, tuple[tuple[int | None, ...], str]]) ->
                 if read_header is None:
                     raise ValueError(f"{path.name}: {name} has an unknown .npy version {version}")
                 found_shape, fortran, found_dtype = read_header(member)
-                ok = (len(found_shape) == len(shape) and found_dtype == np.dtype(dtype) and not fortran
+                ok = (len(found_shape) == len(shape) and found_dtype == np.dtype(dtype)
                       and int(np.prod(found_shape)) <= MAX_NPZ_ELEMENTS
                       and all(s is None or f == s for f, s in zip(found_shape, shape)))
                 if not ok:
                     raise ValueError(f"{path.name}: {name} has shape {found_shape} and type {found_dtype}, "
                                      f"expected {shape} {dtype}")
                 data = member.read(int(np.prod(found_shape)) * found_dtype.itemsize)
-                out[name] = np.frombuffer(data, dtype=found_dtype).reshape(found_shape).copy()
+                array = np.frombuffer(data, dtype=found_dtype).reshape(found_shape, order="F" if fortran else "C")
+                out[name] = np.ascontiguousarray(array)
     return out
 
 

@@ -36,7 +36,7 @@ CSS = """
 .grid th { font-weight: 600; background: var(--background-fill-secondary); }
 .grid td.hot { background: #1d4ed8; color: #fff; font-weight: 700; }
 .grid td.cold { color: var(--body-text-color-subdued); }
-.pos { border-collapse: collapse; width: 100%; }
+.pos { border-collapse: collapse; width: 100%; border: 0 !important; }
 .pos td, .pos th { padding: 4px 6px; border: none; border-bottom: 1px solid var(--border-color-primary);
   text-align: left; vertical-align: middle; }
 .bar { display: inline-block; width: 60px; height: 9px; background: var(--background-fill-secondary);

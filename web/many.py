@@ -6,9 +6,14 @@ thousand rows stands out.
 
 from __future__ import annotations
 
+from typing import Any
+
+import gradio as gr
+
 from model.metrics import percent
 
-from .html import RIGHT, WARN, WRONG, esc
+from .html import CSS, RIGHT, WARN, WRONG, esc
+from .service import MAX_BATCH_CHARS, MAX_RANDOM, Service
 
 TABLE_CSS = """
 .batch { border-collapse: collapse; width: 100%; font-size: 14px; }
@@ -56,3 +61,30 @@ def table_summary(result: dict) -> str:
     if result.get("seed") is not None:
         text += f" · seed {result['seed']}"
     return f'<div class="panel">{text}</div>'
+
+
+def tab(service: Service, picker: Any) -> Any:
+    """The "Many questions" tab; returns the lines box, whose placeholder follows the chosen model."""
+    examples = service.examples(service.default)
+    with gr.Row():
+        with gr.Column(scale=3, min_width=260):
+            lines = gr.Textbox(label="One question per line", lines=6, elem_id="lines",
+                               placeholder="\n".join(examples[:3]), max_length=MAX_BATCH_CHARS)
+            check = gr.Button("Check these", elem_id="batch-button")
+        with gr.Column(scale=2, min_width=220):
+            count = gr.Number(label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, precision=0,
+                              elem_id="n-random")
+            seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed", max_length=20)
+            sample = gr.Button("Draw random questions", elem_id="random-button")
+    summary = gr.HTML(elem_id="batch-summary", css_template=CSS)
+    table = gr.HTML(elem_id="batch-table", css_template=CSS + TABLE_CSS)
+
+    def show(result: dict) -> tuple[str, str]:
+        return table_summary(result), table_html(result)
+
+    private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    check.click(lambda text, name: show(service.predict_batch(text, name)), [lines, picker], [summary, table],
+                **private)
+    sample.click(lambda n, s, name: show(service.random_sums(n, s, name)), [count, seed, picker], [summary, table],
+                 **private)
+    return lines

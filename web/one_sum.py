@@ -1,14 +1,25 @@
-"""The "One question" view: the verdict, what the network reads, and what it answers position by position.
+"""The "One question" tab: the verdict, what the network reads, what it answers position by position,
+and what each answer character depends on.
 
-Pure functions from a /predict result (and the model's task) to HTML.
+The view functions are pure (a /predict result and the model's task in, HTML
+out); `tab` builds the Gradio components and wires them to the service.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
 from model.config import TaskConfig
 from model.metrics import percent
+from model.questions import MAX_QUESTION_CHARS
 
-from .html import PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, esc, show_char
+from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, esc, show_char
+from .inside import INSIDE_CSS, attribution_html
+from .service import Service
 
 START = '<div class="panel hint">Type a question (or click an example) and press Predict.</div>'
 
@@ -67,7 +78,7 @@ def positions_html(result: dict) -> str:
     for pos in result["positions"]:
         low = pos["confidence"] < 0.9
         alts = "".join(f'<span class="alt"><b class="mono">{show_char(a["char"])}</b> '
-                       f'{percent(a["probability"], 1)}</span>' for a in pos["top"][1:])
+                       f'{"&lt;0.1%" if a["probability"] < 0.001 else percent(a["probability"], 1)}</span>' for a in pos["top"][1:])
         mark = f'<span class="no">{WRONG} should be {show_char(pos["true_char"])}</span>' if pos["wrong"] \
             else f'<span class="ok">{RIGHT}</span>'
         rows.append(f'<tr><td>{pos["index"] + 1}</td><td class="mono big">{show_char(pos["char"])}</td>'
@@ -76,3 +87,55 @@ def positions_html(result: dict) -> str:
     return ('<div class="panel scroll"><table class="pos"><tr><th>#</th><th>Chose</th><th>Confidence</th>'
             f'<th class="tops">Runners-up</th><th></th></tr>{"".join(rows)}</table>'
             '<div class="hint">Amber: the model was less than 90% sure of that character.</div></div>')
+
+
+# The tab ------------------------------------------------------------------------------------------
+@dataclass
+class OneQuestionTab:
+    question: Any
+    examples: Any
+    outputs: list[Any]
+    show: Callable[[str, str], tuple]
+    events: list[Any]
+
+    def on_model(self, service: Service, name: str) -> list[Any]:
+        examples = service.examples(name)
+        return [gr.Dataset(samples=[[q] for q in examples]), gr.Textbox(placeholder=examples[0])]
+
+
+def tab(service: Service, picker: Any) -> OneQuestionTab:
+    """The "One question" tab: input, examples, verdict, encoding, positions and attribution."""
+    examples = service.examples(service.default)
+    with gr.Row(equal_height=False):
+        question = gr.Textbox(label="Question", placeholder=examples[0], elem_id="question", scale=4, max_lines=1,
+                              max_length=MAX_QUESTION_CHARS, min_width=180)
+        button = gr.Button("Predict", variant="primary", elem_id="predict-button", scale=1, min_width=100)
+    example_set = gr.Dataset(components=[question], samples=[[q] for q in examples], label="Examples (click one)",
+                             elem_id="examples")
+    verdict = gr.HTML(START, css_template=CSS, elem_id="verdict")
+    with gr.Row():
+        with gr.Column(min_width=300):
+            gr.Markdown("### What the network reads")
+            encoding = gr.HTML(css_template=CSS, elem_id="encoding")
+        with gr.Column(min_width=300):
+            gr.Markdown("### What it answers, position by position")
+            positions = gr.HTML(css_template=CSS, elem_id="positions")
+    gr.Markdown("### What each answer character depends on")
+    depends = gr.HTML('<div class="panel hint">Ask a question to see which input characters drive each answer '
+                      "character.</div>", css_template=CSS + INSIDE_CSS, elem_id="attribution")
+    with gr.Accordion("The /predict API result (JSON)", open=False):
+        raw = gr.JSON(elem_id="predict-json")
+
+    def show(text: str, name: str) -> tuple[str, str, str, str, dict]:
+        result = service.predict(text, name)
+        served = service.catalogue.get(name) or service.served(None)
+        grid = attribution_html(service.attribution(text, name)) if result["error"] is None else \
+            '<div class="panel hint">No attribution: the question was not accepted.</div>'
+        return verdict_html(result), encoding_html(result, served.task), positions_html(result), grid, result
+
+    outputs = [verdict, encoding, positions, depends, raw]
+    private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    typed = gr.on([button.click, question.submit], show, [question, picker], outputs, **private)
+    clicked = example_set.click(lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_set,
+                                question, **private).then(show, [question, picker], outputs, **private)
+    return OneQuestionTab(question, example_set, outputs, show, [typed, clicked])

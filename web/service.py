@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from model.analysis import attribution
+from model.codec import encode_questions
+from model.forward import LayerTrace
 from model.metrics import headline
 from model.questions import (MAX_QUESTION_CHARS, InputError, Questions, example_questions, parse_question,
                              parse_whole_number, sample_questions)
@@ -194,6 +197,55 @@ class Service:
                        "batch_chars": MAX_BATCH_CHARS, "random_sums": MAX_RANDOM},
             "error": None,
         })
+
+    # Inside a prediction -----------------------------------------------------
+    def trace(self, question: object, model: object = None) -> tuple[ServedModel, dict, list[LayerTrace]]:
+        """The /predict result and every layer's states and gates for one question; raises InputError."""
+        served = self.served(model)
+        q = parse_question(question, served.task)
+        result = {**result_dict(served.predictor.explain(q)[0]), "model": served.name}
+        _, traces = served.network.trace(encode_questions(q, served.task))
+        return served, result, traces
+
+    @guarded(plain_error)
+    def attribution(self, question: str, model: str | None = None) -> dict:
+        """/attribution: how strongly each input character drives each answer character (see the method)."""
+        served = self.served(model)
+        q = parse_question(question, served.task)
+        result = self.predict(question, served.name)
+        grid = attribution(served.network, served.task, q)
+        return {"question": result["question"], "network_input": result["network_input"],
+                "answer_text": result["answer_text"], "grid": np.round(grid, 4).tolist(),
+                "method": "occlusion", "model": served.name, "error": None}
+
+    @guarded(plain_error)
+    def states(self, question: str, model: str | None = None) -> dict:
+        """/states: each layer's hidden state (and cell state and gates) after every step, units x steps."""
+        served, result, traces = self.trace(question, model)
+        layers = [{"name": t.name, "hidden": np.round(t.hidden[0].T, 4).tolist(),
+                   "cell": None if t.cell is None else np.round(t.cell[0].T, 4).tolist(),
+                   "gates": {k: np.round(v[0].T, 4).tolist() for k, v in t.gates.items()}} for t in traces]
+        return {"question": result["question"], "network_input": result["network_input"],
+                "answer_text": result["answer_text"], "cell": served.stored.net.cell, "layers": layers,
+                "model": served.name, "error": None}
+
+    # Two models side by side ----------------------------------------------------
+    @guarded(plain_error)
+    def compare(self, question: str, model_a: str | None = None, model_b: str | None = None) -> dict:
+        """/compare: the same question answered by two models."""
+        a, b = self.served(model_a), self.served(model_b)
+        return {"a": self.predict(question, a.name), "b": self.predict(question, b.name), "error": None}
+
+    @guarded(plain_error)
+    def compare_random(self, n: object, seed: object = None, model_a: str | None = None,
+                       model_b: str | None = None) -> dict:
+        """/compare_random: N questions drawn from model A's task, answered by both models."""
+        a, b = self.served(model_a), self.served(model_b)
+        first = self.random_sums(n, seed, a.name)
+        if first["error"]:
+            return {"a": first, "b": None, "error": first["error"]}
+        second = self._table([row["question"] for row in first["rows"]], b)
+        return {"a": first, "b": {**second, "seed": first["seed"]}, "error": None}
 
     def models(self) -> dict:
         """/models: every served model with its task, source and headline accuracy."""

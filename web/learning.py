@@ -1,0 +1,99 @@
+"""The "How it learned" view: curves per epoch, and the coarse map replayed epoch by epoch.
+
+The trainer records, after every epoch, the loss, held-out exact match, the
+accuracy of each answer position (which digit is learned first) and the
+answers to a fixed probe of evenly spaced questions (learning.npz). Curves
+are Gradio line plots; the slider redraws the probe map of that epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from model.analysis import LearningRecord
+
+from .service import Service
+from .html import CSS, MARGIN, WRONG_RGB, colour_scale, data_uri, esc, legend, message, png_bytes
+
+NO_RECORD = ("This model has no learning record: `python -m trainer` writes one (learning.npz) for every model it "
+             "trains, and this one was made without it.")
+
+
+def curves(record: LearningRecord | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(loss, errors, per-position accuracy) as long tables for line plots, x = epoch."""
+    if record is None:
+        empty = pd.DataFrame({"epoch": [], "value": [], "series": []})
+        return empty, empty, empty
+    epochs = np.arange(1, record.epochs + 1)
+    loss = pd.DataFrame({"epoch": epochs, "value": record.loss, "series": "training loss"})
+    errors = [pd.DataFrame({"epoch": epochs, "value": 100 * (1 - record.exact_match),
+                            "series": "held-out wrong %"})]
+    measured = record.space_wrong >= 0
+    if measured.any():
+        errors.append(pd.DataFrame({"epoch": epochs[measured], "value": record.space_wrong[measured].astype(float),
+                                    "series": "wrong over every question (count)"}))
+    probe_wrong = (record.probe_margin <= 127).reshape(record.epochs, -1).mean(axis=1) * 100
+    errors.append(pd.DataFrame({"epoch": epochs, "value": probe_wrong, "series": "probe map wrong %"}))
+    positions = [pd.DataFrame({"epoch": epochs, "value": 100 * record.per_position[:, p],
+                               "series": f"answer position {p + 1}"}) for p in range(record.per_position.shape[1])]
+    return loss, pd.concat(errors, ignore_index=True), pd.concat(positions, ignore_index=True)
+
+
+def probe_html(record: LearningRecord | None, epoch: int) -> str:
+    """The probe map after `epoch` (1-based), scaled up, with that epoch's figures."""
+    if record is None:
+        return message(NO_RECORD)
+    epoch = int(max(1, min(epoch, record.epochs)))
+    quantised = record.probe_margin[epoch - 1]
+    margin = quantised.astype(np.float32) / 127.5 - 1
+    rgb = colour_scale(np.clip(margin, 0, 1), MARGIN)
+    rgb[quantised <= 127] = WRONG_RGB
+    scale = max(1, 400 // quantised.shape[0])
+    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    wrong = int((quantised <= 127).sum())
+    return (f'<div class="panel" id="probe"><div><b>After epoch {epoch} of {record.epochs}</b> '
+            f'({record.samples_seen[epoch - 1]:,} questions seen, {record.seconds[epoch - 1]:.0f} s): '
+            f'held-out exact match {100 * record.exact_match[epoch - 1]:.2f}%, {wrong:,} of {quantised.size:,} '
+            f'probe questions wrong.</div><img class="heat" style="width:min(400px,100%)" alt="probe map" '
+            f'src="{data_uri(png_bytes(rgb))}"><div>{legend(MARGIN, "barely right", "sure")} '
+            f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
+            f'{esc(record.probe_a[0])}…{esc(record.probe_a[-1])}, y: second</span></div></div>')
+
+
+# The tab ------------------------------------------------------------------------------------------
+@dataclass
+class LearningTab:
+    outputs: list[Any]
+    fill: Callable[[str], tuple]
+
+
+def tab(service: Service, picker: Any) -> LearningTab:
+    """The "How it learned" tab: loss, errors and per-position accuracy per epoch, and the replayed probe map."""
+    with gr.Row():
+        loss = gr.LinePlot(x="epoch", y="value", color="series", title="Training loss", y_title="loss",
+                           elem_id="curve-loss", min_width=280, height=260)
+        errors = gr.LinePlot(x="epoch", y="value", color="series", title="What is still wrong", y_title="",
+                             elem_id="curve-errors", min_width=280, height=260)
+        positions = gr.LinePlot(x="epoch", y="value", color="series", title="Which answer digit is learned first",
+                                y_title="% right", elem_id="curve-positions", min_width=280, height=260)
+    epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
+    probe = gr.HTML(elem_id="probe-box", css_template=CSS)
+
+    def fill(name: str) -> tuple[Any, ...]:
+        record = (service.catalogue.get(name) or service.served(None)).learning
+        frames = curves(record)
+        last = record.epochs if record is not None else 1
+        return (*frames, gr.Slider(maximum=max(2, last), value=last), probe_html(record, last))
+
+    def replay(name: str, chosen: float) -> str:
+        record = (service.catalogue.get(name) or service.served(None)).learning
+        return probe_html(record, int(chosen or 1))
+
+    epoch.release(replay, [picker, epoch], probe, api_visibility="private", queue=False)
+    return LearningTab([loss, errors, positions, epoch, probe], fill)

@@ -1,0 +1,221 @@
+"""The "Map" view: every question of the task as one pixel, coloured by how sure the model is of it.
+
+x is the first number, y the second. Right answers run from yellow (barely
+right) to deep teal (sure); wrong answers are red and, when there are few,
+circled so that 4 wrong in a million cannot be missed. Hovering shows the
+question under the pointer (in the browser, from the axes sent with the
+picture); clicking opens it in the "One question" tab. The pictures are drawn
+once per model from the stored map.npz and cached; requests only look them up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from model.analysis import SpaceMap
+from model.config import OPERATORS, TaskConfig
+
+from .service import Service
+from .html import CSS, MARGIN, WRONG_RGB, colour_scale, data_uri, esc, legend, message, png_bytes
+
+RING_LIMIT = 200  # circle wrong cells only when there are at most this many
+MAP_CSS = """
+.mapbox { position: relative; display: inline-block; max-width: 100%; }
+.mapbox img { display: block; width: min(640px, 100%); height: auto; image-rendering: pixelated; cursor: crosshair;
+  border: 1px solid var(--border-color-primary); }
+.maptip { position: absolute; pointer-events: none; background: var(--background-fill-primary);
+  border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 1px 6px; font-size: 13px;
+  font-family: ui-monospace, Menlo, Consolas, monospace; display: none; white-space: nowrap; z-index: 5; }
+.axis { font-size: 12px; color: var(--body-text-color-subdued); }
+.qlist button { margin: 2px; padding: 2px 8px; border-radius: 4px; border: 1px solid var(--border-color-primary);
+  background: var(--background-fill-secondary); font-family: ui-monospace, Menlo, Consolas, monospace; cursor: pointer;
+  color: var(--body-text-color); }
+.qlist button.bad { border-color: #dc2626; color: #dc2626; font-weight: 700; }
+"""
+# In the browser: show the question under the pointer; on click, tell the server which cell (or listed question).
+MAP_JS = """
+const tip = () => element.querySelector('.maptip');
+element.addEventListener('mousemove', (e) => {
+  const img = e.target.closest('img.spacemap');
+  if (!img || !tip()) { if (tip()) tip().style.display = 'none'; return; }
+  const r = img.getBoundingClientRect();
+  const a = JSON.parse(img.dataset.a), b = JSON.parse(img.dataset.b);
+  const col = Math.min(a.length - 1, Math.floor((e.clientX - r.left) / r.width * a.length));
+  const row = Math.min(b.length - 1, Math.floor((e.clientY - r.top) / r.height * b.length));
+  tip().textContent = a[col] + img.dataset.op + b[row] + img.dataset.rest;
+  tip().style.left = (e.clientX - r.left + 12) + 'px'; tip().style.top = (e.clientY - r.top + 12) + 'px';
+  tip().style.display = 'block';
+});
+element.addEventListener('mouseleave', () => { if (tip()) tip().style.display = 'none'; });
+element.addEventListener('click', (e) => {
+  const button = e.target.closest('button[data-row]');
+  const img = e.target.closest('img.spacemap');
+  if (button) { trigger('click', {row: +button.dataset.row, col: +button.dataset.col}); return; }
+  if (!img) return;
+  const r = img.getBoundingClientRect();
+  const a = JSON.parse(img.dataset.a), b = JSON.parse(img.dataset.b);
+  const col = Math.min(a.length - 1, Math.floor((e.clientX - r.left) / r.width * a.length));
+  const row = Math.min(b.length - 1, Math.floor((e.clientY - r.top) / r.height * b.length));
+  trigger('click', {row: +img.dataset.row0 + row, col: +img.dataset.col0 + col});
+});
+"""
+
+
+def cell_colours(space: SpaceMap, rows: slice, cols: slice) -> np.ndarray:
+    """(h, w, 3) uint8: margin colours, wrong cells red."""
+    margin = space.margin[rows, cols].astype(np.float32) / 127.5 - 1
+    rgb = colour_scale(np.clip(margin, 0, 1), MARGIN)
+    wrong = np.zeros(space.margin.shape, dtype=bool)
+    if len(space.wrong):
+        wrong[space.wrong[:, 0], space.wrong[:, 1]] = True
+    rgb[wrong[rows, cols]] = WRONG_RGB
+    return rgb
+
+
+def draw_rings(rgb: np.ndarray, centres: np.ndarray, radius: float, width: float) -> None:
+    """Circle each (y, x) centre in place, so single wrong pixels stay visible when the picture is shrunk."""
+    height, wide = rgb.shape[:2]
+    reach = int(radius + width) + 1
+    for y, x in centres:
+        y0, y1, x0, x1 = max(0, y - reach), min(height, y + reach + 1), max(0, x - reach), min(wide, x + reach + 1)
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        distance = np.hypot(yy - y, xx - x)
+        rgb[y0:y1, x0:x1][np.abs(distance - radius) <= width / 2] = WRONG_RGB
+
+
+def render(space: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = None) -> tuple[bytes, dict]:
+    """A PNG of the whole map (or of a size x size block) and the axis data the browser needs."""
+    side = space.margin.shape[0]
+    size = side if size is None else max(1, min(size, side))
+    row0, col0 = max(0, min(row0, side - size)), max(0, min(col0, side - size))
+    rows, cols = slice(row0, row0 + size), slice(col0, col0 + size)
+    rgb = cell_colours(space, rows, cols)
+    scale = max(1, 500 // size)  # a zoomed block is drawn at least 500 px wide
+    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    inside = [(r - row0, c - col0) for r, c in space.wrong.tolist() if row0 <= r < row0 + size and col0 <= c < col0 + size]
+    if 0 < len(inside) <= RING_LIMIT:
+        centres = np.array(inside) * scale + scale // 2
+        draw_rings(rgb, centres, radius=max(14.0, 1.5 * scale), width=max(5.0, scale / 3))
+    return png_bytes(rgb), {"a": space.a_values[cols].tolist(), "b": space.b_values[rows].tolist(),
+                            "row0": row0, "col0": col0}
+
+
+_PICTURES: dict[int, str] = {}  # id(SpaceMap) -> the whole map's <img>; one per served model
+
+
+def _whole(space: SpaceMap) -> str:
+    if id(space) not in _PICTURES:
+        png, axes = render(space)
+        _PICTURES[id(space)] = _img(png, axes, space)
+    return _PICTURES[id(space)]
+
+
+def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
+    ops = space.ops.reshape(-1, space.ops.shape[-1])
+    single = len(np.unique(ops[:, 0])) == 1 and space.ops.shape[-1] == 1
+    op = OPERATORS[int(ops[0, 0])] if single else "?"
+    rest = "" if space.rest_terms.shape[-1] == 0 and single else " …"
+    return (f'<img class="spacemap" alt="map of every question" src="{data_uri(png)}" data-a="{esc(json.dumps(axes["a"]))}" '
+            f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
+            f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">')
+
+
+def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
+    """The map panel: picture, axes, legend and what it shows; or why there is none."""
+    if space is None:
+        return message("This model has no stored map: maps are drawn by `python -m trainer` when it verifies a model, "
+                       "and this one was made without it.")
+    if zoom is None:
+        picture = _whole(space)
+        what = "every question of the task" if space.complete else (
+            f"{space.cells:,} questions sampled evenly from a space too large to draw whole")
+    else:
+        b_from, a_from, size = zoom
+        row0 = int(np.searchsorted(space.b_values, b_from))
+        col0 = int(np.searchsorted(space.a_values, a_from))
+        png, axes = render(space, row0, col0, size)
+        picture = _img(png, axes, space)
+        what = f"a block of {len(axes['b'])} x {len(axes['a'])} questions"
+    wrong = len(space.wrong)
+    third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
+    count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
+    return (f'<div class="panel"><div>{count}: {esc(what)}{esc(third)}. x: the first number '
+            f'({space.a_values[0]}…{space.a_values[-1]}), y: the second. Hover to read a question; click to open it.'
+            f'</div><div class="mapbox">{picture}<div class="maptip"></div></div><div>'
+            f"{legend(MARGIN, 'barely right', 'sure')} "
+            f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>')
+
+
+def lists_html(space: SpaceMap | None) -> str:
+    """Every wrong question and the weakest right ones, as buttons that open them."""
+    if space is None:
+        return ""
+    def button(row: int, col: int, css: str, title: str) -> str:
+        text = space.question(row, col).texts()[0]
+        return f'<button class="{css}" data-row="{row}" data-col="{col}" title="{esc(title)}">{esc(text)}</button>'
+
+    wrong = "".join(button(r, c, "bad", "wrong") for r, c in space.wrong[:200].tolist()) or "none"
+    more = f" (first 200 of {len(space.wrong):,})" if len(space.wrong) > 200 else ""
+    weak = "".join(button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in space.weakest[:20].tolist())
+    return (f'<div class="panel qlist"><div><b>Wrong{more}:</b> {wrong}</div>'
+            f'<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: {weak}</div></div>')
+
+
+# The tab ------------------------------------------------------------------------------------------
+@dataclass
+class MapTab:
+    outputs: list[Any]
+    fill: Callable[[str], tuple]
+
+
+def cell_question(service: Service, name: str, data: Any) -> str | None:
+    """The question in the clicked cell, or None for anything that is not a cell of this model's map."""
+    space = service.served(name).space_map
+    if space is None or not isinstance(data, dict):
+        return None
+    row, col = data.get("row"), data.get("col")
+    side = space.margin.shape[0]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < side for v in (row, col)):
+        return None
+    return space.question(row, col).texts()[0]
+
+
+def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable, show_outputs: list[Any]) -> MapTab:
+    """The "Map" tab: the whole question space, zoom, and the lists of wrong and weakest questions."""
+    view = gr.HTML('<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map",
+                   css_template=CSS + MAP_CSS)
+    with gr.Row():
+        a_from = gr.Number(label="Zoom: first number from", value=0, precision=0, minimum=0, elem_id="zoom-a",
+                           min_width=140)
+        b_from = gr.Number(label="second number from", value=0, precision=0, minimum=0, elem_id="zoom-b",
+                           min_width=140)
+        size = gr.Dropdown([25, 50, 100, 200], value=100, label="block size", elem_id="zoom-size", min_width=100)
+        zoom = gr.Button("Zoom", elem_id="zoom-button", min_width=100)
+    zoomed = gr.HTML(js_on_load=MAP_JS, elem_id="map-zoom", css_template=CSS + MAP_CSS)
+    lists = gr.HTML(js_on_load=MAP_JS, elem_id="map-lists", css_template=CSS + MAP_CSS)
+
+    def fill(name: str) -> tuple[str, str, str]:
+        served = service.catalogue.get(name) or service.served(None)
+        return map_html(served.space_map, served.task), "", lists_html(served.space_map)
+
+    def zoom_in(name: str, a: float | None, b: float | None, block: Any) -> str:
+        served = service.catalogue.get(name) or service.served(None)
+        block_size = int(block) if str(block).isdigit() else 100
+        return map_html(served.space_map, served.task, (int(b or 0), int(a or 0), min(200, block_size)))
+
+    def open_cell(name: str, evt: gr.EventData) -> tuple[Any, Any]:
+        text = cell_question(service, name, getattr(evt, "_data", None))
+        return (gr.Textbox() if text is None else text), gr.Tabs(selected="one" if text else "map")
+
+    private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    zoom.click(zoom_in, [picker, a_from, b_from, size], zoomed, **private)
+    for html in (view, zoomed, lists):
+        html.click(open_cell, picker, [question, tabs], **private).then(show, [question, picker], show_outputs,
+                                                                       **private)
+    return MapTab([view, zoomed, lists], fill)
