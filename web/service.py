@@ -109,7 +109,8 @@ class Service:
         for i, (text, name) in enumerate(zip(questions, models)):
             try:
                 served = self.served(name)
-                groups.setdefault(served.name, []).append((i, parse_question(text, served.task)))
+                parsed = parse_question(text, served.task)
+                groups.setdefault(served.name, []).append((i, parsed))
             except InputError as err:
                 results[i] = self._error_result(text, str(err))
         for name, accepted in groups.items():
@@ -162,8 +163,11 @@ class Service:
         return {**self._table(q.texts(), served), "seed": chosen}
 
     def _table(self, questions: list[str], served: ServedModel) -> dict:
+        results = self.predict_many(questions, [served.name] * len(questions))
+        if any(r["error"] == INTERNAL_ERROR for r in results):
+            return table_error(INTERNAL_ERROR)
         rows = []
-        for q, r in zip(questions, self.predict_many(questions, [served.name] * len(questions))):
+        for q, r in zip(questions, results):
             ok = r["error"] is None
             rows.append({"question": r["question"] if ok else shorten(q), "error": r["error"],
                          "true_answer": r["true_answer"], "correct": r["correct"],
