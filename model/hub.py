@@ -137,18 +137,19 @@ def download_repo(repo_id: str, revision: str | None, seconds: float) -> tuple[P
 
 
 def _fetch(hub: Any, repo_id: str, revision: str | None) -> Path:
-    """Check sizes on the Hub, then download only the files a model needs."""
-    api = hub.HfApi()
-    infos = api.get_paths_info(repo_id, list(HUB_FILES), revision=revision)
-    for info in infos:
-        limit = HUB_FILES.get(info.path)
-        size = getattr(info, "size", None)
-        if limit is not None and isinstance(size, int) and size > limit:
-            raise ModelLoadError(f"{info.path} in {repo_id} is {size:,} bytes; a model this app serves has at "
-                                 f"most {limit:,}")
-    present = [info.path for info in infos if info.path in HUB_FILES]
-    return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=present or list(HUB_FILES),
-                                      etag_timeout=10))
+    """Check the files' sizes on the Hub, then download only those a model needs, at that exact commit."""
+    info = hub.HfApi().model_info(repo_id, revision=revision, files_metadata=True)
+    present = []
+    for sibling in info.siblings or []:
+        limit = HUB_FILES.get(sibling.rfilename)
+        if limit is None:
+            continue
+        if isinstance(sibling.size, int) and sibling.size > limit:
+            raise ModelLoadError(f"{sibling.rfilename} in {repo_id} is {sibling.size:,} bytes; a model this app "
+                                 f"serves has at most {limit:,}")
+        present.append(sibling.rfilename)
+    # By the name asked for (not info.sha), so the cache records the branch and can serve it offline later.
+    return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=present, etag_timeout=10))
 
 
 def _cached(hub: Any, repo_id: str, revision: str | None, reason: str) -> tuple[Path, list[str]]:

@@ -34,8 +34,9 @@ MODEL_ENV = "ADDITION_MODEL"
 MODELS_ENV = "ADDITION_MODELS"
 REVISION_ENV = "ADDITION_MODEL_REVISION"
 DEFAULT_REPO_ID = ""  # set once a model is published; empty means "the bundled zoo unless told otherwise"
-START_SECONDS = 30.0   # the most start-up may wait for the Hub, all models together
-MAX_EXTRA_MODELS = 8   # models named in ADDITION_MODELS / ADDITION_MODEL
+START_SECONDS = 30.0   # the most start-up may wait for the Hub, all models together (ADDITION_HUB_TIMEOUT)
+TIMEOUT_ENV = "ADDITION_HUB_TIMEOUT"
+MAX_EXTRA_MODELS = 10  # models named in ADDITION_MODEL and ADDITION_MODELS together
 MAX_WEIGHT_BYTES = 256_000_000  # all served models' weights together
 
 
@@ -121,10 +122,16 @@ class Catalogue:
         return self.models.get(name) if isinstance(name, str) else None
 
 
+def hub_seconds() -> float:
+    """The start-up budget for the Hub: ADDITION_HUB_TIMEOUT seconds (1 to 300), else START_SECONDS."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    return min(300.0, max(1.0, float(text))) if text.replace(".", "", 1).isdigit() else START_SECONDS
+
+
 def load_catalogue(source: str | None = None, revision: str | None = None,
-                   extra: list[str] | None = None, seconds: float = START_SECONDS) -> Catalogue:
+                   extra: list[str] | None = None, seconds: float | None = None) -> Catalogue:
     """Load the zoo, the extra sources and the default source; never raises."""
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + (seconds if seconds is not None else hub_seconds())
     models: dict[str, ServedModel] = {}
     notes: list[str] = []
     zoo_default = _load_zoo(models, notes)
@@ -132,7 +139,7 @@ def load_catalogue(source: str | None = None, revision: str | None = None,
     revision = revision or os.environ.get(REVISION_ENV) or None
     if extra is None:
         extra = [s.strip() for s in os.environ.get(MODELS_ENV, "").split(",") if s.strip()]
-    wanted = [(s, None) for s in extra] + ([(source, revision)] if source else [])
+    wanted = ([(source, revision)] if source else []) + [(s, None) for s in extra]  # the default first
     if len(wanted) > MAX_EXTRA_MODELS:
         notes.append(f"Only the first {MAX_EXTRA_MODELS} extra models are served; {len(wanted) - MAX_EXTRA_MODELS} "
                      "more were named.")
