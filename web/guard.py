@@ -50,8 +50,11 @@ class EndpointPolicy:
         arity = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name}
 
         def unread(session: str) -> int:
+            """Finished results parked for `session` (its queue also holds small progress messages)."""
             waiting = demo._queue.pending_messages_per_session.get(session)
-            return waiting.qsize() if waiting is not None else 0
+            if waiting is None:
+                return 0
+            return sum(getattr(m, "msg", None) == "process_completed" for m in list(waiting._queue))
 
         return cls(arity, unread)
 
