@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from gradio_client import Client
 
-MAX_CHARS, MAX_LINES, MAX_BATCH_CHARS = 200, 1000, 100_000
+MAX_CHARS, MAX_LINES, MAX_BATCH_CHARS = 200, 500, 20_000
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception|Exit|Interrupt)\b")
 FUZZ = settings(deadline=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -37,11 +37,12 @@ FUZZ = settings(deadline=None, print_blob=True,
 def oracle(text: object) -> tuple[int, int] | None:
     """(a, b) if `text` is a question the default 3-digit, 2-term model must answer, else None.
 
-    Whitespace anywhere is ignored (\\s is the same set as str.split's), terms are
-    ASCII digits (other scripts' digits are refused) joined by one '+', exactly
-    two terms, each 0..999 (leading zeros allowed), at most 200 characters in all.
+    Whitespace around numbers and '+' is ignored (\\s is the same set as str.split's), but
+    not inside a number; terms are ASCII digits (other scripts' digits are refused) joined
+    by one '+', exactly two terms, each 0..999 (leading zeros allowed), at most 200
+    characters in all.
     """
-    if not isinstance(text, str) or len(text) > MAX_CHARS:
+    if not isinstance(text, str) or len(text) > MAX_CHARS or re.search(r"[0-9]\s+[0-9]", text):
         return None
     match = re.fullmatch(r"([0-9]+)\+([0-9]+)", re.sub(r"\s+", "", text))
     if not match:
@@ -97,14 +98,15 @@ def assert_sentence(error: object, app) -> None:
     assert isinstance(error, str) and error.strip() and error.rstrip().endswith("."), repr(error)
     assert len(error) < 500 and "Traceback" not in error and 'File "' not in error, error
     assert not CLASS_NAME.search(error), error
-    assert error != app.INTERNAL_ERROR, "the app hit an internal failure (see the server log)"
+    from web.service import INTERNAL_ERROR
+    assert error != INTERNAL_ERROR, "the app hit an internal failure (see the server log)"
 
 
 def assert_answer_consistent(result: dict, a: int, b: int, info: dict) -> None:
     """A valid question's result: every field present, in range, and agreeing with the others."""
-    n, alphabet = info["answer_length"], info["alphabet"]
+    n, alphabet = info["task"]["answer_length"], info["task"]["alphabet"]
     assert result["error"] is None
-    assert (result["question"], result["terms"], result["true_answer"]) == (f"{a}+{b}", [a, b], a + b)
+    assert (result["question"], result["true_answer"]) == (f"{a}+{b}", a + b)
     assert result["true_text"].strip() == str(a + b) and len(result["true_text"]) == n
     text = result["answer_text"]
     assert len(text) == n and set(text) <= set(alphabet)
@@ -112,8 +114,9 @@ def assert_answer_consistent(result: dict, a: int, b: int, info: dict) -> None:
     assert result["correct"] == (text == result["true_text"])
     if result["correct"]:
         assert result["answer"] == a + b
-    assert len(result["network_input"]) == info["question_length"] == len(result["one_hot"])
-    assert [alphabet[row.index(1)] for row in result["one_hot"]] == list(result["network_input"])
+    assert len(result["network_input"]) == info["task"]["question_length"]
+    reversed_input = result["network_input"][::-1] if info["task"]["reverse"] else result["network_input"]
+    assert reversed_input.strip() == f"{a}+{b}"
     positions = result["positions"]
     assert [p["char"] for p in positions] == list(text)
     assert [p["true_char"] for p in positions] == list(result["true_text"])
@@ -158,8 +161,9 @@ def valid_sum(draw) -> str:
             + str(b) + draw(WHITESPACE))
 
 
+# Up to ~84 kB once JSON-escaped: under the request body cap (tests/test_limits.py covers bodies over it).
 HUGE = st.builds(lambda chunk, n: chunk * n, st.sampled_from(["9", "+", " ", "1+1", "é", "😀", "\n"]),
-                 st.integers(150, 200_000))
+                 st.integers(150, 7_000))
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ANY_TEXT,
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
                            max_leaves=5)
@@ -167,7 +171,7 @@ QUESTIONS = (valid_sum() | sum_like() | ANY_TEXT | st.text(st.sampled_from("0123
              | st.builds(lambda x: "\n".join(x), st.lists(sum_like(), min_size=2, max_size=50)) | JSON_VALUES)
 LINES = st.lists(valid_sum() | sum_like() | ANY_TEXT | st.just("") | st.just("   "), max_size=30)
 BATCHES = (st.builds(lambda lines, sep: sep.join(lines), LINES, st.sampled_from(["\n", "\r\n", "\r", "\n\n"]))
-           | st.builds(lambda n, line: "\n".join([line] * n), st.integers(990, 1010),
+           | st.builds(lambda n, line: "\n".join([line] * n), st.integers(490, 510),
                        st.sampled_from(["1+2", "x", " "]))
            | HUGE | JSON_VALUES)
 
@@ -251,7 +255,7 @@ def test_concurrent_burst_loses_and_mixes_up_nothing(server, client, info):
     for a, b, result in answered:
         assert (result["error"], result["question"], result["true_answer"]) == (None, f"{a}+{b}", a + b)
     wrong = [f"{a}+{b} -> {r['answer_text']!r}" for a, b, r in answered if r["answer"] != a + b]
-    claimed = info["heldout_exact_match"]
+    claimed = info["accuracy"]
     if info["exhaustive_wrong"] == 0:
         assert not wrong, wrong[:5]
     elif isinstance(claimed, (int, float)) and claimed >= 0.999:  # the real bundled model (not the placeholder)
@@ -269,8 +273,8 @@ def test_question_length_limit_is_exact_and_the_longest_question_works(client, s
 
 
 def test_batch_limits_are_exact_and_the_largest_batch_works(client, server):
-    line = "999+999".ljust(99) + "\n"  # 100 characters with its newline
-    largest = line * MAX_LINES + "\n \n" * 200  # 1,000 sums plus blank lines (which do not count) ...
+    line = "999+999".ljust(39) + "\n"  # 40 characters with its newline
+    largest = line * MAX_LINES + "\n \n" * 200  # 500 sums plus blank lines (which do not count) ...
     largest = largest[:MAX_BATCH_CHARS]  # ... cut to exactly the character limit: only the blanks are cut
     result = client.predict(largest, api_name="/predict_batch")
     assert (result["error"], result["total"], result["valid"]) == (None, MAX_LINES, MAX_LINES)
@@ -285,7 +289,7 @@ def test_batch_limits_are_exact_and_the_largest_batch_works(client, server):
     assert "at most 200" in mixed["rows"][1]["error"] and len(mixed["rows"][1]["question"]) <= 60
 
 
-@pytest.mark.parametrize("n, ok", [("1000", True), (1000.0, True), (" 1 ", True), (1000.5, False),
+@pytest.mark.parametrize("n, ok", [("500", True), (500.0, True), (" 1 ", True), (500.5, False), (501, False),
                                    ("1e3", False), (10**30, False), ("", False)])
 def test_random_sample_count_limit(client, server, n, ok):
     result = client.predict(n, 5, api_name="/random_sums")
@@ -293,4 +297,4 @@ def test_random_sample_count_limit(client, server, n, ok):
         assert result["error"] is None and result["total"] == result["valid"] == int(float(n))
     else:
         assert_sentence(result["error"], server[1])
-        assert "from 1 to 1,000" in result["error"] and result["rows"] == []
+        assert "from 1 to 500" in result["error"] and result["rows"] == []
