@@ -95,6 +95,10 @@ def build_demo(service: Service) -> gr.Blocks:
                          (service.compare_random, "compare_random"), (service.model_info, "model_info"),
                          (service.models, "models")):
             gr.api(fn, api_name=name, queue=False)
+        for fn in demo.fns.values():  # gr.api calls every output "1st"; these all return one JSON object
+            if fn.api_name and fn.api_visibility == "public":
+                for output in fn.outputs:
+                    output.label = "result"
     demo.queue(max_size=256, default_concurrency_limit=2)
     # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it (the
     # guard bounds unread results per session). bench/memory_attack.py measures what this buys.

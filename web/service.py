@@ -138,7 +138,7 @@ class Service:
 
     # Many questions ------------------------------------------------------------
     @guarded(table_error)
-    def predict_batch(self, text: object, model: object = None) -> dict:
+    def predict_batch(self, text: str, model: str | None = None) -> dict:
         """/predict_batch: one question per line (blank lines skipped) -> table rows and exact-match accuracy."""
         served = self.served(model)
         if not isinstance(text, str):
@@ -153,7 +153,7 @@ class Service:
         return self._table(lines, served)
 
     @guarded(table_error)
-    def random_sums(self, n: object, seed: object = None, model: object = None) -> dict:
+    def random_sums(self, n: int | str, seed: int | str | None = None, model: str | None = None) -> dict:
         """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated)."""
         served = self.served(model)
         count = parse_whole_number(n, "The number of questions", 1, MAX_RANDOM)
@@ -181,7 +181,7 @@ class Service:
 
     # The models ----------------------------------------------------------------
     @guarded(plain_error)
-    def model_info(self, model: object = None) -> dict:
+    def model_info(self, model: str | None = None) -> dict:
         """/model_info: where a model came from, its task and network, its measured accuracy, load notes."""
         served = self.served(model)
         t, n, metrics = served.task, served.stored.net, served.stored.metrics
@@ -241,7 +241,7 @@ class Service:
         return {"a": self.predict(question, a.name), "b": self.predict(question, b.name), "error": None}
 
     @guarded(plain_error)
-    def compare_random(self, n: object, seed: object = None, model_a: str | None = None,
+    def compare_random(self, n: int | str, seed: int | str | None = None, model_a: str | None = None,
                        model_b: str | None = None) -> dict:
         """/compare_random: N questions drawn from model A's task, answered by both models."""
         a, b = self.served(model_a), self.served(model_b)
