@@ -52,7 +52,7 @@ def build_demo(service: Service) -> gr.Blocks:
         gr.HTML(f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
                 "question as characters and write the answer one character at a time. Pick a model, ask it "
                 "something, and look inside its answer.</p>", elem_id="title")
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="header-row"):
             picker = gr.Dropdown(choices=service.names(), value=default, label="Model", elem_id="model-picker",
                                  scale=1, min_width=160, interactive=True)
             line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4, min_width=300)
@@ -118,6 +118,7 @@ PAGE_CSS = """
 #title h1.title { font-size: 28px; font-weight: 700; margin: 4px 0; }
 #title .subtitle { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
 #predict-button { align-self: end; max-height: 44px; }
+@media (max-width: 600px) { #header-row { flex-direction: column; } }
 """
 
 

@@ -24,6 +24,7 @@ WRONG_RGB = (225, 29, 72)
 
 CSS = """
 .panel { font-size: 15px; line-height: 1.5; }
+.panel tr { border: 0 !important; }  /* Gradio's default HTML styles box every row */
 .mono, .grid td, .grid th, .chars span { font-family: ui-monospace, Menlo, Consolas, monospace; }
 .chars span { display: inline-block; min-width: 1.5em; padding: 2px 4px; margin: 1px; text-align: center;
   border: 1px solid var(--border-color-primary); border-radius: 4px; }
@@ -102,7 +103,7 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", optimize=False)
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=3)  # quick to make, still small
     return buffer.getvalue()
 
 

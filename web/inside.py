@@ -163,6 +163,6 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
 
     inputs, outputs = [question, picker, step, show], [step, text, pictures]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-    step.release(render, inputs, outputs, **private)
+    step.input(render, inputs, outputs, **private)
     show.change(render, inputs, outputs, **private)
     return InsideTab(inputs, outputs, render)

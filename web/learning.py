@@ -95,5 +95,5 @@ def tab(service: Service, picker: Any) -> LearningTab:
         record = (service.catalogue.get(name) or service.served(None)).learning
         return probe_html(record, int(chosen or 1))
 
-    epoch.release(replay, [picker, epoch], probe, api_visibility="private", queue=False)
+    epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)
     return LearningTab([loss, errors, positions, epoch, probe], fill)

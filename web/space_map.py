@@ -41,15 +41,22 @@ MAP_CSS = """
 # In the browser: show the question under the pointer; on click, tell the server which cell (or listed question).
 MAP_JS = """
 const tip = () => element.querySelector('.maptip');
+// The cell under the pointer, measured inside the image's border.
+const cell = (img, e) => {
+  const r = img.getBoundingClientRect();
+  const a = JSON.parse(img.dataset.a), b = JSON.parse(img.dataset.b);
+  const x = (e.clientX - r.left - img.clientLeft) / img.clientWidth;
+  const y = (e.clientY - r.top - img.clientTop) / img.clientHeight;
+  const col = Math.max(0, Math.min(a.length - 1, Math.floor(x * a.length)));
+  const row = Math.max(0, Math.min(b.length - 1, Math.floor(y * b.length)));
+  return {a, b, col, row, left: e.clientX - r.left, top: e.clientY - r.top};
+};
 element.addEventListener('mousemove', (e) => {
   const img = e.target.closest('img.spacemap');
   if (!img || !tip()) { if (tip()) tip().style.display = 'none'; return; }
-  const r = img.getBoundingClientRect();
-  const a = JSON.parse(img.dataset.a), b = JSON.parse(img.dataset.b);
-  const col = Math.min(a.length - 1, Math.floor((e.clientX - r.left) / r.width * a.length));
-  const row = Math.min(b.length - 1, Math.floor((e.clientY - r.top) / r.height * b.length));
-  tip().textContent = a[col] + img.dataset.op + b[row] + img.dataset.rest;
-  tip().style.left = (e.clientX - r.left + 12) + 'px'; tip().style.top = (e.clientY - r.top + 12) + 'px';
+  const c = cell(img, e);
+  tip().textContent = c.a[c.col] + img.dataset.op + c.b[c.row] + img.dataset.rest;
+  tip().style.left = (c.left + 12) + 'px'; tip().style.top = (c.top + 12) + 'px';
   tip().style.display = 'block';
 });
 element.addEventListener('mouseleave', () => { if (tip()) tip().style.display = 'none'; });
@@ -58,19 +65,19 @@ element.addEventListener('click', (e) => {
   const img = e.target.closest('img.spacemap');
   if (button) { trigger('click', {row: +button.dataset.row, col: +button.dataset.col}); return; }
   if (!img) return;
-  const r = img.getBoundingClientRect();
-  const a = JSON.parse(img.dataset.a), b = JSON.parse(img.dataset.b);
-  const col = Math.min(a.length - 1, Math.floor((e.clientX - r.left) / r.width * a.length));
-  const row = Math.min(b.length - 1, Math.floor((e.clientY - r.top) / r.height * b.length));
-  trigger('click', {row: +img.dataset.row0 + row, col: +img.dataset.col0 + col});
+  const c = cell(img, e);
+  trigger('click', {row: +img.dataset.row0 + c.row, col: +img.dataset.col0 + c.col});
 });
 """
 
 
+# The stored margins are bytes (0 = -1 … 255 = +1), so one 256-entry table colours a million cells at once.
+PALETTE = colour_scale(np.clip(np.arange(256) / 127.5 - 1, 0, 1), MARGIN)
+
+
 def cell_colours(space: SpaceMap, rows: slice, cols: slice) -> np.ndarray:
     """(h, w, 3) uint8: margin colours, wrong cells red."""
-    margin = space.margin[rows, cols].astype(np.float32) / 127.5 - 1
-    rgb = colour_scale(np.clip(margin, 0, 1), MARGIN)
+    rgb = PALETTE[space.margin[rows, cols]]
     wrong = np.zeros(space.margin.shape, dtype=bool)
     if len(space.wrong):
         wrong[space.wrong[:, 0], space.wrong[:, 1]] = True
