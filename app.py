@@ -34,6 +34,7 @@ from web.service import Service, task_summary  # noqa: E402
 log = logging.getLogger("app")
 
 SESSION_CAPACITY = 100   # Gradio keeps each session's last inputs and outputs; at most this many sessions
+PREDICT_BATCH = 64       # concurrent queued /predict calls answered by one function call
 PARKED_SESSIONS = 128    # Gradio parks unread queued results per session; at most this many sessions
 TITLE = "Recurrent networks that learned arithmetic"
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
@@ -89,7 +90,15 @@ def build_demo(service: Service) -> gr.Blocks:
                                              *record.outputs], **private)
 
         # The API: plain JSON in and out (web/service.py; the README's API section lists them).
-        for fn, name in ((service.predict, "predict"), (service.predict_batch, "predict_batch"),
+        def predict(question: list[str], model: list[str | None] | None = None) -> tuple[list[dict]]:
+            """One question such as "535+61" (and optionally a model name) -> the answer, the true result, and
+            per-position confidences, margins and runners-up. Batched: concurrent callers share one call."""
+            return (service.predict_many(question, model),)
+
+        gr.api(predict, api_name="predict", batch=True, max_batch_size=PREDICT_BATCH, concurrency_limit=1)
+        # Direct calls (/gradio_api/run/predict, no queue) take one question; the guard sends them here.
+        gr.api(service.predict, api_name="predict_direct", queue=False, api_visibility="undocumented")
+        for fn, name in ((service.predict_batch, "predict_batch"),
                          (service.random_sums, "random_sums"), (service.attribution, "attribution"),
                          (service.states, "states"), (service.compare, "compare"),
                          (service.compare_random, "compare_random"), (service.model_info, "model_info"),
@@ -110,7 +119,7 @@ def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
     """Start the server behind the request guard; show_error=False keeps exception text out of the page."""
     demo.launch(server_name=host, server_port=port, share=False, show_error=False, ssr_mode=False,
                 prevent_thread_lock=not block, quiet=not block, theme=THEME, css=PAGE_CSS,
-                state_session_capacity=SESSION_CAPACITY, max_file_size=1,
+                state_session_capacity=SESSION_CAPACITY, max_file_size=1, run_history=False,
                 app_kwargs={"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]})
 
 

@@ -1,108 +1,198 @@
-"""Load: the launched app under N concurrent gradio_client users (N = 1, 8, 32).
+"""The launched app under N concurrent users: requests/s, latency, errors, wrong answers, memory, CPU.
 
-Starts `python app.py --host 127.0.0.1 --port FREE` (localhost only) and, for each
-N, runs N threads, each with its own gradio_client.Client, sending random valid
-sums to /predict back to back for a fixed time. Reports requests/s, p50/p99
-latency, errors (must be 0: an exception or a non-null "error" field), answers
-returned for the wrong question (must be 0), answers equal to a+b (depends on the
-model), and the server's resident memory (VmRSS) before and after each level.
-Baseline: throughput at N=1; ratio = throughput at N / at N=1 (>1 means the
-batched /predict shares model calls between callers). Note that on a small
-machine the clients compete with the server for the same cores.
+Measures the server, not the harness: the users are a lightweight asyncio
+client (raw HTTP/1.1 over keep-alive sockets, no HTTP library) running in its
+own process, and the table reports how much CPU that client and the server
+each used, so a client-bound run shows itself. Two raw routes are measured:
+`/gradio_api/run/predict` (one POST, the answer in the reply: what the README
+documents) and `/gradio_api/call/predict` plus its event stream (Gradio's
+queued REST form). `gradio_client` is reported too, labelled, at fewer users
+(its threads share the same two cores). Every answer is checked against a+b.
+The baseline is the same route at 1 user, same run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import random
+import resource
+import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from common import finish, header, parser, percentile, rss_mib, running_app
+from common import QUIET_ENV, ROOT, finish, free_port, header, parser, percentile, rss_mib, stop, wait_until_up
+
+ROUTES = {"run": "/gradio_api/run/predict", "call": "/gradio_api/call/predict"}
 
 
-def worker(client, deadline: float, seed: int, out: dict) -> None:
+def children_cpu() -> float:
+    """CPU time of this process's finished children (the client processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# The lightweight client (runs in its own process: `python bench/load.py --client ...`) -----------
+async def read_reply(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response: status and body (Content-Length or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    if "content-length" in headers:
+        return status, await reader.readexactly(int(headers["content-length"]))
+    body = b""
+    while True:  # chunked (the event stream)
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return status, body
+        body += await reader.readexactly(size + 2)
+
+
+def request(method: str, path: str, body: bytes = b"") -> bytes:
+    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def one_user(port: int, route: str, seconds: float, seed: int, out: list) -> None:
     rng = random.Random(seed)
-    while time.monotonic() < deadline:
-        a, b = rng.randint(0, 999), rng.randint(0, 999)
-        question = f"{a}+{b}"
-        started = time.perf_counter()
-        try:
-            result = client.predict(question, api_name="/predict")
-        except Exception as err:  # a failed request is counted, never fatal to the run
-            out["errors"].append(f"{type(err).__name__}: {err}"[:200])
-            continue
-        out["latency"].append(time.perf_counter() - started)
-        if not isinstance(result, dict) or result.get("error") is not None:
-            out["errors"].append(str(result)[:200])
-        elif result["question"] != question or result["true_answer"] != a + b:
-            out["mixed_up"] += 1
-        elif result["answer"] == a + b:
-            out["correct"] += 1
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    stop_at = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < stop_at:
+            a, b = rng.randint(0, 999), rng.randint(0, 999)
+            payload = json.dumps({"data": [f"{a}+{b}"]}).encode()
+            started = time.perf_counter()
+            try:
+                writer.write(request("POST", ROUTES[route], payload))
+                status, body = await read_reply(reader)
+                if route == "call" and status == 200:
+                    event = json.loads(body)["event_id"]
+                    writer.write(request("GET", f"{ROUTES[route]}/{event}"))
+                    status, body = await read_reply(reader)
+                    body = body.split(b"data: ", 1)[1].split(b"\n", 1)[0] if b"data: " in body else b"null"
+                    answer = json.loads(body)[0]["answer"]
+                else:
+                    answer = json.loads(body)["data"][0]["answer"] if status == 200 else None
+                out.append((time.perf_counter() - started, status == 200, answer == a + b))
+            except (OSError, ValueError, KeyError, TypeError, IndexError, asyncio.IncompleteReadError):
+                out.append((time.perf_counter() - started, False, False))
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        writer.close()
 
 
-def level(url: str, pid: int, n: int, seconds: float) -> dict:
+def client_main(port: int, route: str, users: int, seconds: float) -> None:
+    out: list = []
+
+    async def everyone() -> None:
+        await asyncio.gather(*(one_user(port, route, seconds, i, out) for i in range(users)))
+
+    asyncio.run(everyone())
+    print(json.dumps(out))
+
+
+def gradio_client_users(url: str, users: int, seconds: float) -> list:
     from gradio_client import Client
 
-    clients = [Client(url, verbose=False) for _ in range(n)]
-    for c in clients:  # one warm request each, outside the timed window
-        c.predict("1+1", api_name="/predict")
-    rss_before = rss_mib(pid)
-    out = {"latency": [], "errors": [], "mixed_up": 0, "correct": 0}
-    deadline = time.monotonic() + seconds
-    threads = [threading.Thread(target=worker, args=(c, deadline, i, out)) for i, c in enumerate(clients)]
-    started = time.perf_counter()
+    out: list = []
+    clients = [Client(url, verbose=False) for _ in range(users)]
+
+    def work(i: int) -> None:
+        rng, stop_at = random.Random(i), time.perf_counter() + seconds
+        while time.perf_counter() < stop_at:
+            a, b = rng.randint(0, 999), rng.randint(0, 999)
+            started = time.perf_counter()
+            try:
+                answer = clients[i].predict(f"{a}+{b}", api_name="/predict")["answer"]
+                out.append((time.perf_counter() - started, True, answer == a + b))
+            except Exception:  # noqa: BLE001 - counted as an error
+                out.append((time.perf_counter() - started, False, False))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(users)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
     for c in clients:
         c.close()
-    lat = out["latency"]
-    done = len(lat)
-    if out["errors"]:
-        print(f"  N={n}: {len(out['errors'])} errors, e.g. {out['errors'][0]}", file=sys.stderr)
-    return {"clients": n, "requests": done, "requests/s": done / elapsed,
-            "p50 ms": percentile(lat, 50) * 1000, "p99 ms": percentile(lat, 99) * 1000,
-            "errors": len(out["errors"]), "wrong question": out["mixed_up"],
-            "answer == a+b": f"{out['correct'] / done:.1%}" if done else "-",
-            "RSS before MiB": rss_before, "RSS after MiB": rss_mib(pid)}
+    return out
 
 
-def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--clients", help="comma-separated concurrency levels (default 1,8,32)")
-    p.add_argument("--seconds", type=float, help="time per level (default 15; quick 3)")
+# The benchmark -----------------------------------------------------------------------------------
+def measure(server: subprocess.Popen, port: int, url: str, how: str, users: int, seconds: float) -> dict:
+    before_rss, before_cpu = rss_mib(server.pid), cpu_seconds(server.pid)
+    started = time.perf_counter()
+    if how == "gradio_client":
+        client_cpu_start = time.process_time()
+        out = gradio_client_users(url, users, seconds)
+        client_cpu = time.process_time() - client_cpu_start
+    else:  # the client in its own process; its CPU time comes back when it has been waited for
+        before_children = children_cpu()
+        done = subprocess.run([sys.executable, __file__, "--client", str(port), how, str(users), str(seconds)],
+                              capture_output=True, text=True, check=True)
+        client_cpu = children_cpu() - before_children
+        out = json.loads(done.stdout)
+    wall = time.perf_counter() - started
+    server_cpu = cpu_seconds(server.pid) - before_cpu
+    latencies = [1000 * t for t, ok, _ in out if ok]
+    label = {"run": "raw HTTP /run", "call": "raw HTTP /call + stream", "gradio_client": "gradio_client"}[how]
+    return {"client": label, "users": users, "requests": len(out), "requests/s": round(len(out) / wall, 1),
+            "p50 ms": round(percentile(latencies, 50), 1), "p99 ms": round(percentile(latencies, 99), 1),
+            "errors": sum(not ok for _, ok, _ in out), "wrong answers": sum(ok and not right for _, ok, right in out),
+            "server CPU %": round(100 * server_cpu / wall), "client CPU %": round(100 * client_cpu / wall),
+            "RSS before MiB": round(before_rss), "RSS after MiB": round(rss_mib(server.pid))}
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        client_main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        return 0
+    p = parser(__doc__, model=False)
+    p.add_argument("--seconds", type=float, default=15.0, help="seconds per row (default 15)")
     args = p.parse_args()
-    levels = [int(n) for n in (args.clients or "1,8,32").split(",")]
-    seconds = args.seconds or (3.0 if args.quick else 15.0)
-    meta = header(f"Load: launched app, {'/'.join(map(str, levels))} concurrent clients, {seconds:g} s each")
-
-    log_path = Path(tempfile.mkdtemp(prefix="bench-load-")) / "app.log"
-    with running_app(args.model, log_path) as (url, proc):
-        print(f"App at {url} (pid {proc.pid}, log {log_path}); RSS at start {rss_mib(proc.pid):.0f} MiB\n", flush=True)
-        rows = []
-        for n in levels:
-            rows.append(level(url, proc.pid, n, seconds))
-            print(f"  N={n}: {rows[-1]['requests/s']:.1f} requests/s", flush=True)
-        crashed = proc.poll() is not None
-    base = rows[0]["requests/s"]
+    seconds = 4.0 if args.quick else args.seconds
+    plan = [("run", n) for n in (1, 8, 32, 128)] + [("call", n) for n in (1, 32, 128)] + \
+        [("gradio_client", n) for n in (1, 8, 32)]
+    if args.quick:
+        plan = [("run", 1), ("run", 32), ("call", 32), ("gradio_client", 8)]
+    if os.environ.get("LOAD_PLAN"):  # e.g. LOAD_PLAN=call:32,run:32 to measure a few rows while tuning
+        plan = [(how, int(n)) for how, _, n in (item.partition(":") for item in os.environ["LOAD_PLAN"].split(","))]
+    meta = header("Load: the launched app under concurrent users")
+    port = free_port()
+    log = Path("/tmp") / f"load_{port}.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+                                  env={**os.environ, **QUIET_ENV}, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        wait_until_up(server, url + "/", log)
+        for how, users in plan:
+            rows.append(measure(server, port, url, how, users, seconds))
+            print(rows[-1], flush=True)
+    finally:
+        stop(server)
+    base = {r["client"]: r["requests/s"] for r in rows if r["users"] == 1}
     for row in rows:
-        row["vs N=1"] = f"{row['requests/s'] / base:.2f}x" if base else "n/a"
-    growth = rows[-1]["RSS after MiB"] - rows[0]["RSS before MiB"]
-    errors = sum(r["errors"] + r["wrong question"] for r in rows)
-    summary = (f"Throughput at N={levels[-1]} vs N={levels[0]}: **{rows[-1]['vs N=1']}**. "
-               f"Failed or mixed-up requests: {errors}. Server RSS {rows[0]['RSS before MiB']:.0f} -> "
-               f"{rows[-1]['RSS after MiB']:.0f} MiB ({growth:+.0f} MiB over the run).")
-    if "Traceback" in log_path.read_text() or crashed:
-        summary += f"\nWARNING: the server logged a traceback or died; see {log_path}."
+        row["vs 1 user"] = f"{row['requests/s'] / base[row['client']]:.2f}x" if base.get(row["client"]) else "-"
+    at32 = next((r for r in rows if r["client"] == "raw HTTP /run" and r["users"] == 32), None)
+    summary = (f"At 32 users (raw HTTP /run): **{at32['requests/s']} requests/s, p99 {at32['p99 ms']} ms**, "
+               f"{at32['errors']} errors, {at32['wrong answers']} wrong answers." if at32 else "")
     finish(meta, rows, summary, args.out)
-    if errors:
-        sys.exit(1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,7 +12,14 @@ in memory; this ASGI layer sits in front of it and:
   client could park results without limit (app.py also caps how many sessions
   Gradio keeps such results for);
 - fills in omitted trailing arguments (the optional model name) with null, so
-  `{"data": ["535+61"]}` still works now that /predict takes a model too.
+  `{"data": ["535+61"]}` still works now that /predict takes a model too;
+- sends direct calls of /predict (/gradio_api/run/predict) to its unbatched twin
+  /predict_direct: the queued /predict is batched (concurrent callers share one
+  call), and Gradio's direct route would want batch-shaped data for it;
+- gives direct calls (/gradio_api/run/…) that name no session one shared
+  session: without one Gradio builds a fresh copy of the whole page's component
+  config for every request, which was most of the server's time under load.
+  It is safe because every function here is stateless.
 Each refusal is one JSON sentence with its HTTP status; the server keeps serving.
 Together with Gradio's own session capacity (see app.py) this bounds memory.
 """
@@ -33,6 +40,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY_BYTES = 96 * 1024  # the largest legitimate body: a 20,000-character batch, JSON-encoded
 MAX_IN_FLIGHT = 256
 MAX_UNREAD = 2  # results a session may leave unread before its next queue join is refused
+SHARED_SESSION = "direct-api-calls"
+DIRECT_TWINS = {"predict": "predict_direct"}  # batched endpoint -> the same function for one direct call
 REFUSED_PATHS = ("/gradio_api/upload", "/upload")
 _NAMED_CALL = re.compile(r"/gradio_api/(run|call|api)/([A-Za-z0-9_]+)/?")
 _QUEUE_JOIN = re.compile(r"/gradio_api/queue/join/?")
@@ -94,6 +103,7 @@ class RequestGuard:
                 if problem:
                     await refuse(send, 429, problem)
                     return
+                scope = direct_twin(scope)
                 receive = replay(body, receive)
             await self.app(scope, receive, send)
         finally:
@@ -115,12 +125,15 @@ class RequestGuard:
                 and self.policy.unread(session) >= MAX_UNREAD:
             return body, (f"This session has {MAX_UNREAD} results it has not read yet; read them from its event "
                           "stream before sending more.")
-        name = named.group(2) if named else None
+        changed = False
+        if named and named.group(1) == "run" and not isinstance(session, str):
+            data["session_hash"], changed = SHARED_SESSION, True
+        name = DIRECT_TWINS.get(named.group(2), named.group(2)) if named and named.group(1) == "run" else \
+            (named.group(2) if named else None)
         wanted, given = self.policy.arity.get(name or ""), data.get("data")
         if wanted is not None and isinstance(given, list) and len(given) < wanted:
-            data["data"] = given + [None] * (wanted - len(given))
-            return json.dumps(data).encode(), None
-        return body, None
+            data["data"], changed = given + [None] * (wanted - len(given)), True
+        return (json.dumps(data).encode() if changed else body), None
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The whole body, or None as soon as it passes the cap (the rest is never buffered)."""
@@ -136,6 +149,15 @@ class RequestGuard:
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
+
+
+def direct_twin(scope: Scope) -> Scope:
+    """The request re-addressed to a batched endpoint's unbatched twin, for a direct call; else unchanged."""
+    named = _NAMED_CALL.fullmatch(scope.get("path", ""))
+    if not named or named.group(1) != "run" or named.group(2) not in DIRECT_TWINS:
+        return scope
+    path = f"/gradio_api/run/{DIRECT_TWINS[named.group(2)]}"
+    return {**scope, "path": path, "raw_path": path.encode()}
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
