@@ -1,0 +1,63 @@
+"""The fast verifier gives exactly Keras' answers, and margins to 1e-5, for every cell and for stacked layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.codec import encode_answers, encode_questions, one_hot
+from model.config import NetworkConfig, TaskConfig
+from model.network import build_model
+from model.predictor import margins
+from model.questions import all_questions, answers, concat, make_questions, sample_questions
+from trainer.fast_verify import fast_margins, prefix_trie
+
+TASK = TaskConfig(digits=2, terms=3, min_terms=2, operators="+-*")
+
+
+def keras_reference(model, tokens, truth, task):
+    probs = np.asarray(model(one_hot(tokens, task), training=False))
+    return probs.argmax(-1), margins(probs, truth).min(axis=1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_fast_margins_equal_keras(cell, layers):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    net = NetworkConfig(cell=cell, encoder_units=24, decoder_units=20, encoder_layers=layers, decoder_layers=layers)
+    model = build_model(TASK, net)
+    model.set_weights([w * 1.5 for w in model.get_weights()])
+    q = sample_questions(TASK, 3000, np.random.default_rng(0))
+    q = concat([q, q[:300]])  # duplicates share every prefix
+    tokens, truth = encode_questions(q, TASK), encode_answers(answers(q), TASK)
+    predicted, margin = fast_margins(model, tokens, truth, chunk=1024)
+    expected_tokens, expected_margin = keras_reference(model, tokens, truth, TASK)
+    assert (predicted == expected_tokens).all()
+    assert np.abs(margin - expected_margin).max() < 1e-5
+
+
+def test_prefix_trie_shares_prefixes():
+    tokens = np.array([[1, 2, 3], [1, 2, 4], [1, 5, 3], [1, 2, 3]])
+    parents, last, ids = prefix_trie(tokens)
+    assert [len(p) for p in parents] == [1, 2, 3]  # "1"; "12", "15"; "123", "124", "153"
+    assert ids[0] == ids[3] and len(set(ids.tolist())) == 3
+
+
+def test_bundled_model_on_a_sample_of_all_questions_and_its_four_wrong_answers():
+    import keras
+
+    from model.storage import BUNDLED_DIR
+
+    task = TaskConfig()
+    model = keras.saving.load_model(BUNDLED_DIR, compile=False)
+    every = all_questions(task)
+    q = every[np.random.default_rng(5).choice(len(every), 20_000, replace=False)]
+    tokens, truth = encode_questions(q, task), encode_answers(answers(q), task)
+    predicted, margin = fast_margins(model, tokens, truth)
+    expected_tokens, expected_margin = keras_reference(model, tokens, truth, task)
+    assert (predicted == expected_tokens).all() and np.abs(margin - expected_margin).max() < 1e-5
+    known = make_questions([[19, 481], [19, 581], [92, 508], [99, 701]])
+    _, wrong = fast_margins(model, encode_questions(known, task), encode_answers(answers(known), task))
+    assert (wrong < 0).all()
