@@ -195,6 +195,9 @@ def write_keras_files(model: Any, folder: Path) -> None:
     inference_copy = keras.Sequential.from_config(model.get_config())
     inference_copy.set_weights(model.get_weights())
     inference_copy.save(folder, zipped=False)
+    assets = folder / "assets"
+    if assets.is_dir() and not any(assets.iterdir()):
+        assets.rmdir()  # Keras leaves an empty assets/ beside the weights; nothing reads it
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -1,161 +1,194 @@
 """`python -m trainer`: the command line for training (and optionally publishing) a model.
 
 Flags left unset take their values from the chosen preset; every value is
-checked before any work starts, and a bad one stops the run with one sentence.
+checked before any work starts (and before TensorFlow loads), and a bad one
+stops the run with one sentence and exit status 2. Exit status 0 means the
+model met its target; 1 means it missed it, diverged, or could not be written;
+130 means interrupted (resume with --resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import sys
 from pathlib import Path
 
-from model.config import SAMPLINGS, ConfigError, TaskConfig
+from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfig, distinct_count
 
-from .data import count_distinct_questions
+from .rundir import RunError, RunFolder
 from .settings import PRESETS, SCHEDULES, TrainSettings, check_settings
 
-TASK_FLAGS = ("digits", "terms", "reverse", "sampling", "smallest", "largest")
+TASK_FLAGS = ("digits", "terms", "min_terms", "operators", "reverse", "sampling", "smallest", "largest")
+NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers")
+SHORT = {"digits": "d", "terms": "t", "min_terms": "min", "smallest": "from", "largest": "to", "encoder_units": "enc",
+         "decoder_units": "dec", "encoder_layers": "el", "decoder_layers": "dl"}
+OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m trainer",
-        description="Train the seq2seq LSTM that learns to add (e.g. '535+61' -> '596'), verify it on "
-                    "held-out and (when feasible) all possible questions, and write a model folder "
-                    "that the app and `keras.saving.load_model` can load.",
-        epilog="Examples:\n  python -m trainer                       # default: 3-digit, 2 terms, ~5 min on 2 CPU cores\n"
-               "  python -m trainer --preset keras-io      # the keras.io example, for comparison\n"
-               "  python -m trainer --terms 3 --digits 2   # three 2-digit numbers\n"
-               "  python -m trainer --output-dir runs/default --resume   # continue an interrupted run\n"
-               "  python -m trainer --push-to-hub you/addition-lstm      # train, then publish",
+        description="Train a seq2seq recurrent network to do arithmetic ('535+61' -> '596'), verify it on every "
+                    "question (when they can be listed) or a large pool, and write a model folder that the app "
+                    "and `keras.saving.load_model` load. Exit status: 0 target met, 1 missed/diverged/could not "
+                    "write, 2 bad flags, 130 interrupted.",
+        epilog="Presets (the model zoo): " + ", ".join(sorted(k for k in PRESETS if k != "default")) + ".\n"
+               "Examples:\n  python -m trainer                        # add3: 0 wrong of all 1,000,000 sums\n"
+               "  python -m trainer --preset sub3          # 3-digit subtraction, negative answers\n"
+               "  python -m trainer --digits 2 --operators '+-*' --terms 3   # a custom task\n"
+               "  python -m trainer --cell gru             # the same task with a GRU\n"
+               "  python -m trainer --output-dir runs/add3 --resume   # continue an interrupted run\n"
+               "  python -m trainer --push-to-hub you/addition-lstm   # train, then publish\n"
+               "Output folder: runs/<preset>, plus -d2-t3-... naming every task or network flag you changed.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                   help="starting values for every flag below: 'default' (fast, near-perfect), 'keras-io' "
-                        "(the keras.io example: 50k questions, batch 32, Adam 1e-3, 30 epochs) or 'brownlee' "
-                        "(the tutorial: 3 terms from 1..10, no reversal, LSTM(100)->LSTM(50)). Default: default")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="add3",
+                   help="starting values for every flag below (see the list under Presets). Default: add3")
     task = p.add_argument_group("task (what the model learns)")
-    task.add_argument("--digits", type=int, help="most digits per number (default 3)")
-    task.add_argument("--terms", type=int, help="how many numbers are added, 2 to 18 (default 2; terms x digits at most 18)")
+    task.add_argument("--digits", type=int, help="most digits per number, 1 to 9 (add3: 3)")
+    task.add_argument("--terms", type=int, help="most numbers in a question, 2 to 18 (add3: 2)")
+    task.add_argument("--min-terms", type=int, help="fewest numbers in a question: one model answers --min-terms "
+                                                    "to --terms numbers (default: exactly --terms)")
+    task.add_argument("--operators", help="operators, one per gap, drawn at random: any of '+', '-', '*' (e.g. "
+                                          "'+-*'); * before + and - (add3: '+')")
     task.add_argument("--reverse", action=argparse.BooleanOptionalAction,
-                      help="feed the question reversed, as keras.io does (default: on)")
+                      help="feed the question reversed, as keras.io does (add3: on)")
     task.add_argument("--sampling", choices=SAMPLINGS,
-                      help="how training numbers are drawn: 'digits' = random length then digits (keras.io), "
-                           "'uniform' = any value equally likely, 'mixed' = half each (default)")
+                      help="how numbers are drawn: 'digits' = random length then digits (keras.io), 'uniform', "
+                           "or 'mixed' = half each (add3)")
     task.add_argument("--smallest", type=int, help="least value of a number (default 0)")
     task.add_argument("--largest", type=int, help="greatest value of a number (default 10**digits - 1)")
-    data = p.add_argument_group("data")
-    data.add_argument("--train-size", type=int,
-                      help="training questions generated (default 2,400,000 random draws; with --unique, "
-                           "distinct questions, capped by the task)")
-    data.add_argument("--unique", action=argparse.BooleanOptionalAction,
-                      help="never repeat a question in training, as keras.io does (default: off, "
-                           "independent draws)")
-    data.add_argument("--heldout-size", type=int, help="held-out questions never trained on (default 50,000, capped at a tenth of the task)")
-    data.add_argument("--samples-per-epoch", type=int,
-                      help="questions per epoch; each epoch ends with a held-out check (default 400,000; "
-                           "with --unique, the training size)")
+    net = p.add_argument_group("network (defaults: the keras.io architecture, LSTM 128 -> RepeatVector -> LSTM 128)")
+    net.add_argument("--cell", choices=CELLS, help="recurrent cell (default lstm)")
+    net.add_argument("--encoder-units", type=int, help="units per encoder layer, 1 to 512 (default 128)")
+    net.add_argument("--decoder-units", type=int, help="units per decoder layer, 1 to 512 (default 128)")
+    net.add_argument("--encoder-layers", type=int, help="stacked encoder layers, 1 to 4 (default 1)")
+    net.add_argument("--decoder-layers", type=int, help="stacked decoder layers, 1 to 4 (default 1)")
     fit = p.add_argument_group("training")
-    fit.add_argument("--batch-size", type=int, help="questions per gradient step (default 512)")
-    fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate (default 1e-2)")
-    fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default cosine: warm-up, decay to 0)")
-    fit.add_argument("--clipnorm", type=float, help="clip each gradient to this norm; 0 = no clipping (default 1.0)")
-    fit.add_argument("--epochs", type=int, help="most epochs to run (default 6)")
-    fit.add_argument("--time-budget", type=float,
-                     help="stop after the epoch that passes this many seconds; 0 = no limit (default 300)")
-    fit.add_argument("--target-accuracy", type=float,
-                     help="stop early once held-out exact-match reaches this fraction (default 1.0: all right)")
-    fit.add_argument("--seed", type=int, help="random seed for data, weights and shuffling (default 1337)")
-    net = p.add_argument_group("network (defaults: the keras.io architecture)")
-    net.add_argument("--encoder-units", type=int, help="LSTM units per encoder layer (default 128)")
-    net.add_argument("--decoder-units", type=int, help="LSTM units per decoder layer (default 128)")
-    net.add_argument("--encoder-layers", type=int, help="stacked encoder LSTMs (default 1)")
-    net.add_argument("--decoder-layers", type=int, help="stacked decoder LSTMs (default 1)")
+    fit.add_argument("--samples-per-epoch", type=int, help="questions per epoch; checks follow each epoch")
+    fit.add_argument("--epochs", type=int, help="most epochs")
+    fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
+    fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate, above 0 and at most 1")
+    fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule: cosine (warm-up, then decay to a "
+                                                           "tenth) or constant")
+    fit.add_argument("--clipnorm", type=float, help="clip gradients to this norm; 0 = no clipping")
+    fit.add_argument("--time-budget", type=float, help="seconds of training; stops after the epoch that passes it; "
+                                                       "0 = no limit")
+    fit.add_argument("--target-margin", type=float,
+                     help="stop once every question (or the pool) is right by this margin, p(right) - p(best wrong) "
+                          "at the weakest position; -1 = no margin target (add3: 0.5)")
+    fit.add_argument("--target-accuracy", type=float, help="stop once held-out exact match reaches this fraction "
+                                                           "(when there is no margin target); 0 = none")
+    fit.add_argument("--hard-fraction", type=float, help="share of each epoch drawn from the questions with the "
+                                                         "smallest margins, 0 to 0.9 (add3: 0.3)")
+    fit.add_argument("--space-check-size", type=int, help="questions of the space re-measured after each epoch")
+    fit.add_argument("--pool-size", type=int, help="size of the random pool that stands for a space too large to "
+                                                   "list (default 500,000)")
+    fit.add_argument("--seed", type=int, help="random seed for data, weights and shuffling, 0 to 2**32-1")
+    data = p.add_argument_group("data")
+    data.add_argument("--train-size", type=int, help="train on this many distinct questions, as keras.io does "
+                                                     "(default 0: fresh random questions every epoch)")
+    data.add_argument("--heldout-size", type=int, help="held-out questions, never trained on, checked each epoch")
     out = p.add_argument_group("output")
-    out.add_argument("--output-dir", type=Path, help="where the model folder is written (default runs/<preset>)")
-    out.add_argument("--resume", action="store_true",
-                     help="continue the interrupted run in --output-dir from its last finished epoch")
-    out.add_argument("--show-samples", type=int, help="held-out questions printed after each epoch (default 10)")
+    out.add_argument("--output-dir", type=Path, help="where the model folder goes (default runs/<preset>...)")
+    out.add_argument("--overwrite", action="store_true",
+                     help="replace a finished model in --output-dir (kept until the new one is complete)")
+    out.add_argument("--resume", action="store_true", help="continue the interrupted run for --output-dir")
+    out.add_argument("--show-samples", type=int, help="held-out questions printed after each epoch, 0 to 1,000")
     hub = p.add_argument_group("publishing (token from HF_TOKEN or `hf auth login`)")
     hub.add_argument("--push-to-hub", metavar="REPO_ID", help="after training, publish the model to this Hub repo")
     hub.add_argument("--private", action="store_true", help="create the Hub repo as private")
     hub.add_argument("--commit-message", help="commit message for the Hub upload")
     hub.add_argument("--revision", help="Hub branch to publish to (default main)")
-    hub.add_argument("--force-push", action="store_true", help="publish even below the target accuracy")
+    hub.add_argument("--force-push", action="store_true", help="publish even below the quality gate")
     return p
 
 
-def resolve(args: argparse.Namespace) -> tuple[TaskConfig, TrainSettings]:
-    """Combine preset and flags into checked (task, settings); raise ValueError on bad values."""
-    base_task, base_settings = PRESETS[args.preset]
-    task_changes = {k: getattr(args, k) for k in TASK_FLAGS if getattr(args, k) is not None}
+def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
+    """Combine preset and flags into checked (task, network, settings); raise ValueError with one sentence."""
+    base_task, base_net, base_settings = PRESETS[args.preset]
+    task_changes = {k: getattr(args, k) for k in TASK_FLAGS if getattr(args, k, None) is not None}
     if "digits" in task_changes and "largest" not in task_changes:
         task_changes["largest"] = None  # a preset's largest belongs to its own digit count
+    if "operators" in task_changes:
+        task_changes["alphabet"] = None  # derived from the operators
     try:
         task = dataclasses.replace(base_task, **task_changes)
-    except ConfigError as err:
-        raise ValueError(str(err)) from None
+        net = dataclasses.replace(base_net, **{k: getattr(args, k) for k in NET_FLAGS if getattr(args, k, None)
+                                               is not None})
+    except (ConfigError, TypeError) as err:
+        raise ValueError(str(err).replace("_", "-")) from None
     names = {f.name for f in dataclasses.fields(TrainSettings)}
     changes = {k: v for k, v in vars(args).items() if k in names and k != "preset" and v is not None}
-    for off in ("time_budget", "clipnorm"):  # 0 switches these off
-        if changes.get(off) == 0:
+    for off, value in (("time_budget", 0), ("clipnorm", 0), ("target_margin", -1), ("target_accuracy", 0)):
+        if changes.get(off) == value:  # these values switch a setting off
             changes[off] = None
     settings = dataclasses.replace(base_settings, **changes)
-    distinct = count_distinct_questions(task)
-    # Fit the defaults to small tasks; explicit sizes are checked, not changed. A
-    # tenth of the task is held out at most; a task too small to spare 100
-    # questions (the tutorial's 220) is checked on random draws it also trains on.
-    if "heldout_size" not in changes and distinct // 10 >= 100:
+    distinct = distinct_count(task)
+    if "heldout_size" not in changes and distinct // 10 >= 100:  # hold out at most a tenth of a small task
         settings.heldout_size = min(settings.heldout_size, distinct // 10)
-    if settings.unique and "train_size" not in changes:
-        settings.train_size = max(1, min(settings.train_size, distinct - settings.heldout_size))
-    if settings.unique and "samples_per_epoch" not in changes:
-        settings.samples_per_epoch = max(settings.train_size, settings.batch_size)
-    check_settings(settings, task, distinct)
-    return task, settings
+    check_settings(settings, task)
+    return task, net, settings
 
 
-def prepare_output_dir(out_dir: Path, resume: bool) -> None:
-    """Make sure `out_dir` is writable; a fresh run drops any stale checkpoint there."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(f"cannot write to output dir {out_dir}: {err.strerror or err}") from None
-    if resume and not (out_dir / "checkpoint" / "backup").exists():
-        raise ValueError(f"nothing to resume in {out_dir}: it holds no checkpoint of an interrupted run")
-    if not resume:
-        shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
-        (out_dir / "history.json").unlink(missing_ok=True)
+def default_output(args: argparse.Namespace) -> Path:
+    """runs/<preset>, and -d2-t3-… for every task or network flag given: tasks never share a folder."""
+    parts = [args.preset if args.preset != "default" else "add3"]
+    for name in TASK_FLAGS + NET_FLAGS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if name == "operators":
+            parts.append("-".join(OPERATOR_NAMES.get(op, "op") for op in value))
+        elif name == "reverse":
+            parts.append("reverse" if value else "noreverse")
+        elif name in ("cell", "sampling"):
+            parts.append(str(value))
+        else:
+            parts.append(f"{SHORT[name]}{value}")
+    return Path("runs") / "-".join(parts)
+
+
+def given(args: argparse.Namespace) -> dict:
+    """The task, network and settings flags actually typed (for --resume to compare)."""
+    names = set(TASK_FLAGS + NET_FLAGS) | {f.name for f in dataclasses.fields(TrainSettings)} - {"preset"}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out_dir = args.output_dir or Path("runs") / args.preset
+    folder = RunFolder(args.output_dir or default_output(args))
     try:
         if args.resume:
-            prepare_output_dir(out_dir, resume=True)
-            task = TaskConfig.load(out_dir / "task_config.json")
-            settings = TrainSettings.from_json((out_dir / "train_settings.json").read_text(encoding="utf-8"))
-            print(f"Resuming the run in {out_dir} with its saved settings.", flush=True)
+            task, net, settings = folder.resume()
+            recorded = {**task.to_dict(), **net.to_dict(), **dataclasses.asdict(settings)}
+            differ = sorted(k for k, v in given(args).items() if recorded.get(k) != v)
+            if differ:
+                raise RunError(f"--resume continues the run as it was started; it was not started with "
+                               f"{', '.join('--' + k.replace('_', '-') for k in differ)} as given now")
         else:
-            task, settings = resolve(args)
-            prepare_output_dir(out_dir, resume=False)
-    except (ValueError, OSError) as err:  # ConfigError is a ValueError
+            task, net, settings = resolve(args)
+            folder.start(task, net, settings, overwrite=args.overwrite)
+    except (ValueError, RunError) as err:  # ConfigError is a ValueError
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
-    from .train import train  # TensorFlow loads here, after the flags are known to be good
+    from .finish import finish  # TensorFlow loads here, after the flags are known to be good
+    from .train import Training
 
-    metrics = train(task, settings, out_dir, resume=args.resume)
-    if args.push_to_hub:
-        return push(out_dir, args)
-    print(f"Use it in the app:  ADDITION_MODEL={out_dir} python app.py")
-    return 0 if metrics["heldout_exact_match"] >= 0 else 1
+    try:
+        outcome = Training(task, net, settings, folder, resume=args.resume).fit()
+        status = finish(outcome, task, net, settings, folder)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. The last finished epoch is saved; continue with:\n"
+              f"  python -m trainer --output-dir {folder.out} --resume", flush=True)
+        return 130
+    except RunError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
+        return 1
+    if args.push_to_hub and status == 0:
+        return push(folder.out, args)
+    return status
 
 
 def push(out_dir: Path, args: argparse.Namespace) -> int:

@@ -1,77 +1,79 @@
-"""Random addition questions for training and evaluation, as numpy arrays.
+"""The questions a run trains and checks on, as `Questions` arrays.
 
-Terms are drawn as the TaskConfig says ("digits" like keras.io, "uniform", or
-"mixed"), and a set of questions can be made unique (no two with the same
-unordered terms, like keras.io's `seen` set) and disjoint from another set,
-which is how the held-out set stays unseen by training.
+- The held-out set: drawn uniformly over the task and never trained on, when the
+  task is large enough to spare it (at most a tenth of its distinct questions);
+  otherwise it is drawn with repetition and marked as not held out.
+- The space: every question when they can be listed (all 1,000,000 pairs of
+  3-digit numbers), else a fixed random pool standing for them. Its margins,
+  measured as training goes, are the stopping rule and the teacher: each epoch
+  mixes fresh draws with the questions the model is least sure of.
+- Unique training draws (keras.io's recipe: no question twice).
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 
 import numpy as np
 
-from model.config import TaskConfig, sample_terms  # noqa: F401  (sample_terms is re-exported)
+from model.config import TaskConfig, distinct_count, enumerable
+from model.questions import Questions, all_questions, concat, question_keys, sample_questions
 
 
-def unordered_keys(terms: np.ndarray, config: TaskConfig) -> np.ndarray:
-    """One integer per question that is equal for 535+61 and 61+535."""
-    base = config.max_term + 1
-    key = np.zeros(len(terms), dtype=np.int64)
-    for column in np.sort(terms, axis=1).T:
-        key = key * base + column
-    return key
+def uniform(task: TaskConfig) -> TaskConfig:
+    return dataclasses.replace(task, sampling="uniform")
 
 
-def count_distinct_questions(config: TaskConfig) -> int:
-    """How many different unordered questions the task has (multisets of terms)."""
-    values = config.max_term - config.smallest + 1
-    return math.comb(values + config.terms - 1, config.terms)
+def heldout_set(task: TaskConfig, size: int, rng: np.random.Generator) -> tuple[Questions, bool]:
+    """(questions, disjoint): uniform over the task; unique and kept out of training when the task allows."""
+    disjoint = size <= distinct_count(task) // 10
+    if not disjoint:
+        return sample_questions(uniform(task), size, rng), False
+    return unique_questions(uniform(task), size, rng), True
 
 
-def make_questions(
-    config: TaskConfig,
-    size: int,
-    rng: np.random.Generator,
-    exclude: np.ndarray | None = None,
-    unique: bool = True,
-) -> np.ndarray:
-    """`size` random questions (n, terms), unique by unordered key and none in `exclude` keys."""
-    if not unique:
-        return sample_terms(config, size, rng)
-    available = count_distinct_questions(config) - (0 if exclude is None else len(exclude))
+def unique_questions(task: TaskConfig, size: int, rng: np.random.Generator,
+                     exclude: np.ndarray | None = None) -> Questions:
+    """`size` different questions (for + alone or * alone, order does not make two questions different)."""
+    available = distinct_count(task) - (0 if exclude is None else len(exclude))
     if size > available:
         raise ValueError(f"asked for {size:,} distinct questions but the task has only {available:,} left")
-    chosen: list[np.ndarray] = []
     seen = np.array([], dtype=np.int64) if exclude is None else np.unique(exclude)
+    chosen: list[Questions] = []
     have = 0
     while have < size:
-        batch = sample_terms(config, max(2 * (size - have), 1024), rng)
-        if have > 0.9 * available:  # nearly exhausted: draw from what is left directly
-            batch = _remaining(config, seen, rng)
-        keys = unordered_keys(batch, config)
+        batch = sample_questions(task, max(2 * (size - have), 1024), rng)
+        if have > 0.9 * available and enumerable(task):  # nearly exhausted: draw from what is left
+            every = all_questions(task)
+            batch = every[rng.permutation(len(every))]
+        keys = question_keys(batch, task)
         _, first = np.unique(keys, return_index=True)
         first.sort()  # keep the random draw order
-        batch, keys = batch[first], keys[first]
-        fresh = ~np.isin(keys, seen)
-        batch, keys = batch[fresh][: size - have], keys[fresh][: size - have]
-        chosen.append(batch)
-        seen = np.union1d(seen, keys)
-        have += len(batch)
-    return np.concatenate(chosen)
+        fresh = first[~np.isin(keys[first], seen)][: size - have]
+        chosen.append(batch[fresh])
+        seen = np.union1d(seen, keys[fresh])
+        have += len(fresh)
+    return concat(chosen)
 
 
-def _remaining(config: TaskConfig, seen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Every unordered question not in `seen`, shuffled (used only for near-exhaustive sets)."""
-    every = all_questions(config)
-    every = every[np.all(np.diff(every, axis=1) >= 0, axis=1)]  # one order of each question
-    every = every[~np.isin(unordered_keys(every, config), seen)]
-    return rng.permutation(every)
+def the_space(task: TaskConfig, pool_size: int, rng: np.random.Generator) -> tuple[Questions, bool]:
+    """(questions, complete): every question of the task, or a fixed uniform pool when there are too many."""
+    if enumerable(task):
+        return all_questions(task), True
+    return sample_questions(uniform(task), pool_size, rng), False
 
 
-def all_questions(config: TaskConfig) -> np.ndarray:
-    """Every ordered question (e.g. all 1,000,000 pairs of 0..999), for exhaustive checks."""
-    values = np.arange(config.smallest, config.max_term + 1)
-    grids = np.meshgrid(*[values] * config.terms, indexing="ij")
-    return np.stack([g.ravel() for g in grids], axis=1)
+def epoch_questions(task: TaskConfig, count: int, hard: Questions, hard_share: float, rng: np.random.Generator,
+                    heldout_keys: np.ndarray | None) -> Questions:
+    """`count` training questions: fresh draws as the task samples them, plus a share of the hard ones."""
+    from_hard = int(round(count * hard_share)) if len(hard) else 0
+    parts = [hard[rng.integers(0, len(hard), from_hard)]] if from_hard else []
+    need = count - from_hard
+    while need > 0:
+        draws = sample_questions(task, need, rng)
+        if heldout_keys is not None:  # the held-out questions are never trained on
+            draws = draws[~np.isin(question_keys(draws, task), heldout_keys)]
+        parts.append(draws)
+        need -= len(draws)
+    batch = concat(parts)
+    return batch[rng.permutation(len(batch))]

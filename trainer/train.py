@@ -1,217 +1,246 @@
-"""Fit the addition LSTM: data -> model -> epochs with checks -> verified output folder.
+"""Fit the network, with the whole question space as stopping rule and teacher.
 
-Each epoch ends with a held-out exact-match check (and a few keras.io-style
-sample lines), so the run can stop as soon as the target is met or the time
-budget is spent, and keep the best weights it saw. Keras' BackupAndRestore
-writes a checkpoint after every epoch; `--resume` continues from it.
+Each epoch trains on fresh questions drawn as the task samples them, plus a
+share of the questions the model is least sure of. After each epoch (inside
+the fit, so the progress bar shows it) the run measures: held-out exact match;
+a rotating slice of the whole space (every question when they can be listed,
+else a fixed pool), whose margins pick the next epoch's hard questions; and a
+coarse probe map for the learning record. It stops when every question of the
+space is right by the target margin (confirmed by re-measuring all of it), when
+held-out exact match reaches its target, or when the time budget is spent.
+A checkpoint after every epoch makes `--resume` lose at most one epoch.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shutil
 import sys
 import time
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from model.analysis import probe_questions, quantise
 from model.codec import encode_answers, encode_questions
-from model.config import TaskConfig
-from model.network import build_model, keras
-from model.predictor import Predictor
-from model.storage import save_model_dir
+from model.config import NetworkConfig, TaskConfig
+from model.network import build_model
+from model.questions import answers, question_keys
 
-from . import verify
-from .data import count_distinct_questions, make_questions, sample_terms, unordered_keys
-from .report import plot_history
-from .settings import TrainSettings, save_settings
+from .data import epoch_questions, heldout_set, the_space, unique_questions
+from .rundir import RunFolder
+from .settings import TrainSettings
+from .verify import Checker, sample_lines
 
-import tensorflow as tf  # noqa: E402  (after model.network sets the Keras backend)
+import keras  # noqa: E402  (after model.network has chosen the backend)
+import tensorflow as tf  # noqa: E402
 
-CHECKPOINT_DIR = "checkpoint"
-HISTORY_FILE = "history.json"
-
-
-def make_splits(task: TaskConfig, settings: TrainSettings, rng: np.random.Generator):
-    """Held-out questions (uniform over the task, like the exhaustive check) and training questions.
-
-    Training never sees a held-out question, in either order, unless the task
-    is so small (the tutorial's 220 questions) that every question is seen.
-    """
-    distinct = count_distinct_questions(task)
-    separable = settings.heldout_size <= distinct // 10
-    heldout_task = dataclasses.replace(task, sampling="uniform")
-    heldout = make_questions(heldout_task, settings.heldout_size, rng, unique=separable)
-    exclude = unordered_keys(heldout, task) if separable else None
-    if settings.unique:
-        return heldout, make_questions(task, settings.train_size, rng, exclude=exclude)
-    # Independent draws repeat the common short questions, which keeps the model
-    # right on 0+7 as well as 535+61; drop held-out ones and top up.
-    train = np.zeros((0, task.terms), dtype=np.int64)
-    while len(train) < settings.train_size:
-        draws = sample_terms(task, settings.train_size - len(train), rng)
-        if exclude is not None:
-            draws = draws[~np.isin(unordered_keys(draws, task), exclude)]
-        train = np.concatenate([train, draws])
-    return heldout, train
+MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the run has no target margin
+MEASURE_FROM = 0.99  # the whole space is measured once held-out exact match passes this: earlier it is mostly wrong
 
 
-def make_dataset(task: TaskConfig, terms: np.ndarray, settings: TrainSettings, seed: int) -> tf.data.Dataset:
-    """An endless, shuffled stream of (one-hot question, answer indices) batches."""
-    x = encode_questions(terms, task).astype(np.int8)
-    y = encode_answers(terms.sum(1), task).astype(np.int8)
-    depth = task.num_chars
-    return (tf.data.Dataset.from_tensor_slices((x, y))
-            # Draws are already in random order; the buffer re-mixes repeated epochs.
-            .shuffle(min(len(x), 100_000), seed=seed, reshuffle_each_iteration=True)
-            .repeat()
-            .batch(settings.batch_size, drop_remainder=True)
-            .map(lambda q, a: (tf.one_hot(tf.cast(q, tf.int32), depth), tf.cast(a, tf.int32)),
-                 num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+@dataclass
+class Outcome:
+    model: Any
+    history: dict[str, list]
+    heldout: Checker
+    heldout_disjoint: bool
+    space: Checker                    # every question, or the fixed pool standing for them
+    space_complete: bool
+    train_seconds: float
+    diverged: str | None = None       # why, if the loss or the weights stopped being numbers
+    stopped: str = ""                 # the stopping reason, for the log
+    probes: list[np.ndarray] = field(default_factory=list)  # per epoch: quantised probe margins
+    probe_axis: np.ndarray | None = None
 
 
-def make_optimizer(settings: TrainSettings, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    total = steps_per_epoch * settings.epochs
-    rate = settings.learning_rate
-    if settings.schedule == "cosine":
-        # A short warm-up keeps Adam's first large steps from saturating the LSTM
-        # gates; the decay to zero at the end is what turns 99.9% into 99.99%.
-        warmup = max(1, total // 20)
-        rate = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=max(1, total - warmup), warmup_target=settings.learning_rate, warmup_steps=warmup)
-    return keras.optimizers.Adam(rate, clipnorm=settings.clipnorm)
+class Steering(keras.callbacks.Callback):
+    """After each epoch: measure, record, checkpoint, and decide whether to stop."""
 
-
-class EpochCheck(keras.callbacks.Callback):
-    """After each epoch: held-out exact-match, sample lines, history file, best weights, stopping."""
-
-    def __init__(self, task, settings, heldout, out_dir: Path, history: dict, started: float):
+    def __init__(self, run: Training):
         super().__init__()
-        self.task, self.settings, self.heldout = task, settings, heldout
-        self.out_dir, self.history, self.started = out_dir, history, started
-        self.best_path = out_dir / CHECKPOINT_DIR / "best.weights.h5"
-        self.rng = np.random.default_rng(settings.seed + 1)
-        self.predictor: Predictor | None = None
+        self.run = run
 
-    def on_train_begin(self, logs=None):
-        self.predictor = Predictor(self.model, self.task)
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.run.after_epoch(epoch, logs if logs is not None else {})
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        measured = verify.heldout_metrics(self.predictor, self.heldout)
-        logs["val_exact_match"] = measured["exact_match"]
-        logs["val_char_accuracy"] = measured["char_accuracy"]
-        elapsed = time.time() - self.started
-        samples = (epoch + 1) * self.settings.samples_per_epoch
-        for key, value in {**logs, "elapsed_seconds": elapsed, "samples_seen": samples}.items():
-            self.history.setdefault(key, [])
-            self.history[key] = self.history[key][:epoch] + [float(value)]
-        best_so_far = max(self.history["val_exact_match"][:-1], default=-1.0)
-        if measured["exact_match"] > best_so_far or not self.best_path.exists():
-            self.best_path.parent.mkdir(parents=True, exist_ok=True)
-            self.model.save_weights(self.best_path)
-        (self.out_dir / HISTORY_FILE).write_text(json.dumps(self.history), encoding="utf-8")
 
-        per_epoch = elapsed / (epoch + 1)
-        eta = per_epoch * (self.settings.epochs - epoch - 1)
-        print(f"epoch {epoch + 1}/{self.settings.epochs}: loss {logs.get('loss', float('nan')):.4f}  "
-              f"held-out exact-match {measured['exact_match']:.4%}  chars {measured['char_accuracy']:.4%}  "
-              f"samples {samples:,}  elapsed {elapsed:.0f}s  ETA {eta:.0f}s", flush=True)
-        if self.settings.show_samples:
-            picks = self.heldout[self.rng.choice(len(self.heldout), min(self.settings.show_samples, len(self.heldout)),
-                                                 replace=False)]
-            print("\n".join(verify.sample_lines(self.predictor, picks)), flush=True)
+class Training:
+    """One run: its questions, its model, and the state the loop carries from epoch to epoch."""
 
-        if measured["exact_match"] >= self.settings.target_accuracy:
-            print(f"Target exact-match {self.settings.target_accuracy:.4%} reached; stopping.", flush=True)
+    def __init__(self, task: TaskConfig, net: NetworkConfig, settings: TrainSettings, folder: RunFolder,
+                 resume: bool):
+        self.task, self.net, self.s, self.folder = task, net, settings, folder
+        keras.utils.set_random_seed(settings.seed)
+        rng = np.random.default_rng(settings.seed)
+        print(f"Preparing questions: {settings.heldout_size:,} held out"
+              + (f", {settings.train_size:,} distinct to train on" if settings.train_size else "") + "...", flush=True)
+        heldout, self.disjoint = heldout_set(task, settings.heldout_size, rng)
+        self.heldout = Checker(task, heldout)
+        self.heldout_keys = question_keys(heldout, task) if self.disjoint else None
+        if not self.disjoint:
+            print(f"Note: this task has too few distinct questions to hold {settings.heldout_size:,} out, so the "
+                  "check set is drawn with repetition and also trained on; trust the exhaustive figure.", flush=True)
+        space, self.complete = the_space(task, settings.pool_size, rng)
+        self.space = Checker(task, space)
+        self.trainable = np.ones(len(space), bool) if self.heldout_keys is None else \
+            ~np.isin(question_keys(space, task), self.heldout_keys)
+        self.order = rng.permutation(len(space))
+        self.unique = unique_questions(task, settings.train_size, rng, self.heldout_keys) if settings.train_size \
+            else None
+        probe, self.probe_axis = probe_questions(task)
+        self.probe = Checker(task, probe)
+        self.margins = np.full(len(space), np.nan, np.float32)  # the latest measured margin of each question
+        self.measured_at = np.full(len(space), -1, np.int32)     # ... and the epoch it was measured after
+        self.cursor, self.epoch, self.elapsed, self.history = 0, 0, 0.0, {}
+        self.probes: list[np.ndarray] = []
+        self.best = -1.0
+        self.stop_reason, self.diverged = "", None
+        steps = settings.samples_per_epoch // settings.batch_size
+        if resume:
+            self.model = keras.saving.load_model(folder.checkpoint, compile=True, safe_mode=True)
+            self._restore()
+        else:
+            self.model = build_model(task, net)
+            self.model.compile(optimizer=self._optimizer(steps), loss="sparse_categorical_crossentropy",
+                               jit_compile=settings.batch_size >= 256)  # XLA pays off for large batches
+        self.steps = steps
+
+    def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
+        rate: Any = self.s.learning_rate
+        if self.s.schedule == "cosine":
+            total = steps * self.s.epochs
+            warmup = max(1, total // 20)  # a short warm-up keeps Adam's first steps from saturating the gates
+            rate = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total - warmup), alpha=0.1,
+                                                          warmup_target=self.s.learning_rate, warmup_steps=warmup)
+        return keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm)
+
+    # The loop ---------------------------------------------------------------------------------
+    def fit(self) -> Outcome:
+        verbose = 1 if sys.stdout.isatty() else 0  # a live bar in a terminal; logs get our epoch line only
+        started = time.time() - self.elapsed
+        self.started = started
+        while self.epoch < self.s.epochs and not self.stop_reason:
+            self.model.fit(self._dataset(self.epoch), initial_epoch=self.epoch, epochs=self.epoch + 1,
+                           steps_per_epoch=self.steps, callbacks=[Steering(self)], verbose=verbose, shuffle=False)
+        if self.history.get("loss") and not self.stop_reason:
+            self.stop_reason = f"all {self.s.epochs} epochs done"
+        if self.folder.best.is_file() and not self.diverged:
+            self.model.load_weights(self.folder.best)
+        return Outcome(self.model, self.history, self.heldout, self.disjoint, self.space, self.complete, self.elapsed,
+                       self.diverged, self.stop_reason, self.probes, self.probe_axis)
+
+    def _dataset(self, epoch: int) -> tf.data.Dataset:
+        rng = np.random.default_rng([self.s.seed, epoch])
+        if self.unique is not None:  # keras.io: the same distinct questions every epoch, reshuffled
+            q = self.unique[rng.permutation(len(self.unique))]
+            q = q[np.resize(np.arange(len(q)), self.s.samples_per_epoch)]
+        else:
+            hard = np.flatnonzero((self.margins < self._threshold()) & self.trainable)
+            q = epoch_questions(self.task, self.s.samples_per_epoch, self.space.questions[hard],
+                                self.s.hard_fraction, rng, self.heldout_keys)
+        x = encode_questions(q, self.task).astype(np.int8)
+        y = encode_answers(answers(q), self.task).astype(np.int8)
+        depth = self.task.num_chars
+        return (tf.data.Dataset.from_tensor_slices((x, y))
+                .batch(self.s.batch_size, drop_remainder=True)
+                .map(lambda a, b: (tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)),
+                     num_parallel_calls=tf.data.AUTOTUNE)
+                .prefetch(tf.data.AUTOTUNE))
+
+    def after_epoch(self, epoch: int, logs: dict) -> None:
+        self.epoch = epoch + 1
+        loss = float(logs.get("loss", float("nan")))
+        if not np.isfinite(loss):
+            self.diverged = f"the loss became {loss} in epoch {self.epoch}"
+            self.stop_reason = "diverged"
             self.model.stop_training = True
-        elif self.settings.time_budget and elapsed >= self.settings.time_budget:
-            print(f"Time budget of {self.settings.time_budget:.0f}s spent; stopping.", flush=True)
+            return
+        held = self.heldout.metrics(self.model)
+        space_note = self._measure_space(held["exact_match"])
+        probe_margins = self.probe.run(self.model)[1]
+        self.probes.append(quantise(probe_margins).reshape(len(self.probe_axis), len(self.probe_axis)))
+        self.elapsed = time.time() - self.started
+        wrong_known = int(np.sum(self.margins <= 0)) if np.isfinite(self.margins).any() else -1
+        logs.update(heldout_exact=held["exact_match"], space_wrong=wrong_known)
+        for key, value in (("loss", loss), ("val_exact_match", held["exact_match"]),
+                           ("val_char_accuracy", held["char_accuracy"]), ("elapsed_seconds", self.elapsed),
+                           ("samples_seen", self.epoch * self.s.samples_per_epoch), ("space_wrong", wrong_known),
+                           ("min_margin", float(np.nanmin(self.margins)) if np.isfinite(self.margins).any() else -1.0)):
+            self.history.setdefault(key, []).append(float(value))
+        self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
+        if held["exact_match"] >= self.best:
+            self.best = held["exact_match"]
+            self.folder.guard(lambda: self.model.save_weights(self.folder.best), self.folder.best)
+        eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
+        print(f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
+              f"{space_note}  elapsed {self.elapsed:.0f}s  ETA {eta:.0f}s", flush=True)
+        if self.s.show_samples:
+            rng = np.random.default_rng([self.s.seed, self.epoch, 7])
+            picks = rng.choice(len(self.heldout), min(self.s.show_samples, len(self.heldout)), replace=False)
+            print("\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])),
+                  flush=True)
+        self._decide(held["exact_match"])
+        self.folder.save_checkpoint(self.model, self._state())
+        np.savez(self.folder.work / "progress.npz", margins=self.margins, measured_at=self.measured_at,
+                 probes=np.array(self.probes, dtype=np.uint8))
+        if self.stop_reason:
             self.model.stop_training = True
 
+    def _measure_space(self, heldout_exact: float) -> str:
+        """Re-measure the hard questions and the next slice of the space; describe what is known of it."""
+        what = "every question" if self.complete else f"a pool of {len(self.space):,}"
+        if heldout_exact < MEASURE_FROM and not np.isfinite(self.margins).any():
+            return f"{what}: not measured until held-out exact match passes {MEASURE_FROM:.0%}"
+        if not np.isfinite(self.margins).all():  # the first time: all of it
+            rows = np.arange(len(self.space))
+        else:
+            size = min(self.s.space_check_size, len(self.space))
+            slice_rows = self.order[np.arange(self.cursor, self.cursor + size) % len(self.space)]
+            self.cursor = (self.cursor + size) % len(self.space)
+            rows = np.union1d(slice_rows, np.flatnonzero(self.margins < self._threshold()))
+        self.margins[rows] = self.space.run(self.model, rows)[1]
+        self.measured_at[rows] = self.epoch
+        fresh = len(rows) / len(self.space)
+        return (f"{what}: {int(np.sum(self.margins <= 0)):,} wrong, smallest margin {np.nanmin(self.margins):.3f}"
+                + ("" if fresh == 1 else f" ({fresh:.0%} re-measured now, the rest earlier)"))
 
-def train(task: TaskConfig, settings: TrainSettings, out_dir: Path, resume: bool = False) -> dict:
-    """Run training into `out_dir` and return the final metrics."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    task.save(out_dir / "task_config.json")
-    save_settings(settings, out_dir / "train_settings.json")
-    keras.utils.set_random_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
+    def _threshold(self) -> float:
+        return self.s.target_margin if self.s.target_margin is not None else MINING_MARGIN
 
-    print(f"Generating data: {settings.train_size:,} training and {settings.heldout_size:,} held-out questions...",
-          flush=True)
-    heldout, train_terms = make_splits(task, settings, rng)
-    dataset = make_dataset(task, train_terms, settings, settings.seed)
-    steps = settings.samples_per_epoch // settings.batch_size
+    def _decide(self, heldout_exact: float) -> None:
+        s = self.s
+        if s.target_margin is not None and np.isfinite(self.margins).all() \
+                and float(self.margins.min()) >= s.target_margin:
+            stale = np.flatnonzero(self.measured_at < self.epoch)
+            if len(stale):  # measured on older weights: confirm on these before stopping
+                self.margins[stale] = self.space.run(self.model, stale)[1]
+                self.measured_at[stale] = self.epoch
+            if float(self.margins.min()) >= s.target_margin:
+                what = "every question" if self.complete else f"the whole pool of {len(self.space):,}"
+                self.stop_reason = f"{what} is right with margin >= {s.target_margin}"
+                print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
+                return
+        if s.target_accuracy is not None and heldout_exact >= s.target_accuracy:
+            self.stop_reason = f"held-out exact match reached {s.target_accuracy:.4%}"
+            print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
+        elif s.time_budget and self.elapsed >= s.time_budget:
+            self.stop_reason = f"the time budget of {s.time_budget:.0f}s is spent"
+            print(f"Time budget of {s.time_budget:.0f}s spent; stopping.", flush=True)
 
-    model = build_model(task, settings.encoder_units, settings.decoder_units,
-                        settings.encoder_layers, settings.decoder_layers)
-    model.compile(optimizer=make_optimizer(settings, steps), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    # Resuming ---------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {"epoch": self.epoch, "elapsed": self.elapsed, "history": self.history, "cursor": self.cursor,
+                "best": self.best, "stop_reason": self.stop_reason}
 
-    history: dict = {}
-    history_path = out_dir / HISTORY_FILE
-    if resume and history_path.exists():
-        history = json.loads(history_path.read_text(encoding="utf-8"))
-    started = time.time() - (history.get("elapsed_seconds") or [0.0])[-1]
-
-    callbacks = [
-        EpochCheck(task, settings, heldout, out_dir, history, started),
-        # After EpochCheck, so a checkpoint never runs ahead of the history file.
-        keras.callbacks.BackupAndRestore(str(out_dir / CHECKPOINT_DIR / "backup"), double_checkpoint=True),
-    ]
-    verbose = 1 if sys.stdout.isatty() else 0  # a live bar in a terminal; logs get our epoch line only
-    try:
-        model.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
-    except KeyboardInterrupt:
-        print(f"\nInterrupted. The last finished epoch is saved; continue with:\n"
-              f"  python -m trainer --output-dir {out_dir} --resume", flush=True)
-        raise SystemExit(130) from None
-    train_seconds = time.time() - started
-
-    best_path = out_dir / CHECKPOINT_DIR / "best.weights.h5"
-    if best_path.exists():
-        model.load_weights(best_path)
-    metrics = finish(model, task, settings, heldout, history, train_seconds, out_dir)
-    shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
-    return metrics
-
-
-def finish(model, task, settings, heldout, history, train_seconds, out_dir: Path) -> dict:
-    """Verify the best model and write the output folder."""
-    predictor = Predictor(model, task)
-    print("Verifying on the held-out set...", flush=True)
-    measured = verify.heldout_metrics(predictor, heldout)
-    metrics = {
-        "heldout_exact_match": measured["exact_match"],
-        "heldout_char_accuracy": measured["char_accuracy"],
-        "heldout_per_position_accuracy": measured["per_position_accuracy"],
-        "heldout_size": measured["size"],
-        "exhaustive_wrong": None,
-        "exhaustive_total": None,
-        "train_seconds": round(train_seconds, 1),
-        "samples_seen": int(history["samples_seen"][-1]) if history.get("samples_seen") else 0,
-        "epochs": len(history.get("loss", [])),
-        "training": asdict(settings),
-        "keras_version": keras.__version__,
-        "tensorflow_version": tf.__version__,
-    }
-    if verify.exhaustive_feasible(task):
-        started = time.time()
-        exhaustive = verify.exhaustive_check(predictor)
-        metrics["exhaustive_wrong"], metrics["exhaustive_total"] = exhaustive["wrong"], exhaustive["total"]
-        metrics["exhaustive_seconds"] = round(time.time() - started, 1)
-        print(f"Exhaustive check: {exhaustive['wrong']:,} wrong of {exhaustive['total']:,} questions "
-              f"({metrics['exhaustive_seconds']}s).", flush=True)
-        for line in exhaustive["failures"]:
-            print("  " + line)
-    save_model_dir(model, task, out_dir, metrics)
-    (out_dir / HISTORY_FILE).write_text(json.dumps(history), encoding="utf-8")
-    plot_history(history, out_dir / "training_curve.png", title=f"{settings.preset} run")
-    print(f"Held-out exact-match {metrics['heldout_exact_match']:.4%} on {metrics['heldout_size']:,} questions; "
-          f"trained {train_seconds:.0f}s on {metrics['samples_seen']:,} samples. Saved to {out_dir}", flush=True)
-    return metrics
+    def _restore(self) -> None:
+        state = json.loads(self.folder.state.read_text(encoding="utf-8"))
+        self.epoch, self.elapsed, self.history = state["epoch"], state["elapsed"], state["history"]
+        self.cursor, self.best, self.stop_reason = state["cursor"], state["best"], state.get("stop_reason", "")
+        progress = self.folder.work / "progress.npz"
+        if progress.is_file():
+            with np.load(progress) as saved:
+                if saved["margins"].shape == self.margins.shape:
+                    self.margins, self.measured_at = saved["margins"], saved["measured_at"]
+                self.probes = list(saved["probes"])
+        print(f"Resuming after epoch {self.epoch} ({self.elapsed:.0f}s of training so far).", flush=True)
