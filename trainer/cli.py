@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decode
 SHORT = {"digits": "d", "terms": "t", "min_terms": "min", "smallest": "from", "largest": "to", "encoder_units": "enc",
          "decoder_units": "dec", "encoder_layers": "el", "decoder_layers": "dl"}
 OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
+SWITCH_OFF = {"time_budget": 0, "clipnorm": 0, "target_margin": -1, "target_accuracy": 0, "pass_accuracy": -1}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
                "  python -m trainer --cell gru             # the same task with a GRU\n"
                "  python -m trainer --output-dir runs/add3 --resume   # continue an interrupted run\n"
                "  python -m trainer --push-to-hub you/addition-lstm   # train, then publish\n"
-               "Output folder: runs/<preset>, plus -d2-t3-... naming every task or network flag you changed.",
+               "Output folder: runs/<preset>, plus one part per task or network flag given, e.g.\n"
+               "  --preset add3 --digits 2 --cell gru  ->  runs/add3-d2-gru\n"
+               "A finished model there is replaced only with --overwrite, and only by a run that meets its\n"
+               "target (one that misses it goes to <output-dir>.below-target/). The run works in\n"
+               "<output-dir>.partial/ (checkpoint, settings, history) until the model is complete.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="add3",
+    p.add_argument("--preset", choices=sorted(PRESETS),
                    help="starting values for every flag below (see the list under Presets). Default: add3")
     task = p.add_argument_group("task (what the model learns)")
     task.add_argument("--digits", type=int, help="most digits per number, 1 to 9 (add3: 3)")
@@ -79,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "at the weakest position; -1 = no margin target (add3: 0.5)")
     fit.add_argument("--target-accuracy", type=float, help="stop once held-out exact match reaches this fraction "
                                                            "(when there is no margin target); 0 = none")
+    fit.add_argument("--pass-accuracy", type=float,
+                     help="the run passes (exit 0) once its headline accuracy (every question when they can be "
+                          "listed, else held-out) reaches this, target or not; -1 = pass only by reaching the "
+                          "target (comparison presets such as gru3 set it)")
     fit.add_argument("--hard-fraction", type=float, help="share of each epoch drawn from the questions with the "
                                                          "smallest margins, 0 to 0.9 (add3: 0.3)")
     fit.add_argument("--space-check-size", type=int, help="questions of the space re-measured after each epoch")
@@ -86,8 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "list (default 500,000)")
     fit.add_argument("--seed", type=int, help="random seed for data, weights and shuffling, 0 to 2**32-1")
     data = p.add_argument_group("data")
-    data.add_argument("--train-size", type=int, help="train on this many distinct questions, as keras.io does "
+    data.add_argument("--train-size", type=int, help="train on this many questions drawn once, as keras.io does "
                                                      "(default 0: fresh random questions every epoch)")
+    data.add_argument("--unique", action=argparse.BooleanOptionalAction,
+                      help="with --train-size: no question twice, as keras.io (default on); --no-unique lets "
+                           "draws repeat")
     data.add_argument("--heldout-size", type=int, help="held-out questions, never trained on, checked each epoch")
     out = p.add_argument_group("output")
     out.add_argument("--output-dir", type=Path, help="where the model folder goes (default runs/<preset>...)")
@@ -104,9 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def preset_name(args: argparse.Namespace) -> str:
+    return args.preset or "add3"
+
+
+def setting_flags(args: argparse.Namespace) -> dict:
+    """The TrainSettings values typed on the command line, with the 'switch off' values (0, -1) as None."""
+    names = {f.name for f in dataclasses.fields(TrainSettings)} - {"preset"}
+    changes = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    for name, off in SWITCH_OFF.items():
+        if changes.get(name) == off:
+            changes[name] = None
+    return changes
+
+
 def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
     """Combine preset and flags into checked (task, network, settings); raise ValueError with one sentence."""
-    base_task, base_net, base_settings = PRESETS[args.preset]
+    base_task, base_net, base_settings = PRESETS[preset_name(args)]
     task_changes = {k: getattr(args, k) for k in TASK_FLAGS if getattr(args, k, None) is not None}
     if "digits" in task_changes and "largest" not in task_changes:
         task_changes["largest"] = None  # a preset's largest belongs to its own digit count
@@ -117,12 +145,8 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
         net = dataclasses.replace(base_net, **{k: getattr(args, k) for k in NET_FLAGS if getattr(args, k, None)
                                                is not None})
     except (ConfigError, TypeError) as err:
-        raise ValueError(str(err).replace("_", "-")) from None
-    names = {f.name for f in dataclasses.fields(TrainSettings)}
-    changes = {k: v for k, v in vars(args).items() if k in names and k != "preset" and v is not None}
-    for off, value in (("time_budget", 0), ("clipnorm", 0), ("target_margin", -1), ("target_accuracy", 0)):
-        if changes.get(off) == value:  # these values switch a setting off
-            changes[off] = None
+        raise ValueError("--" + str(err).replace("_", "-")) from None
+    changes = setting_flags(args)
     settings = dataclasses.replace(base_settings, **changes)
     distinct = distinct_count(task)
     if "heldout_size" not in changes and distinct // 10 >= 100:  # hold out at most a tenth of a small task
@@ -133,7 +157,7 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
 
 def default_output(args: argparse.Namespace) -> Path:
     """runs/<preset>, and -d2-t3-… for every task or network flag given: tasks never share a folder."""
-    parts = [args.preset if args.preset != "default" else "add3"]
+    parts = [preset_name(args) if preset_name(args) != "default" else "add3"]
     for name in TASK_FLAGS + NET_FLAGS:
         value = getattr(args, name, None)
         if value is None:
@@ -149,10 +173,25 @@ def default_output(args: argparse.Namespace) -> Path:
     return Path("runs") / "-".join(parts)
 
 
-def given(args: argparse.Namespace) -> dict:
-    """The task, network and settings flags actually typed (for --resume to compare)."""
-    names = set(TASK_FLAGS + NET_FLAGS) | {f.name for f in dataclasses.fields(TrainSettings)} - {"preset"}
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
+    """The interrupted run's checked task, network and settings; RunError if the flags given now differ."""
+    task, net, settings = folder.resume()
+    try:
+        check_settings(settings, task)
+    except ValueError as err:
+        raise RunError(f"the interrupted run in {folder.work} cannot be resumed: its train_settings.json is "
+                       f"invalid ({err})") from None
+    recorded = {**task.to_dict(), **net.to_dict(), **dataclasses.asdict(settings)}
+    typed = {k: getattr(args, k) for k in TASK_FLAGS + NET_FLAGS if getattr(args, k, None) is not None}
+    typed.update(setting_flags(args))
+    differ = sorted(k for k, v in typed.items() if recorded.get(k) != v)
+    if args.preset is not None and args.preset != settings.preset:
+        differ.insert(0, "preset")
+    if differ:
+        raise RunError(f"--resume continues the run as it was started, and it was not started with "
+                       f"{', '.join('--' + k.replace('_', '-') for k in differ)} as given now; drop those flags, "
+                       "or start afresh without --resume")
+    return task, net, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,18 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = RunFolder(args.output_dir or default_output(args))
     try:
         if args.resume:
-            task, net, settings = folder.resume()
-            recorded = {**task.to_dict(), **net.to_dict(), **dataclasses.asdict(settings)}
-            differ = sorted(k for k, v in given(args).items() if recorded.get(k) != v)
-            if differ:
-                raise RunError(f"--resume continues the run as it was started; it was not started with "
-                               f"{', '.join('--' + k.replace('_', '-') for k in differ)} as given now")
+            task, net, settings = resume_run(args, folder)
         else:
             task, net, settings = resolve(args)
             folder.start(task, net, settings, overwrite=args.overwrite)
     except (ValueError, RunError) as err:  # ConfigError is a ValueError
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
+    quiet_tensorflow()
     from .finish import finish  # TensorFlow loads here, after the flags are known to be good
     from .train import Training
 
@@ -189,6 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.push_to_hub and status == 0:
         return push(folder.out, args)
     return status
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's chatter (CUDA probes, XLA notices, retracing warnings) out of the run's log."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def push(out_dir: Path, args: argparse.Namespace) -> int:

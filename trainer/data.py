@@ -24,9 +24,14 @@ def uniform(task: TaskConfig) -> TaskConfig:
     return dataclasses.replace(task, sampling="uniform")
 
 
+def heldout_disjoint(task: TaskConfig, size: int) -> bool:
+    """Whether `size` questions can be held out: at most a tenth of the task, so training keeps the rest."""
+    return size <= distinct_count(task) // 10
+
+
 def heldout_set(task: TaskConfig, size: int, rng: np.random.Generator) -> tuple[Questions, bool]:
     """(questions, disjoint): uniform over the task; unique and kept out of training when the task allows."""
-    disjoint = size <= distinct_count(task) // 10
+    disjoint = heldout_disjoint(task, size)
     if not disjoint:
         return sample_questions(uniform(task), size, rng), False
     return unique_questions(uniform(task), size, rng), True

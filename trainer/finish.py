@@ -5,7 +5,9 @@ fixed pool and the held-out set). The map of the whole space is made from the
 same measurements, so its wrong cells are exactly the exhaustive wrong count.
 The folder is written in one atomic step; the exit status says whether the
 run met its target: 0 if it did, 1 if it missed it (the model is kept, beside
-any earlier one, never over it) or diverged (no model is written).
+any earlier one, never over it) or diverged (no model is written). The
+headline (every question when they were all asked, else held-out; see
+model.metrics.headline) is printed last.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from model.config import NetworkConfig, TaskConfig, enumerable
 from model.metrics import headline, percent
 from model.questions import Questions
 from model.storage import (HISTORY_FILE, LEARNING_FILE, MAP_FILE, METRICS_FILE, NETWORK_FILE, SETTINGS_FILE,
-                           TASK_CONFIG_FILE, write_json, write_keras_files)
+                           TASK_CONFIG_FILE, write_json)
 
+from .keras_files import write_keras_files
 from .report import plot_history
-from .rundir import RunFolder, RunError
+from .rundir import RunError, RunFolder
 from .settings import TrainSettings
 from .train import Outcome
-from .verify import Checker, sample_lines
+from .verify import margins_function, run_together, sample_lines
 
 
 def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: TrainSettings,
@@ -37,11 +40,13 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
         why = outcome.diverged or "the weights are no longer finite numbers"
         folder.finish()
         raise RunError(f"the run diverged ({why}); no model was saved: try a lower --learning-rate")
-    print("Verifying...", flush=True)
-    held = outcome.heldout.metrics(model)
     checker, complete = outcome.space, outcome.space_complete
     space = checker.questions
-    predicted, margins = checker.run(model)
+    what = f"every question ({len(space):,})" if complete else f"a pool of {len(space):,} questions"
+    print(f"Verifying: {what} and {len(outcome.heldout):,} held out...", flush=True)
+    held_result, space_result = run_together(model, [(outcome.heldout, slice(None)), (checker, slice(None))])
+    held = outcome.heldout.summary(*held_result)
+    predicted, margins = space_result
     wrong = margins <= 0
     metrics = {
         "heldout_exact_match": held["exact_match"], "heldout_char_accuracy": held["char_accuracy"],
@@ -67,10 +72,9 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
         print("  wrong: " + line)
 
     reached, why = target_met(settings, metrics, margins)
-    destination = folder.out if reached or not folder.has_model() else folder.out.with_name(
-        folder.out.name + ".below-target")
+    destination = folder.out if reached or not folder.has_model() else folder.below_target
     whole = map_axes(task)[1]  # a map of every question: read its cells from the measurement just made
-    space_map = build_map(task, lambda q: lookup(task, margins, q) if whole else checker_for(model, task, q))
+    space_map = build_map(task, (lambda q: lookup(task, margins, q)) if whole else margins_function(model, task))
     record = learning_record(outcome, task)
 
     def write(tmp: Path) -> None:
@@ -86,24 +90,32 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
 
     folder.install(write, destination)
     folder.finish()
-    print(f"{metrics['headline']}; held-out exact match {percent(held['exact_match'])} on {held['size']:,}"
-          f"{'' if outcome.heldout_disjoint else ' (not held out)'}; trained {outcome.train_seconds:.0f}s "
-          f"({outcome.stopped}). Saved to {destination}", flush=True)
+    disjoint = "" if outcome.heldout_disjoint else " (not held out: the task is too small to spare them)"
+    print(f"Trained {outcome.train_seconds:.0f}s ({outcome.stopped}); held-out exact match "
+          f"{percent(held['exact_match'])} on {held['size']:,}{disjoint}. Saved to {destination}", flush=True)
     if not reached:
-        print(f"error: the run missed its target ({why}); the model is in {destination} for a look, "
-              "but it did not meet the target", file=sys.stderr, flush=True)
+        where = f"{destination}, beside the earlier model in {folder.out}" if destination != folder.out \
+            else str(destination)
+        print(f"{metrics['headline']}.", flush=True)
+        print(f"error: the run missed its target ({why}); the model is in {where}, for a look", file=sys.stderr,
+              flush=True)
         return 1
     print(f"Use it in the app:  python app.py --model {destination}", flush=True)
+    print(f"{metrics['headline']}.", flush=True)
     return 0
 
 
 def target_met(settings: TrainSettings, metrics: dict, margins: np.ndarray) -> tuple[bool, str]:
+    """(passed, why): the pass mark when the run has one, else its margin or accuracy target."""
+    accuracy, measured_on = headline(metrics)
+    if settings.pass_accuracy is not None:
+        return (accuracy or 0) >= settings.pass_accuracy, \
+            f"{percent(accuracy or 0)} ({measured_on}), pass mark {percent(settings.pass_accuracy)}"
     if settings.target_margin is not None:
         smallest = float(margins.min())
         return smallest >= settings.target_margin, \
             f"smallest margin {smallest:.3f}, target {settings.target_margin}"
     if settings.target_accuracy is not None:
-        accuracy, measured_on = headline(metrics)
         return (accuracy or 0) >= settings.target_accuracy, \
             f"{percent(accuracy or 0)} ({measured_on}), target {percent(settings.target_accuracy)}"
     return True, "no target"
@@ -114,10 +126,6 @@ def lookup(task: TaskConfig, margins: np.ndarray, q: Questions) -> np.ndarray:
     assert enumerable(task) and task.fewest_terms == task.terms == 2 and len(task.operators) == 1
     values = task.max_term - task.smallest + 1
     return margins[(q.terms[:, 0] - task.smallest) * values + (q.terms[:, 1] - task.smallest)]
-
-
-def checker_for(model, task: TaskConfig, q: Questions) -> np.ndarray:
-    return Checker(task, q).run(model)[1]
 
 
 def learning_record(outcome: Outcome, task: TaskConfig) -> LearningRecord:

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from model.config import ConfigError, NetworkConfig, TaskConfig
+import numpy as np
+
+from model.config import ConfigError, NetworkConfig, TaskConfig, read_small_text
 from model.storage import is_model_folder, write_model_folder
 
 from .settings import TrainSettings, fingerprint
@@ -35,9 +37,20 @@ class RunError(RuntimeError):
 class RunFolder:
     out: Path
 
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.out.name in ("", ".", ".."):  # "." or "..": name the folder itself, so siblings can be named
+            self.out = self.out.resolve()
+        if not self.out.name:
+            raise RunError(f"{self.out} cannot be an output folder; choose a folder such as runs/add3")
+
     @property
     def work(self) -> Path:
         return self.out.with_name(self.out.name + ".partial")
+
+    @property
+    def below_target(self) -> Path:
+        return self.out.with_name(self.out.name + ".below-target")
 
     @property
     def checkpoint(self) -> Path:
@@ -45,7 +58,7 @@ class RunFolder:
 
     @property
     def best(self) -> Path:
-        return self.work / "best.weights.h5"
+        return self.work / "best-weights.npz"
 
     @property
     def state(self) -> Path:
@@ -63,7 +76,14 @@ class RunFolder:
         if self.has_model() and not overwrite:
             raise RunError(f"{self.out} already holds a finished model; add --overwrite to replace it (it is kept "
                            "until the new one is complete), or choose another --output-dir")
+        if self.out.exists() and not self.has_model() and (not self.out.is_dir() or any(self.out.iterdir())):
+            # The swap at the end replaces the whole folder: never with someone's other files in it.
+            raise RunError(f"{self.out} exists and is not a model folder; choose another --output-dir (a new "
+                           "or empty folder, or one holding a model)")
         self.writable()
+        if self.can_resume():
+            print(f"Note: starting afresh discards the interrupted run in {self.work} (--resume would have "
+                  "continued it).", flush=True)
         shutil.rmtree(self.work, ignore_errors=True)
         self.guard(lambda: self._record(task, net, settings), self.work)
 
@@ -77,15 +97,17 @@ class RunFolder:
     def resume(self) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
         """The interrupted run's task, network and settings, checked against its fingerprint."""
         if not self.can_resume():
-            raise RunError(f"nothing to resume in {self.out}: there is no interrupted run in {self.work}")
+            raise RunError(f"nothing to resume for {self.out}: there is no interrupted run in {self.work}")
         try:
             task = TaskConfig.load(self.work / "task_config.json")
             net = NetworkConfig.load(self.work / "network.json")
-            settings = TrainSettings.from_json((self.work / "train_settings.json").read_text(encoding="utf-8"))
-            recorded = (self.work / "fingerprint").read_text(encoding="utf-8").strip()
+            settings = TrainSettings.from_json(read_small_text(self.work / "train_settings.json"))
+            recorded = read_small_text(self.work / "fingerprint").strip()
+            state = json.loads(read_small_text(self.state, limit=10_000_000))
         except (ConfigError, ValueError, TypeError, OSError) as err:
             raise RunError(f"the interrupted run in {self.work} cannot be resumed: {err}") from None
-        if fingerprint(task, net, settings) != recorded:
+        made = fingerprint(task, net, settings)
+        if made != recorded or not isinstance(state, dict) or state.get("fingerprint") != made:
             raise RunError(f"the checkpoint in {self.work} was made for a different task or settings "
                            "(task_config.json, network.json or train_settings.json changed since); start afresh "
                            "without --resume")
@@ -101,16 +123,27 @@ class RunFolder:
             raise RunError(f"cannot write to {self.out.parent}: {err.strerror or err}") from None
 
     # Saving -----------------------------------------------------------------------------
-    def save_checkpoint(self, model: Any, state: dict) -> None:
-        """The model with its optimizer, and the loop's state, each replaced atomically."""
+    def save_checkpoint(self, model: Any, state: dict, progress: dict[str, np.ndarray], weights: list) -> None:
+        """The model with its optimizer, the best weights so far, and the loop's state, each replaced atomically.
+
+        Every file is made in memory and written with plain file writes, so a full
+        disk is an OSError here (h5py, writing a file itself, can crash instead).
+        """
+        from .keras_files import keras_archive
+
         def write() -> None:
-            tmp = self.checkpoint.with_suffix(".tmp.keras")
-            model.save(tmp)
-            os.replace(tmp, self.checkpoint)
-            text = json.dumps(state)
-            self.state.with_suffix(".tmp").write_text(text, encoding="utf-8")
-            os.replace(self.state.with_suffix(".tmp"), self.state)
+            replace_file(self.checkpoint, keras_archive(model))
+            if weights:
+                replace_file(self.best, npz_bytes({f"w{i}": w for i, w in enumerate(weights)}))
+            replace_file(self.work / "progress.npz", npz_bytes(progress))
+            replace_file(self.state, json.dumps(state).encode())  # last: it marks the epoch as saved
         self.guard(write, self.checkpoint)
+
+    def load_best(self) -> list[np.ndarray] | None:
+        if not self.best.is_file():
+            return None
+        with np.load(self.best) as saved:
+            return [saved[f"w{i}"] for i in range(len(saved.files))]
 
     def install(self, write: Callable[[Path], None], target: Path | None = None) -> Path:
         """Write the finished model into the output folder (or `target`) in one atomic step."""
@@ -122,15 +155,35 @@ class RunFolder:
         shutil.rmtree(self.work, ignore_errors=True)
 
     def guard(self, action: Callable[[], Any], what: Path) -> Any:
-        """Run a write; a full disk (or any failure to write) becomes a RunError sentence."""
+        """Run a write; a full disk (or any other failure to write) becomes a RunError sentence."""
         try:
             return action()
         except OSError as err:
-            full = err.errno in FULL_DISK or "No space left" in str(err) or "File too large" in str(err)
-            reason = "the disk is full (or a file-size limit was reached)" if full else (err.strerror or str(err))
+            full = err.errno in FULL_DISK
+            reason = "the disk is full (or a file-size limit or quota was reached)" if full else \
+                (err.strerror or str(err))
             earlier = f"; the earlier model in {self.out} is intact" if self.has_model() else ""
-            raise RunError(f"could not write {what}: {reason}{earlier}") from None
-        except RuntimeError as err:  # h5py reports some write failures this way
-            if "write" in str(err).lower() or "space" in str(err).lower():
-                raise RunError(f"could not write {what}: {str(err).splitlines()[0][:160]}") from None
-            raise
+            resume = "; free some space, then continue with --resume" if full and self.can_resume() else ""
+            raise RunError(f"could not write {what}: {reason}{earlier}{resume}") from None
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary sibling, then rename it over `path`: readers see the old or the new file."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)

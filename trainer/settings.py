@@ -16,7 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from model.config import NetworkConfig, TaskConfig, parse_json
+from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable, parse_json
+
+from .data import heldout_disjoint
 
 SCHEDULES = ("cosine", "constant")
 MAX_SEED = 2**32 - 1
@@ -27,12 +29,14 @@ MAX_SAMPLES_PER_EPOCH = 100_000_000
 MAX_EPOCHS = 10_000
 MAX_SECONDS = 7 * 24 * 3600
 MAX_SHOW = 1000
+MAX_LEARNING_RATE = 1e30  # Adam keeps the rate as float32; far above any useful rate, but still a number
 
 
 @dataclass
 class TrainSettings:
     preset: str = "add3"
-    train_size: int = 0               # unique (keras.io) draws made up front; 0 = fresh random draws every epoch
+    train_size: int = 0               # questions drawn once, up front; 0 = fresh random draws every epoch
+    unique: bool = True               # with train_size: no question twice (keras.io); False = draws may repeat
     heldout_size: int = 20_000        # never-trained-on questions for exact match after every epoch
     samples_per_epoch: int = 200_000  # questions trained on between two checks
     batch_size: int = 1024
@@ -43,6 +47,9 @@ class TrainSettings:
     time_budget: float | None = 120.0  # seconds of training; stops after the epoch that passes it
     target_accuracy: float | None = None  # stop once held-out exact match reaches this (None: use the margin)
     target_margin: float | None = 0.5    # stop once every question (or the whole pool) is right by this margin
+    # The run passes (exit 0) when its headline accuracy reaches this, whether or not it stopped at a target;
+    # None = it passes only by reaching its target. Comparison presets use it: they have a pass mark, no target.
+    pass_accuracy: float | None = None
     hard_fraction: float = 0.3        # share of each epoch drawn from the questions with the smallest margins
     space_check_size: int = 250_000   # questions of the whole space (or the pool) re-measured after each epoch
     pool_size: int = 500_000          # the pool that stands for the space when it is too large to list
@@ -58,7 +65,10 @@ class TrainSettings:
         if not isinstance(data, dict):
             raise ValueError("train_settings.json must hold a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        unknown = sorted(str(k)[:40] for k in data if k not in known)
+        if unknown:
+            raise ValueError(f"train_settings.json has unknown field(s): {', '.join(unknown[:5])}")
+        return cls(**data)
 
 
 def fingerprint(task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -> str:
@@ -67,51 +77,66 @@ def fingerprint(task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# Presets: (task, network, settings). Each zoo model is one `python -m trainer --preset NAME`.
+# Presets: (task, network, settings). Each zoo model is one `python -m trainer --preset NAME`, and each
+# stays within 10 minutes on 2 CPU cores: a run stops before an epoch that would pass its time budget, and
+# the budgets leave room for preparing questions and the final verification.
+BIG = dict(epochs=60, time_budget=480.0)  # the larger zoo tasks: as many epochs as 8 minutes allow
 ADD3 = (TaskConfig(), NetworkConfig(), TrainSettings())
 PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     "add3": ADD3,
     "add2": (TaskConfig(digits=2), NetworkConfig(),
              TrainSettings(preset="add2", samples_per_epoch=100_000, epochs=20, time_budget=120)),
+    # 10**10 questions: a pool of 500,000 stands for them, and held-out exact match is the target.
     "add5": (TaskConfig(digits=5), NetworkConfig(encoder_units=256, decoder_units=256),
-             TrainSettings(preset="add5", samples_per_epoch=400_000, epochs=40, time_budget=540, target_margin=None,
-                           target_accuracy=0.9999, heldout_size=100_000, hard_fraction=0.3)),
+             TrainSettings(preset="add5", samples_per_epoch=400_000, target_margin=None, target_accuracy=0.999,
+                           heldout_size=100_000, **BIG)),
     "add-terms": (TaskConfig(digits=2, terms=4, min_terms=2), NetworkConfig(encoder_units=192, decoder_units=192),
-                  TrainSettings(preset="add-terms", samples_per_epoch=300_000, epochs=40, time_budget=540,
-                                target_margin=None, target_accuracy=0.999, heldout_size=50_000)),
+                  TrainSettings(preset="add-terms", samples_per_epoch=300_000, target_margin=None,
+                                target_accuracy=0.999, heldout_size=50_000, **BIG)),
     "sub3": (TaskConfig(operators="-"), NetworkConfig(),
-             TrainSettings(preset="sub3", epochs=30, time_budget=540, target_margin=0.2)),
+             TrainSettings(preset="sub3", target_margin=0.2, **BIG)),
     "mixed3": (TaskConfig(digits=2, terms=3, operators="+-*"), NetworkConfig(encoder_units=256, decoder_units=256),
-               TrainSettings(preset="mixed3", samples_per_epoch=300_000, epochs=60, time_budget=540,
-                             target_margin=None, target_accuracy=0.99, heldout_size=50_000, learning_rate=5e-3)),
+               TrainSettings(preset="mixed3", samples_per_epoch=300_000, target_margin=None, target_accuracy=0.99,
+                             heldout_size=50_000, learning_rate=5e-3, **BIG)),
     "mul2": (TaskConfig(digits=2, operators="*"), NetworkConfig(encoder_units=256, decoder_units=256),
-             TrainSettings(preset="mul2", samples_per_epoch=200_000, epochs=60, time_budget=540, target_margin=0.1,
-                           learning_rate=5e-3)),
-    "gru3": (TaskConfig(), NetworkConfig(cell="gru"),
-             TrainSettings(preset="gru3", target_margin=None, target_accuracy=None)),
-    "rnn3": (TaskConfig(), NetworkConfig(cell="simple_rnn"),
-             TrainSettings(preset="rnn3", target_margin=None, target_accuracy=None)),
+             TrainSettings(preset="mul2", target_margin=0.1, learning_rate=5e-3, **BIG)),
+    # Comparisons: add3's task, budget and stopping rule with another cell. They pass with a realistic
+    # accuracy rather than add3's margin target, which a GRU may and a SimpleRNN will not reach in the budget.
+    "gru3": (TaskConfig(), NetworkConfig(cell="gru"), TrainSettings(preset="gru3", pass_accuracy=0.99)),
+    "rnn3": (TaskConfig(), NetworkConfig(cell="simple_rnn"), TrainSettings(preset="rnn3", pass_accuracy=0.5)),
     # The keras.io example's own recipe: 50,000 distinct questions (45,000 to train on), batch 32,
-    # Adam(1e-3), 30 epochs, per-character loss; only compared, so it has no target to miss.
+    # Adam(1e-3), all 30 epochs (no early stop). It is a baseline: it passes at 99% of every question right
+    # (it reaches about 99.8%).
     "keras-io": (TaskConfig(sampling="digits"), NetworkConfig(),
                  TrainSettings(preset="keras-io", train_size=45_000, heldout_size=5_000, samples_per_epoch=45_000,
                                batch_size=32, learning_rate=1e-3, schedule="constant", clipnorm=None, epochs=30,
-                               time_budget=None, target_margin=None, hard_fraction=0.0, show_samples=10)),
+                               time_budget=None, target_margin=None, pass_accuracy=0.99, hard_fraction=0.0,
+                               show_samples=10)),
     # The tutorial: three terms from 1..10, no reversal, left padding, 75,000 random sums in one pass,
-    # batch 32; LSTM(100) encoder, LSTM(50) decoder.
+    # batch 32; LSTM(100) encoder, LSTM(50) decoder. Its 1,000 questions are too few to hold any out, so
+    # the headline is all of them; one pass gets most right, and it passes at 80%.
     "brownlee": (TaskConfig(digits=2, terms=3, reverse=False, alphabet="0123456789+ ", padding="left",
                             sampling="uniform", smallest=1, largest=10),
                  NetworkConfig(encoder_units=100, decoder_units=50),
                  TrainSettings(preset="brownlee", heldout_size=1_000, samples_per_epoch=75_000, batch_size=32,
                                learning_rate=1e-3, schedule="constant", clipnorm=None, epochs=1, time_budget=None,
-                               target_margin=None, hard_fraction=0.0, show_samples=10)),
+                               target_margin=None, pass_accuracy=0.8, hard_fraction=0.0, show_samples=10)),
 }
 PRESETS["default"] = ADD3
 
 
-def bytes_per_question(task: TaskConfig) -> int:
-    """What the trainer holds per question: terms and operators (int64/int8), tokens in and out, a margin."""
-    return 8 * task.terms + task.terms + task.question_length + task.answer_length + 4
+def question_bytes(s: TrainSettings, task: TaskConfig) -> int:
+    """About how many bytes of question arrays a run holds at its peak.
+
+    Per question: terms and operators (9 bytes a term) and, while questions are
+    encoded, a few int32/int64 working copies of their tokens (24 bytes a
+    character). Held at once: the space (every question, or the pool), the
+    held-out set, the fixed training draws (twice, while they are drawn) and
+    one epoch's questions (twice: the arrays and the tf.data copy).
+    """
+    per_question = 9 * task.terms + 24 * (task.question_length + task.answer_length) + 32
+    space = task.question_count if enumerable(task) else s.pool_size
+    return per_question * (space + s.heldout_size + 2 * s.train_size + 2 * s.samples_per_epoch)
 
 
 def check_settings(s: TrainSettings, task: TaskConfig) -> None:
@@ -123,31 +148,43 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
             and 0 < value <= high
 
+    def fraction(value: Any, low: float, high: float) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+
     checks = [
+        (isinstance(s.preset, str) and len(s.preset) <= 40, f"preset must be a short name, got {str(s.preset)[:40]!r}"),
         (whole(s.seed, 0, MAX_SEED), f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {s.seed!r}"),
         (whole(s.heldout_size, 1, MAX_HELDOUT),
-         f"--heldout-size must be from 1 to {MAX_HELDOUT:,}, got {s.heldout_size!r}"),
-        (whole(s.batch_size, 1, MAX_BATCH), f"--batch-size must be from 1 to {MAX_BATCH:,}, got {s.batch_size!r}"),
+         f"--heldout-size must be a whole number from 1 to {MAX_HELDOUT:,}, got {s.heldout_size!r}"),
+        (whole(s.train_size, 0, 100_000_000),
+         f"--train-size must be a whole number from 0 to 100,000,000, got {s.train_size!r}"),
+        (isinstance(s.unique, bool), f"unique must be true or false, got {s.unique!r}"),
+        (whole(s.batch_size, 1, MAX_BATCH),
+         f"--batch-size must be a whole number from 1 to {MAX_BATCH:,}, got {s.batch_size!r}"),
         (whole(s.samples_per_epoch, 1, MAX_SAMPLES_PER_EPOCH),
-         f"--samples-per-epoch must be from 1 to {MAX_SAMPLES_PER_EPOCH:,}, got {s.samples_per_epoch!r}"),
-        (whole(s.epochs, 1, MAX_EPOCHS), f"--epochs must be from 1 to {MAX_EPOCHS:,}, got {s.epochs!r}"),
-        (positive(s.learning_rate, 1.0), f"--learning-rate must be a number above 0 and at most 1, "
-                                         f"got {s.learning_rate!r}"),
-        (s.clipnorm is None or positive(s.clipnorm, 1e6), f"--clipnorm must be a positive number, got {s.clipnorm!r}"),
+         f"--samples-per-epoch must be a whole number from 1 to {MAX_SAMPLES_PER_EPOCH:,}, got {s.samples_per_epoch!r}"),
+        (whole(s.epochs, 1, MAX_EPOCHS), f"--epochs must be a whole number from 1 to {MAX_EPOCHS:,}, got {s.epochs!r}"),
+        (positive(s.learning_rate, MAX_LEARNING_RATE),
+         f"--learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g}, got {s.learning_rate!r}"),
+        (s.clipnorm is None or positive(s.clipnorm, 1e6),
+         f"--clipnorm must be a number above 0 and at most 1e6 (0 = no clipping), got {s.clipnorm!r}"),
         (s.time_budget is None or positive(s.time_budget, MAX_SECONDS),
-         f"--time-budget must be from 1 second to 7 days, got {s.time_budget!r}"),
+         f"--time-budget must be a number of seconds above 0 and at most 7 days (0 = no limit), "
+         f"got {s.time_budget!r}"),
         (s.target_accuracy is None or positive(s.target_accuracy, 1.0),
-         f"--target-accuracy must be above 0 and at most 1, got {s.target_accuracy!r}"),
-        (s.target_margin is None or (isinstance(s.target_margin, (int, float)) and 0 <= s.target_margin < 1),
-         f"--target-margin must be from 0 to below 1, got {s.target_margin!r}"),
-        (isinstance(s.hard_fraction, (int, float)) and 0 <= s.hard_fraction <= 0.9,
-         f"--hard-fraction must be from 0 to 0.9, got {s.hard_fraction!r}"),
+         f"--target-accuracy must be above 0 and at most 1 (0 = none), got {s.target_accuracy!r}"),
+        (s.target_margin is None or fraction(s.target_margin, 0, 0.999),
+         f"--target-margin must be from 0 to 0.999 (-1 = none), got {s.target_margin!r}"),
+        (s.pass_accuracy is None or fraction(s.pass_accuracy, 0, 1),
+         f"--pass-accuracy must be from 0 to 1 (-1 = none), got {s.pass_accuracy!r}"),
+        (fraction(s.hard_fraction, 0, 0.9), f"--hard-fraction must be from 0 to 0.9, got {s.hard_fraction!r}"),
         (whole(s.space_check_size, 1_000, 10_000_000),
-         f"--space-check-size must be from 1,000 to 10,000,000, got {s.space_check_size!r}"),
-        (whole(s.pool_size, 1_000, 10_000_000), f"--pool-size must be from 1,000 to 10,000,000, got {s.pool_size!r}"),
-        (whole(s.train_size, 0, 100_000_000), f"--train-size must be from 0 to 100,000,000, got {s.train_size!r}"),
-        (s.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {s.schedule!r}"),
-        (whole(s.show_samples, 0, MAX_SHOW), f"--show-samples must be from 0 to {MAX_SHOW}, got {s.show_samples!r}"),
+         f"--space-check-size must be a whole number from 1,000 to 10,000,000, got {s.space_check_size!r}"),
+        (whole(s.pool_size, 1_000, 10_000_000),
+         f"--pool-size must be a whole number from 1,000 to 10,000,000, got {s.pool_size!r}"),
+        (s.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {str(s.schedule)[:40]!r}"),
+        (whole(s.show_samples, 0, MAX_SHOW),
+         f"--show-samples must be a whole number from 0 to {MAX_SHOW:,}, got {s.show_samples!r}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -155,9 +192,15 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
     if s.batch_size > s.samples_per_epoch:
         raise ValueError(f"--batch-size ({s.batch_size:,}) must not exceed --samples-per-epoch "
                          f"({s.samples_per_epoch:,})")
-    held = max(s.train_size, s.samples_per_epoch) + s.heldout_size + s.pool_size + s.space_check_size
-    need = held * bytes_per_question(task)
+    need = question_bytes(s, task)
     if need > MAX_ARRAY_BYTES:
         raise ValueError(f"these sizes need about {need / 1024**3:.1f} GiB of question arrays, more than the "
                          f"{MAX_ARRAY_BYTES // 1024**3} GiB this trainer allows: use smaller --train-size, "
                          "--samples-per-epoch, --heldout-size or --pool-size")
+    if s.train_size and s.unique:
+        held_out = s.heldout_size if heldout_disjoint(task, s.heldout_size) else 0
+        available = distinct_count(task) - held_out
+        if s.train_size > available:
+            raise ValueError(f"--train-size {s.train_size:,} asks for more distinct questions than the task has "
+                             f"({available:,} once {held_out:,} are held out); use a smaller --train-size or "
+                             "--no-unique")

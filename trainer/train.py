@@ -23,20 +23,23 @@ import numpy as np
 
 from model.analysis import probe_questions, quantise
 from model.codec import encode_answers, encode_questions
-from model.config import NetworkConfig, TaskConfig
+from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
 from model.network import build_model
 from model.questions import answers, question_keys
 
 from .data import epoch_questions, heldout_set, the_space, unique_questions
-from .rundir import RunFolder
-from .settings import TrainSettings
-from .verify import Checker, sample_lines
+from .rundir import RunError, RunFolder
+from .settings import TrainSettings, fingerprint
+from .verify import Checker, run_together, sample_lines
 
-import keras  # noqa: E402  (after model.network has chosen the backend)
+import keras  # noqa: E402  (after cli.quiet_tensorflow has set the environment)
 import tensorflow as tf  # noqa: E402
 
 MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the run has no target margin
 MEASURE_FROM = 0.99  # the whole space is measured once held-out exact match passes this: earlier it is mostly wrong
+# A per-character cross-entropy above this means runaway weights: guessing uniformly scores about 2.6, and
+# Keras computes the loss from the logits, so it can grow without bound while staying a finite number.
+DIVERGED_LOSS = 1000.0
 
 
 @dataclass
@@ -73,32 +76,40 @@ class Training:
         self.task, self.net, self.s, self.folder = task, net, settings, folder
         keras.utils.set_random_seed(settings.seed)
         rng = np.random.default_rng(settings.seed)
+        fixed = "distinct" if settings.unique else "drawn once"
         print(f"Preparing questions: {settings.heldout_size:,} held out"
-              + (f", {settings.train_size:,} distinct to train on" if settings.train_size else "") + "...", flush=True)
+              + (f", {settings.train_size:,} {fixed} to train on" if settings.train_size else "") + "...", flush=True)
         heldout, self.disjoint = heldout_set(task, settings.heldout_size, rng)
         self.heldout = Checker(task, heldout)
         self.heldout_keys = question_keys(heldout, task) if self.disjoint else None
         if not self.disjoint:
-            print(f"Note: this task has too few distinct questions to hold {settings.heldout_size:,} out, so the "
-                  "check set is drawn with repetition and also trained on; trust the exhaustive figure.", flush=True)
+            print(f"Note: the task has {distinct_count(task):,} distinct questions, too few to hold "
+                  f"{settings.heldout_size:,} out (at most a tenth), so the check set is drawn at random and also "
+                  "trained on: it is not held out"
+                  + ("; the headline is every question." if enumerable(task) else "."), flush=True)
         space, self.complete = the_space(task, settings.pool_size, rng)
         self.space = Checker(task, space)
         self.trainable = np.ones(len(space), bool) if self.heldout_keys is None else \
             ~np.isin(question_keys(space, task), self.heldout_keys)
         self.order = rng.permutation(len(space))
-        self.unique = unique_questions(task, settings.train_size, rng, self.heldout_keys) if settings.train_size \
-            else None
+        self.fixed = None  # keras.io: the same questions every epoch, drawn once
+        if settings.train_size:
+            self.fixed = unique_questions(task, settings.train_size, rng, self.heldout_keys) if settings.unique \
+                else epoch_questions(task, settings.train_size, space[:0], 0.0, rng, self.heldout_keys)
+        # The space is measured after each epoch when something uses it: the margin target or hard questions.
+        self.needs_space = settings.target_margin is not None or (settings.hard_fraction > 0 and self.fixed is None)
         probe, self.probe_axis = probe_questions(task)
         self.probe = Checker(task, probe)
         self.margins = np.full(len(space), np.nan, np.float32)  # the latest measured margin of each question
         self.measured_at = np.full(len(space), -1, np.int32)     # ... and the epoch it was measured after
         self.cursor, self.epoch, self.elapsed, self.history = 0, 0, 0.0, {}
         self.probes: list[np.ndarray] = []
-        self.best = -1.0
+        self.best, self.best_weights = -1.0, None
         self.stop_reason, self.diverged = "", None
+        self.fingerprint = fingerprint(task, net, settings)
         steps = settings.samples_per_epoch // settings.batch_size
         if resume:
-            self.model = keras.saving.load_model(folder.checkpoint, compile=True, safe_mode=True)
+            self.model = self._load_checkpoint()
             self._restore()
         else:
             self.model = build_model(task, net)
@@ -125,15 +136,15 @@ class Training:
                            steps_per_epoch=self.steps, callbacks=[Steering(self)], verbose=verbose, shuffle=False)
         if self.history.get("loss") and not self.stop_reason:
             self.stop_reason = f"all {self.s.epochs} epochs done"
-        if self.folder.best.is_file() and not self.diverged:
-            self.model.load_weights(self.folder.best)
+        if self.best_weights is not None and not self.diverged:
+            self.model.set_weights(self.best_weights)
         return Outcome(self.model, self.history, self.heldout, self.disjoint, self.space, self.complete, self.elapsed,
                        self.diverged, self.stop_reason, self.probes, self.probe_axis)
 
     def _dataset(self, epoch: int) -> tf.data.Dataset:
         rng = np.random.default_rng([self.s.seed, epoch])
-        if self.unique is not None:  # keras.io: the same distinct questions every epoch, reshuffled
-            q = self.unique[rng.permutation(len(self.unique))]
+        if self.fixed is not None:  # keras.io: the same questions every epoch, reshuffled
+            q = self.fixed[rng.permutation(len(self.fixed))]
             q = q[np.resize(np.arange(len(q)), self.s.samples_per_epoch)]
         else:
             hard = np.flatnonzero((self.margins < self._threshold()) & self.trainable)
@@ -151,27 +162,35 @@ class Training:
     def after_epoch(self, epoch: int, logs: dict) -> None:
         self.epoch = epoch + 1
         loss = float(logs.get("loss", float("nan")))
-        if not np.isfinite(loss):
-            self.diverged = f"the loss became {loss} in epoch {self.epoch}"
+        finite = all(np.isfinite(w).all() for w in self.model.get_weights())
+        if not np.isfinite(loss) or loss > DIVERGED_LOSS or not finite:
+            what = f"the loss became {loss:.3g}" if finite else "the weights stopped being finite numbers"
+            self.diverged = f"{what} in epoch {self.epoch}"
             self.stop_reason = "diverged"
             self.model.stop_training = True
             return
-        held = self.heldout.metrics(self.model)
-        space_note = self._measure_space(held["exact_match"])
-        probe_margins = self.probe.run(self.model)[1]
-        self.probes.append(quantise(probe_margins).reshape(len(self.probe_axis), len(self.probe_axis)))
+        # Held-out set, probe map and a slice of the space: one call, so the weights compile once.
+        space_rows = self._space_rows()
+        parts = [(self.heldout, slice(None)), (self.probe, slice(None))]
+        results = run_together(self.model, parts + ([(self.space, space_rows)] if space_rows is not None else []))
+        held = self.heldout.summary(*results[0])
+        self.probes.append(quantise(results[1][1]).reshape(len(self.probe_axis), len(self.probe_axis)))
+        if space_rows is not None:
+            self.margins[space_rows] = results[2][1]
+            self.measured_at[space_rows] = self.epoch
+        space_note = self._describe_space(space_rows)
         self.elapsed = time.time() - self.started
-        wrong_known = int(np.sum(self.margins <= 0)) if np.isfinite(self.margins).any() else -1
+        measured = np.isfinite(self.margins).any()
+        wrong_known = int(np.sum(self.margins <= 0)) if measured else -1
         logs.update(heldout_exact=held["exact_match"], space_wrong=wrong_known)
         for key, value in (("loss", loss), ("val_exact_match", held["exact_match"]),
                            ("val_char_accuracy", held["char_accuracy"]), ("elapsed_seconds", self.elapsed),
                            ("samples_seen", self.epoch * self.s.samples_per_epoch), ("space_wrong", wrong_known),
-                           ("min_margin", float(np.nanmin(self.margins)) if np.isfinite(self.margins).any() else -1.0)):
+                           ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0)):
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
         if held["exact_match"] >= self.best:
-            self.best = held["exact_match"]
-            self.folder.guard(lambda: self.model.save_weights(self.folder.best), self.folder.best)
+            self.best, self.best_weights = held["exact_match"], self.model.get_weights()
         eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
         print(f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
               f"{space_note}  elapsed {self.elapsed:.0f}s  ETA {eta:.0f}s", flush=True)
@@ -181,27 +200,31 @@ class Training:
             print("\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])),
                   flush=True)
         self._decide(held["exact_match"])
-        self.folder.save_checkpoint(self.model, self._state())
-        np.savez(self.folder.work / "progress.npz", margins=self.margins, measured_at=self.measured_at,
-                 probes=np.array(self.probes, dtype=np.uint8))
+        progress = {"margins": self.margins, "measured_at": self.measured_at,
+                    "probes": np.array(self.probes, dtype=np.uint8)}
+        self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
         if self.stop_reason:
             self.model.stop_training = True
 
-    def _measure_space(self, heldout_exact: float) -> str:
-        """Re-measure the hard questions and the next slice of the space; describe what is known of it."""
+    def _space_rows(self) -> np.ndarray | None:
+        """Which questions of the space to measure now: None before it is worth it, then all of it once,
+        then a rotating slice plus every question still below the threshold."""
+        if not self.needs_space:
+            return None
+        if not np.isfinite(self.margins).any():
+            previous = self.history.get("val_exact_match", [0.0])[-1]  # the last epoch's, so one call measures all
+            return np.arange(len(self.space)) if previous >= MEASURE_FROM else None
+        size = min(self.s.space_check_size, len(self.space))
+        slice_rows = self.order[np.arange(self.cursor, self.cursor + size) % len(self.space)]
+        self.cursor = (self.cursor + size) % len(self.space)
+        return np.union1d(slice_rows, np.flatnonzero(self.margins < self._threshold()))
+
+    def _describe_space(self, rows: np.ndarray | None) -> str:
         what = "every question" if self.complete else f"a pool of {len(self.space):,}"
-        if heldout_exact < MEASURE_FROM and not np.isfinite(self.margins).any():
-            return f"{what}: not measured until held-out exact match passes {MEASURE_FROM:.0%}"
-        if not np.isfinite(self.margins).all():  # the first time: all of it
-            rows = np.arange(len(self.space))
-        else:
-            size = min(self.s.space_check_size, len(self.space))
-            slice_rows = self.order[np.arange(self.cursor, self.cursor + size) % len(self.space)]
-            self.cursor = (self.cursor + size) % len(self.space)
-            rows = np.union1d(slice_rows, np.flatnonzero(self.margins < self._threshold()))
-        self.margins[rows] = self.space.run(self.model, rows)[1]
-        self.measured_at[rows] = self.epoch
-        fresh = len(rows) / len(self.space)
+        if not np.isfinite(self.margins).any():
+            return "" if not self.needs_space else \
+                f"{what}: measured once held-out exact match passes {MEASURE_FROM:.0%}"
+        fresh = 0 if rows is None else len(rows) / len(self.space)
         return (f"{what}: {int(np.sum(self.margins <= 0)):,} wrong, smallest margin {np.nanmin(self.margins):.3f}"
                 + ("" if fresh == 1 else f" ({fresh:.0%} re-measured now, the rest earlier)"))
 
@@ -224,23 +247,48 @@ class Training:
         if s.target_accuracy is not None and heldout_exact >= s.target_accuracy:
             self.stop_reason = f"held-out exact match reached {s.target_accuracy:.4%}"
             print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
-        elif s.time_budget and self.elapsed >= s.time_budget:
+        elif s.time_budget and self.elapsed + self.elapsed / self.epoch > s.time_budget:
+            # Another epoch (as long as the average so far) would pass the budget: stop now, not after it.
             self.stop_reason = f"the time budget of {s.time_budget:.0f}s is spent"
-            print(f"Time budget of {s.time_budget:.0f}s spent; stopping.", flush=True)
+            print(f"Time budget of {s.time_budget:.0f}s spent (another epoch would pass it); stopping.", flush=True)
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
         return {"epoch": self.epoch, "elapsed": self.elapsed, "history": self.history, "cursor": self.cursor,
-                "best": self.best, "stop_reason": self.stop_reason}
+                "best": self.best, "stop_reason": self.stop_reason, "fingerprint": self.fingerprint}
+
+    def _load_checkpoint(self) -> keras.Model:
+        """The checkpoint's model, refused unless it is exactly the network this run records."""
+        try:
+            model = keras.saving.load_model(self.folder.checkpoint, compile=True, safe_mode=True)
+        except Exception as err:  # a damaged or foreign file: Keras raises many kinds
+            raise RunError(f"the checkpoint in {self.folder.work} cannot be read ({type(err).__name__}); start "
+                           "afresh without --resume") from None
+        expected = [tuple(w.shape) for w in build_model(self.task, self.net).get_weights()]
+        if [tuple(w.shape) for w in model.get_weights()] != expected:
+            raise RunError(f"the checkpoint in {self.folder.work} is not the network recorded with it "
+                           "(network.json); start afresh without --resume")
+        return model
 
     def _restore(self) -> None:
-        state = json.loads(self.folder.state.read_text(encoding="utf-8"))
-        self.epoch, self.elapsed, self.history = state["epoch"], state["elapsed"], state["history"]
-        self.cursor, self.best, self.stop_reason = state["cursor"], state["best"], state.get("stop_reason", "")
-        progress = self.folder.work / "progress.npz"
-        if progress.is_file():
-            with np.load(progress) as saved:
-                if saved["margins"].shape == self.margins.shape:
-                    self.margins, self.measured_at = saved["margins"], saved["measured_at"]
-                self.probes = list(saved["probes"])
+        """The loop's state after the last saved epoch; RunError if the work folder's files are damaged."""
+        try:
+            state = json.loads(self.folder.state.read_text(encoding="utf-8"))
+            self.epoch, self.elapsed, self.history = int(state["epoch"]), float(state["elapsed"]), state["history"]
+            self.cursor, self.best = int(state["cursor"]) % len(self.space), float(state["best"])
+            self.stop_reason = str(state.get("stop_reason", ""))
+            assert 0 < self.epoch <= self.s.epochs and np.isfinite(self.elapsed) and self.elapsed >= 0
+            assert isinstance(self.history, dict) and len(self.history.get("loss", [])) == self.epoch
+            self.best_weights = self.folder.load_best()
+            if self.best_weights is not None:
+                assert [w.shape for w in self.best_weights] == [w.shape for w in self.model.get_weights()]
+            progress = self.folder.work / "progress.npz"
+            if progress.is_file():
+                with np.load(progress) as saved:
+                    if saved["margins"].shape == self.margins.shape:
+                        self.margins, self.measured_at = saved["margins"], saved["measured_at"]
+                    self.probes = list(saved["probes"])
+        except (AssertionError, KeyError, TypeError, ValueError, OSError, EOFError):
+            raise RunError(f"the saved state in {self.folder.work} is damaged; start afresh without "
+                           "--resume") from None
         print(f"Resuming after epoch {self.epoch} ({self.elapsed:.0f}s of training so far).", flush=True)

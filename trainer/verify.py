@@ -1,8 +1,10 @@
 """Measure a Keras model on questions: exact match, per-position accuracy, margins, keras.io-style samples.
 
-Everything goes through `fast_margins` (trainer/fast_verify.py), which gives
-each question's predicted characters and margin; exact match is "every
-character right", the number that matters for arithmetic.
+Everything goes through `MARGINS` (trainer/fast_verify.py's `fast_margins`),
+which gives each question's predicted characters and margin; exact match is
+"every character right", the number that matters for arithmetic. Each call
+compiles the model's current weights once (a few seconds), so the checks after
+an epoch go through one call together (`run_together`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from model.config import TaskConfig
 from model.questions import Questions, answers
 
 from .fast_verify import fast_margins
+
+# (keras model, question tokens, true answer tokens) -> (predicted tokens, margins): the one function that
+# measures; any function with this signature (e.g. one calling the Keras model in chunks) can replace it.
+MARGINS = fast_margins
 
 
 class Checker:
@@ -31,14 +37,26 @@ class Checker:
 
     def run(self, model: Any, rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """(predicted tokens, margins) for the chosen rows."""
-        return fast_margins(model, self.tokens[rows], self.truth[rows])
+        return MARGINS(model, self.tokens[rows], self.truth[rows])
 
     def metrics(self, model: Any) -> dict:
-        predicted, margins = self.run(model)
+        return self.summary(*self.run(model))
+
+    def summary(self, predicted: np.ndarray, margins: np.ndarray) -> dict:
+        """Exact match, character and per-position accuracy of this set's (predicted, margins)."""
         right = predicted == self.truth
         return {"exact_match": float(right.all(1).mean()), "char_accuracy": float(right.mean()),
                 "per_position_accuracy": [float(v) for v in right.mean(0)], "size": len(self),
                 "min_margin": float(margins.min()), "margins": margins, "predicted": predicted}
+
+
+def run_together(model: Any, parts: list[tuple[Checker, slice | np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Checker.run for several (checker, rows) in one call: one compilation of the weights instead of several."""
+    tokens = [checker.tokens[rows] for checker, rows in parts]
+    truth = [checker.truth[rows] for checker, rows in parts]
+    predicted, margins = MARGINS(model, np.concatenate(tokens), np.concatenate(truth))
+    ends = np.cumsum([len(t) for t in tokens])[:-1]
+    return list(zip(np.split(predicted, ends), np.split(margins, ends)))
 
 
 def margins_function(model: Any, task: TaskConfig):
