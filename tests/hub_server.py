@@ -5,6 +5,11 @@ base64 NDJSON commits), branch, describe a revision, list its tree, validate a m
 card's YAML and resolve (HEAD/GET) a file, with the headers and `X-Error-Code`s the
 client turns into its typed errors. Repos live in memory as git-like commits.
 
+Model repos and Space repos are kept apart, as on the Hub (`repos` and `spaces`).
+A Space is created with the Hub's first commit (.gitattributes and a README), is
+reached under /api/spaces/ and /spaces/, and keeps its variables
+(`add_space_variable`), which `variables()` reads back.
+
 It runs uvicorn in a background thread on 127.0.0.1 and a free port. Knobs let a test
 break it on purpose: fail requests with a status, cut a download short, flip bytes in
 transit, or store arbitrary files (a truncated weights file, a mismatched config).
@@ -33,6 +38,8 @@ from starlette.routing import Route
 
 DATE = "2026-01-01T00:00:00.000Z"
 GITATTRIBUTES = b"*.h5 filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
+SPACE_SDKS = ("gradio", "streamlit", "docker", "static")
+VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -54,6 +61,8 @@ class Repo:
     private: bool
     commits: dict[str, Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
+    sdk: str | None = None  # a Space's SDK; None for a model repo
+    variables: dict[str, dict] = field(default_factory=dict)  # a Space's variables: key -> value, description
 
     def resolve(self, revision: str) -> Commit | None:
         sha = self.branches.get(revision, revision)
@@ -82,7 +91,8 @@ class HubServer:
     def __init__(self) -> None:
         self.token = "hf_localtest_" + secrets.token_hex(16)
         self.read_token = "hf_localread_" + secrets.token_hex(16)
-        self.repos: dict[str, Repo] = {}
+        self.repos: dict[str, Repo] = {}  # model repos
+        self.spaces: dict[str, Repo] = {}  # Space repos: the same id may name a model and a Space
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
         self._faults: list[dict] = []
         self._lock = threading.RLock()
@@ -141,21 +151,26 @@ class HubServer:
             self._faults.clear()
 
     def put_files(self, repo_id: str, files: dict[str, bytes], *, branch: str = "main",
-                  private: bool = False, message: str = "test setup") -> str:
-        """Commit `files` directly (creating the repo if needed); returns the commit sha."""
+                  private: bool = False, message: str = "test setup", repo_type: str = "model") -> str:
+        """Commit `files` directly (creating the repo, a gradio Space for repo_type="space", if needed)."""
         with self._lock:
-            repo = self.repos.get(repo_id) or self._create(repo_id, private)
+            repo = (self._store(repo_type).get(repo_id)
+                    or self._create(repo_id, private, sdk="gradio" if repo_type == "space" else None))
             return self._commit(repo, branch, message, dict(files))
 
-    def head(self, repo_id: str, branch: str = "main") -> str:
-        return self.repos[repo_id].branches[branch]
+    def head(self, repo_id: str, branch: str = "main", *, repo_type: str = "model") -> str:
+        return self._store(repo_type)[repo_id].branches[branch]
 
-    def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
-        return dict(self.repos[repo_id].resolve(revision).files)
+    def files(self, repo_id: str, revision: str = "main", *, repo_type: str = "model") -> dict[str, bytes]:
+        return dict(self._store(repo_type)[repo_id].resolve(revision).files)
 
-    def history(self, repo_id: str, branch: str = "main") -> list[Commit]:
+    def variables(self, repo_id: str) -> dict[str, str]:
+        """A Space's variables as the Space would see them in its environment."""
+        return {key: entry["value"] for key, entry in self.spaces[repo_id].variables.items()}
+
+    def history(self, repo_id: str, branch: str = "main", *, repo_type: str = "model") -> list[Commit]:
         """Commits reachable from `branch`, newest first (the first is the repo's creation)."""
-        repo = self.repos[repo_id]
+        repo = self._store(repo_type)[repo_id]
         out, sha = [], repo.branches[branch]
         while sha is not None:
             out.append(repo.commits[sha])
@@ -166,11 +181,18 @@ class HubServer:
         return [r for r in self.requests if text in r[1]]
 
     # Storage ---------------------------------------------------------------
-    def _create(self, repo_id: str, private: bool) -> Repo:
-        repo = Repo(repo_id, private)
-        self.repos[repo_id] = repo
-        # The Hub starts every repo with a commit holding .gitattributes.
-        self._commit(repo, "main", "initial commit", {".gitattributes": GITATTRIBUTES}, parent=None)
+    def _store(self, repo_type: str) -> dict[str, Repo]:
+        return {"model": self.repos, "space": self.spaces}[repo_type]
+
+    def _create(self, repo_id: str, private: bool, sdk: str | None = None) -> Repo:
+        repo = Repo(repo_id, private, sdk=sdk)
+        self._store("model" if sdk is None else "space")[repo_id] = repo
+        # The Hub starts every repo with a commit holding .gitattributes; a Space's also holds a README.
+        files = {".gitattributes": GITATTRIBUTES}
+        if sdk is not None:
+            files["README.md"] = (f"---\ntitle: {repo_id.split('/')[-1]}\nemoji: 🚀\ncolorFrom: blue\n"
+                                  f"colorTo: red\nsdk: {sdk}\napp_file: app.py\npinned: false\n---\n").encode()
+        self._commit(repo, "main", "initial commit", files, parent=None)
         return repo
 
     def _commit(self, repo: Repo, branch: str, message: str, files: dict[str, bytes],
@@ -190,17 +212,23 @@ class HubServer:
 
     # HTTP ------------------------------------------------------------------
     def _app(self):
-        api = "/api/models/{ns}/{name}"
         routes = [
             Route("/api/repos/create", self._create_repo, methods=["POST"]),
             Route("/api/validate-yaml", self._validate_yaml, methods=["POST"]),
-            Route(api, self._repo_info, methods=["GET"]),
-            Route(api + "/revision/{rev}", self._repo_info, methods=["GET"]),
-            Route(api + "/tree/{rev}", self._tree, methods=["GET"]),
-            Route(api + "/tree/{rev}/{path:path}", self._tree, methods=["GET"]),
-            Route(api + "/preupload/{rev}", self._preupload, methods=["POST"]),
-            Route(api + "/commit/{rev}", self._commit_endpoint, methods=["POST"]),
-            Route(api + "/branch/{branch}", self._create_branch, methods=["POST"]),
+        ]
+        for api in ("/api/models/{ns}/{name}", "/api/spaces/{ns}/{name}"):  # the same calls for both types
+            routes += [
+                Route(api, self._repo_info, methods=["GET"]),
+                Route(api + "/revision/{rev}", self._repo_info, methods=["GET"]),
+                Route(api + "/tree/{rev}", self._tree, methods=["GET"]),
+                Route(api + "/tree/{rev}/{path:path}", self._tree, methods=["GET"]),
+                Route(api + "/preupload/{rev}", self._preupload, methods=["POST"]),
+                Route(api + "/commit/{rev}", self._commit_endpoint, methods=["POST"]),
+                Route(api + "/branch/{branch}", self._create_branch, methods=["POST"]),
+            ]
+        routes += [
+            Route("/api/spaces/{ns}/{name}/variables", self._space_variables, methods=["GET", "POST", "DELETE"]),
+            Route("/spaces/{ns}/{name}/resolve/{rev}/{path:path}", self._resolve, methods=["GET", "HEAD"]),
             Route("/{ns}/{name}/resolve/{rev}/{path:path}", self._resolve, methods=["GET", "HEAD"]),
         ]
         app = Starlette(routes=routes)
@@ -251,10 +279,18 @@ class HubServer:
             return "read"
         raise HttpError(401, "Invalid credentials in Authorization header")
 
+    @staticmethod
+    def _type_of(request: Request) -> str:
+        """'space' for the /api/spaces/ and /spaces/ routes, else 'model'."""
+        return "space" if request.url.path.startswith(("/api/spaces/", "/spaces/")) else "model"
+
+    def _url(self, repo: Repo) -> str:
+        return f"{self.url}/{'spaces/' if repo.sdk else ''}{repo.repo_id}"
+
     def _repo(self, request: Request, write: bool = False) -> Repo:
         access = self._access(request)
         repo_id = f"{request.path_params['ns']}/{request.path_params['name']}"
-        repo = self.repos.get(repo_id)
+        repo = self._store(self._type_of(request)).get(repo_id)
         if write and access is None:
             raise HttpError(401, "You must be authenticated to write to a repo", code="RepoNotFound")
         if repo is None or (repo.private and access is None):
@@ -287,14 +323,20 @@ class HubServer:
         if access != "write":
             raise HttpError(403, "You don't have the rights to create a model under this namespace")
         body = await request.json()
-        if body.get("type") not in (None, "model"):
-            raise HttpError(400, "this test Hub only hosts model repos")
+        repo_type = body.get("type") or "model"
+        if repo_type not in ("model", "space"):
+            raise HttpError(400, "this test Hub only hosts model and Space repos")
+        sdk = body.get("sdk") if repo_type == "space" else None
+        if repo_type == "space" and sdk not in SPACE_SDKS:
+            raise HttpError(400, f"a Space needs an sdk, one of {', '.join(SPACE_SDKS)}")
         repo_id = f"{body.get('organization') or 'user'}/{body['name']}"
-        url = f"{self.url}/{repo_id}"
+        url = f"{self.url}/{'spaces/' if sdk else ''}{repo_id}"
         with self._lock:
-            if repo_id in self.repos:
-                return JSONResponse({"error": "You already created this model repo", "url": url}, status_code=409)
-            self._create(repo_id, private=body.get("private") is True or body.get("visibility") == "private")
+            if repo_id in self._store(repo_type):
+                return JSONResponse({"error": f"You already created this {repo_type} repo", "url": url},
+                                    status_code=409)
+            self._create(repo_id, private=body.get("private") is True or body.get("visibility") == "private",
+                         sdk=sdk)
         return JSONResponse({"url": url, "name": repo_id, "id": repo_id})
 
     @_handled
@@ -304,10 +346,11 @@ class HubServer:
         blobs = request.query_params.get("blobs") in ("1", "true", "True")
         siblings = [{"rfilename": p, **({"size": len(d), "blobId": git_blob_sha1(d)} if blobs else {})}
                     for p, d in sorted(commit.files.items())]
+        kind = {"sdk": repo.sdk} if repo.sdk else {"modelId": repo.repo_id, "downloads": 0}
         return JSONResponse({
-            "id": repo.repo_id, "modelId": repo.repo_id, "author": repo.repo_id.split("/")[0],
+            "id": repo.repo_id, **kind, "author": repo.repo_id.split("/")[0],
             "sha": commit.sha, "private": repo.private, "gated": False, "disabled": False,
-            "lastModified": DATE, "createdAt": DATE, "downloads": 0, "likes": 0, "tags": [],
+            "lastModified": DATE, "createdAt": DATE, "likes": 0, "tags": [],
             "siblings": siblings,
         })
 
@@ -337,7 +380,7 @@ class HubServer:
     @_handled
     async def _validate_yaml(self, request: Request):
         body = await request.json()
-        errors = _card_metadata_errors(body.get("content", ""))
+        errors = _card_metadata_errors(body.get("content", ""), body.get("repoType") or "model")
         return JSONResponse({"errors": [{"message": e} for e in errors], "warnings": []},
                             status_code=400 if errors else 200)
 
@@ -382,7 +425,7 @@ class HubServer:
             if parent and parent != repo.branches[branch]:
                 raise HttpError(412, "the branch moved since parentCommit")
             sha = self._commit(repo, branch, header["summary"], added, deleted=tuple(deleted))
-        return JSONResponse({"success": True, "commitOid": sha, "commitUrl": f"{self.url}/{repo.repo_id}/commit/{sha}",
+        return JSONResponse({"success": True, "commitOid": sha, "commitUrl": f"{self._url(repo)}/commit/{sha}",
                              "pullRequestUrl": None})
 
     @_handled
@@ -396,6 +439,26 @@ class HubServer:
             start = self._revision(repo, body.get("startingPoint") or "main")
             repo.branches[branch] = start.sha
         return JSONResponse({})
+
+    @_handled
+    async def _space_variables(self, request: Request):
+        """GET lists a Space's variables; POST adds or updates one ({key, value, description}); DELETE drops one."""
+        repo = self._repo(request, write=request.method != "GET")
+        if request.method != "GET":
+            body = await request.json()
+            key = body.get("key")
+            if not isinstance(key, str) or not VARIABLE_KEY.fullmatch(key):
+                raise HttpError(400, "a variable key is letters, digits and underscores, not starting with a digit")
+            with self._lock:
+                if request.method == "DELETE":
+                    repo.variables.pop(key, None)
+                elif not isinstance(body.get("value"), str):
+                    raise HttpError(400, "a variable value must be a string")
+                else:
+                    repo.variables[key] = {"value": body["value"], "description": body.get("description"),
+                                           "updatedAt": DATE}
+        with self._lock:
+            return JSONResponse({key: dict(entry) for key, entry in repo.variables.items()})
 
     @_handled
     async def _resolve(self, request: Request):
@@ -418,7 +481,7 @@ class HubServer:
         return Response(content=data, status_code=200, headers=headers)
 
 
-def _card_metadata_errors(content: str) -> list[str]:
+def _card_metadata_errors(content: str, repo_type: str = "model") -> list[str]:
     """What the Hub would reject in a README's YAML front matter (a useful subset)."""
     match = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", content, re.DOTALL)
     if not match:
@@ -432,6 +495,15 @@ def _card_metadata_errors(content: str) -> list[str]:
     if not isinstance(meta, dict):
         return ["metadata must be a YAML mapping"]
     errors = []
+    if repo_type == "space":  # the Space configuration: an SDK it knows, versions as strings (3.10 is not "3.10")
+        if "sdk" in meta and meta["sdk"] not in SPACE_SDKS:
+            errors.append(f'"sdk" must be one of {", ".join(SPACE_SDKS)}')
+        for key in ("sdk_version", "python_version", "app_file"):
+            if key in meta and not isinstance(meta[key], str):
+                errors.append(f'"{key}" must be a string')
+        if "models" in meta and not (isinstance(meta["models"], list)
+                                     and all(isinstance(m, str) for m in meta["models"])):
+            errors.append('"models" must be a list of repo ids')
     for key in ("license", "library_name", "pipeline_tag"):
         if key in meta and not isinstance(meta[key], str):
             errors.append(f'"{key}" must be a string')

@@ -27,6 +27,8 @@ from pathlib import Path
 REQUIRED_FILES = ("config.json", "metadata.json", "model.weights.h5", "task_config.json")
 OPTIONAL_FILES = ("metrics.json", "history.json", "training_curve.png")
 DEFAULT_MIN_ACCURACY = 0.999
+NO_TOKEN_MESSAGE = ("No Hugging Face token found: set HF_TOKEN to a token with write access or run "
+                    "`hf auth login`, then run the same command again.")
 
 
 class PublishError(RuntimeError):
@@ -54,8 +56,7 @@ def publish(folder: str | Path, repo_id: str, *, token: str | None = None, priva
     import huggingface_hub  # after the cheap checks: a refusal stays instant
 
     if not (token or huggingface_hub.get_token()):
-        raise PublishError("No Hugging Face token found: set HF_TOKEN to a token with write access or run "
-                           "`hf auth login`, then run the same command again.")
+        raise PublishError(NO_TOKEN_MESSAGE)
     task = _validate(folder)
 
     from .model_card import render_model_card
@@ -70,10 +71,10 @@ def publish(folder: str | Path, repo_id: str, *, token: str | None = None, priva
         return _upload(huggingface_hub, folder, files, card, repo_id, token=token, private=private,
                        message=message, branch=revision or "main")
     except Exception as err:  # every failure becomes a sentence plus what to do next
-        reason = _explain(err, repo_id, huggingface_hub.constants.ENDPOINT)
+        reason = explain_hub_error(err, repo_id, huggingface_hub.constants.ENDPOINT)
         text = (f"Publishing to {repo_id} failed: {reason}. Nothing was changed locally: {folder} is intact. "
                 f"Retry with: {retry}")
-        raise PublishError(_scrub(text, token or huggingface_hub.get_token())) from None
+        raise PublishError(scrub_token(text, token or huggingface_hub.get_token())) from None
 
 
 def check_quality(metrics: dict, *, min_accuracy: float | None = None, force: bool = False) -> None:
@@ -142,7 +143,8 @@ def _upload(hub, folder: Path, files: list[str], card: str, repo_id: str, *, tok
     return url, info.oid
 
 
-def _explain(err: Exception, repo_id: str, endpoint: str) -> str:
+def explain_hub_error(err: Exception, repo_id: str, endpoint: str) -> str:
+    """A failed Hub call as a clause for a person: what happened and what to do (shared with deploy_space)."""
     from huggingface_hub import errors
 
     status = getattr(getattr(err, "response", None), "status_code", None)
@@ -171,7 +173,7 @@ def _first_line(err: Exception, skip: int = 0) -> str:
     return (lines[skip:] or lines or [type(err).__name__])[0][:300]
 
 
-def _scrub(text: str, token: str | None) -> str:
+def scrub_token(text: str, token: str | None) -> str:
     """Belt and braces: never let a token reach a message, whatever an error text contained."""
     return text.replace(token, "***") if token else text
 

@@ -1,0 +1,304 @@
+"""`python -m trainer.deploy_space`, proven end to end against the local Hub (tests/hub_server.py).
+
+The command runs as a subprocess whose environment points the real
+huggingface_hub client at the local Hub (the client reads HF_ENDPOINT when it is
+imported), from a folder other than the checkout. The proof of a working Space:
+the real client downloads the deployed Space into an empty folder, `python
+app.py` starts there with nothing from the checkout importable, and
+gradio_client gets 535+61 = 596 from it.
+
+The allow-list is checked on the real checkout and on a temporary copy of it
+with stray files planted (runs, caches, tests, secrets); the checkout itself is
+never written to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from app_fixtures import free_port  # noqa: E402
+from hub_server import hub_server  # noqa: E402,F401  (the module-scoped server fixture)
+from trainer.deploy_space import space_files  # noqa: E402
+
+SPACE = "org/addition-space"
+MODEL_REPO = "org/adder"  # a model repo the Space is told to offer
+WRONG_TOKEN = "hf_wrongtoken_deploy_0123456789abcdef"
+TRANSCRIPT: list[str] = []  # every output of the command, scanned for tokens at the end
+# Planted in a copy of the checkout: none of these may be listed. Outside the allowed folders first, then
+# inside them: caches, resume state, half-written and hidden folders, other suffixes, secret-looking names.
+PLANTED = ("runs/x.txt", "runs/default/model.weights.h5", "tests/planted_test.py", "bench/planted.py",
+           "docs/planted.png", "test-artifacts/shot.png", ".pytest_cache/v/cache.json", ".hypothesis/x.py",
+           ".gradio/flagged.json", "__pycache__/app.cpython-311.pyc", "notes.py",
+           "model/__pycache__/planted.py", "model/__pycache__/codec.cpython-311.pyc", "model/runs/stray.py",
+           "model/bundled/checkpoint/state.h5", "model/zoo/add2.partial/history.json",
+           "model/zoo/.add2.writing-7/model.weights.h5", "web/tests/test_x.py", "web/.hidden.py",
+           "model/bundled/notes.txt", "model/bundled/.env", "model/zoo/hf_token.json", "model/zoo/id_rsa.png",
+           "model/secrets.py", "model/bundled/credentials.json")
+
+
+def hub_env(server, home: Path, token: str | None, **extra: str) -> dict:
+    """Only our Hub (or `extra`'s HF_ENDPOINT), our cache and our token; nothing on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HF_", "HUGGING_FACE", "ADDITION_MODEL")) and k != "PYTHONPATH"}
+    env.update(HF_ENDPOINT=server.url, HF_HOME=str(home), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1",
+               HF_HUB_DISABLE_PROGRESS_BARS="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    if token:
+        env["HF_TOKEN"] = token
+    return env
+
+
+def deploy(*args: str, env: dict, cwd: Path, root: Path = ROOT) -> subprocess.CompletedProcess:
+    """The real command line, in a fresh interpreter started outside `root`."""
+    proc = subprocess.run([sys.executable, "-m", "trainer.deploy_space", *args], cwd=cwd,
+                          env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=300)
+    TRANSCRIPT.extend([proc.stdout, proc.stderr])
+    return proc
+
+
+def listed(stdout: str) -> dict[str, int]:
+    """path -> size from a --dry-run listing."""
+    rows = [line.split() for line in stdout.splitlines() if line.startswith("  ")]
+    return {row[0]: int(row[1].replace(",", "")) for row in rows}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("deploy")
+
+
+@pytest.fixture(scope="module")
+def env(hub_server, work) -> dict:
+    return hub_env(hub_server, work / "home", hub_server.token)
+
+
+@pytest.fixture(scope="module")
+def deployed(hub_server, env, work) -> dict:
+    """The checkout deployed once to SPACE with the real command, started from another folder.
+
+    --models offers a model repo on the same Hub (the bundled model's files) beside the bundled ones.
+    """
+    bundled = ROOT / "model" / "bundled"
+    hub_server.put_files(MODEL_REPO, {p.name: p.read_bytes() for p in bundled.iterdir() if p.is_file()})
+    proc = deploy(SPACE, "--message", "first deploy", "--models", MODEL_REPO, env=env, cwd=work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"proc": proc, "sha": hub_server.head(SPACE, repo_type="space")}
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(hub_server):
+    yield
+    hub_server.clear_faults()
+
+
+# What goes up ---------------------------------------------------------------------------------
+def test_dry_run_lists_the_app_and_its_models_and_contacts_nothing(hub_server, env, work):
+    before = len(hub_server.requests)
+    proc = deploy("org/dry-run-only", "--dry-run", "--model", "org/m", env=env, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    files = listed(proc.stdout)
+    bundled = {f"model/bundled/{p.name}" for p in (ROOT / "model/bundled").iterdir()
+               if p.suffix in (".json", ".h5", ".npz", ".png")}
+    code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "model").glob("*.py")}
+    assert {"app.py", "requirements.txt", "README.md", ".gitattributes"} | code | bundled <= set(files)
+    assert "model/bundled/model.weights.h5" in bundled and "model/storage.py" in code
+    assert not [p for p in files if p.split("/")[0] in ("tests", "runs", "bench", "docs", "trainer", "test-artifacts")
+                or "__pycache__" in p or "/." in "/" + p.removeprefix(".gitattributes")]
+    assert all(size == (ROOT / path).stat().st_size for path, size in files.items())
+    assert f"Total: {sum(files.values()):,} bytes in {len(files)} files" in proc.stdout
+    assert "Would set the Space variable ADDITION_MODEL=org/m" in proc.stdout
+    assert len(hub_server.requests) == before and "org/dry-run-only" not in hub_server.spaces
+
+
+def test_planted_files_in_a_copy_of_the_checkout_are_never_listed(hub_server, env, work):
+    copy = work / "copy"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+    for path in PLANTED:
+        (copy / path).parent.mkdir(parents=True, exist_ok=True)
+        (copy / path).write_bytes(b"planted")
+    (copy / "model/zoo/linked.json").symlink_to(copy / "runs/x.txt")  # a link may point anywhere: skipped
+    proc = deploy("x/y", "--dry-run", env=env, cwd=work, root=copy)
+    assert proc.returncode == 0, proc.stderr
+    files = listed(proc.stdout)
+    assert f"from {copy} to" in proc.stdout  # the copy's files, not the checkout's
+    assert set(files) == set(space_files(ROOT)) == set(space_files(copy))
+    assert not set(PLANTED) & set(files) and "model/zoo/linked.json" not in files
+
+
+# The end-to-end proof -------------------------------------------------------------------------
+def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
+    sha, out = deployed["sha"], deployed["proc"].stdout
+    assert f"Deployed {SPACE} @ {sha}" in out and f"{hub_server.url}/spaces/{SPACE}" in out
+    assert hub_server.variables(SPACE) == {"ADDITION_MODELS": MODEL_REPO}
+    assert [c.message for c in hub_server.history(SPACE, repo_type="space")] == ["first deploy", "initial commit"]
+    assert len([r for r in hub_server.requests_for(f"/api/spaces/{SPACE}/commit/") if r[0] == "POST"]) == 1
+    stored = hub_server.files(SPACE, repo_type="space")
+    expected = space_files(ROOT)
+    assert sorted(stored) == expected  # exactly the allow-list: the Hub's first README was replaced
+    assert all(stored[path] == (ROOT / path).read_bytes() for path in expected)
+
+    # The real client downloads the Space into an empty folder ...
+    folder = work / "space"
+    folder.mkdir()
+    env = hub_env(hub_server, work / "home-space", hub_server.token)
+    download = ("import sys; from huggingface_hub import snapshot_download; "
+                f"snapshot_download({SPACE!r}, repo_type='space', local_dir=sys.argv[1])")
+    proc = subprocess.run([sys.executable, "-c", download, str(folder)], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                 if p.is_file() and not p.relative_to(folder).as_posix().startswith(".cache/"))
+    assert got == expected
+
+    # ... where `python app.py` starts with nothing from the checkout importable ...
+    where = subprocess.run([sys.executable, "-c", "import model, web; print(model.__file__, web.__file__)"],
+                           cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    assert where.stdout.split() == [str(folder / "model/__init__.py"), str(folder / "web/__init__.py")]
+    port, log_path = free_port(), work / "space-app.log"
+    with open(log_path, "w") as log:
+        app = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=folder, env={**env, **hub_server.variables(SPACE)}, stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            assert app.poll() is None, f"app.py exited with {app.returncode}:\n{log_path.read_text()[-3000:]}"
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"app.py did not start in 180 s:\n{log_path.read_text()[-3000:]}"
+                time.sleep(0.3)
+        # ... and answers through the real API.
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        try:
+            result = client.predict("535+61", api_name="/predict")
+            # The Space variable brought in the model repo, downloaded from the Hub at start-up.
+            from_hub = client.predict("535+61", MODEL_REPO, api_name="/predict")
+        finally:
+            client.close()
+        assert (result["error"], result["answer"]) == (None, 596)
+        assert (from_hub["error"], from_hub["model"], from_hub["answer"]) == (None, MODEL_REPO, 596)
+        assert "Traceback" not in log_path.read_text()
+    finally:
+        app.terminate()
+        try:
+            app.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait(timeout=20)
+
+
+def test_a_second_deploy_changes_nothing_and_a_stale_file_is_removed(hub_server, deployed, env, work):
+    sha = deployed["sha"]
+    before = hub_server.files(SPACE, repo_type="space")
+    again = deploy(SPACE, env=env, cwd=work)
+    assert again.returncode == 0, again.stderr
+    assert f"Deployed {SPACE} @ {sha}" in again.stdout  # nothing changed: no new commit
+    assert len(hub_server.history(SPACE, repo_type="space")) == 2
+    assert hub_server.files(SPACE, repo_type="space") == before
+
+    # A file that is in the Space but not in the allow-list (an old upload, a hand edit) goes.
+    hub_server.put_files(SPACE, {"old_app.py": b"print('old')\n", "runs/x.txt": b"x"}, repo_type="space")
+    mirrored = deploy(SPACE, "--message", "mirror", env=env, cwd=work)
+    assert mirrored.returncode == 0, mirrored.stderr
+    assert hub_server.history(SPACE, repo_type="space")[0].message == "mirror"
+    assert hub_server.files(SPACE, repo_type="space") == before
+
+
+def test_model_flags_set_the_space_variables(hub_server, env, work):
+    proc = deploy("org/with-model", "--model", "x/y", "--models", "add2,org/other@v2", "--private",
+                  env=env, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert hub_server.variables("org/with-model") == {"ADDITION_MODEL": "x/y", "ADDITION_MODELS": "add2,org/other@v2"}
+    assert "Space variable ADDITION_MODEL=x/y" in proc.stdout and hub_server.spaces["org/with-model"].private
+    pinned = deploy("org/with-model", "--revision", "v1", env=env, cwd=work)  # the others stay as they were
+    assert pinned.returncode == 0, pinned.stderr
+    assert hub_server.variables("org/with-model") == {"ADDITION_MODEL": "x/y", "ADDITION_MODELS": "add2,org/other@v2",
+                                                      "ADDITION_MODEL_REVISION": "v1"}
+
+
+# Failures: one sentence, exit 1, the token never shown ----------------------------------------------
+@pytest.mark.parametrize("case, says", [
+    ("wrong token", "the Hub refused the token (HTTP 401)"),
+    ("read-only token", "the token may not write to org/failing-read-only-token (HTTP 403)"),
+    ("no token", "No Hugging Face token found: set HF_TOKEN"),
+    ("server error", "the Hub answered with a server error (HTTP 500)"),
+    ("unreachable", "could not reach the Hub at http://127.0.0.1:"),
+])
+def test_failures_are_one_sentence_and_exit_1(hub_server, work, case, says):
+    space = "org/failing-" + case.replace(" ", "-")
+    token = {"wrong token": WRONG_TOKEN, "read-only token": hub_server.read_token,
+             "no token": None}.get(case, hub_server.token)
+    endpoint = f"http://127.0.0.1:{free_port()}" if case == "unreachable" else hub_server.url
+    if case == "server error":
+        hub_server.fail(f"/api/spaces/{space}/commit/", status=500)
+    proc = deploy(space, env=hub_env(hub_server, work / "home-failing", token, HF_ENDPOINT=endpoint), cwd=work)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and says in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (token and token in proc.stderr)
+    if case == "server error":  # created, but the commit failed: the Space holds only the Hub's first commit
+        assert [c.message for c in hub_server.history(space, repo_type="space")] == ["initial commit"]
+    else:
+        assert space not in hub_server.spaces
+
+
+def test_a_space_config_the_hub_rejects_is_one_sentence(hub_server, env, work):
+    """A front matter with python_version: 3.10 (a number, read as 3.1) is refused before anything changes."""
+    copy = work / "bad-readme"
+    shutil.copytree(ROOT / "trainer", copy / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in space_files(ROOT):
+        (copy / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / path, copy / path)
+    readme = (copy / "README.md").read_text()
+    (copy / "README.md").write_text(readme.replace('python_version: "3.11"', "python_version: 3.10", 1))
+    proc = deploy("org/bad-readme", env=env, cwd=work, root=copy)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "the Hub rejected README.md's front matter (\"python_version\" must be a string)" in proc.stderr
+    assert [c.message for c in hub_server.history("org/bad-readme", repo_type="space")] == ["initial commit"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["not-a-space"], "is not a Space id"),
+    (["a/b", "--models", "x,,y"], "--models must be"),
+    (["a/b", "--model", ""], "--model must be"),
+    (["a/b", "--no-such-flag"], "unrecognized arguments"),
+    ([], "required: OWNER/SPACE"),
+])
+def test_bad_arguments_are_one_sentence_and_exit_2(hub_server, env, work, args, says):
+    before = len(hub_server.requests)
+    proc = deploy(*args, env=env, cwd=work)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and says in proc.stderr
+    assert len(hub_server.requests) == before
+
+
+def test_help_explains_every_flag(env, work):
+    proc = deploy("--help", env=env, cwd=work)
+    assert proc.returncode == 0
+    for word in ("OWNER/SPACE", "--private", "--model", "--models", "--revision", "--message", "--dry-run",
+                 "ADDITION_MODEL", "ADDITION_MODELS", "ADDITION_MODEL_REVISION", "HF_TOKEN"):
+        assert word in proc.stdout
+
+
+def test_the_token_never_appears_in_output_or_the_space(hub_server, deployed, work):
+    texts = [*TRANSCRIPT, *(p.read_text() for p in work.glob("*.log"))]
+    stored = [data for repo in hub_server.spaces.values() for commit in repo.commits.values()
+              for data in commit.files.values()]
+    variables = [v["value"] for repo in hub_server.spaces.values() for v in repo.variables.values()]
+    for token in (hub_server.token, hub_server.read_token, WRONG_TOKEN):
+        assert not any(token in text for text in texts + variables)
+        assert not any(token.encode() in data for data in stored)
