@@ -1,47 +1,83 @@
-"""Data generation: right sums, no repeated questions, held-out never trained on."""
+"""The questions a run trains and checks on: terms in range, no repeated questions, held-out never trained on."""
 
 import numpy as np
 import pytest
 
-from model.config import TaskConfig
-from trainer.data import all_questions, count_distinct_questions, make_questions, sample_terms, unordered_keys
-from trainer.train import make_splits
-from trainer.settings import TrainSettings
+from model.config import TaskConfig, distinct_count
+from model.questions import Questions, all_questions, question_keys, sample_questions
+from trainer.data import epoch_questions, heldout_disjoint, heldout_set, the_space, unique_questions
 
 
 @pytest.mark.parametrize("sampling", ["digits", "uniform", "mixed"])
 def test_terms_stay_in_range(sampling):
-    config = TaskConfig(sampling=sampling)
-    terms = sample_terms(config, 20_000, np.random.default_rng(0))
-    assert terms.shape == (20_000, 2)
-    assert terms.min() >= 0 and terms.max() <= 999
-    lengths = np.char.str_len(terms.astype(str))
-    short = (lengths == 1).mean()
+    task = TaskConfig(sampling=sampling)
+    q = sample_questions(task, 20_000, np.random.default_rng(0))
+    assert q.terms.shape == (20_000, 2) and q.terms.min() >= 0 and q.terms.max() <= 999
+    short = (np.char.str_len(q.terms.astype(str)) == 1).mean()
     # keras.io-style draws pick the length first, so a third of numbers have one digit.
-    assert (0.25 < short < 0.40) if sampling == "digits" else (short < 0.02 if sampling == "uniform" else 0.1 < short < 0.25)
+    assert (0.25 < short < 0.40) if sampling == "digits" else (short < 0.02 if sampling == "uniform" else
+                                                              0.1 < short < 0.25)
 
 
-def test_unique_questions_have_no_duplicate_unordered_pairs():
-    config = TaskConfig(digits=2)
-    terms = make_questions(config, 4_000, np.random.default_rng(1))
-    keys = unordered_keys(terms, config)
-    assert len(np.unique(keys)) == len(terms) == 4_000
-    assert unordered_keys(np.array([[12, 34]]), config) == unordered_keys(np.array([[34, 12]]), config)
+@pytest.mark.parametrize("task", [TaskConfig(digits=2), TaskConfig(digits=2, operators="-"),
+                                  TaskConfig(digits=1, terms=4, min_terms=2, operators="+*")],
+                         ids=["add", "subtract", "mixed-terms"])
+def test_unique_questions_never_repeat_a_question(task):
+    q = unique_questions(task, 3_000, np.random.default_rng(1))
+    keys = question_keys(q, task)
+    assert len(q) == 3_000 and len(np.unique(keys)) == 3_000
+    # Checked without the keys too: no text twice and, where order does not matter, no reordering twice.
+    texts = q.texts()
+    assert len(set(texts)) == 3_000
+    if task.commutative:
+        assert len({tuple(sorted(t.split(task.operators))) for t in texts}) == 3_000
 
 
-def test_heldout_is_disjoint_from_training():
-    config = TaskConfig(digits=2, terms=3)
-    settings = TrainSettings(train_size=20_000, heldout_size=2_000)
-    heldout, train = make_splits(config, settings, np.random.default_rng(2))
-    assert len(heldout) == 2_000 and len(train) == 20_000
-    assert not np.isin(unordered_keys(heldout, config), unordered_keys(train, config)).any()
+def test_order_does_not_make_a_new_question_for_plus_or_times_alone():
+    add, sub = TaskConfig(digits=2), TaskConfig(digits=2, operators="-")
+    pair = Questions(np.array([[12, 34], [34, 12]]), np.array([[0], [0]], dtype=np.int8))
+    assert question_keys(pair, add)[0] == question_keys(pair, add)[1]
+    minus = Questions(pair.terms, np.array([[1], [1]], dtype=np.int8))
+    assert question_keys(minus, sub)[0] != question_keys(minus, sub)[1]  # 12-34 is not 34-12
 
 
-def test_whole_task_can_be_drawn_and_counts_are_exact():
-    config = TaskConfig(digits=1, terms=3)
-    assert count_distinct_questions(config) == 220  # multisets of 3 from 10 digits
-    everything = make_questions(config, 220, np.random.default_rng(3))
-    assert len(np.unique(unordered_keys(everything, config))) == 220
-    with pytest.raises(ValueError, match="only"):
-        make_questions(config, 221, np.random.default_rng(3))
-    assert all_questions(config).shape == (1000, 3)
+@pytest.mark.parametrize("task", [TaskConfig(digits=2, terms=3), TaskConfig(digits=2, operators="+-*", terms=3),
+                                  TaskConfig(digits=2, terms=4, min_terms=2)], ids=["add", "mixed", "term-range"])
+def test_heldout_is_disjoint_from_training(task):
+    rng = np.random.default_rng(2)
+    heldout, disjoint = heldout_set(task, 2_000, rng)
+    assert disjoint and len(heldout) == 2_000
+    keys = question_keys(heldout, task)
+    train = unique_questions(task, 20_000, rng, exclude=keys)
+    fresh = epoch_questions(task, 20_000, heldout[:0], 0.0, rng, keys)
+    for questions in (train, fresh):
+        assert not np.isin(question_keys(questions, task), keys).any()
+
+
+def test_a_heldout_set_too_large_for_the_task_is_marked_as_not_held_out():
+    tutorial = TaskConfig(digits=2, terms=3, alphabet="0123456789+ ", smallest=1, largest=10)
+    assert distinct_count(tutorial) == 220  # multisets of 3 from 1..10
+    heldout, disjoint = heldout_set(tutorial, 1_000, np.random.default_rng(3))
+    assert not disjoint and len(heldout) == 1_000
+    assert heldout_disjoint(TaskConfig(digits=2), 505) and not heldout_disjoint(TaskConfig(digits=2), 506)
+
+
+def test_the_whole_task_can_be_drawn_and_the_space_is_every_question():
+    task = TaskConfig(digits=1, terms=3)
+    assert distinct_count(task) == 220
+    everything = unique_questions(task, 220, np.random.default_rng(3))
+    assert len(np.unique(question_keys(everything, task))) == 220
+    with pytest.raises(ValueError, match="only 220"):
+        unique_questions(task, 221, np.random.default_rng(3))
+    space, complete = the_space(task, 5_000, np.random.default_rng(4))
+    assert complete and len(space) == 1_000 == len(all_questions(task))
+    pool, complete = the_space(TaskConfig(digits=5), 5_000, np.random.default_rng(4))
+    assert not complete and len(pool) == 5_000
+
+
+def test_epoch_mixes_in_the_hard_share():
+    task = TaskConfig(digits=3)
+    hard = Questions(np.array([[999, 1]]), np.array([[0]], dtype=np.int8))
+    q = epoch_questions(task, 10_000, hard, 0.3, np.random.default_rng(5), None)
+    assert len(q) == 10_000
+    assert 2_900 <= int(((q.terms[:, 0] == 999) & (q.terms[:, 1] == 1)).sum()) <= 3_100
