@@ -24,6 +24,7 @@ equals Keras' own argmax (tests/test_fast_verify.py).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -112,8 +113,11 @@ def fast_margins(model, questions: np.ndarray, answers: np.ndarray,
         return np.zeros((0, steps), np.int32), np.zeros(0, np.float32)
     # Every step but the last runs once per distinct prefix; the last one runs per question, fused with
     # the decoder, starting from its prefix's state.
+    chunk = min(chunk, max(1024, 1 << (n - 1).bit_length()))  # small inputs: a small padded chunk (powers of 2)
     states, parent_of_question = encode_prefixes(cell, encoder, questions)
-    finish = _finisher(cell, encoder, decoder, dense, steps)
+    finish = _finisher(cell, len(encoder), len(decoder), steps)
+    weights = ([tf.constant(w) for layer in encoder for w in layer], [tf.constant(w) for layer in decoder for w in layer],
+               [tf.constant(w) for w in dense])
     predicted = np.empty((n, steps), np.int32)
     margin = np.empty(n, np.float32)
 
@@ -126,7 +130,7 @@ def fast_margins(model, questions: np.ndarray, answers: np.ndarray,
         c0 = [tf.constant(c[parent]) for _, c in states]
         last = tf.constant(np.pad(questions[rows, -1], pad).astype(np.int32))
         truth = tf.constant(np.pad(answers[rows], pad + ((0, 0),)).astype(np.int32))
-        tokens, margins_ = finish(h0, c0, last, truth)
+        tokens, margins_ = finish(*weights, h0, c0, last, truth)
         predicted[start:start + count] = tokens.numpy()[:count]
         margin[start:start + count] = margins_.numpy()[:count]
 
@@ -164,25 +168,37 @@ def encode_prefixes(cell: str, encoder: list[list[np.ndarray]], questions: np.nd
     return states, ids
 
 
-def _finisher(cell: str, encoder: list[list[np.ndarray]], decoder: list[list[np.ndarray]],
-              dense: list[np.ndarray], steps: int):
-    """A compiled function: the last encoder step, the decoder, softmax, argmax and margins, for one chunk."""
-    enc = [[tf.constant(w) for w in layer] for layer in encoder]
-    dec = [[tf.constant(w) for w in layer] for layer in decoder]
-    dense_k, dense_b = (tf.constant(w) for w in dense)
+_FINISHERS: dict[tuple, Any] = {}
 
+
+def _finisher(cell: str, encoder_layers: int, decoder_layers: int, steps: int) -> Any:
+    """A compiled function: the last encoder step, the decoder, softmax, argmax and margins, for one chunk.
+
+    The weights are arguments, not constants, so one compiled function serves every call (and every epoch's
+    checks during training) for networks of the same shape.
+    """
+    key = (cell, encoder_layers, decoder_layers, steps)
+    if key not in _FINISHERS:
+        _FINISHERS[key] = _compile_finisher(cell, encoder_layers, steps)
+    return _FINISHERS[key]
+
+
+def _compile_finisher(cell: str, encoder_layers: int, steps: int) -> Any:
     def split(bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
         return (bias[0], bias[1]) if cell == "gru" else (bias, None)
 
     @tf.function(jit_compile=True, autograph=False)  # XLA fuses each step's gate arithmetic
-    def finish(h0: list, c0: list, last: tf.Tensor, truth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def finish(enc: list, dec: list, dense: list, h0: list, c0: list, last: tf.Tensor,
+               truth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = None
-        for depth, (kernel, recurrent, bias) in enumerate(enc):
+        for depth in range(encoder_layers):
+            kernel, recurrent, bias = enc[3 * depth:3 * depth + 3]
             input_bias, recurrent_bias = split(bias)
             projected = tf.gather(kernel, last) + input_bias if depth == 0 else tf.matmul(x, kernel) + input_bias
             x, _ = step(cell, projected, h0[depth], c0[depth], recurrent, recurrent_bias)
         sequence = None
-        for depth, (kernel, recurrent, bias) in enumerate(dec):
+        for depth in range(len(dec) // 3):
+            kernel, recurrent, bias = dec[3 * depth:3 * depth + 3]
             input_bias, recurrent_bias = split(bias)
             once = tf.matmul(x, kernel) + input_bias if depth == 0 else None  # RepeatVector: project once
             h = c = None
@@ -192,6 +208,7 @@ def _finisher(cell: str, encoder: list[list[np.ndarray]], decoder: list[list[np.
                 h, c = step(cell, projected, h, c, recurrent, recurrent_bias)  # h None: from zeros, no h @ U
                 outputs.append(h)
             sequence = outputs
+        dense_k, dense_b = dense
         logits = tf.stack([tf.matmul(h, dense_k) + dense_b for h in sequence], axis=1)  # (n, steps, chars)
         probs = tf.nn.softmax(logits)
         right = tf.gather(probs, truth, axis=2, batch_dims=2)
