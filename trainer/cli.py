@@ -29,8 +29,15 @@ OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
 SWITCH_OFF = {"time_budget": 0, "clipnorm": 0, "target_margin": -1, "target_accuracy": 0, "pass_accuracy": -1}
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m trainer",
         description="Train a seq2seq recurrent network to do arithmetic ('535+61' -> '596'), verify it on every "
                     "question (when they can be listed) or a large pool, and write a model folder that the app "
@@ -145,7 +152,10 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
         net = dataclasses.replace(base_net, **{k: getattr(args, k) for k in NET_FLAGS if getattr(args, k, None)
                                                is not None})
     except (ConfigError, TypeError) as err:
-        raise ValueError("--" + str(err).replace("_", "-")) from None
+        text = str(err)
+        flag = text.split(" ")[0]
+        raise ValueError(("--" + flag.replace("_", "-") + text[len(flag):]) if flag in TASK_FLAGS + NET_FLAGS
+                         else text) from None
     changes = setting_flags(args)
     settings = dataclasses.replace(base_settings, **changes)
     distinct = distinct_count(task)
@@ -197,8 +207,8 @@ def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig,
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    folder = RunFolder(args.output_dir or default_output(args))
     try:
+        folder = RunFolder(args.output_dir or default_output(args))
         if args.resume:
             task, net, settings = resume_run(args, folder)
         else:

@@ -162,7 +162,8 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
         (whole(s.batch_size, 1, MAX_BATCH),
          f"--batch-size must be a whole number from 1 to {MAX_BATCH:,}, got {s.batch_size!r}"),
         (whole(s.samples_per_epoch, 1, MAX_SAMPLES_PER_EPOCH),
-         f"--samples-per-epoch must be a whole number from 1 to {MAX_SAMPLES_PER_EPOCH:,}, got {s.samples_per_epoch!r}"),
+         f"--samples-per-epoch must be a whole number from 1 to {MAX_SAMPLES_PER_EPOCH:,}, "
+         f"got {s.samples_per_epoch!r}"),
         (whole(s.epochs, 1, MAX_EPOCHS), f"--epochs must be a whole number from 1 to {MAX_EPOCHS:,}, got {s.epochs!r}"),
         (positive(s.learning_rate, MAX_LEARNING_RATE),
          f"--learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g}, got {s.learning_rate!r}"),

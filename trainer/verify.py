@@ -59,6 +59,19 @@ def run_together(model: Any, parts: list[tuple[Checker, slice | np.ndarray]]) ->
     return list(zip(np.split(predicted, ends), np.split(margins, ends)))
 
 
+def keras_model(stored: Any) -> Any:
+    """A Keras model with a checked model folder's weights (model.storage.StoredModel), for MARGINS.
+
+    Built by our own builder from network.json, never from the folder's Keras config.
+    """
+    from model.network import build_model, rnn_layer_paths
+
+    model = build_model(stored.task, stored.net)
+    weights = [stored.weights[f"{path}/cell/vars/{j}"] for path in rnn_layer_paths(stored.net) for j in range(3)]
+    model.set_weights(weights + [stored.weights["layers/dense/vars/0"], stored.weights["layers/dense/vars/1"]])
+    return model
+
+
 def margins_function(model: Any, task: TaskConfig):
     """A MarginFn for model/analysis.py (the map): questions -> margins."""
     def margins_of(q: Questions) -> np.ndarray:
