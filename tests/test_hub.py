@@ -29,12 +29,17 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from hub_server import hub_server  # noqa: E402,F401  (the module-scoped server fixture)
 from model.codec import encode_questions, one_hot  # noqa: E402
-from model.config import TaskConfig  # noqa: E402
-from model.network import build_model, keras  # noqa: E402
-from model.storage import BUNDLED_DIR, load_model_dir, save_model_dir  # noqa: E402
+from model.config import NetworkConfig, TaskConfig  # noqa: E402
+from model.network import build_model, rnn_layer_paths  # noqa: E402
+from model.questions import make_questions  # noqa: E402
+from model.serving import load_catalogue  # noqa: E402
+from model.storage import write_json, write_model_folder  # noqa: E402
+from trainer.keras_files import write_keras_files  # noqa: E402
 
-UPLOADED = ("config.json", "metadata.json", "model.weights.h5", "task_config.json",
-            "metrics.json", "history.json", "training_curve.png")
+import keras  # noqa: E402
+
+UPLOADED = ("config.json", "metadata.json", "model.weights.h5", "task_config.json", "network.json",
+            "train_settings.json", "metrics.json", "history.json", "training_curve.png")
 WRONG_TOKEN = "hf_wrongtoken_0123456789abcdef0123"
 TRANSCRIPT: list[str] = []  # every output the client produced, scanned for tokens at the end
 
@@ -42,13 +47,16 @@ TRANSCRIPT: list[str] = []  # every output the client produced, scanned for toke
 WORKER = r'''
 import contextlib, hashlib, io, json, os, sys, traceback
 channel = sys.stdout
-from model.hub import load_for_app
+from model.network import rnn_layer_paths
+from model.serving import load_catalogue
 from trainer.publish import main as publish_main
 
-def digest(model):
+def digest(stored):
+    """The weights in Keras' order (kernel, recurrent kernel, bias per layer; then the dense layer)."""
     h = hashlib.sha256()
-    for weights in model.get_weights():
-        h.update(weights.tobytes())
+    names = [f"{p}/cell/vars/{j}" for p in rnn_layer_paths(stored.net) for j in range(3)]
+    for name in names + ["layers/dense/vars/0", "layers/dense/vars/1"]:
+        h.update(stored.weights[name].tobytes())
     return h.hexdigest()
 
 for line in sys.stdin:
@@ -67,10 +75,11 @@ for line in sys.stdin:
                     result["rc"] = publish_main(request["argv"])
                 except SystemExit as exit:
                     result["rc"] = exit.code
-            elif request["op"] == "load":
-                m = load_for_app(request.get("source"), request.get("revision"))
-                result.update(source=m.source, revision=m.revision, notes=m.notes, digest=digest(m.model),
-                              description=m.description, config=m.config.to_dict())
+            elif request["op"] == "load":  # what the app does at start-up: its catalogue and default model
+                catalogue = load_catalogue(request.get("source"), request.get("revision"), extra=[])
+                m = catalogue.models[catalogue.default]
+                result.update(source=m.source, revision=m.revision, notes=catalogue.notes, digest=digest(m.stored),
+                              description=m.description, config=m.task.to_dict(), default=catalogue.default)
             else:
                 scope = {"__name__": "__snippet__"}
                 exec(compile(request["code"], "<snippet>", "exec"), scope)
@@ -147,11 +156,29 @@ def fingerprint(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def weights_digest(model) -> str:
+def weights_digest(weights: list) -> str:
+    """Weight arrays in Keras' order (as model.get_weights() lists them)."""
     h = hashlib.sha256()
-    for weights in model.get_weights():
-        h.update(weights.tobytes())
+    for array in weights:
+        h.update(array.tobytes())
     return h.hexdigest()
+
+
+def stored_weights(stored) -> list:
+    """A checked model folder's weights in Keras' order."""
+    names = [f"{p}/cell/vars/{j}" for p in rnn_layer_paths(stored.net) for j in range(3)]
+    return [stored.weights[n] for n in names + ["layers/dense/vars/0", "layers/dense/vars/1"]]
+
+
+def save_folder(model, task: TaskConfig, net: NetworkConfig, folder: Path, metrics: dict) -> Path:
+    """A model folder as the trainer writes it (Keras' files, task, network, settings, metrics), atomically."""
+    def write(tmp: Path) -> None:
+        write_keras_files(model, tmp)
+        task.save(tmp / "task_config.json")
+        net.save(tmp / "network.json")
+        write_json(tmp / "train_settings.json", metrics["training"])
+        write_json(tmp / "metrics.json", metrics)
+    return write_model_folder(folder, write)
 
 
 def snapshot(home: Path, repo_id: str, sha: str) -> Path:
@@ -197,29 +224,32 @@ class Folders:
     """Trained-looking output folders (tiny untrained networks) and what they should load as."""
 
     def __init__(self, root: Path):
-        task = TaskConfig(digits=1)
+        task, net = TaskConfig(digits=1), NetworkConfig(encoder_units=16, decoder_units=16)
         self.task, self.digests, self.models = task, {}, {}
         metrics = {"heldout_exact_match": 0.9995, "heldout_size": 100, "heldout_char_accuracy": 0.9998,
                    "exhaustive_wrong": 0, "exhaustive_total": 100, "epochs": 2, "samples_seen": 2000,
                    "training": {"preset": "tiny", "batch_size": 32, "learning_rate": 0.005, "target_accuracy": 0.999}}
         for seed, name in ((1, "good"), (2, "second")):
             keras.utils.set_random_seed(seed)
-            model = build_model(task, encoder_units=16, decoder_units=16)
-            folder = save_model_dir(model, task, root / name, metrics)
+            model = build_model(task, net)
+            folder = save_folder(model, task, net, root / name, metrics)
             (folder / "history.json").write_text(json.dumps({"loss": [1.2, 0.4], "val_accuracy": [0.6, 0.97]}))
             (folder / "training_curve.png").write_bytes(b"\x89PNG\r\n\x1a\n-not-really-a-curve-" + name.encode())
-            (folder / "checkpoint" / "backup").mkdir(parents=True)  # resume state: must stay local
-            (folder / "checkpoint" / "backup" / "state.bin").write_bytes(b"resume")
-            self.digests[name], self.models[name] = weights_digest(model), model
+            (folder / "notes.txt").write_text("mine")  # anything not listed stays local
+            self.digests[name], self.models[name] = weights_digest(model.get_weights()), model
         self.good, self.second = root / "good", root / "second"
         self.weak = root / "weak"
         shutil.copytree(self.good, self.weak)
-        (self.weak / "metrics.json").write_text(json.dumps({**metrics, "heldout_exact_match": 0.5}))
+        (self.weak / "metrics.json").write_text(json.dumps({**metrics, "heldout_exact_match": 0.5,
+                                                            "exhaustive_wrong": 50}))
         self.broken = root / "broken"
         shutil.copytree(self.good, self.broken)
         weights = (self.good / "model.weights.h5").read_bytes()
         (self.broken / "model.weights.h5").write_bytes(weights[: len(weights) // 2])
-        self.digests["bundled"] = weights_digest(load_model_dir(BUNDLED_DIR)[0])
+        # What the app serves when a source fails: the default of the bundled zoo.
+        catalogue = load_catalogue(extra=[], seconds=1)
+        self.fallback = catalogue.default
+        self.digests["bundled"] = weights_digest(stored_weights(catalogue.models[catalogue.default].stored))
 
     def files(self, name: str = "good", **changes: bytes) -> dict[str, bytes]:
         """The files of a published folder, some replaced (or removed, with None)."""
@@ -256,7 +286,7 @@ def test_cli_publishes_one_commit_that_downloads_byte_identical(hub_server, publ
     assert [c.message for c in hub_server.history("org/adder")] == ["first model", "initial commit"]
     assert len([r for r in hub_server.requests_for("/api/models/org/adder/commit/") if r[0] == "POST"]) == 1
     stored = hub_server.files("org/adder")
-    # Exactly the listed files: no checkpoint/, no empty assets/.
+    # Exactly the listed files: not notes.txt, no empty assets/.
     assert set(stored) == {".gitattributes", "README.md", *UPLOADED}
     assert all(stored[name] == (folders.good / name).read_bytes() for name in UPLOADED)
 
@@ -268,24 +298,32 @@ def test_cli_publishes_one_commit_that_downloads_byte_identical(hub_server, publ
     assert loaded["description"] == f"org/adder @ {sha[:12]}"
     assert loaded["digest"] == folders.digests["good"]
     folder = snapshot(work / "home", "org/adder", sha)
-    for name in ("config.json", "metadata.json", "model.weights.h5", "task_config.json", "metrics.json"):
+    for name in ("model.weights.h5", "task_config.json", "network.json", "metrics.json"):
         assert (folder / name).read_bytes() == (folders.good / name).read_bytes()
 
 
-def test_plain_keras_loads_the_downloaded_snapshot(published, client, folders, work):
-    client.load("org/adder")
-    model = keras.saving.load_model(snapshot(work / "home", "org/adder", published["sha"]))
-    assert weights_digest(model) == folders.digests["good"]
+def test_plain_keras_loads_the_published_model(published, client, folders):
+    ran = client.run("import keras, hashlib\n"
+                     "model = keras.saving.load_model('hf://org/adder')\n"
+                     "h = hashlib.sha256()\n"
+                     "for w in model.get_weights():\n"
+                     "    h.update(w.tobytes())\n"
+                     "digest = h.hexdigest()\n", returning=("digest",))
+    assert ran["values"]["digest"] == folders.digests["good"]
 
 
 def test_model_card_declares_keras_and_the_measured_accuracy(hub_server, published):
     card = hub_server.files("org/adder")["README.md"].decode()
     front = yaml.safe_load(card.split("---")[1])
     assert front["library_name"] == "keras" and front["license"] == "apache-2.0"
-    assert {"keras", "lstm", "seq2seq", "addition"} <= set(front["tags"])
-    result = front["model-index"][0]["results"][0]
-    assert result["dataset"]["name"] == "random 1-digit sums (held-out)"
-    assert {m["type"]: m["value"] for m in result["metrics"]} == {"exact_match": 0.9995, "accuracy": 0.9998}
+    assert {"keras", "lstm", "seq2seq", "addition", "arithmetic"} <= set(front["tags"])
+    every, held = front["model-index"][0]["results"]
+    # The headline first: every question was asked, all 100 right.
+    assert every["dataset"]["name"] == "all 1-digit sums" and every["metrics"][0]["value"] == 1.0
+    assert held["dataset"]["name"] == "random 1-digit sums (held-out)"
+    assert {m["type"]: m["value"] for m in held["metrics"]} == {"exact_match": 0.9995, "accuracy": 0.9998}
+    assert "# adder: an LSTM that learned to add" in card
+    assert "- **Headline:** 100.00% right (0 wrong of all 100 questions)" in card
     assert 'keras.saving.load_model("hf://org/adder")' in card
     assert "![Training curve](training_curve.png)" in card
     assert "| preset | tiny |" in card and "| target_accuracy | 0.999 |" in card
@@ -298,7 +336,7 @@ def test_model_card_usage_snippet_works_as_written(hub_server, published, client
     card = hub_server.files("org/adder")["README.md"].decode()
     code = re.search(r"```python\n(.*?)```", card, re.DOTALL).group(1)
     ran = client.run(code, returning=("x", "probabilities", "answer"))
-    expected_x = one_hot(encode_questions(np.array([[5, 1]]), folders.task), folders.task)
+    expected_x = one_hot(encode_questions(make_questions([[5, 1]]), folders.task), folders.task)
     assert np.array_equal(np.array(ran["values"]["x"]), expected_x)  # encoded exactly like the codec
     expected = folders.models["good"].predict(expected_x, verbose=0)[0]
     assert np.allclose(ran["values"]["probabilities"], expected, atol=1e-5)  # the published weights
@@ -336,8 +374,9 @@ def test_quality_gate_refuses_before_any_request_and_force_overrides(hub_server,
     env = client_env(hub_server.url, work / "home", hub_server.token)
     proc = run_cli(folders.weak, "org/weak", env=env)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("error: Refusing to publish: held-out exact match is 50%, below the required "
-                                   "99.9%; train longer, or use --force (force=True) to publish anyway.")
+    assert proc.stderr.strip() == ("error: Refusing to publish: the model is 50% right (50 wrong of all 100 "
+                                   "questions), below the required 99.9%; train longer, or use --force "
+                                   "(force=True) to publish anyway.")
     assert hub_server.requests_for("org/weak") == [] and proc.stdout == ""
 
     forced = client.cli(folders.weak, "org/weak", "--force", "--message", "forced")
@@ -409,7 +448,7 @@ def test_python_api_for_the_trainer(hub_server, client, folders):
         "    refusal = str(err)\n", returning=("url", "sha", "refusal"))
     assert ran["values"]["url"] == f"{hub_server.url}/org/api" and ran["values"]["sha"] == hub_server.head("org/api")
     assert hub_server.repos["org/api"].private and hub_server.history("org/api")[0].message == "from the trainer"
-    assert ran["values"]["refusal"].startswith("Refusing to publish: held-out exact match is 50%")
+    assert ran["values"]["refusal"].startswith("Refusing to publish: the model is 50% right")
     # A private repo is invisible without a token, and readable with one.
     assert "there is no model repo org/api" in client.load("org/api", env={"HF_TOKEN": None})["notes"][0]
     assert client.load("org/api")["revision"] == ran["values"]["sha"]
@@ -428,24 +467,26 @@ LOAD_FAILURES = {
     "refused token": ("tokened", "org/tokened", None, {"HF_TOKEN": WRONG_TOKEN},
                       "the Hub refused the token (HTTP 401)"),
     "server error": ("down", "org/down", None, {}, "the Hub answered with a server error (HTTP 500)"),
-    "truncated weights": ("truncated", "org/truncated", None, {},
-                          "the Keras files in org/truncated @ ", "could not be loaded (truncated, corrupt"),
+    "truncated weights": ("truncated", "org/truncated", None, {}, "model.weights.h5 could not be read (truncated "
+                          "or corrupt)"),
     "download cut short": ("cut", "org/cut", None, {}, "a file of org/cut arrived truncated"),
     "bytes flipped in transit": ("flipped", "org/flipped", None, {}, "model.weights.h5 of org/flipped @ ",
                                  "arrived damaged"),
-    "config not matching weights": ("mismatch", "org/mismatch", None, {}, "org/mismatch @ ",
-                                    "but the task config (digits=2"),
-    "invalid repo id": (None, "not a repo id!", None, {}, "is neither a model folder nor a valid Hub repo id"),
+    # Three operators make a 14-character alphabet: the 12-character weights cannot be this task's.
+    "config not matching weights": ("mismatch", "org/mismatch", None, {}, "model.weights.h5 does not match the "
+                                    "network in network.json and task_config.json", "alphabet of 14"),
+    "invalid repo id": (None, "not a repo id!", None, {}, "no such folder: not a repo id!; if you meant a Hub repo"),
 }
 
 
 @pytest.mark.parametrize("case", list(LOAD_FAILURES))
-def test_load_failure_is_explained_and_falls_back_to_bundled(hub_server, client, folders, case):
+def test_load_failure_is_explained_and_falls_back_to_the_bundled_zoo(hub_server, client, folders, case):
     setup, source, revision, env, *phrases = LOAD_FAILURES[case]
     weights = (folders.good / "model.weights.h5").read_bytes()
     if setup:
         changes = {"incomplete": {"model.weights.h5": None}, "truncated": {"model.weights.h5": _cut(weights)},
-                   "mismatch": {"task_config.json": TaskConfig(digits=2).to_json().encode()}}.get(setup, {})
+                   "mismatch": {"task_config.json": TaskConfig(digits=1, operators="+-*").to_json().encode()},
+                   }.get(setup, {})
         hub_server.put_files(source, folders.files(**changes))
     if setup == "down":
         hub_server.fail("/org/down/", status=500)
@@ -457,7 +498,7 @@ def test_load_failure_is_explained_and_falls_back_to_bundled(hub_server, client,
     loaded = client.load(source, revision, env=env)
     assert (loaded["source"], loaded["revision"], loaded["digest"]) == ("bundled", None, folders.digests["bundled"])
     [note] = loaded["notes"]
-    assert note.startswith(f"Could not use {source}: ") and note.endswith(". Serving the bundled model instead.")
+    assert note.startswith(f"Could not use {source}: ") and note.endswith(f". Serving {folders.fallback} instead.")
     for phrase in phrases:
         assert phrase in note
     assert "\n" not in note and "Traceback" not in note and "/snapshots/" not in note
@@ -475,8 +516,10 @@ def test_offline_and_unreachable_hub_serve_the_cache(hub_server, published, clie
     requests_before = len(hub_server.requests)
     for worker in (offline, unreachable):
         cached = worker.load("org/adder")
-        assert (cached["source"], cached["revision"], cached["notes"]) == ("org/adder", published["sha"], [])
+        assert (cached["source"], cached["revision"]) == ("org/adder", published["sha"])
         assert cached["digest"] == folders.digests["good"]
+        # model/hub.py says when it served the cache because the Hub failed (or offline mode was on).
+        assert all(f"serving the cached copy of org/adder @ {published['sha'][:12]}" in n for n in cached["notes"])
     assert len(hub_server.requests) == requests_before  # nothing reached the Hub
 
     never = offline.load("org/never-downloaded")
@@ -508,12 +551,13 @@ def test_trainer_trains_then_pushes_in_one_command(hub_server, work):
     out = work / "trained-and-pushed"
     env = client_env(hub_server.url, work / "home-train", hub_server.token)
     proc = subprocess.run(
-        [sys.executable, "-m", "trainer", "--digits", "1", "--epochs", "1", "--train-size", "2048",
-         "--samples-per-epoch", "2048", "--encoder-units", "8", "--decoder-units", "8", "--show-samples", "0",
+        [sys.executable, "-m", "trainer", "--digits", "1", "--epochs", "1", "--samples-per-epoch", "2048",
+         "--encoder-units", "8", "--decoder-units", "8", "--show-samples", "0", "--target-margin", "-1",
          "--output-dir", str(out), "--push-to-hub", "org/trained", "--commit-message", "trained here"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     TRANSCRIPT.extend([proc.stdout, proc.stderr])
-    # Four gradient steps cannot learn addition: the gate refuses, and says how to publish later.
+    # Two gradient steps cannot learn addition: the run has no target of its own, so it passes and pushes,
+    # and the publishing gate refuses it, saying how to publish later.
     assert proc.returncode == 1 and "Refusing to publish" in proc.stderr and "--force-push" in proc.stderr
     assert "org/trained" not in hub_server.repos
     forced = run_cli(out, "org/trained", "--force", "--message", "trained here", env=env)
