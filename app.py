@@ -26,7 +26,7 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue  # noqa: E402
-from web import about, compare, inside, learning, many, one_sum, space_map  # noqa: E402
+from web import about, compare, inside, learning, many, one_sum, space_map, train_own  # noqa: E402
 from web.guard import EndpointPolicy, RequestGuard  # noqa: E402
 from web.html import CSS  # noqa: E402
 from web.service import Service, task_summary  # noqa: E402
@@ -46,10 +46,11 @@ def build_demo(service: Service) -> gr.Blocks:
     default = service.default
 
     def header(name: str) -> str:
-        served = service.catalogue.get(name) or service.served(None)
+        served = service.resolve(name)
         return about.model_line(service.model_info(served.name), task_summary(served))
 
-    with gr.Blocks(title=TITLE) as demo:
+    # Files handed to visitors (trained models' zips) leave Gradio's cache after half an hour.
+    with gr.Blocks(title=TITLE, delete_cache=(600, 1800)) as demo:
         gr.HTML(f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
                 "question as characters and write the answer one character at a time. Pick a model, ask it "
                 "something, and look inside its answer.</p>", elem_id="title")
@@ -70,6 +71,8 @@ def build_demo(service: Service) -> gr.Blocks:
                 lines = many.tab(service, picker)
             with gr.Tab("Compare", id="compare"):
                 compare.tab(service, picker)
+            with gr.Tab("Train your own", id="train"):
+                train_own.tab(service, picker)
             with gr.Tab("The model", id="model"):
                 panel = gr.HTML(about.model_html(service.model_info(default)), css_template=CSS, elem_id="model-tab")
 

@@ -87,6 +87,13 @@ def colour_scale(values: np.ndarray, anchors: list[tuple[float, tuple[int, int, 
     return np.stack(channels, axis=-1).round().astype(np.uint8)
 
 
+def margin_palette() -> np.ndarray:
+    """256 colours for stored margins (0 = -1 … 255 = +1): yellow (barely right) to teal (sure), red wrong."""
+    palette = colour_scale(np.clip(np.arange(256) / 127.5 - 1, 0, 1), MARGIN)
+    palette[:128] = WRONG_RGB  # a margin of 0 or less is a wrong answer
+    return palette
+
+
 def css_colour(value: float, anchors: list[tuple[float, tuple[int, int, int]]]) -> str:
     r, g, b = colour_scale(np.array([value]), anchors)[0]
     return f"rgb({r},{g},{b})"

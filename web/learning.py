@@ -19,7 +19,7 @@ import pandas as pd
 from model.analysis import LearningRecord
 
 from .service import Service
-from .html import CSS, MARGIN, WRONG_RGB, colour_scale, data_uri, esc, legend, message, png_bytes
+from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
 
 NO_RECORD = ("This model has no learning record: `python -m trainer` writes one (learning.npz) for every model it "
              "trains, and this one was made without it.")
@@ -45,25 +45,28 @@ def curves(record: LearningRecord | None) -> tuple[pd.DataFrame, pd.DataFrame, p
     return loss, pd.concat(errors, ignore_index=True), pd.concat(positions, ignore_index=True)
 
 
+def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
+    """A coarse map (margins as bytes, rows = second number) drawn large enough to see, with its legend."""
+    rgb = margin_palette()[quantised]
+    scale = max(1, 400 // quantised.shape[0])
+    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    return (f'<div><img class="heat" style="width:min(400px,100%)" alt="map {esc(caption)}" '
+            f'src="{data_uri(png_bytes(rgb))}"></div><div>{legend(MARGIN, "barely right", "sure")} '
+            f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
+            f'{esc(axis[0])}…{esc(axis[-1])}, y: second ({esc(caption)})</span></div>')
+
+
 def probe_html(record: LearningRecord | None, epoch: int) -> str:
-    """The probe map after `epoch` (1-based), scaled up, with that epoch's figures."""
+    """The probe map after `epoch` (1-based), with that epoch's figures."""
     if record is None:
         return message(NO_RECORD)
     epoch = int(max(1, min(epoch, record.epochs)))
     quantised = record.probe_margin[epoch - 1]
-    margin = quantised.astype(np.float32) / 127.5 - 1
-    rgb = colour_scale(np.clip(margin, 0, 1), MARGIN)
-    rgb[quantised <= 127] = WRONG_RGB
-    scale = max(1, 400 // quantised.shape[0])
-    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
     wrong = int((quantised <= 127).sum())
     return (f'<div class="panel" id="probe"><div><b>After epoch {epoch} of {record.epochs}</b> '
             f'({record.samples_seen[epoch - 1]:,} questions seen, {record.seconds[epoch - 1]:.0f} s): '
             f'held-out exact match {100 * record.exact_match[epoch - 1]:.2f}%, {wrong:,} of {quantised.size:,} '
-            f'probe questions wrong.</div><img class="heat" style="width:min(400px,100%)" alt="probe map" '
-            f'src="{data_uri(png_bytes(rgb))}"><div>{legend(MARGIN, "barely right", "sure")} '
-            f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
-            f'{esc(record.probe_a[0])}…{esc(record.probe_a[-1])}, y: second</span></div></div>')
+            f'probe questions wrong.</div>{probe_picture(quantised, record.probe_a, f"epoch {epoch}")}</div>')
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -86,13 +89,13 @@ def tab(service: Service, picker: Any) -> LearningTab:
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 
     def fill(name: str) -> tuple[Any, ...]:
-        record = (service.catalogue.get(name) or service.served(None)).learning
+        record = (service.resolve(name)).learning
         frames = curves(record)
         last = record.epochs if record is not None else 1
         return (*frames, gr.Slider(maximum=max(2, last), value=last), probe_html(record, last))
 
     def replay(name: str, chosen: float) -> str:
-        record = (service.catalogue.get(name) or service.served(None)).learning
+        record = (service.resolve(name)).learning
         return probe_html(record, int(chosen or 1))
 
     epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)

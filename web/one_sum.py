@@ -128,7 +128,7 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
 
     def show(text: str, name: str) -> tuple[str, str, str, str, dict]:
         result = service.predict(text, name)
-        served = service.catalogue.get(name) or service.served(None)
+        served = service.resolve(name)
         grid = attribution_html(service.attribution(text, name)) if result["error"] is None else \
             '<div class="panel hint">No attribution: the question was not accepted.</div>'
         return verdict_html(result), encoding_html(result, served.task), positions_html(result), grid, result

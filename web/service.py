@@ -12,6 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import secrets
+import shutil
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,11 +78,52 @@ def finite(value: Any) -> Any:
     return value
 
 
+class OwnModels:
+    """Models visitors trained in the app: at most MAX_OWN, each kept for OWN_SECONDS, named unguessably.
+
+    Only the session that trained a model learns its name, so no other visitor sees it in their
+    picker or in /models; its folder is deleted when it expires or is pushed out.
+    """
+
+    MAX_OWN = 8
+    OWN_SECONDS = 30 * 60
+
+    def __init__(self) -> None:
+        self.models: dict[str, tuple[float, ServedModel]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, served: ServedModel) -> str:
+        with self.lock:
+            self._expire()
+            while len(self.models) >= self.MAX_OWN:
+                oldest = min(self.models, key=lambda k: self.models[k][0])
+                self._drop(oldest)
+            served.name = f"yours-{secrets.token_hex(6)}"
+            self.models[served.name] = (time.monotonic(), served)
+            return served.name
+
+    def get(self, name: object) -> ServedModel | None:
+        with self.lock:
+            self._expire()
+            entry = self.models.get(name) if isinstance(name, str) else None
+            return entry[1] if entry else None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for name in [k for k, (t, _) in self.models.items() if now - t > self.OWN_SECONDS]:
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        _, served = self.models.pop(name)
+        shutil.rmtree(served.stored.folder.parent, ignore_errors=True)  # the run's temporary folder
+
+
 class Service:
     """The catalogue of served models behind a JSON API."""
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
+        self.own = OwnModels()
 
     # Models -----------------------------------------------------------------
     @property
@@ -88,8 +133,12 @@ class Service:
     def names(self) -> list[str]:
         return list(self.catalogue.models)
 
+    def resolve(self, name: object) -> ServedModel:
+        """The model called `name` (a visitor's own included), else the default; never raises (for the page)."""
+        return self.catalogue.get(name) or self.own.get(name) or self.catalogue.models[self.default]
+
     def served(self, name: object) -> ServedModel:
-        served = self.catalogue.get(name)
+        served = self.catalogue.get(name) or self.own.get(name)
         if served is None:
             raise InputError(f"There is no model called {shorten(name, 40)}; choose one of "
                              f"{', '.join(self.names())}.")
@@ -97,8 +146,7 @@ class Service:
 
     def examples(self, name: object) -> list[str]:
         """Questions the model accepts, for examples and hints."""
-        served = self.catalogue.get(name) or self.served(None)
-        return example_questions(served.task, 4)
+        return example_questions(self.resolve(name).task, 4)
 
     # One question --------------------------------------------------------------
     def predict_many(self, questions: list[object], models: list[object] | None = None) -> list[dict]:

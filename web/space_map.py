@@ -22,7 +22,7 @@ from model.analysis import SpaceMap
 from model.config import OPERATORS, TaskConfig
 
 from .service import Service
-from .html import CSS, MARGIN, WRONG_RGB, colour_scale, data_uri, esc, legend, message, png_bytes
+from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
 
 RING_LIMIT = 200  # circle wrong cells only when there are at most this many
 MAP_CSS = """
@@ -72,7 +72,7 @@ element.addEventListener('click', (e) => {
 
 
 # The stored margins are bytes (0 = -1 … 255 = +1), so one 256-entry table colours a million cells at once.
-PALETTE = colour_scale(np.clip(np.arange(256) / 127.5 - 1, 0, 1), MARGIN)
+PALETTE = margin_palette()
 
 
 def cell_colours(space: SpaceMap, rows: slice, cols: slice) -> np.ndarray:
@@ -208,11 +208,11 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     lists = gr.HTML(js_on_load=MAP_JS, elem_id="map-lists", css_template=CSS + MAP_CSS)
 
     def fill(name: str) -> tuple[str, str, str]:
-        served = service.catalogue.get(name) or service.served(None)
+        served = service.resolve(name)
         return map_html(served.space_map, served.task), "", lists_html(served.space_map)
 
     def zoom_in(name: str, a: float | None, b: float | None, block: Any) -> str:
-        served = service.catalogue.get(name) or service.served(None)
+        served = service.resolve(name)
         block_size = int(block) if str(block).isdigit() else 100
         return map_html(served.space_map, served.task, (int(b or 0), int(a or 0), min(200, block_size)))
 
