@@ -34,8 +34,9 @@ MarginFn = Callable[[Questions], np.ndarray]  # questions -> margins (negative w
 
 
 # Attribution ------------------------------------------------------------------------------------
-def attribution(network: Network, task: TaskConfig, q: Questions) -> np.ndarray:
-    """(answer_length, question_length): mean |change| of p(chosen character) when one input character varies.
+def attribution(network: Network, task: TaskConfig, q: Questions) -> tuple[np.ndarray, str, str]:
+    """(grid, what the network reads, what it answers): the grid is (answer_length, question_length), the
+    mean |change| of p(chosen character) when one input character varies.
 
     Digits vary over the other digits (1-9 for a leading digit, so every variant
     is a question the model was trained on); operators vary over the task's other
@@ -54,15 +55,16 @@ def attribution(network: Network, task: TaskConfig, q: Questions) -> np.ndarray:
             variants.append([task.chars.index(c) for c in variant])
             owners.append(position)
     grid = np.zeros((task.answer_length, task.question_length), dtype=np.float32)
+    answer = "".join(task.chars[t] for t in chosen)
     if not variants:
-        return grid
+        return grid, text, answer
     probs = network.probabilities(np.array(variants, dtype=np.int32))
     rows = np.arange(task.answer_length)
     moved = np.abs(probs[:, rows, chosen] - base[rows, chosen])  # (variants, answer positions)
     owners_arr = np.array(owners)
     for position in np.unique(owners_arr):
         grid[:, position] = moved[owners_arr == position].mean(axis=0)
-    return grid
+    return grid, text, answer
 
 
 def _alternatives(reading: str, i: int, task: TaskConfig) -> list[str]:

@@ -48,7 +48,7 @@ def test_attribution_shows_the_carry(add3, question, answer_position, depends_on
     task = add3.task
     q = parse_question(question, task)
     assert add3.predictor.explain(q)[0].correct
-    grid = attribution(add3.network, task, q)
+    grid, _, _ = attribution(add3.network, task, q)
     where = columns(task, question)
     for digit in depends_on:
         assert grid[answer_position, where[digit]] > 0.5, (question, digit, np.round(grid, 2))
@@ -56,7 +56,8 @@ def test_attribution_shows_the_carry(add3, question, answer_position, depends_on
 
 def test_attribution_shows_no_carry_where_there_is_none(add3):
     task = add3.task
-    grid = attribution(add3.network, task, parse_question("100+100", task))
+    grid, read, answer = attribution(add3.network, task, parse_question("100+100", task))
+    assert (read, answer) == ("001+001", "200 ")
     where = columns(task, "100+100")
     assert grid[0, where["a2"]] > 0.5 and grid[0, where["b2"]] > 0.5   # 200: hundreds from hundreds
     assert grid[0, where["a0"]] < 0.1 and grid[0, where["b0"]] < 0.1   # and nothing from the units

@@ -105,12 +105,12 @@ def legend(anchors: list[tuple[float, tuple[int, int, int]]], low: str, high: st
             f"</span>{esc(high)}</span>")
 
 
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> PNG file bytes."""
+def png_bytes(rgb: np.ndarray, level: int = 3) -> bytes:
+    """(H, W, 3) uint8 -> PNG file bytes (compression level 1 is quickest, for small per-request pictures)."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=3)  # quick to make, still small
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=level)
     return buffer.getvalue()
 
 

@@ -64,7 +64,7 @@ def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_st
         x0, x1 = frame_step * STEP_PX, (frame_step + 1) * STEP_PX - 1
         rgb[:, [x0, x0 + 1, x1 - 1, x1]] = FRAME
         rgb[[0, 1, -2, -1], x0:x1 + 1] = FRAME
-    return png_bytes(rgb)
+    return png_bytes(rgb, level=1)
 
 
 def _figure(title: str, chars: str, png: bytes, now: int | None) -> str:

@@ -264,11 +264,9 @@ class Service:
         """/attribution: how strongly each input character drives each answer character (see the method)."""
         served = self.served(model)
         q = parse_question(question, served.task)
-        result = self.predict(question, served.name)
-        grid = attribution(served.network, served.task, q)
-        return {"question": result["question"], "network_input": result["network_input"],
-                "answer_text": result["answer_text"], "grid": np.round(grid, 4).tolist(),
-                "method": "occlusion", "model": served.name, "error": None}
+        grid, read, answer = attribution(served.network, served.task, q)
+        return {"question": q.texts()[0], "network_input": read, "answer_text": answer,
+                "grid": np.round(grid, 4).tolist(), "method": "occlusion", "model": served.name, "error": None}
 
     @guarded(plain_error)
     def states(self, question: str, model: str | None = None) -> dict:
