@@ -101,9 +101,10 @@ PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     "mul2": (TaskConfig(digits=2, operators="*"), NetworkConfig(encoder_units=256, decoder_units=256),
              TrainSettings(preset="mul2", target_margin=0.1, learning_rate=5e-3, **BIG)),
     # Comparisons: add3's task, budget and stopping rule with another cell. They pass with a realistic
-    # accuracy rather than add3's margin target, which a GRU may and a SimpleRNN will not reach in the budget.
+    # accuracy over every question rather than add3's margin target, which they may not reach in the budget
+    # (a SimpleRNN smoke run here: 99.70%, 2,993 wrong of 1,000,000, after 12 epochs in 55 s).
     "gru3": (TaskConfig(), NetworkConfig(cell="gru"), TrainSettings(preset="gru3", pass_accuracy=0.99)),
-    "rnn3": (TaskConfig(), NetworkConfig(cell="simple_rnn"), TrainSettings(preset="rnn3", pass_accuracy=0.5)),
+    "rnn3": (TaskConfig(), NetworkConfig(cell="simple_rnn"), TrainSettings(preset="rnn3", pass_accuracy=0.98)),
     # The keras.io example's own recipe: 50,000 distinct questions (45,000 to train on), batch 32,
     # Adam(1e-3), all 30 epochs (no early stop). It is a baseline: it passes at 99% of every question right
     # (it reaches about 99.8%).
