@@ -1,0 +1,147 @@
+"""`python -m trainer.zoo`: rebuild the bundled model zoo, each model verified against its target.
+
+For each entry: `python -m trainer --preset NAME` into runs/zoo/NAME, then
+`python -m trainer.evaluate` on fresh questions (every question when they can
+be listed), then the model's files are copied into model/zoo/NAME and listed in
+model/zoo/index.json (the app serves what is listed there, the first as the
+default). A table of what each model measured, against its target, is written
+to bench/results/zoo.md for the README. Run by hand (each training takes
+minutes); `python -m trainer.zoo add2 mul2` rebuilds only those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO_DIR = ROOT / "model" / "zoo"
+RUNS = ROOT / "runs" / "zoo"
+SHIPPED = ("config.json", "metadata.json", "model.weights.h5", "task_config.json", "network.json",
+           "train_settings.json", "metrics.json", "history.json", "map.npz", "learning.npz", "training_curve.png")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    task: str          # in words, for the table
+    target: str        # the issue's target, in words
+    samples: int       # fresh random questions for trainer.evaluate
+    min_accuracy: float  # the target as a headline accuracy (every question when listed, else random)
+
+
+ZOO = [
+    Entry("add3", "3 digits, 2 terms, +", "0 wrong of all 1,000,000 (margin >= 0.5)", 100_000, 1.0),
+    Entry("add2", "2 digits, 2 terms, +", "0 wrong of all 10,000", 10_000, 1.0),
+    Entry("add5", "5 digits, 2 terms, +", ">= 99.99% on 1,000,000 random", 1_000_000, 0.9999),
+    Entry("add-terms", "2 digits, 2-4 terms, +", ">= 99.9% on 100,000 random", 100_000, 0.999),
+    Entry("sub3", "3 digits, 2 terms, - (negative answers)", "<= 100 wrong of all 1,000,000", 100_000, 0.9999),
+    Entry("mixed3", "2 digits, 3 terms, + - x mixed", ">= 99% on 100,000 random", 100_000, 0.99),
+    Entry("mul2", "2 digits, 2 terms, x", ">= 99% of all 10,000", 10_000, 0.99),
+    Entry("gru3", "as add3, GRU cells", "(comparison: same budget)", 100_000, 0.0),
+    Entry("rnn3", "as add3, SimpleRNN cells", "(comparison: same budget)", 100_000, 0.0),
+    Entry("keras-io", "the keras.io example's recipe", "(reference)", 100_000, 0.0),
+]
+
+
+def train(entry: Entry) -> tuple[int, float]:
+    """Train one preset; return (exit status, wall seconds). The trainer's own output goes to a log."""
+    RUNS.mkdir(parents=True, exist_ok=True)
+    log = RUNS / f"{entry.name}.log"
+    started = time.time()
+    with open(log, "w") as out:
+        status = subprocess.call([sys.executable, "-m", "trainer", "--preset", entry.name, "--output-dir",
+                                  str(RUNS / entry.name), "--overwrite"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    return status, time.time() - started
+
+
+def evaluate(entry: Entry) -> tuple[int, str]:
+    """trainer.evaluate on fresh questions; (exit status, its report)."""
+    done = subprocess.run([sys.executable, "-m", "trainer.evaluate", str(RUNS / entry.name), "--samples",
+                           str(entry.samples), "--seed", "99", "--min-accuracy", str(entry.min_accuracy),
+                           "--show-failures", "3"], cwd=ROOT, capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr
+
+
+def ship(entry: Entry) -> int:
+    """Copy the model's files into model/zoo/NAME (atomically replacing an earlier copy); return its bytes."""
+    from model.storage import write_model_folder
+
+    source = RUNS / entry.name
+
+    def write(tmp: Path) -> None:
+        for name in SHIPPED:
+            if (source / name).is_file():
+                shutil.copy2(source / name, tmp / name)
+
+    write_model_folder(ZOO_DIR / entry.name, write)
+    return sum(p.stat().st_size for p in (ZOO_DIR / entry.name).iterdir())
+
+
+def summary_line(report: str) -> str:
+    """The headline of an evaluate report: the every-question line when there is one, else the random one."""
+    every = re.search(r"^Every question: ([^\n]*?) in [0-9.]+s", report, re.MULTILINE)
+    random = re.search(r"^Random questions: ([^;\n]*)", report, re.MULTILINE)
+    return (every.group(1) if every else "") or (random.group(1) if random else report.strip()[:120])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.zoo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="rebuild only these (default: all)")
+    parser.add_argument("--skip-training", action="store_true", help="verify and ship what runs/zoo holds")
+    args = parser.parse_args(argv)
+    wanted = [e for e in ZOO if not args.names or e.name in args.names]
+    unknown = set(args.names) - {e.name for e in ZOO}
+    if unknown:
+        parser.exit(2, f"{parser.prog}: error: no zoo entry called {', '.join(sorted(unknown))}\n")
+    results = json.loads((RUNS / "results.json").read_text()) if (RUNS / "results.json").is_file() else {}
+    for entry in wanted:
+        print(f"== {entry.name}: {entry.task}", flush=True)
+        status, seconds = train(entry) if not args.skip_training else (0, 0.0)
+        if not (RUNS / entry.name / "model.weights.h5").is_file():
+            print(f"   training failed (exit {status}); see {RUNS / entry.name}.log", flush=True)
+            continue
+        verdict, report = evaluate(entry)
+        size = ship(entry)
+        metrics = json.loads((RUNS / entry.name / "metrics.json").read_text())
+        results[entry.name] = {"task": entry.task, "target": entry.target, "measured": summary_line(report),
+                               "met": verdict == 0 and entry.min_accuracy > 0, "trainer_exit": status,
+                               "train_seconds": metrics.get("train_seconds"), "bytes": size,
+                               "cell": json.loads((RUNS / entry.name / "network.json").read_text())["cell"]}
+        print(f"   {results[entry.name]['measured']} (target {entry.target}); trained "
+              f"{metrics.get('train_seconds')}s; {size / 1e3:,.0f} kB", flush=True)
+        (RUNS / "results.json").write_text(json.dumps(results, indent=2))
+    order = [e.name for e in ZOO if (ZOO_DIR / e.name / "model.weights.h5").is_file()]
+    (ZOO_DIR / "index.json").write_text(json.dumps({"default": "add3", "models": order}, indent=2) + "\n")
+    write_table(results)
+    return 0
+
+
+def write_table(results: dict) -> None:
+    lines = ["# The model zoo", "", "    python -m trainer.zoo", "",
+             "| model | task | cell | target | measured (python -m trainer.evaluate) | met | trained s | size |",
+             "|---|---|---|---|---|---|---|---|"]
+    total = 0
+    for entry in ZOO:
+        r = results.get(entry.name)
+        if not r:
+            continue
+        total += r["bytes"]
+        met = "yes" if r["met"] else ("-" if entry.min_accuracy == 0 else "no")
+        lines.append(f"| `{entry.name}` | {r['task']} | {r['cell']} | {r['target']} | {r['measured']} | {met} | "
+                     f"{r['train_seconds']} | {r['bytes'] / 1e3:,.0f} kB |")
+    lines += ["", f"Total size of model/zoo: {total / 1e6:.1f} MB."]
+    out = ROOT / "bench" / "results" / "zoo.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
