@@ -145,7 +145,8 @@ def test_presets_reproduce_the_two_seed_documents():
 
 def test_every_preset_is_a_valid_run_of_at_most_ten_minutes():
     from trainer.cli import build_parser, resolve
-    from trainer.settings import PRESETS
+    from trainer.settings import PRESET_NOTES, PRESETS
+    assert set(PRESET_NOTES) == set(PRESETS) - {"default"}  # each one explained in --help
     for name in PRESETS:
         task, net, settings = resolve(build_parser().parse_args(["--preset", name]))
         assert settings.time_budget is None or settings.time_budget <= 480, name
@@ -160,6 +161,9 @@ def test_every_preset_is_a_valid_run_of_at_most_ten_minutes():
     assert (terms.fewest_terms, terms.terms) == (2, 4)
     assert resolve(build_parser().parse_args(["--preset", "rnn3"]))[1].cell == "simple_rnn"
     assert resolve(build_parser().parse_args(["--preset", "gru3"]))[1].cell == "gru"
+    # A target typed on the command line says what success is: the preset's pass mark goes with it.
+    assert resolve(build_parser().parse_args([]))[2].pass_accuracy == 0.999
+    assert resolve(build_parser().parse_args(["--target-margin", "-1"]))[2].pass_accuracy is None
     # Changing the operators derives the alphabet; a preset's other choices stay.
     task, _, _ = resolve(build_parser().parse_args(["--preset", "add2", "--operators", "*-"]))
     assert (task.digits, task.operators, task.chars) == (2, "*-", " -*0123456789")

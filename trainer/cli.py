@@ -19,7 +19,7 @@ from pathlib import Path
 from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfig, distinct_count
 
 from .rundir import RunError, RunFolder
-from .settings import PRESETS, SCHEDULES, TrainSettings, check_settings
+from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_settings
 
 TASK_FLAGS = ("digits", "terms", "min_terms", "operators", "reverse", "sampling", "smallest", "largest")
 NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers")
@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "question (when they can be listed) or a large pool, and write a model folder that the app "
                     "and `keras.saving.load_model` load. Exit status: 0 target met, 1 missed/diverged/could not "
                     "write, 2 bad flags, 130 interrupted.",
-        epilog="Presets (the model zoo): " + ", ".join(sorted(k for k in PRESETS if k != "default")) + ".\n"
-               "Examples:\n  python -m trainer                        # add3: 0 wrong of all 1,000,000 sums\n"
+        epilog="Presets (the model zoo; 'default' is add3):\n" + "".join(
+            f"  {name:<10} {note}\n" for name, note in PRESET_NOTES.items()) +
+               "Examples:\n  python -m trainer                        # add3: 3-digit sums, checked on all 1,000,000\n"
                "  python -m trainer --preset sub3          # 3-digit subtraction, negative answers\n"
                "  python -m trainer --digits 2 --operators '+-*' --terms 3   # a custom task\n"
                "  python -m trainer --cell gru             # the same task with a GRU\n"
@@ -94,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--target-accuracy", type=float, help="stop once held-out exact match reaches this fraction "
                                                            "(when there is no margin target); 0 = none")
     fit.add_argument("--pass-accuracy", type=float,
-                     help="the run passes (exit 0) once its headline accuracy (every question when they can be "
-                          "listed, else held-out) reaches this, target or not; -1 = pass only by reaching the "
-                          "target (comparison presets such as gru3 set it)")
+                     help="the run passes (exit 0) when its headline accuracy (every question when they can be "
+                          "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
+                          "only by reaching the target. Presets set it (add3: 0.999); a --target-margin or "
+                          "--target-accuracy given without it drops the preset's")
     fit.add_argument("--hard-fraction", type=float, help="share of each epoch drawn from the questions with the "
                                                          "smallest margins, 0 to 0.9 (add3: 0.3)")
     fit.add_argument("--space-check-size", type=int, help="questions of the space re-measured after each epoch")
@@ -157,6 +159,8 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
         raise ValueError(("--" + flag.replace("_", "-") + text[len(flag):]) if flag in TASK_FLAGS + NET_FLAGS
                          else text) from None
     changes = setting_flags(args)
+    if ("target_margin" in changes or "target_accuracy" in changes) and "pass_accuracy" not in changes:
+        changes["pass_accuracy"] = None  # a target typed now says what success is; the preset's pass mark goes
     settings = dataclasses.replace(base_settings, **changes)
     distinct = distinct_count(task)
     if "heldout_size" not in changes and distinct // 10 >= 100:  # hold out at most a tenth of a small task
@@ -225,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         outcome = Training(task, net, settings, folder, resume=args.resume).fit()
         status = finish(outcome, task, net, settings, folder)
     except KeyboardInterrupt:
-        print(f"\nInterrupted. The last finished epoch is saved; continue with:\n"
-              f"  python -m trainer --output-dir {folder.out} --resume", flush=True)
+        if folder.can_resume():
+            print(f"\nInterrupted. The last finished epoch is saved; continue with:\n"
+                  f"  python -m trainer --output-dir {folder.out} --resume", flush=True)
+        else:
+            print("\nInterrupted before the first epoch was saved; there is nothing to resume.", flush=True)
         return 130
     except RunError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)

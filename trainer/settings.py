@@ -44,7 +44,7 @@ class TrainSettings:
     schedule: str = "cosine"          # warm up, then cosine decay to a tenth of the peak over all epochs
     clipnorm: float | None = 1.0
     epochs: int = 12                  # the most epochs
-    time_budget: float | None = 120.0  # seconds of training; stops after the epoch that passes it
+    time_budget: float | None = 300.0  # seconds of training; stops before an epoch that would pass it
     target_accuracy: float | None = None  # stop once held-out exact match reaches this (None: use the margin)
     target_margin: float | None = 0.5    # stop once every question (or the whole pool) is right by this margin
     # The run passes (exit 0) when its headline accuracy reaches this, whether or not it stopped at a target;
@@ -81,7 +81,9 @@ def fingerprint(task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -
 # stays within 10 minutes on 2 CPU cores: a run stops before an epoch that would pass its time budget, and
 # the budgets leave room for preparing questions and the final verification.
 BIG = dict(epochs=60, time_budget=480.0)  # the larger zoo tasks: as many epochs as 8 minutes allow
-ADD3 = (TaskConfig(), NetworkConfig(), TrainSettings())
+# add3 (the default) stops early once every one of the 1,000,000 questions is right by a margin of 0.5, and
+# passes at 99.9% of them (smoke runs on the busy 2-core machine: 649 wrong after 6 epochs, 223 after 12).
+ADD3 = (TaskConfig(), NetworkConfig(), TrainSettings(pass_accuracy=0.999))
 PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     "add3": ADD3,
     "add2": (TaskConfig(digits=2), NetworkConfig(),
@@ -124,6 +126,13 @@ PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
                                target_margin=None, pass_accuracy=0.8, hard_fraction=0.0, show_samples=10)),
 }
 PRESETS["default"] = ADD3
+PRESET_NOTES = {  # one line each, for --help
+    "add3": "3-digit sums (the default; LSTM 128)", "add2": "2-digit sums", "add5": "5-digit sums (LSTM 256)",
+    "add-terms": "2 to 4 numbers of 2 digits, one model", "sub3": "3-digit subtraction, negative answers",
+    "mixed3": "three 2-digit numbers with + - * (* first)", "mul2": "2-digit multiplication",
+    "gru3": "add3 with a GRU (a comparison)", "rnn3": "add3 with a SimpleRNN (a comparison)",
+    "keras-io": "the keras.io example's recipe (a baseline)", "brownlee": "the Brownlee tutorial's recipe",
+}
 
 
 def question_bytes(s: TrainSettings, task: TaskConfig) -> int:

@@ -104,7 +104,7 @@ class Training:
         self.measured_at = np.full(len(space), -1, np.int32)     # ... and the epoch it was measured after
         self.cursor, self.epoch, self.elapsed, self.history = 0, 0, 0.0, {}
         self.probes: list[np.ndarray] = []
-        self.best, self.best_weights = -1.0, None
+        self.best, self.best_weights = [-1.0], None  # see _score
         self.stop_reason, self.diverged = "", None
         self.fingerprint = fingerprint(task, net, settings)
         steps = settings.samples_per_epoch // settings.batch_size
@@ -189,8 +189,9 @@ class Training:
                            ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0)):
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
-        if held["exact_match"] >= self.best:
-            self.best, self.best_weights = held["exact_match"], self.model.get_weights()
+        score = self._score(held["exact_match"], wrong_known)
+        if score >= self.best:  # ties go to the later epoch
+            self.best, self.best_weights = score, self.model.get_weights()
         eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
         print(f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
               f"{space_note}  elapsed {self.elapsed:.0f}s  ETA {eta:.0f}s", flush=True)
@@ -205,6 +206,12 @@ class Training:
         self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
         if self.stop_reason:
             self.model.stop_training = True
+
+    @staticmethod
+    def _score(heldout_exact: float, space_wrong: int) -> list[float]:
+        """How good an epoch's weights are, for keeping the best: once the space is measured, its wrong count
+        (a million questions say more than 20,000 held out, and it is the headline), then held-out exact match."""
+        return [1.0, -float(space_wrong), heldout_exact] if space_wrong >= 0 else [0.0, 0.0, heldout_exact]
 
     def _space_rows(self) -> np.ndarray | None:
         """Which questions of the space to measure now: None before it is worth it, then all of it once,
@@ -275,7 +282,7 @@ class Training:
         try:
             state = json.loads(self.folder.state.read_text(encoding="utf-8"))
             self.epoch, self.elapsed, self.history = int(state["epoch"]), float(state["elapsed"]), state["history"]
-            self.cursor, self.best = int(state["cursor"]) % len(self.space), float(state["best"])
+            self.cursor, self.best = int(state["cursor"]) % len(self.space), [float(v) for v in state["best"]]
             self.stop_reason = str(state.get("stop_reason", ""))
             assert 0 < self.epoch <= self.s.epochs and np.isfinite(self.elapsed) and self.elapsed >= 0
             assert isinstance(self.history, dict) and len(self.history.get("loss", [])) == self.epoch
