@@ -1,6 +1,13 @@
-"""Turns random sums into a verified, published addition model.
+"""Turns random questions into a verified, published arithmetic model: `python -m trainer` (cli.py).
 
-data.py (questions) -> train.py (fit with checks) -> verify.py (exact-match,
-exhaustive) -> report.py (curve) -> publish.py (Hub). `python -m trainer`
-is the command line (cli.py).
+settings.py    TrainSettings, the presets (the model zoo) and the bounds every value is checked against
+data.py        the questions: held-out set, the whole space or a pool, unique draws, each epoch's mix
+rundir.py      the work folder (<output-dir>.partial), checkpoints, fingerprints, atomic install, full disks
+train.py       the fit, with held-out, whole-space and probe measurements after each epoch
+verify.py      exact match, per-position accuracy and margins of a Keras model (through fast_verify.py)
+finish.py      final verification, metrics, map and learning record, the model folder, the exit status
+keras_files.py Keras' own files, made in memory and written with plain writes
+report.py      the training-curve picture
+evaluate.py    `python -m trainer.evaluate`: check any model folder
+publish.py, model_card.py, deploy_space.py   the Hugging Face Hub: model repo with its card, and the Space
 """

@@ -2,9 +2,10 @@
 
 Flags left unset take their values from the chosen preset; every value is
 checked before any work starts (and before TensorFlow loads), and a bad one
-stops the run with one sentence and exit status 2. Exit status 0 means the
-model met its target; 1 means it missed it, diverged, or could not be written;
-130 means interrupted (resume with --resume).
+stops the run with one sentence. Exit status: 0 the model met its target or
+pass mark; 1 it missed them (the model is kept, never over an earlier one),
+diverged (no model is saved) or could not be written; 2 a bad flag or an
+unusable folder, nothing done; 130 interrupted (resume with --resume).
 """
 
 from __future__ import annotations
