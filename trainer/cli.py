@@ -81,10 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--encoder-layers", type=int, help="stacked encoder layers, 1 to 4 (default 1)")
     net.add_argument("--decoder-layers", type=int, help="stacked decoder layers, 1 to 4 (default 1)")
     fit = p.add_argument_group("training")
-    fit.add_argument("--samples-per-epoch", type=int, help="questions per epoch; checks follow each epoch")
-    fit.add_argument("--epochs", type=int, help="most epochs")
+    fit.add_argument("--samples-per-epoch", type=int,
+                     help="questions per epoch, 1 to 100,000,000; checks follow each epoch")
+    fit.add_argument("--epochs", type=int, help="most epochs, 1 to 10,000")
     fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
-    fit.add_argument("--learning-rate", type=float, help="peak Adam learning rate, above 0 and at most 1")
+    fit.add_argument("--learning-rate", type=float,
+                     help="peak Adam learning rate: a finite number above 0 (at most 1e30)")
     fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule: cosine (warm-up, then decay to a "
                                                            "tenth) or constant")
     fit.add_argument("--clipnorm", type=float, help="clip gradients to this norm; 0 = no clipping")
@@ -112,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--unique", action=argparse.BooleanOptionalAction,
                       help="with --train-size: no question twice, as keras.io (default on); --no-unique lets "
                            "draws repeat")
-    data.add_argument("--heldout-size", type=int, help="held-out questions, never trained on, checked each epoch")
+    data.add_argument("--heldout-size", type=int,
+                      help="held-out questions, never trained on, checked each epoch: 1 to 1,000,000 (only up to a "
+                           "tenth of the task's questions can really be held out; more are drawn and marked so)")
     out = p.add_argument_group("output")
     out.add_argument("--output-dir", type=Path, help="where the model folder goes (default runs/<preset>...)")
     out.add_argument("--overwrite", action="store_true",

@@ -109,7 +109,7 @@ with open(hf_hub_download("{repo_id}", "task_config.json")) as f:
 
 # Encode a question exactly as in training: pad to a fixed length, maybe reverse, one-hot.
 question = "{example_question(task)}"
-length = {sizes["question_length"]}  # the longest question: {sizes["terms"]} numbers of {sizes["digits"]} digit(s) and their operators
+length = {sizes["question_length"]}  # characters in the longest question ({sizes["terms"]} numbers)
 text = question.ljust(length) if task["padding"] == "right" else question.rjust(length)
 if task["reverse"]:
     text = text[::-1]
