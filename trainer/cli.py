@@ -95,13 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--target-margin", type=float,
                      help="stop once every question (or the pool) is right by this margin, p(right) - p(best wrong) "
                           "at the weakest position; -1 = no margin target (add3: 0.5)")
-    fit.add_argument("--target-accuracy", type=float, help="stop once held-out exact match reaches this fraction "
-                                                           "(when there is no margin target); 0 = none")
+    fit.add_argument("--target-accuracy", type=float,
+                     help="stop once held-out exact match reaches this fraction; 0 = none. Without a margin target "
+                          "or a pass mark, the run passes by reaching it (on every question when they are listed)")
     fit.add_argument("--pass-accuracy", type=float,
                      help="the run passes (exit 0) when its headline accuracy (every question when they can be "
                           "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
-                          "only by reaching the target. Presets set it (add3: 0.999); a --target-margin or "
-                          "--target-accuracy given without it drops the preset's")
+                          "only by reaching the target. Presets set it (add3: 1, every question right); a "
+                          "--target-margin or --target-accuracy given without it drops the preset's")
     fit.add_argument("--hard-fraction", type=float, help="share of each epoch drawn from the questions with the "
                                                          "smallest margins, 0 to 0.9 (add3: 0.3)")
     fit.add_argument("--space-check-size", type=int, help="questions of the space re-measured after each epoch")

@@ -81,27 +81,29 @@ def fingerprint(task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -
 # stays within 10 minutes on 2 CPU cores: a run stops before an epoch that would pass its time budget, and
 # the budgets leave room for preparing questions and the final verification.
 BIG = dict(epochs=60, time_budget=480.0)  # the larger zoo tasks: as many epochs as 8 minutes allow
-# add3 (the default) stops early once every one of the 1,000,000 questions is right by a margin of 0.5, and
-# passes at 99.9% of them (smoke runs on the busy 2-core machine: 649 wrong after 6 epochs, 223 after 12).
-ADD3 = (TaskConfig(), NetworkConfig(), TrainSettings(pass_accuracy=0.999))
+# Targets are the project's zoo targets (trainer/zoo.py). Most presets stop once every question is right by
+# a margin and pass with a headline accuracy: add3 (the default) stops at margin 0.5 over all 1,000,000
+# questions and passes with 0 wrong. Not tuned yet: smoke runs on the busy 2-core machine ended with 223
+# and 214 wrong after 12 epochs (exit 1, and it says so).
+ADD3 = (TaskConfig(), NetworkConfig(), TrainSettings(pass_accuracy=1.0))
 PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     "add3": ADD3,
     "add2": (TaskConfig(digits=2), NetworkConfig(),
-             TrainSettings(preset="add2", samples_per_epoch=100_000, epochs=20, time_budget=120)),
+             TrainSettings(preset="add2", samples_per_epoch=100_000, epochs=20, time_budget=120, pass_accuracy=1.0)),
     # 10**10 questions: a pool of 500,000 stands for them, and held-out exact match is the target.
     "add5": (TaskConfig(digits=5), NetworkConfig(encoder_units=256, decoder_units=256),
-             TrainSettings(preset="add5", samples_per_epoch=400_000, target_margin=None, target_accuracy=0.999,
+             TrainSettings(preset="add5", samples_per_epoch=400_000, target_margin=None, target_accuracy=0.9999,
                            heldout_size=100_000, **BIG)),
     "add-terms": (TaskConfig(digits=2, terms=4, min_terms=2), NetworkConfig(encoder_units=192, decoder_units=192),
                   TrainSettings(preset="add-terms", samples_per_epoch=300_000, target_margin=None,
                                 target_accuracy=0.999, heldout_size=50_000, **BIG)),
     "sub3": (TaskConfig(operators="-"), NetworkConfig(),
-             TrainSettings(preset="sub3", target_margin=0.2, **BIG)),
+             TrainSettings(preset="sub3", target_margin=0.2, pass_accuracy=0.9999, **BIG)),  # <= 100 wrong
     "mixed3": (TaskConfig(digits=2, terms=3, operators="+-*"), NetworkConfig(encoder_units=256, decoder_units=256),
                TrainSettings(preset="mixed3", samples_per_epoch=300_000, target_margin=None, target_accuracy=0.99,
                              heldout_size=50_000, learning_rate=5e-3, **BIG)),
     "mul2": (TaskConfig(digits=2, operators="*"), NetworkConfig(encoder_units=256, decoder_units=256),
-             TrainSettings(preset="mul2", target_margin=0.1, learning_rate=5e-3, **BIG)),
+             TrainSettings(preset="mul2", target_margin=0.1, pass_accuracy=0.99, learning_rate=5e-3, **BIG)),
     # Comparisons: add3's task, budget and stopping rule with another cell. They pass with a realistic
     # accuracy over every question rather than add3's margin target, which they may not reach in the budget
     # (a SimpleRNN smoke run here: 99.70%, 2,993 wrong of 1,000,000, after 12 epochs in 55 s).
