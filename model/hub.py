@@ -116,17 +116,15 @@ def download_repo(repo_id: str, revision: str | None, seconds: float) -> tuple[P
     if revision is not None:
         check_revision(revision)
     import huggingface_hub
+    from huggingface_hub import constants
 
     where = repo_id + (f" @ {revision}" if revision else "")
-    try:
-        folder = run_with_deadline(lambda: _fetch(huggingface_hub, repo_id, revision), seconds, where)
-        notes: list[str] = []
-    except HubTimeout as err:
-        folder, notes = _cached(huggingface_hub, repo_id, revision, str(err))
-    except ModelLoadError:  # the repo's files are over the size limits: no cached copy is better
-        raise
-    except Exception as err:  # the client raises many kinds; each becomes one sentence
-        folder, notes = _cached(huggingface_hub, repo_id, revision, explain_hub_error(err, repo_id, revision))
+    if constants.HF_HUB_OFFLINE:  # no request at all: the cache or nothing
+        folder, _ = _cached(huggingface_hub, repo_id, revision,
+                            f"HF_HUB_OFFLINE is set and no complete copy of {where} is in the local Hugging Face cache")
+        notes = [f"HF_HUB_OFFLINE is set: serving the cached copy of {repo_id} @ {folder.name[:12]}."]
+    else:
+        folder, notes = _fetch_or_cached(huggingface_hub, repo_id, revision, seconds, where)
     sha = folder.name  # the cache keeps each snapshot under its commit sha
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
@@ -134,6 +132,19 @@ def download_repo(repo_id: str, revision: str | None, seconds: float) -> tuple[P
                              "published with `python -m trainer.publish`")
     _verify_checksums(huggingface_hub, repo_id, sha, folder)
     return folder, sha, notes
+
+
+def _fetch_or_cached(hub: Any, repo_id: str, revision: str | None, seconds: float,
+                     where: str) -> tuple[Path, list[str]]:
+    """The fetched snapshot; or, if the Hub fails in any way but a size limit, the complete cached one."""
+    try:
+        return run_with_deadline(lambda: _fetch(hub, repo_id, revision), seconds, where), []
+    except HubTimeout as err:
+        return _cached(hub, repo_id, revision, str(err))
+    except ModelLoadError:  # the repo's files are over the size limits: no cached copy is better
+        raise
+    except Exception as err:  # the client raises many kinds; each becomes one sentence
+        return _cached(hub, repo_id, revision, explain_hub_error(err, repo_id, revision))
 
 
 def _fetch(hub: Any, repo_id: str, revision: str | None) -> Path:

@@ -188,16 +188,33 @@ def load_npz(path: Path, spec: dict[str, tuple[tuple[int | None, ...], str]]) ->
 
 
 # Writing (the trainer; needs Keras) -----------------------------------------------------------
+def keras_archive(model: Any) -> bytes:
+    """The model as a zipped .keras archive, built in memory (with its optimizer state, if compiled)."""
+    import io
+
+    from keras.src.saving import saving_lib  # the public save_model wants a file name ending in .keras
+
+    buffer = io.BytesIO()
+    saving_lib.save_model(model, buffer)
+    return buffer.getvalue()
+
+
 def write_keras_files(model: Any, folder: Path) -> None:
-    """Keras 3's own folder layout, weights only (no optimizer state: a third of the size, all that users need)."""
+    """Keras 3's own folder layout, weights only (no optimizer state: a third of the size, all users need).
+
+    The three files are taken from an archive Keras builds in memory and written with plain writes: h5py
+    writing straight to a full disk can crash the process instead of raising an error.
+    """
+    import io
+    import zipfile
+
     import keras
 
     inference_copy = keras.Sequential.from_config(model.get_config())
     inference_copy.set_weights(model.get_weights())
-    inference_copy.save(folder, zipped=False)
-    assets = folder / "assets"
-    if assets.is_dir() and not any(assets.iterdir()):
-        assets.rmdir()  # Keras leaves an empty assets/ beside the weights; nothing reads it
+    with zipfile.ZipFile(io.BytesIO(keras_archive(inference_copy))) as archive:
+        for name in KERAS_FILES:
+            (Path(folder) / name).write_bytes(archive.read(name))
 
 
 def write_json(path: Path, data: Any) -> None:

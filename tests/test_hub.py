@@ -34,7 +34,7 @@ from model.network import build_model, rnn_layer_paths  # noqa: E402
 from model.questions import make_questions  # noqa: E402
 from model.serving import load_catalogue  # noqa: E402
 from model.storage import write_json, write_model_folder  # noqa: E402
-from trainer.keras_files import write_keras_files  # noqa: E402
+from model.storage import write_keras_files  # noqa: E402
 
 import keras  # noqa: E402
 

@@ -23,9 +23,8 @@ from model.config import NetworkConfig, TaskConfig, enumerable
 from model.metrics import headline, percent
 from model.questions import Questions
 from model.storage import (HISTORY_FILE, LEARNING_FILE, MAP_FILE, METRICS_FILE, NETWORK_FILE, SETTINGS_FILE,
-                           TASK_CONFIG_FILE, write_json)
+                           TASK_CONFIG_FILE, write_json, write_keras_files)
 
-from .keras_files import write_keras_files
 from .report import plot_history
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings

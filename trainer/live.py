@@ -92,10 +92,9 @@ def run(task: TaskConfig, net: NetworkConfig, args: argparse.Namespace) -> None:
     from model.network import build_model
     from model.questions import all_questions, answers, sample_questions
     from model.storage import (LEARNING_FILE, MAP_FILE, METRICS_FILE, NETWORK_FILE, TASK_CONFIG_FILE,
-                               write_json, write_model_folder)
+                               write_json, write_keras_files, write_model_folder)
 
     from .data import heldout_set
-    from .keras_files import write_keras_files
     from .verify import Checker, sample_lines
 
     keras.utils.set_random_seed(args.seed)

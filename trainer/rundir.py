@@ -129,7 +129,7 @@ class RunFolder:
         Every file is made in memory and written with plain file writes, so a full
         disk is an OSError here (h5py, writing a file itself, can crash instead).
         """
-        from .keras_files import keras_archive
+        from model.storage import keras_archive
 
         def write() -> None:
             replace_file(self.checkpoint, keras_archive(model))

@@ -54,11 +54,13 @@ ZOO = [
 def train(entry: Entry) -> tuple[int, float]:
     """Train one preset; return (exit status, wall seconds). The trainer's own output goes to a log."""
     RUNS.mkdir(parents=True, exist_ok=True)
+    for stale in (RUNS / entry.name, RUNS / f"{entry.name}.partial", RUNS / f"{entry.name}.below-target"):
+        shutil.rmtree(stale, ignore_errors=True)  # a fresh folder: the result lands there, met or missed
     log = RUNS / f"{entry.name}.log"
     started = time.time()
     with open(log, "w") as out:
         status = subprocess.call([sys.executable, "-m", "trainer", "--preset", entry.name, "--output-dir",
-                                  str(RUNS / entry.name), "--overwrite"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                                  str(RUNS / entry.name)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     return status, time.time() - started
 
 
