@@ -298,7 +298,7 @@ def test_compare_attribution_and_states(client):
 def test_api_lists_exactly_the_named_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert endpoints == {"/predict", "/predict_batch", "/random_sums", "/attribution", "/states", "/compare",
-                         "/compare_random", "/model_info", "/models"}
+                         "/compare_random", "/model_info", "/models", "/train"}
 
 
 def test_cli_help_documents_every_option():

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--samples-per-epoch", type=int,
                      help="questions per epoch, 1 to 100,000,000; checks follow each epoch")
     fit.add_argument("--epochs", type=int, help="most epochs, 1 to 10,000")
+    fit.add_argument("--decay-epochs", type=int, help="cosine schedule: epochs over which the rate decays, after "
+                                                      "which it stays at its floor (default: all epochs)")
+    fit.add_argument("--floor", type=float, help="cosine schedule: the final rate as a fraction of the peak, 0 to 1 "
+                                                 "(default 0.1)")
     fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
     fit.add_argument("--learning-rate", type=float,
                      help="peak Adam learning rate: a finite number above 0 (at most 1e30)")

@@ -120,9 +120,9 @@ class Training:
     def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
         rate: Any = self.s.learning_rate
         if self.s.schedule == "cosine":
-            total = steps * self.s.epochs
+            total = steps * (self.s.decay_epochs or self.s.epochs)  # after this the rate stays at its floor
             warmup = max(1, total // 20)  # a short warm-up keeps Adam's first steps from saturating the gates
-            rate = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total - warmup), alpha=0.1,
+            rate = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total - warmup), alpha=self.s.floor,
                                                           warmup_target=self.s.learning_rate, warmup_steps=warmup)
         return keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm)
 
