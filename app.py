@@ -22,23 +22,25 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: Spaces and tests run offline
 
-import gradio as gr  # noqa: E402
-from starlette.middleware import Middleware  # noqa: E402
+import gradio as gr
+from starlette.middleware import Middleware
 
-from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue  # noqa: E402
-from web import about, compare, inside, learning, many, one_sum, space_map, train_own  # noqa: E402
-from web.guard import EndpointPolicy, RequestGuard  # noqa: E402
-from web.html import CSS  # noqa: E402
-from web.service import Service, task_summary  # noqa: E402
+from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
+from web import about, compare, inside, learning, many, one_sum, space_map, train_own
+from web.guard import EndpointPolicy, RequestGuard
+from web.html import CSS
+from web.service import Service, task_summary
 
 log = logging.getLogger("app")
 
-SESSION_CAPACITY = 100   # Gradio keeps each session's last inputs and outputs; at most this many sessions
-PREDICT_BATCH = 64       # concurrent queued /predict calls answered by one function call
-PARKED_SESSIONS = 128    # Gradio parks unread queued results per session; at most this many sessions
+SESSION_CAPACITY = 100  # Gradio keeps each session's last inputs and outputs; at most this many sessions
+PREDICT_BATCH = 64  # concurrent queued /predict calls answered by one function call
+PARKED_SESSIONS = 128  # Gradio parks unread queued results per session; at most this many sessions
 TITLE = "Recurrent networks that learned arithmetic"
-THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
-                          font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"])  # no web fonts to fetch
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
+)  # no web fonts to fetch
 
 
 def build_demo(service: Service) -> gr.Blocks:
@@ -51,12 +53,22 @@ def build_demo(service: Service) -> gr.Blocks:
 
     # Files handed to visitors (trained models' zips) leave Gradio's cache after half an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 1800)) as demo:
-        gr.HTML(f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
-                "question as characters and write the answer one character at a time. Pick a model, ask it "
-                "something, and look inside its answer.</p>", elem_id="title")
+        gr.HTML(
+            f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
+            "question as characters and write the answer one character at a time. Pick a model, ask it "
+            "something, and look inside its answer.</p>",
+            elem_id="title",
+        )
         with gr.Row(equal_height=False, elem_id="header-row"):
-            picker = gr.Dropdown(choices=service.names(), value=default, label="Model", elem_id="model-picker",
-                                 scale=1, min_width=160, interactive=True)
+            picker = gr.Dropdown(
+                choices=service.names(),
+                value=default,
+                label="Model",
+                elem_id="model-picker",
+                scale=1,
+                min_width=160,
+                interactive=True,
+            )
             line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4, min_width=300)
         with gr.Tabs(selected="one") as tabs:
             with gr.Tab("One question", id="one"):
@@ -86,11 +98,21 @@ def build_demo(service: Service) -> gr.Blocks:
 
         def switch_model(name: str) -> tuple[Any, ...]:
             examples = service.examples(name)
-            return (header(name), *one.on_model(service, name), gr.Textbox(placeholder="\n".join(examples[:3])),
-                    about.model_html(service.model_info(name)), *space.fill(name), *record.fill(name))
+            return (
+                header(name),
+                *one.on_model(service, name),
+                gr.Textbox(placeholder="\n".join(examples[:3])),
+                about.model_html(service.model_info(name)),
+                *space.fill(name),
+                *record.fill(name),
+            )
 
-        picker.change(switch_model, picker, [line, one.examples, one.question, lines, panel, *space.outputs,
-                                             *record.outputs], **private)
+        picker.change(
+            switch_model,
+            picker,
+            [line, one.examples, one.question, lines, panel, *space.outputs, *record.outputs],
+            **private,
+        )
 
         # The API: plain JSON in and out (web/service.py; the README's API section lists them).
         def predict(question: list[str], model: list[str | None] | None = None) -> tuple[list[dict]]:
@@ -101,11 +123,16 @@ def build_demo(service: Service) -> gr.Blocks:
         gr.api(predict, api_name="predict", batch=True, max_batch_size=PREDICT_BATCH, concurrency_limit=1)
         # Direct calls (/gradio_api/run/predict, no queue) take one question; the guard sends them here.
         gr.api(service.predict, api_name="predict_direct", queue=False, api_visibility="undocumented")
-        for fn, name in ((service.predict_batch, "predict_batch"),
-                         (service.random_sums, "random_sums"), (service.attribution, "attribution"),
-                         (service.states, "states"), (service.compare, "compare"),
-                         (service.compare_random, "compare_random"), (service.model_info, "model_info"),
-                         (service.models, "models")):
+        for fn, name in (
+            (service.predict_batch, "predict_batch"),
+            (service.random_sums, "random_sums"),
+            (service.attribution, "attribution"),
+            (service.states, "states"),
+            (service.compare, "compare"),
+            (service.compare_random, "compare_random"),
+            (service.model_info, "model_info"),
+            (service.models, "models"),
+        ):
             gr.api(fn, api_name=name, queue=False)
         for fn in demo.fns.values():  # gr.api calls every output "1st"; these all return one JSON object
             if fn.api_name and fn.api_visibility == "public":
@@ -120,10 +147,21 @@ def build_demo(service: Service) -> gr.Blocks:
 
 def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
     """Start the server behind the request guard; show_error=False keeps exception text out of the page."""
-    demo.launch(server_name=host, server_port=port, share=False, show_error=False, ssr_mode=False,
-                prevent_thread_lock=not block, quiet=not block, theme=THEME, css=PAGE_CSS,
-                state_session_capacity=SESSION_CAPACITY, max_file_size=1, run_history=False,
-                app_kwargs={"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]})
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        show_error=False,
+        ssr_mode=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        theme=THEME,
+        css=PAGE_CSS,
+        state_session_capacity=SESSION_CAPACITY,
+        max_file_size=1,
+        run_history=False,
+        app_kwargs={"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]},
+    )
 
 
 PAGE_CSS = """
@@ -145,20 +183,36 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve the arithmetic demo (Gradio) on the bundled models "
-                                                 "and any folders or Hub repos you name.")
-    parser.add_argument("--model", default=os.environ.get(MODEL_ENV),
-                        help=f"the default model: a folder or a Hub repo id (default: ${MODEL_ENV}, else the "
-                             "bundled add3)")
-    parser.add_argument("--models", default=os.environ.get(MODELS_ENV),
-                        help=f"more models to offer, comma-separated folders or repo ids, each optionally "
-                             f"repo@revision (default: ${MODELS_ENV})")
-    parser.add_argument("--revision", default=os.environ.get(REVISION_ENV),
-                        help=f"Hub revision of --model: branch, tag or commit (default: ${REVISION_ENV})")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        help="address to listen on; 0.0.0.0 for all (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-                        help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser = argparse.ArgumentParser(
+        description="Serve the arithmetic demo (Gradio) on the bundled models and any folders or Hub repos you name."
+    )
+    parser.add_argument(
+        "--model",
+        default=os.environ.get(MODEL_ENV),
+        help=f"the default model: a folder or a Hub repo id (default: ${MODEL_ENV}, else the bundled add3)",
+    )
+    parser.add_argument(
+        "--models",
+        default=os.environ.get(MODELS_ENV),
+        help=f"more models to offer, comma-separated folders or repo ids, each optionally "
+        f"repo@revision (default: ${MODELS_ENV})",
+    )
+    parser.add_argument(
+        "--revision",
+        default=os.environ.get(REVISION_ENV),
+        help=f"Hub revision of --model: branch, tag or commit (default: ${REVISION_ENV})",
+    )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on; 0.0.0.0 for all (default: $GRADIO_SERVER_NAME or 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        help="port (default: $GRADIO_SERVER_PORT or 7860)",
+    )
     return parser.parse_args(argv)
 
 
@@ -171,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not 1 <= args.port <= 65535 or not port_is_free(args.host, args.port):
-        print(f"app.py: error: port {args.port} on {args.host} is in use or invalid; choose another with --port "
-              "or GRADIO_SERVER_PORT", file=sys.stderr)
+        print(
+            f"app.py: error: port {args.port} on {args.host} is in use or invalid; choose another with --port "
+            "or GRADIO_SERVER_PORT",
+            file=sys.stderr,
+        )
         return 2
     service = catalogue_from(args)
     log.info("serving %s (default %s)", ", ".join(service.names()), service.default)

@@ -52,9 +52,14 @@ def first_answer(model: Path, log_path: Path, timeout: float = 300) -> float:
 def import_seconds() -> float:
     """Launch -> the child has imported both (it says so on stdout); its slow interpreter exit is not counted."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", "import tensorflow, gradio; print('imported', flush=True)"],
-                            cwd=ROOT, env={**os.environ, **QUIET_ENV}, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import tensorflow, gradio; print('imported', flush=True)"],
+        cwd=ROOT,
+        env={**os.environ, **QUIET_ENV},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     line = proc.stdout.readline()
     seconds = time.perf_counter() - started
     proc.wait()
@@ -77,13 +82,27 @@ def main() -> None:
         starts.append(first_answer(args.model, log_dir / f"app-{i}.log"))
         print(f"  run {i + 1}: imports {imports[-1]:.1f} s, first answer {starts[-1]:.1f} s", flush=True)
 
-    rows = [{"what": "python app.py -> first /predict answer", "runs": repeats,
-             "median s": statistics.median(starts), "min s": min(starts), "max s": max(starts)},
-            {"what": "python -c 'import tensorflow, gradio' (baseline)", "runs": repeats,
-             "median s": statistics.median(imports), "min s": min(imports), "max s": max(imports)}]
+    rows = [
+        {
+            "what": "python app.py -> first /predict answer",
+            "runs": repeats,
+            "median s": statistics.median(starts),
+            "min s": min(starts),
+            "max s": max(starts),
+        },
+        {
+            "what": "python -c 'import tensorflow, gradio' (baseline)",
+            "runs": repeats,
+            "median s": statistics.median(imports),
+            "min s": min(imports),
+            "max s": max(imports),
+        },
+    ]
     share = rows[1]["median s"] / rows[0]["median s"]
-    summary = (f"Cold start {rows[0]['median s']:.1f} s = **{rows[0]['median s'] / rows[1]['median s']:.2f}x** "
-               f"the bare imports ({rows[1]['median s']:.1f} s); imports are {share:.0%} of the start.")
+    summary = (
+        f"Cold start {rows[0]['median s']:.1f} s = **{rows[0]['median s'] / rows[1]['median s']:.2f}x** "
+        f"the bare imports ({rows[1]['median s']:.1f} s); imports are {share:.0%} of the start."
+    )
     finish(meta, rows, summary, args.out, ratio=rows[0]["median s"] / rows[1]["median s"])
 
 

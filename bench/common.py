@@ -17,18 +17,22 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "model" / "bundled"
 if str(ROOT) not in sys.path:  # `python bench/x.py` from anywhere can import model/, trainer/, app
     sys.path.insert(0, str(ROOT))
 
-QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-             "HF_HUB_DISABLE_TELEMETRY": "1"}
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "PYTHONUNBUFFERED": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
 os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
 
 
@@ -36,8 +40,9 @@ os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
 def parser(doc: str, model: bool = True) -> argparse.ArgumentParser:
     """An argument parser with the options every benchmark has: --quick, --out and (usually) --model."""
     first, _, rest = doc.strip().partition("\n")
-    p = argparse.ArgumentParser(description=first, epilog=rest.strip(), allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=first, epilog=rest.strip(), allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="a smoke run of well under a minute (numbers are rough)")
     p.add_argument("--out", type=Path, help="also write the results to this file (.json, else markdown)")
     if model:
@@ -54,8 +59,11 @@ def machine_info() -> dict:
             versions[name] = None
     cpu = platform.processor() or platform.machine()
     try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     except OSError:
         pass
@@ -64,8 +72,14 @@ def machine_info() -> dict:
     except AttributeError:
         usable = os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"cores": usable, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(),
-            "load_1min": round(load, 2) if load is not None else None, **versions}
+    return {
+        "cores": usable,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_1min": round(load, 2) if load is not None else None,
+        **versions,
+    }
 
 
 def header(title: str) -> dict:
@@ -76,10 +90,12 @@ def header(title: str) -> dict:
     print(f"    {command}\n")
     print("Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + "\n", flush=True)
     if info["load_1min"] and info["load_1min"] > 0.5 * (info["cores"] or 1):
-        print(f"Warning: the load average is {info['load_1min']} on {info['cores']} cores; "
-              "something else is running, so timings will be noisy.\n", flush=True)
-    return {"title": title, "command": command, "machine": info,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+        print(
+            f"Warning: the load average is {info['load_1min']} on {info['cores']} cores; "
+            "something else is running, so timings will be noisy.\n",
+            flush=True,
+        )
+    return {"title": title, "command": command, "machine": info, "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
 
 
 # Numbers and tables ---------------------------------------------------------------------------
@@ -135,8 +151,10 @@ def finish(meta: dict, rows: list[dict], summary: str, out: Path | None, **extra
         out.write_text(json.dumps({**meta, "rows": rows, "summary": summary, **extra}, indent=2) + "\n")
     else:
         machine = ", ".join(f"{k} {v}" for k, v in meta["machine"].items())
-        out.write_text(f"# {meta['title']}\n\n    {meta['command']}\n\nMachine: {machine} "
-                       f"({meta['started']})\n\n{text}\n\n{summary}\n")
+        out.write_text(
+            f"# {meta['title']}\n\n    {meta['command']}\n\nMachine: {machine} "
+            f"({meta['started']})\n\n{text}\n\n{summary}\n"
+        )
     print(f"\nWrote {out}")
 
 
@@ -181,7 +199,9 @@ def wait_until_up(proc: subprocess.Popen, url: str, log_path: Path, timeout: flo
         except OSError:
             if time.monotonic() > deadline:
                 stop(proc)
-                raise SystemExit(f"app.py did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+                raise SystemExit(
+                    f"app.py did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}"
+                ) from None
             time.sleep(0.2)
 
 

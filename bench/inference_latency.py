@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from common import finish, fmt, header, parser, percentile
 
 
@@ -39,8 +38,11 @@ def main() -> None:
     from web.service import Service
 
     service = Service(load_catalogue(None, None, [str(args.model)]))
-    name = next(n for n in service.names() if n == args.model.name) if args.model.name in service.names() \
+    name = (
+        next(n for n in service.names() if n == args.model.name)
+        if args.model.name in service.names()
         else service.default
+    )
     served = service.served(name)
     task = served.task
     keras_model = keras.saving.load_model(args.model, compile=False)
@@ -53,20 +55,33 @@ def main() -> None:
         out = []
         for q in questions:
             result = service.predict(q, name)
-            html = [one_sum.verdict_html(result), one_sum.encoding_html(result, task), one_sum.positions_html(result),
-                    inside.attribution_html(service.attribution(q, name))]
+            html = [
+                one_sum.verdict_html(result),
+                one_sum.encoding_html(result, task),
+                one_sum.positions_html(result),
+                inside.attribution_html(service.attribution(q, name)),
+            ]
             _, traced, traces = service.trace(q, name)
-            html.append(inside.states_html(traces, served.unit_orders, traced["network_input"],
-                                           traced["answer_text"], 0, []))
-            html.append(inside.step_text(traces, traced["network_input"], traced["answer_text"],
-                                         [p["confidence"] for p in traced["positions"]], 0))
+            html.append(
+                inside.states_html(traces, served.unit_orders, traced["network_input"], traced["answer_text"], 0, [])
+            )
+            html.append(
+                inside.step_text(
+                    traces,
+                    traced["network_input"],
+                    traced["answer_text"],
+                    [p["confidence"] for p in traced["positions"]],
+                    0,
+                )
+            )
             out.append(html)
         return out
 
     def plain(questions: list[str]) -> list:
         q = concat([parse_question(text, task) for text in questions])
-        probs = keras_model.predict(one_hot(encode_questions(q, task), task), verbose=0,
-                                    batch_size=max(32, len(questions)))
+        probs = keras_model.predict(
+            one_hot(encode_questions(q, task), task), verbose=0, batch_size=max(32, len(questions))
+        )
         return [answer_value(t) for t in tokens_to_text(probs.argmax(-1), task)]
 
     questions = sample_questions(task, max(n_requests, 500), np.random.default_rng(0)).texts()
@@ -97,8 +112,10 @@ def main() -> None:
         print(f"  {label}: p50 {fmt(p50[label])} ms", flush=True)
 
     ratio = p50["model.predict (baseline)"] / p50["/predict (JSON)"]
-    summary = (f"/predict p50 is **{ratio:.0f}x** lower than model.predict's; the whole page for one question "
-               f"(every view) has p50 **{fmt(p50['every view (the page)'])} ms** ({n_requests:,} requests each).")
+    summary = (
+        f"/predict p50 is **{ratio:.0f}x** lower than model.predict's; the whole page for one question "
+        f"(every view) has p50 **{fmt(p50['every view (the page)'])} ms** ({n_requests:,} requests each)."
+    )
     finish(meta, rows, summary, args.out, ratio=ratio)
 
 

@@ -60,8 +60,10 @@ async def read_reply(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 def request(method: str, path: str, body: bytes = b"") -> bytes:
-    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 async def one_user(port: int, route: str, seconds: float, seed: int, out: list) -> None:
@@ -117,7 +119,7 @@ def gradio_client_users(url: str, users: int, seconds: float) -> list:
             try:
                 answer = clients[i].predict(f"{a}+{b}", api_name="/predict")["answer"]
                 out.append((time.perf_counter() - started, True, answer == a + b))
-            except Exception:  # noqa: BLE001 - counted as an error
+            except Exception:
                 out.append((time.perf_counter() - started, False, False))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(users)]
@@ -140,19 +142,32 @@ def measure(server: subprocess.Popen, port: int, url: str, how: str, users: int,
         client_cpu = time.process_time() - client_cpu_start
     else:  # the client in its own process; its CPU time comes back when it has been waited for
         before_children = children_cpu()
-        done = subprocess.run([sys.executable, __file__, "--client", str(port), how, str(users), str(seconds)],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--client", str(port), how, str(users), str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         client_cpu = children_cpu() - before_children
         out = json.loads(done.stdout)
     wall = time.perf_counter() - started
     server_cpu = cpu_seconds(server.pid) - before_cpu
     latencies = [1000 * t for t, ok, _ in out if ok]
     label = {"run": "raw HTTP /run", "call": "raw HTTP /call + stream", "gradio_client": "gradio_client"}[how]
-    return {"client": label, "users": users, "requests": len(out), "requests/s": round(len(out) / wall, 1),
-            "p50 ms": round(percentile(latencies, 50), 1), "p99 ms": round(percentile(latencies, 99), 1),
-            "errors": sum(not ok for _, ok, _ in out), "wrong answers": sum(ok and not right for _, ok, right in out),
-            "server CPU %": round(100 * server_cpu / wall), "client CPU %": round(100 * client_cpu / wall),
-            "RSS before MiB": round(before_rss), "RSS after MiB": round(rss_mib(server.pid))}
+    return {
+        "client": label,
+        "users": users,
+        "requests": len(out),
+        "requests/s": round(len(out) / wall, 1),
+        "p50 ms": round(percentile(latencies, 50), 1),
+        "p99 ms": round(percentile(latencies, 99), 1),
+        "errors": sum(not ok for _, ok, _ in out),
+        "wrong answers": sum(ok and not right for _, ok, right in out),
+        "server CPU %": round(100 * server_cpu / wall),
+        "client CPU %": round(100 * client_cpu / wall),
+        "RSS before MiB": round(before_rss),
+        "RSS after MiB": round(rss_mib(server.pid)),
+    }
 
 
 def main() -> int:
@@ -163,8 +178,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="seconds per row (default 15)")
     args = p.parse_args()
     seconds = 4.0 if args.quick else args.seconds
-    plan = [("run", n) for n in (1, 8, 32, 128)] + [("call", n) for n in (1, 32, 128)] + \
-        [("gradio_client", n) for n in (1, 8, 32)]
+    plan = (
+        [("run", n) for n in (1, 8, 32, 128)]
+        + [("call", n) for n in (1, 32, 128)]
+        + [("gradio_client", n) for n in (1, 8, 32)]
+    )
     if args.quick:
         plan = [("run", 1), ("run", 32), ("call", 32), ("gradio_client", 8)]
     if os.environ.get("LOAD_PLAN"):  # e.g. LOAD_PLAN=call:32,run:32 to measure a few rows while tuning
@@ -173,8 +191,13 @@ def main() -> int:
     port = free_port()
     log = Path("/tmp") / f"load_{port}.log"
     with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
-                                  env={**os.environ, **QUIET_ENV}, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **QUIET_ENV},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     rows = []
     try:
@@ -188,8 +211,12 @@ def main() -> int:
     for row in rows:
         row["vs 1 user"] = f"{row['requests/s'] / base[row['client']]:.2f}x" if base.get(row["client"]) else "-"
     at32 = next((r for r in rows if r["client"] == "raw HTTP /run" and r["users"] == 32), None)
-    summary = (f"At 32 users (raw HTTP /run): **{at32['requests/s']} requests/s, p99 {at32['p99 ms']} ms**, "
-               f"{at32['errors']} errors, {at32['wrong answers']} wrong answers." if at32 else "")
+    summary = (
+        f"At 32 users (raw HTTP /run): **{at32['requests/s']} requests/s, p99 {at32['p99 ms']} ms**, "
+        f"{at32['errors']} errors, {at32['wrong answers']} wrong answers."
+        if at32
+        else ""
+    )
     finish(meta, rows, summary, args.out)
     return 0
 

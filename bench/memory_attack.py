@@ -85,15 +85,26 @@ def main() -> int:
     port = free_port()
     log_path = Path("/tmp") / f"memory_attack_{port}.log"
     with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=args.repo,
-                                  env={**os.environ, **QUIET_ENV}, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)],
+            cwd=args.repo,
+            env={**os.environ, **QUIET_ENV},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     rows: list[dict] = []
 
     def measure(attack: str, statuses: list[int]) -> None:
         rss = rss_mib(server.pid)
-        rows.append({"attack": attack, "server answered": f"HTTP {sorted(set(statuses))}" if statuses else "-",
-                     "RSS MiB": round(rss), "vs idle MiB": round(rss - idle), "still answers 535+61":
-                     answers_535_61(port)})
+        rows.append(
+            {
+                "attack": attack,
+                "server answered": f"HTTP {sorted(set(statuses))}" if statuses else "-",
+                "RSS MiB": round(rss),
+                "vs idle MiB": round(rss - idle),
+                "still answers 535+61": answers_535_61(port),
+            }
+        )
 
     try:
         wait_until_up(server, f"http://127.0.0.1:{port}/", log_path)
@@ -102,8 +113,10 @@ def main() -> int:
         idle = rss_mib(server.pid)
         measure("idle (after one answer)", [])
 
-        measure(f"{2 if args.quick else 8} x 100 MB bodies",
-                [huge_body(port, "/gradio_api/run/predict", 100) for _ in range(2 if args.quick else 8)])
+        measure(
+            f"{2 if args.quick else 8} x 100 MB bodies",
+            [huge_body(port, "/gradio_api/run/predict", 100) for _ in range(2 if args.quick else 8)],
+        )
 
         payload = "9" * 90_000
         fns = functions(port)
@@ -111,20 +124,32 @@ def main() -> int:
         def every_function(i: int) -> int:
             fn_index, n_inputs = fns[i % len(fns)]
             data = [payload] + [None] * max(0, n_inputs - 1)
-            body = {"data": data, "fn_index": fn_index, "session_hash": uuid.uuid4().hex, "event_data": None,
-                    "trigger_id": None}
+            body = {
+                "data": data,
+                "fn_index": fn_index,
+                "session_hash": uuid.uuid4().hex,
+                "event_data": None,
+                "trigger_id": None,
+            }
             route = "/gradio_api/queue/join" if i % 2 else "/gradio_api/run/predict"
             return post(port, route, json.dumps(body).encode())[0]
 
         with ThreadPoolExecutor(8) as pool:
-            measure(f"{sessions} fresh sessions x 90 kB into every function", list(pool.map(every_function,
-                                                                                                range(sessions))))
+            measure(
+                f"{sessions} fresh sessions x 90 kB into every function",
+                list(pool.map(every_function, range(sessions))),
+            )
 
         random_fn = next((f for f, n in fns if n == 3), None)
 
         def unread(i: int) -> int:
-            body = {"data": [500, str(i), None], "fn_index": random_fn, "session_hash": f"s{i % (sessions // 2)}",
-                    "event_data": None, "trigger_id": None}
+            body = {
+                "data": [500, str(i), None],
+                "fn_index": random_fn,
+                "session_hash": f"s{i % (sessions // 2)}",
+                "event_data": None,
+                "trigger_id": None,
+            }
             return post(port, "/gradio_api/queue/join", json.dumps(body).encode())[0]
 
         with ThreadPoolExecutor(8) as pool:
@@ -132,15 +157,27 @@ def main() -> int:
         time.sleep(5)
         measure(f"{sessions * 2} /random_sums(500) results left unread", statuses)
 
-        upload = b"--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.bin\"\r\n\r\n" + \
-            b"0" * (20 << 20) + b"\r\n--x--\r\n"
-        measure("5 x 20 MB uploads", [post(port, "/gradio_api/upload", upload,
-                                          {"content-type": "multipart/form-data; boundary=x"})[0] for _ in range(5)])
+        upload = (
+            b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.bin"\r\n\r\n'
+            + b"0" * (20 << 20)
+            + b"\r\n--x--\r\n"
+        )
+        measure(
+            "5 x 20 MB uploads",
+            [
+                post(port, "/gradio_api/upload", upload, {"content-type": "multipart/form-data; boundary=x"})[0]
+                for _ in range(5)
+            ],
+        )
     finally:
         stop(server)
     growth = rows[-1]["vs idle MiB"]
-    finish(meta, rows, f"Growth over idle after every attack: **{growth:+,} MiB** (idle {rows[0]['RSS MiB']} MiB, "
-                       "same run).", args.out)
+    finish(
+        meta,
+        rows,
+        f"Growth over idle after every attack: **{growth:+,} MiB** (idle {rows[0]['RSS MiB']} MiB, same run).",
+        args.out,
+    )
     return 0
 
 

@@ -35,8 +35,18 @@ from pathlib import Path
 from common import QUIET_ENV, ROOT, finish, header, parser
 
 THRESHOLDS = (0.99, 0.995)
-QUICK_OURS = ["--digits", "2", "--epochs", "2", "--train-size", "20000", "--samples-per-epoch", "10000",
-              "--heldout-size", "500"]
+QUICK_OURS = [
+    "--digits",
+    "2",
+    "--epochs",
+    "2",
+    "--train-size",
+    "20000",
+    "--samples-per-epoch",
+    "10000",
+    "--heldout-size",
+    "500",
+]
 QUICK_BASELINE = ["--digits", "2", "--epochs", "2"]
 
 
@@ -47,8 +57,14 @@ def run_trainer(name: str, flags: list[str], out_dir: Path) -> float:
     log_path = out_dir.parent / f"{out_dir.name}.log"
     started = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **QUIET_ENV},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **QUIET_ENV},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for line in proc.stdout:
             log.write(line)
             if line.startswith(("epoch ", "Exhaustive", "Held-out", "Target", "Time budget")):
@@ -64,11 +80,18 @@ def summarize(name: str, out_dir: Path, wall: float) -> dict:
     accuracy, elapsed = history["val_exact_match"], history["elapsed_seconds"]
     row = {"run": name, "epochs": len(accuracy), "history": (accuracy, elapsed)}
     for threshold in THRESHOLDS:
-        hit = next((t for a, t in zip(accuracy, elapsed) if a >= threshold), None)
+        hit = next((t for a, t in zip(accuracy, elapsed, strict=True) if a >= threshold), None)
         row[f"s to {threshold:.1%}"] = hit if hit is not None else f"not reached (> {elapsed[-1]:.0f})"
-    row.update({"trained s": elapsed[-1], "final exact-match": f"{metrics['heldout_exact_match']:.4%}",
-                "held-out size": metrics["heldout_size"], "samples seen": int(history["samples_seen"][-1]),
-                "exhaustive wrong": metrics.get("exhaustive_wrong"), "wall s": wall})
+    row.update(
+        {
+            "trained s": elapsed[-1],
+            "final exact-match": f"{metrics['heldout_exact_match']:.4%}",
+            "held-out size": metrics["heldout_size"],
+            "samples seen": int(history["samples_seen"][-1]),
+            "exhaustive wrong": metrics.get("exhaustive_wrong"),
+            "wall s": wall,
+        }
+    )
     return row
 
 
@@ -83,11 +106,18 @@ def speedup(ours: dict, base: dict, threshold: float) -> str:
 
 def main() -> None:
     p = parser(__doc__, model=False)
-    p.add_argument("--baseline-time-budget", type=float,
-                   help="cap on the keras-io run's training seconds (stops after the epoch that passes it); "
-                        "0 = no cap (default: what --total-seconds leaves after our run; quick: none)")
-    p.add_argument("--total-seconds", type=float, default=600,
-                   help="wall-clock target for the whole benchmark, used to size the default cap (default 600)")
+    p.add_argument(
+        "--baseline-time-budget",
+        type=float,
+        help="cap on the keras-io run's training seconds (stops after the epoch that passes it); "
+        "0 = no cap (default: what --total-seconds leaves after our run; quick: none)",
+    )
+    p.add_argument(
+        "--total-seconds",
+        type=float,
+        default=600,
+        help="wall-clock target for the whole benchmark, used to size the default cap (default 600)",
+    )
     p.add_argument("--baseline-epochs", type=int, help="cap on the keras-io run's epochs (default: its own 30)")
     p.add_argument("--ours-flags", default="", help="extra trainer flags for our run only (one quoted string)")
     p.add_argument("--baseline-flags", default="", help="extra trainer flags for the keras-io run only")
@@ -113,26 +143,32 @@ def main() -> None:
     if budget:
         base_flags += ["--time-budget", f"{budget:.0f}"]
     base_flags += shlex.split(args.baseline_flags)  # last, so they win over the caps above
-    base = summarize("keras-io (baseline)", work / "keras-io",
-                     run_trainer("keras-io (baseline)", base_flags, work / "keras-io"))
+    base = summarize(
+        "keras-io (baseline)", work / "keras-io", run_trainer("keras-io (baseline)", base_flags, work / "keras-io")
+    )
     rows = [ours, base]
-    lines = [f"Speed-up to {t:.1%} held-out exact-match (keras-io seconds / ours): **{speedup(ours, base, t)}**"
-             for t in THRESHOLDS]
+    lines = [
+        f"Speed-up to {t:.1%} held-out exact-match (keras-io seconds / ours): **{speedup(ours, base, t)}**"
+        for t in THRESHOLDS
+    ]
     # A ratio that exists even when the capped baseline reached neither threshold: how long ours took
     # to reach the best held-out exact-match keras-io reached at all.
     best = max(base["history"][0])
-    ours_time = next((t for a, t in zip(*ours["history"]) if a >= best), None)
-    base_time = next(t for a, t in zip(*base["history"]) if a >= best)
+    ours_time = next((t for a, t in zip(*ours["history"], strict=True) if a >= best), None)
+    base_time = next(t for a, t in zip(*base["history"], strict=True) if a >= best)
     if ours_time and best > 0:
-        lines.append(f"Speed-up to keras-io's best ({best:.2%}, reached at {base_time:.0f} s): "
-                     f"**{base_time / ours_time:.2f}x** (ours got there at {ours_time:.0f} s)")
+        lines.append(
+            f"Speed-up to keras-io's best ({best:.2%}, reached at {base_time:.0f} s): "
+            f"**{base_time / ours_time:.2f}x** (ours got there at {ours_time:.0f} s)"
+        )
     for row in rows:
         del row["history"]
-    lines.append("Seconds are training time from history.json (after data generation, including the per-epoch "
-                 f"held-out checks); wall s also counts start-up and the final checks. Runs kept in {work}.")
+    lines.append(
+        "Seconds are training time from history.json (after data generation, including the per-epoch "
+        f"held-out checks); wall s also counts start-up and the final checks. Runs kept in {work}."
+    )
     print()
-    finish(meta, rows, "\n".join(lines), args.out,
-           commands={"ours": ours_flags, "baseline": base_flags})
+    finish(meta, rows, "\n".join(lines), args.out, commands={"ours": ours_flags, "baseline": base_flags})
 
 
 if __name__ == "__main__":

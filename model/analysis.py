@@ -15,9 +15,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -27,9 +27,9 @@ from .forward import Network
 from .questions import Questions, all_questions, sample_questions
 from .storage import load_npz
 
-MAX_MAP_SIDE = 1000     # at most 1000 x 1000 cells
+MAX_MAP_SIDE = 1000  # at most 1000 x 1000 cells
 SAMPLED_MAP_SIDE = 200  # cells per axis when the other terms are drawn at random
-WEAKEST = 50            # the weakest right questions kept with the map
+WEAKEST = 50  # the weakest right questions kept with the map
 MarginFn = Callable[[Questions], np.ndarray]  # questions -> margins (negative where wrong)
 
 
@@ -47,7 +47,7 @@ def attribution(network: Network, task: TaskConfig, q: Questions) -> tuple[np.nd
     chosen = base.argmax(-1)
     reading = text[::-1] if task.reverse else text  # the question as written, left to right
     variants, owners = [], []
-    for position, char in enumerate(text):
+    for position, _char in enumerate(text):
         written = len(text) - 1 - position if task.reverse else position
         for alt in _alternatives(reading, written, task):
             variant = list(text)
@@ -80,7 +80,7 @@ def _alternatives(reading: str, i: int, task: TaskConfig) -> list[str]:
 # Unit order for state heatmaps ------------------------------------------------------------------
 def unit_order(states: np.ndarray) -> np.ndarray:
     """(N, steps, units) activations -> an order of the units: by the step of largest mean |value|, then sign."""
-    magnitude = np.abs(states).mean(axis=0)         # (steps, units)
+    magnitude = np.abs(states).mean(axis=0)  # (steps, units)
     peak_step = magnitude.argmax(axis=0)
     sign = np.sign(states.mean(axis=(0, 1)))
     strength = magnitude.max(axis=0)
@@ -92,14 +92,14 @@ def unit_order(states: np.ndarray) -> np.ndarray:
 class SpaceMap:
     """One cell per question: x = the first number, y = the second; margins coloured, wrong cells listed."""
 
-    a_values: np.ndarray       # (cols,) the first number of each column
-    b_values: np.ndarray       # (rows,) the second number of each row
-    margin: np.ndarray         # (rows, cols) uint8: 0 = margin -1 … 255 = margin +1
-    wrong: np.ndarray          # (k, 2) int32 (row, col) of every wrong cell
-    weakest: np.ndarray        # (m, 3) float32 (row, col, margin) of the weakest right cells
-    rest_terms: np.ndarray     # (rows, cols, terms - 2) the other numbers of sampled questions (empty if none)
-    ops: np.ndarray            # (rows, cols, terms - 1) operator codes of each cell's question, -1 = ended
-    complete: bool             # True when the cells are every question of the task
+    a_values: np.ndarray  # (cols,) the first number of each column
+    b_values: np.ndarray  # (rows,) the second number of each row
+    margin: np.ndarray  # (rows, cols) uint8: 0 = margin -1 … 255 = margin +1
+    wrong: np.ndarray  # (k, 2) int32 (row, col) of every wrong cell
+    weakest: np.ndarray  # (m, 3) float32 (row, col, margin) of the weakest right cells
+    rest_terms: np.ndarray  # (rows, cols, terms - 2) the other numbers of sampled questions (empty if none)
+    ops: np.ndarray  # (rows, cols, terms - 1) operator codes of each cell's question, -1 = ended
+    complete: bool  # True when the cells are every question of the task
 
     def question(self, row: int, col: int) -> Questions:
         """The question in a cell."""
@@ -115,8 +115,9 @@ def map_axes(task: TaskConfig, most: int | None = None) -> tuple[np.ndarray, boo
     """The values along each axis (at most `most` of them), and whether the map holds every question of the task."""
     values = task.max_term - task.smallest + 1
     limit = most or (MAX_MAP_SIDE if task.terms == 2 else SAMPLED_MAP_SIDE)
-    complete = task.terms == 2 and task.fewest_terms == 2 and len(task.operators) == 1 and enumerable(task) \
-        and values <= limit
+    complete = (
+        task.terms == 2 and task.fewest_terms == 2 and len(task.operators) == 1 and enumerable(task) and values <= limit
+    )
     side = min(values, limit)
     axis = np.unique(np.round(np.linspace(task.smallest, task.max_term, side)).astype(np.int64))
     return axis, complete
@@ -143,29 +144,59 @@ def build_map(task: TaskConfig, margins_of: MarginFn, seed: int = 0) -> SpaceMap
     order = np.argsort(margins[margins > 0], kind="stable")[:WEAKEST]
     weakest = np.column_stack([right[order], margins[margins > 0][order]]).astype(np.float32)
     quantised = np.clip(np.round((margins + 1) * 127.5), 0, 255).astype(np.uint8)
-    return SpaceMap(axis, axis.copy(), quantised, wrong, weakest,
-                    q.terms[:, 2:].reshape(side, side, -1).astype(np.int64),
-                    q.ops.reshape(side, side, -1), complete)
+    return SpaceMap(
+        axis,
+        axis.copy(),
+        quantised,
+        wrong,
+        weakest,
+        q.terms[:, 2:].reshape(side, side, -1).astype(np.int64),
+        q.ops.reshape(side, side, -1),
+        complete,
+    )
 
 
 def save_map(space: SpaceMap, path: Path) -> None:
-    np.savez_compressed(path, a_values=space.a_values, b_values=space.b_values, margin=space.margin,
-                        wrong=space.wrong, weakest=space.weakest, rest_terms=space.rest_terms, ops=space.ops,
-                        complete=np.array(space.complete))
+    np.savez_compressed(
+        path,
+        a_values=space.a_values,
+        b_values=space.b_values,
+        margin=space.margin,
+        wrong=space.wrong,
+        weakest=space.weakest,
+        rest_terms=space.rest_terms,
+        ops=space.ops,
+        complete=np.array(space.complete),
+    )
 
 
 def load_map(path: Path, task: TaskConfig) -> SpaceMap:
     """Read map.npz, checking every array's shape and type against the task before reading it."""
     axis, _ = map_axes(task)
     side = len(axis)
-    arrays = load_npz(path, {
-        "a_values": ((side,), "int64"), "b_values": ((side,), "int64"), "margin": ((side, side), "uint8"),
-        "wrong": ((None, 2), "int32"), "weakest": ((None, 3), "float32"),
-        "rest_terms": ((side, side, task.terms - 2), "int64"), "ops": ((side, side, task.terms - 1), "int8"),
-        "complete": ((), "bool"),
-    })
-    space = SpaceMap(arrays["a_values"], arrays["b_values"], arrays["margin"], arrays["wrong"], arrays["weakest"],
-                     arrays["rest_terms"], arrays["ops"], bool(arrays["complete"]))
+    arrays = load_npz(
+        path,
+        {
+            "a_values": ((side,), "int64"),
+            "b_values": ((side,), "int64"),
+            "margin": ((side, side), "uint8"),
+            "wrong": ((None, 2), "int32"),
+            "weakest": ((None, 3), "float32"),
+            "rest_terms": ((side, side, task.terms - 2), "int64"),
+            "ops": ((side, side, task.terms - 1), "int8"),
+            "complete": ((), "bool"),
+        },
+    )
+    space = SpaceMap(
+        arrays["a_values"],
+        arrays["b_values"],
+        arrays["margin"],
+        arrays["wrong"],
+        arrays["weakest"],
+        arrays["rest_terms"],
+        arrays["ops"],
+        bool(arrays["complete"]),
+    )
     inside = (space.wrong >= 0).all() and (space.wrong < side).all()
     if not inside or len(space.weakest) > WEAKEST:
         raise ValueError(f"{path.name} lists cells outside the map")
@@ -181,7 +212,7 @@ def network_margins(network: Network, task: TaskConfig, chunk: int = 4096) -> Ma
     def margins_of(q: Questions) -> np.ndarray:
         out = []
         for i in range(0, len(q), chunk):
-            part = q[i:i + chunk]
+            part = q[i : i + chunk]
             probs = network.probabilities(encode_questions(part, task))
             out.append(margins(probs, encode_answers(answers(part), task)).min(axis=1))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -196,7 +227,7 @@ def exhaustive_margins(task: TaskConfig, margins_of: MarginFn) -> tuple[int, int
 
 
 # The learning record ----------------------------------------------------------------------------
-PROBE_SIDE = 100   # the probe is a coarse map: at most 100 x 100 evenly spaced questions
+PROBE_SIDE = 100  # the probe is a coarse map: at most 100 x 100 evenly spaced questions
 MAX_EPOCHS_KEPT = 500
 
 
@@ -204,15 +235,15 @@ MAX_EPOCHS_KEPT = 500
 class LearningRecord:
     """How a model learned, one entry per epoch (written by the trainer as learning.npz)."""
 
-    samples_seen: np.ndarray   # (E,) int64
-    seconds: np.ndarray        # (E,) float32 training time so far
-    loss: np.ndarray           # (E,) float32
-    exact_match: np.ndarray    # (E,) float32 held-out exact match
-    per_position: np.ndarray   # (E, answer_length) float32 held-out accuracy of each answer position
-    space_wrong: np.ndarray    # (E,) int64 wrong answers over the whole space (-1 where not measured)
-    probe_margin: np.ndarray   # (E, side, side) uint8 margins of the probe questions, as in SpaceMap.margin
-    probe_a: np.ndarray        # (side,) first numbers of the probe columns
-    probe_b: np.ndarray        # (side,) second numbers of the probe rows
+    samples_seen: np.ndarray  # (E,) int64
+    seconds: np.ndarray  # (E,) float32 training time so far
+    loss: np.ndarray  # (E,) float32
+    exact_match: np.ndarray  # (E,) float32 held-out exact match
+    per_position: np.ndarray  # (E, answer_length) float32 held-out accuracy of each answer position
+    space_wrong: np.ndarray  # (E,) int64 wrong answers over the whole space (-1 where not measured)
+    probe_margin: np.ndarray  # (E, side, side) uint8 margins of the probe questions, as in SpaceMap.margin
+    probe_a: np.ndarray  # (side,) first numbers of the probe columns
+    probe_b: np.ndarray  # (side,) second numbers of the probe rows
 
     @property
     def epochs(self) -> int:
@@ -237,13 +268,22 @@ def load_learning(path: Path, task: TaskConfig) -> LearningRecord:
     """Read learning.npz, checking each array's shape and type against the task before reading it."""
     side = len(map_axes(task, PROBE_SIDE)[0])
     epochs = None
-    spec = {"samples_seen": ((epochs,), "int64"), "seconds": ((epochs,), "float32"), "loss": ((epochs,), "float32"),
-            "exact_match": ((epochs,), "float32"), "per_position": ((epochs, task.answer_length), "float32"),
-            "space_wrong": ((epochs,), "int64"), "probe_margin": ((epochs, side, side), "uint8"),
-            "probe_a": ((side,), "int64"), "probe_b": ((side,), "int64")}
+    spec = {
+        "samples_seen": ((epochs,), "int64"),
+        "seconds": ((epochs,), "float32"),
+        "loss": ((epochs,), "float32"),
+        "exact_match": ((epochs,), "float32"),
+        "per_position": ((epochs, task.answer_length), "float32"),
+        "space_wrong": ((epochs,), "int64"),
+        "probe_margin": ((epochs, side, side), "uint8"),
+        "probe_a": ((side,), "int64"),
+        "probe_b": ((side,), "int64"),
+    }
     arrays = load_npz(path, spec)
-    counts = {len(arrays[k]) for k in ("samples_seen", "seconds", "loss", "exact_match", "per_position",
-                                        "space_wrong", "probe_margin")}
+    counts = {
+        len(arrays[k])
+        for k in ("samples_seen", "seconds", "loss", "exact_match", "per_position", "space_wrong", "probe_margin")
+    }
     if len(counts) != 1 or counts.pop() > MAX_EPOCHS_KEPT:
         raise ValueError(f"{path.name} has arrays of different lengths or too many epochs")
     return LearningRecord(**arrays)

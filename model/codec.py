@@ -44,8 +44,9 @@ def encode_questions(q: Questions, config: TaskConfig) -> np.ndarray:
     """Questions -> (N, question_length) alphabet indices, as the network reads them."""
     pad_id = config.chars.index(PAD)
     # Operator code -> token, with -1 ("the question has ended") -> PAD.
-    op_tokens = np.array([config.chars.index(op) if op in config.chars else pad_id for op in OPERATORS] + [pad_id],
-                         dtype=np.int32)
+    op_tokens = np.array(
+        [config.chars.index(op) if op in config.chars else pad_id for op in OPERATORS] + [pad_id], dtype=np.int32
+    )
     counts = q.counts
     pieces = []
     for t in range(config.terms):

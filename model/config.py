@@ -241,6 +241,7 @@ def read_small_text(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> str:
 
 def parse_json(text: str, what: str) -> Any:
     """json.loads that answers every malformed input (deep nesting, huge integers, NaN) with ConfigError."""
+
     def no_constants(name: str) -> None:
         raise ValueError(f"{name} is not a number JSON allows")
 
@@ -255,35 +256,52 @@ def parse_json(text: str, what: str) -> Any:
 def validate_task(config: TaskConfig) -> None:
     """Raise ConfigError with one clear sentence if the task is unusable or too large."""
     c = config
-    _check(_is_int(c.digits) and 1 <= c.digits <= MAX_DIGITS,
-           f"digits must be a whole number from 1 to {MAX_DIGITS}, got {c.digits!r}")
-    _check(_is_int(c.terms) and 2 <= c.terms <= MAX_TERMS,
-           f"terms must be a whole number from 2 to {MAX_TERMS}, got {c.terms!r}")
-    _check(c.min_terms is None or (_is_int(c.min_terms) and 2 <= c.min_terms <= c.terms),
-           f"min_terms must be a whole number from 2 to terms ({c.terms}), got {c.min_terms!r}")
-    _check(isinstance(c.operators, str) and 1 <= len(c.operators) <= len(OPERATORS)
-           and set(c.operators) <= set(OPERATORS) and len(set(c.operators)) == len(c.operators),
-           f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}")
+    _check(
+        _is_int(c.digits) and 1 <= c.digits <= MAX_DIGITS,
+        f"digits must be a whole number from 1 to {MAX_DIGITS}, got {c.digits!r}",
+    )
+    _check(
+        _is_int(c.terms) and 2 <= c.terms <= MAX_TERMS,
+        f"terms must be a whole number from 2 to {MAX_TERMS}, got {c.terms!r}",
+    )
+    _check(
+        c.min_terms is None or (_is_int(c.min_terms) and 2 <= c.min_terms <= c.terms),
+        f"min_terms must be a whole number from 2 to terms ({c.terms}), got {c.min_terms!r}",
+    )
+    _check(
+        isinstance(c.operators, str)
+        and 1 <= len(c.operators) <= len(OPERATORS)
+        and set(c.operators) <= set(OPERATORS)
+        and len(set(c.operators)) == len(c.operators),
+        f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}",
+    )
     _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}")
-    _check(isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
-           f"alphabet must be a string of at most {len(ALLOWED_CHARS)} characters")
-    _check(set(c.chars) <= set(ALLOWED_CHARS),
-           f"alphabet may only hold {ALLOWED_CHARS!r}, got {c.chars[:40]!r}")
+    _check(
+        isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
+        f"alphabet must be a string of at most {len(ALLOWED_CHARS)} characters",
+    )
+    _check(set(c.chars) <= set(ALLOWED_CHARS), f"alphabet may only hold {ALLOWED_CHARS!r}, got {c.chars[:40]!r}")
     _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
     missing = sorted(set(DIGITS + PAD + c.operators) - set(c.chars))
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
     _check(c.padding in PADDINGS, f"padding must be one of {', '.join(PADDINGS)}, got {c.padding!r}")
     _check(c.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}, got {c.sampling!r}")
-    _check(_is_int(c.smallest) and 0 <= c.smallest < 10**c.digits,
-           f"smallest must be a whole number from 0 to {10**c.digits - 1}, got {c.smallest!r}")
+    _check(
+        _is_int(c.smallest) and 0 <= c.smallest < 10**c.digits,
+        f"smallest must be a whole number from 0 to {10**c.digits - 1}, got {c.smallest!r}",
+    )
     if c.largest is not None:
-        _check(_is_int(c.largest) and 1 <= c.largest < 10**c.digits,
-               f"largest must be a whole number from 1 to {10**c.digits - 1}, got {c.largest!r}")
+        _check(
+            _is_int(c.largest) and 1 <= c.largest < 10**c.digits,
+            f"largest must be a whole number from 1 to {10**c.digits - 1}, got {c.largest!r}",
+        )
     _check(c.smallest < c.max_term, f"smallest ({c.smallest}) must be below the largest term ({c.max_term})")
     # Answers and question indexes are int64 numbers (codec, trainer/data.py): keep them below 10**18.
-    _check(max(c.largest_answer, -c.smallest_answer) < MAX_VALUE and index_space(c) < MAX_VALUE,
-           f"{c.terms} terms of up to {c.digits} digits with {c.operators!r} make numbers or question counts "
-           "larger than this project handles (10**18): use fewer terms or digits")
+    _check(
+        max(c.largest_answer, -c.smallest_answer) < MAX_VALUE and index_space(c) < MAX_VALUE,
+        f"{c.terms} terms of up to {c.digits} digits with {c.operators!r} make numbers or question counts "
+        "larger than this project handles (10**18): use fewer terms or digits",
+    )
 
 
 def index_space(config: TaskConfig) -> int:
@@ -298,12 +316,16 @@ def validate_network(net: NetworkConfig) -> None:
     _check(net.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {str(net.cell)[:40]!r}")
     for name in ("encoder_units", "decoder_units"):
         value = getattr(net, name)
-        _check(_is_int(value) and 1 <= value <= MAX_UNITS,
-               f"{name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}")
+        _check(
+            _is_int(value) and 1 <= value <= MAX_UNITS,
+            f"{name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}",
+        )
     for name in ("encoder_layers", "decoder_layers"):
         value = getattr(net, name)
-        _check(_is_int(value) and 1 <= value <= MAX_LAYERS,
-               f"{name} must be a whole number from 1 to {MAX_LAYERS}, got {value!r}")
+        _check(
+            _is_int(value) and 1 <= value <= MAX_LAYERS,
+            f"{name} must be a whole number from 1 to {MAX_LAYERS}, got {value!r}",
+        )
 
 
 def parameter_count(task: TaskConfig, net: NetworkConfig) -> int:

@@ -27,8 +27,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class LayerTrace:
     """What one recurrent layer did, step by step: arrays of shape (N, steps, units)."""
 
-    name: str                  # "encoder 1", "decoder 1", ...
-    hidden: np.ndarray         # h after each step
+    name: str  # "encoder 1", "decoder 1", ...
+    hidden: np.ndarray  # h after each step
     cell: np.ndarray | None = None  # c after each step (LSTM only)
     gates: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. "input", "forget", "output"
 
@@ -36,9 +36,9 @@ class LayerTrace:
 @dataclass
 class RecurrentLayer:
     cell: str
-    kernel: np.ndarray      # (inputs, gates * units)
-    recurrent: np.ndarray   # (units, gates * units)
-    bias: np.ndarray        # (gates * units,), or (2, 3 * units) for a GRU
+    kernel: np.ndarray  # (inputs, gates * units)
+    recurrent: np.ndarray  # (units, gates * units)
+    bias: np.ndarray  # (gates * units,), or (2, 3 * units) for a GRU
 
     @property
     def units(self) -> int:
@@ -61,8 +61,8 @@ class RecurrentLayer:
             x = projected[:, t]
             if self.cell == "lstm":
                 z = x + h @ self.recurrent
-                i, f, o = sigmoid(z[:, :u]), sigmoid(z[:, u:2 * u]), sigmoid(z[:, 3 * u:])
-                candidate = np.tanh(z[:, 2 * u:3 * u])
+                i, f, o = sigmoid(z[:, :u]), sigmoid(z[:, u : 2 * u]), sigmoid(z[:, 3 * u :])
+                candidate = np.tanh(z[:, 2 * u : 3 * u])
                 c = f * c + i * candidate
                 h = o * np.tanh(c)
                 step_gates = {"input": i, "forget": f, "output": o, "candidate": candidate}
@@ -70,8 +70,8 @@ class RecurrentLayer:
             elif self.cell == "gru":
                 rec = h @ self.recurrent + self.bias[1]
                 update = sigmoid(x[:, :u] + rec[:, :u])
-                reset = sigmoid(x[:, u:2 * u] + rec[:, u:2 * u])
-                candidate = np.tanh(x[:, 2 * u:] + reset * rec[:, 2 * u:])
+                reset = sigmoid(x[:, u : 2 * u] + rec[:, u : 2 * u])
+                candidate = np.tanh(x[:, 2 * u :] + reset * rec[:, 2 * u :])
                 h = update * h + (1.0 - update) * candidate
                 step_gates = {"update": update, "reset": reset, "candidate": candidate}
             else:
@@ -83,8 +83,9 @@ class RecurrentLayer:
                     kept.setdefault(key, []).append(value)
         if not record:
             return hidden, None
-        trace = LayerTrace(name, hidden, np.stack(cells, axis=1) if cells else None,
-                           {k: np.stack(v, axis=1) for k, v in kept.items()})
+        trace = LayerTrace(
+            name, hidden, np.stack(cells, axis=1) if cells else None, {k: np.stack(v, axis=1) for k, v in kept.items()}
+        )
         return hidden, trace
 
 
@@ -94,10 +95,12 @@ class Network:
     def __init__(self, task: TaskConfig, net: NetworkConfig, weights: dict[str, np.ndarray]):
         self.task, self.net = task, net
         paths = rnn_layer_paths(net)
-        layers = [RecurrentLayer(net.cell, *(np.asarray(weights[f"{p}/cell/vars/{j}"], np.float32) for j in range(3)))
-                  for p in paths]
-        self.encoder = layers[:net.encoder_layers]
-        self.decoder = layers[net.encoder_layers:]
+        layers = [
+            RecurrentLayer(net.cell, *(np.asarray(weights[f"{p}/cell/vars/{j}"], np.float32) for j in range(3)))
+            for p in paths
+        ]
+        self.encoder = layers[: net.encoder_layers]
+        self.decoder = layers[net.encoder_layers :]
         self.dense_kernel = np.asarray(weights["layers/dense/vars/0"], np.float32)
         self.dense_bias = np.asarray(weights["layers/dense/vars/1"], np.float32)
         assert all(layer.kernel.shape[1] == GATES[net.cell] * layer.units for layer in layers)
@@ -114,11 +117,10 @@ class Network:
         traces: list[LayerTrace] = []
         # One-hot times the first kernel is a row lookup.
         first = self.encoder[0]
-        projected = first.kernel[tokens] + first.input_bias
-        for i, layer in enumerate(self.encoder):
-            if i:
-                projected = sequence @ layer.kernel + layer.input_bias
-            sequence, trace = layer.run(projected, f"encoder {i + 1}", record)
+        sequence, trace = first.run(first.kernel[tokens] + first.input_bias, "encoder 1", record)
+        traces += [trace] if trace else []
+        for i, layer in enumerate(self.encoder[1:], start=2):
+            sequence, trace = layer.run(sequence @ layer.kernel + layer.input_bias, f"encoder {i}", record)
             traces += [trace] if trace else []
         summary = sequence[:, -1]
         steps = self.task.answer_length

@@ -21,13 +21,28 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .config import MAX_CONFIG_BYTES
-from .storage import (LEARNING_FILE, MAP_FILE, MAX_NPZ_BYTES, METRICS_FILE, NETWORK_FILE, SETTINGS_FILE,
-                      TASK_CONFIG_FILE, WEIGHTS_FILE, ModelLoadError)
+from .storage import (
+    LEARNING_FILE,
+    MAP_FILE,
+    MAX_NPZ_BYTES,
+    METRICS_FILE,
+    NETWORK_FILE,
+    SETTINGS_FILE,
+    TASK_CONFIG_FILE,
+    WEIGHTS_FILE,
+    ModelLoadError,
+)
 
 MAX_WEIGHTS_BYTES = 70_000_000  # the largest network the builder allows (512 units, 4+4 layers) is ~63 MB
-HUB_FILES = {TASK_CONFIG_FILE: MAX_CONFIG_BYTES, NETWORK_FILE: MAX_CONFIG_BYTES, SETTINGS_FILE: MAX_CONFIG_BYTES,
-             METRICS_FILE: MAX_CONFIG_BYTES, WEIGHTS_FILE: MAX_WEIGHTS_BYTES, MAP_FILE: MAX_NPZ_BYTES,
-             LEARNING_FILE: MAX_NPZ_BYTES}
+HUB_FILES = {
+    TASK_CONFIG_FILE: MAX_CONFIG_BYTES,
+    NETWORK_FILE: MAX_CONFIG_BYTES,
+    SETTINGS_FILE: MAX_CONFIG_BYTES,
+    METRICS_FILE: MAX_CONFIG_BYTES,
+    WEIGHTS_FILE: MAX_WEIGHTS_BYTES,
+    MAP_FILE: MAX_NPZ_BYTES,
+    LEARNING_FILE: MAX_NPZ_BYTES,
+}
 REQUIRED = (TASK_CONFIG_FILE, WEIGHTS_FILE)
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -48,11 +63,16 @@ def is_repo_id(text: str) -> bool:
 def check_revision(revision: str) -> None:
     """Raise ModelLoadError unless `revision` is a 40-hex commit sha or a plain branch/tag name."""
     ok = _SHA.fullmatch(revision) or (
-        _REF.fullmatch(revision) and ".." not in revision and "//" not in revision
-        and not revision.endswith(("/", ".", ".lock")) and "/." not in revision)
+        _REF.fullmatch(revision)
+        and ".." not in revision
+        and "//" not in revision
+        and not revision.endswith(("/", ".", ".lock"))
+        and "/." not in revision
+    )
     if not ok:
-        raise ModelLoadError(f"{revision[:60]!r} is not a valid revision (a branch or tag name, or a 40-character "
-                             "commit sha)")
+        raise ModelLoadError(
+            f"{revision[:60]!r} is not a valid revision (a branch or tag name, or a 40-character commit sha)"
+        )
 
 
 def safe_url(url: str) -> str:
@@ -120,22 +140,29 @@ def download_repo(repo_id: str, revision: str | None, seconds: float) -> tuple[P
 
     where = repo_id + (f" @ {revision}" if revision else "")
     if constants.HF_HUB_OFFLINE:  # no request at all: the cache or nothing
-        folder, _ = _cached(huggingface_hub, repo_id, revision,
-                            f"HF_HUB_OFFLINE is set and no complete copy of {where} is in the local Hugging Face cache")
+        folder, _ = _cached(
+            huggingface_hub,
+            repo_id,
+            revision,
+            f"HF_HUB_OFFLINE is set and no complete copy of {where} is in the local Hugging Face cache",
+        )
         notes = [f"HF_HUB_OFFLINE is set: serving the cached copy of {repo_id} @ {folder.name[:12]}."]
     else:
         folder, notes = _fetch_or_cached(huggingface_hub, repo_id, revision, seconds, where)
     sha = folder.name  # the cache keeps each snapshot under its commit sha
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
-        raise ModelLoadError(f"{repo_id} @ {sha[:12]} has no {', '.join(missing)}, so it is not a model "
-                             "published with `python -m trainer.publish`")
+        raise ModelLoadError(
+            f"{repo_id} @ {sha[:12]} has no {', '.join(missing)}, so it is not a model "
+            "published with `python -m trainer.publish`"
+        )
     _verify_checksums(huggingface_hub, repo_id, sha, folder)
     return folder, sha, notes
 
 
-def _fetch_or_cached(hub: Any, repo_id: str, revision: str | None, seconds: float,
-                     where: str) -> tuple[Path, list[str]]:
+def _fetch_or_cached(
+    hub: Any, repo_id: str, revision: str | None, seconds: float, where: str
+) -> tuple[Path, list[str]]:
     """The fetched snapshot; or, if the Hub fails in any way but a size limit, the complete cached one."""
     try:
         return run_with_deadline(lambda: _fetch(hub, repo_id, revision), seconds, where), []
@@ -156,8 +183,10 @@ def _fetch(hub: Any, repo_id: str, revision: str | None) -> Path:
         if limit is None:
             continue
         if isinstance(sibling.size, int) and sibling.size > limit:
-            raise ModelLoadError(f"{sibling.rfilename} in {repo_id} is {sibling.size:,} bytes; a model this app "
-                                 f"serves has at most {limit:,}")
+            raise ModelLoadError(
+                f"{sibling.rfilename} in {repo_id} is {sibling.size:,} bytes; a model this app "
+                f"serves has at most {limit:,}"
+            )
         present.append(sibling.rfilename)
     # By the name asked for (not info.sha), so the cache records the branch and can serve it offline later.
     return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=present, etag_timeout=10))
@@ -166,8 +195,9 @@ def _fetch(hub: Any, repo_id: str, revision: str | None) -> Path:
 def _cached(hub: Any, repo_id: str, revision: str | None, reason: str) -> tuple[Path, list[str]]:
     """The complete cached snapshot after a failed fetch, or ModelLoadError with the fetch's reason."""
     try:
-        folder = Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES),
-                                            local_files_only=True))
+        folder = Path(
+            hub.snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES), local_files_only=True)
+        )
     except Exception:
         raise ModelLoadError(scrub(reason)) from None
     if not all((folder / name).is_file() for name in REQUIRED):
@@ -194,8 +224,10 @@ def _verify_checksums(hub: Any, repo_id: str, sha: str, folder: Path) -> None:
             blob = path.resolve()
             path.unlink(missing_ok=True)
             blob.unlink(missing_ok=True)
-            raise ModelLoadError(f"{name} of {repo_id} @ {sha[:12]} arrived damaged (its checksum does not match "
-                                 "the Hub's); the bad copy was removed from the cache, so try again")
+            raise ModelLoadError(
+                f"{name} of {repo_id} @ {sha[:12]} arrived damaged (its checksum does not match "
+                "the Hub's); the bad copy was removed from the cache, so try again"
+            )
 
 
 def file_blob_ids(path: Path) -> tuple[str, str]:
@@ -236,8 +268,10 @@ def explain_hub_error(err: BaseException, repo_id: str, revision: str | None) ->
     if find(errors.GatedRepoError):
         return f"{repo_id} is gated: accept its terms on the Hub and use a token that has access"
     if find(errors.RepositoryNotFoundError):
-        return (f"there is no model repo {repo_id} on {endpoint()} (if it is private, set HF_TOKEN "
-                "to a token that can read it)")
+        return (
+            f"there is no model repo {repo_id} on {endpoint()} (if it is private, set HF_TOKEN "
+            "to a token that can read it)"
+        )
     if find(errors.RemoteEntryNotFoundError):
         return f"a file the model needs is missing from {where}"
     http = find(errors.HfHubHTTPError)
@@ -253,8 +287,10 @@ def explain_hub_error(err: BaseException, repo_id: str, revision: str | None) ->
     if isinstance(err, errors.IncompleteSnapshotError):
         return f"the cached copy of {where} is incomplete and the Hub could not be reached to complete it"
     # Connection failures: the HTTP client's own errors (httpx/httpx2/httpcore) or the builtin kinds.
-    if any(type(e).__module__.startswith(("httpx", "httpcore")) or isinstance(e, (ConnectionError, TimeoutError))
-           for e in chain):
+    if any(
+        type(e).__module__.startswith(("httpx", "httpcore")) or isinstance(e, (ConnectionError, TimeoutError))
+        for e in chain
+    ):
         return f"could not reach the Hub at {endpoint()} and {where} is not in the local cache"
     if "Consistency check failed" in str(err):
         return f"a file of {where} arrived truncated (the download was cut short); try again"

@@ -12,8 +12,15 @@ import math
 from typing import Any
 
 FRACTIONS = ("heldout_exact_match", "heldout_char_accuracy", "exact_match", "min_margin")
-COUNTS = ("heldout_size", "exhaustive_wrong", "exhaustive_total", "samples_seen", "epochs", "sample_size",
-          "sample_wrong")
+COUNTS = (
+    "heldout_size",
+    "exhaustive_wrong",
+    "exhaustive_total",
+    "samples_seen",
+    "epochs",
+    "sample_size",
+    "sample_wrong",
+)
 SECONDS = ("train_seconds", "exhaustive_seconds", "seconds_to_99")
 TEXTS = ("keras_version", "tensorflow_version", "note", "headline")
 FLAGS = ("heldout_disjoint",)
@@ -22,8 +29,9 @@ MAX_LIST = 64
 
 
 def _fraction(value: Any, low: float = 0.0) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-        and low <= value <= 1
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= 1
+    )
 
 
 def _count(value: Any) -> bool:
@@ -33,7 +41,7 @@ def _count(value: Any) -> bool:
 def _plain(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
-    return value is None or isinstance(value, (bool, int, str)) and len(str(value)) <= MAX_TEXT
+    return value is None or (isinstance(value, (bool, int, str)) and len(str(value)) <= MAX_TEXT)
 
 
 def clean_metrics(data: Any) -> tuple[dict[str, Any], list[str]]:
@@ -43,27 +51,45 @@ def clean_metrics(data: Any) -> tuple[dict[str, Any], list[str]]:
     out: dict[str, Any] = {}
     dropped: list[str] = []
     for key, value in data.items():
-        ok = ((key in FRACTIONS and _fraction(value, -1.0 if key == "min_margin" else 0.0))
-              or (key in COUNTS and _count(value))
-              or (key in SECONDS and isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and math.isfinite(value) and value >= 0)
-              or (key in TEXTS and isinstance(value, str) and len(value) <= MAX_TEXT)
-              or (key in FLAGS and isinstance(value, bool)))
+        ok = (
+            (key in FRACTIONS and _fraction(value, -1.0 if key == "min_margin" else 0.0))
+            or (key in COUNTS and _count(value))
+            or (
+                key in SECONDS
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and value >= 0
+            )
+            or (key in TEXTS and isinstance(value, str) and len(value) <= MAX_TEXT)
+            or (key in FLAGS and isinstance(value, bool))
+        )
         if key == "heldout_per_position_accuracy":
             ok = isinstance(value, list) and len(value) <= MAX_LIST and all(_fraction(v) for v in value)
         if key == "training":
-            ok = isinstance(value, dict) and len(value) <= MAX_LIST and all(
-                isinstance(k, str) and len(k) <= 60 and _plain(v) for k, v in value.items())
+            ok = (
+                isinstance(value, dict)
+                and len(value) <= MAX_LIST
+                and all(isinstance(k, str) and len(k) <= 60 and _plain(v) for k, v in value.items())
+            )
         if key == "per_term_count":  # {"2": {"exact_match": ..., "size": ...}, ...}
-            ok = isinstance(value, dict) and len(value) <= MAX_LIST and all(
-                isinstance(v, dict) and _fraction(v.get("exact_match")) and _count(v.get("size"))
-                for v in value.values())
+            ok = (
+                isinstance(value, dict)
+                and len(value) <= MAX_LIST
+                and all(
+                    isinstance(v, dict) and _fraction(v.get("exact_match")) and _count(v.get("size"))
+                    for v in value.values()
+                )
+            )
         if ok:
             out[key] = value
         else:
             dropped.append(str(key)[:40])
-    if _count(out.get("exhaustive_wrong")) and _count(out.get("exhaustive_total")) \
-            and out["exhaustive_wrong"] > out["exhaustive_total"]:
+    if (
+        _count(out.get("exhaustive_wrong"))
+        and _count(out.get("exhaustive_total"))
+        and out["exhaustive_wrong"] > out["exhaustive_total"]
+    ):
         out.pop("exhaustive_wrong"), out.pop("exhaustive_total")
         dropped.append("exhaustive_wrong/exhaustive_total")
     notes = [f"metrics.json: ignored invalid field(s) {', '.join(dropped[:8])}"] if dropped else []

@@ -59,9 +59,9 @@ def weight_layout(task: TaskConfig, net: NetworkConfig) -> dict[str, tuple[int, 
     layout: dict[str, tuple[int, ...]] = {}
     sizes = [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers
     width = task.num_chars
-    for path, units in zip(rnn_layer_paths(net), sizes):
-        layout[f"{path}/cell/vars/0"] = (width, gates * units)   # input kernel
-        layout[f"{path}/cell/vars/1"] = (units, gates * units)   # recurrent kernel
+    for path, units in zip(rnn_layer_paths(net), sizes, strict=True):
+        layout[f"{path}/cell/vars/0"] = (width, gates * units)  # input kernel
+        layout[f"{path}/cell/vars/1"] = (units, gates * units)  # recurrent kernel
         # Keras' GRU (reset_after=True) keeps separate input and recurrent biases.
         layout[f"{path}/cell/vars/2"] = (2, gates * units) if net.cell == "gru" else (gates * units,)
         width = units

@@ -34,14 +34,14 @@ class Explanation:
     """One question's prediction, position by position."""
 
     question: str
-    network_input: str          # the padded (and maybe reversed) string the network reads
-    answer_text: str            # the predicted characters, padding included
-    answer: int | None          # the predicted number, None if the characters are not a number
+    network_input: str  # the padded (and maybe reversed) string the network reads
+    answer_text: str  # the predicted characters, padding included
+    answer: int | None  # the predicted number, None if the characters are not a number
     true_answer: int
-    true_text: str              # the correct characters, padded as the model was trained
+    true_text: str  # the correct characters, padded as the model was trained
     position_wrong: list[bool]  # per answer position: does the character differ from the truth?
-    confidence: list[float]     # per answer position: probability of the chosen character
-    margin: list[float]         # per answer position: p(right) - max p(wrong)
+    confidence: list[float]  # per answer position: probability of the chosen character
+    margin: list[float]  # per answer position: p(right) - max p(wrong)
     top: list[list[tuple[str, float]]]  # per answer position: top-k (character, probability)
 
     @property
@@ -66,9 +66,10 @@ class Predictor:
     def probabilities(self, q: Questions) -> np.ndarray:
         """Questions -> (N, answer_length, num_chars) softmax probabilities."""
         tokens = encode_questions(q, self.task)
-        parts = [self.network.probabilities(tokens[i:i + CHUNK]) for i in range(0, len(tokens), CHUNK)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.task.answer_length, self.task.num_chars),
-                                                            np.float32)
+        parts = [self.network.probabilities(tokens[i : i + CHUNK]) for i in range(0, len(tokens), CHUNK)]
+        return (
+            np.concatenate(parts) if parts else np.zeros((0, self.task.answer_length, self.task.num_chars), np.float32)
+        )
 
     def explain(self, q: Questions, top_k: int = 3) -> list[Explanation]:
         """Everything the app shows about each answer (see Explanation)."""
@@ -88,9 +89,17 @@ class Predictor:
         confidence = probs.max(-1).tolist()
         margin = margins(probs, true_tokens).tolist()
         return [
-            Explanation(question=question, network_input=inputs[i], answer_text=texts[i],
-                        answer=answer_value(texts[i]), true_answer=int(truth[i]), true_text=truths[i],
-                        position_wrong=wrong[i], confidence=confidence[i], margin=margin[i],
-                        top=[list(zip(chars, ps)) for chars, ps in zip(top_chars[i], top_probs[i])])
+            Explanation(
+                question=question,
+                network_input=inputs[i],
+                answer_text=texts[i],
+                answer=answer_value(texts[i]),
+                true_answer=int(truth[i]),
+                true_text=truths[i],
+                position_wrong=wrong[i],
+                confidence=confidence[i],
+                margin=margin[i],
+                top=[list(zip(chars, ps, strict=True)) for chars, ps in zip(top_chars[i], top_probs[i], strict=True)],
+            )
             for i, question in enumerate(q.texts())
         ]

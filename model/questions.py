@@ -46,9 +46,9 @@ class Questions:
     def texts(self) -> list[str]:
         """The human form of each question, e.g. "535+61"."""
         out = []
-        for terms, ops in zip(self.terms.tolist(), self.ops.tolist()):
+        for terms, ops in zip(self.terms.tolist(), self.ops.tolist(), strict=True):
             text = str(terms[0])
-            for op, term in zip(ops, terms[1:]):
+            for op, term in zip(ops, terms[1:], strict=True):
                 if op < 0:
                     break
                 text += OPERATORS[op] + str(term)
@@ -136,7 +136,7 @@ def all_questions(config: TaskConfig) -> Questions:
         ops = np.full((n, config.terms - 1), -1, dtype=np.int8)
         terms[:, :k] = np.stack(flat[:k], axis=1)
         if k > 1:
-            ops[:, :k - 1] = np.stack(flat[k:], axis=1)
+            ops[:, : k - 1] = np.stack(flat[k:], axis=1)
         batches.append(Questions(terms, ops))
     return concat(batches)
 
@@ -173,7 +173,7 @@ def example_questions(config: TaskConfig, count: int = 4) -> list[str]:
         k = config.fewest_terms + i % (config.terms - config.fewest_terms + 1)
         terms = [config.smallest + n % (config.max_term - config.smallest + 1) for n in (numbers * 5)[:k]]
         ops = [config.operators[(i + j) % len(config.operators)] for j in range(k - 1)]
-        text = str(terms[0]) + "".join(op + str(t) for op, t in zip(ops, terms[1:]))
+        text = str(terms[0]) + "".join(op + str(t) for op, t in zip(ops, terms[1:], strict=True))
         if text not in out:
             out.append(text)
     return out[:count]
@@ -202,32 +202,41 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
     if not compact:
         raise InputError(f"Type a question such as {example}.")
     if _SPACE_IN_NUMBER.search(text):
-        raise InputError(f"A number cannot contain spaces ({_SPACE_IN_NUMBER.search(text)[0]!r}); "  # type: ignore[index]
-                         f"join numbers with {ops_shown}, such as {example}.")
+        raise InputError(
+            f"A number cannot contain spaces ({_SPACE_IN_NUMBER.search(text)[0]!r}); "  # type: ignore[index]
+            f"join numbers with {ops_shown}, such as {example}."
+        )
     bad = sorted({c for c in compact if c not in DIGITS + OPERATORS})
     if bad:
         shown = " ".join(repr(c) for c in bad[:5])
-        raise InputError(f"The question has the character(s) {shown}; write whole numbers joined by "
-                         f"{ops_shown}, such as {example}.")
+        raise InputError(
+            f"The question has the character(s) {shown}; write whole numbers joined by {ops_shown}, such as {example}."
+        )
     unknown = sorted({c for c in compact if c in OPERATORS and c not in config.operators})
     if unknown and not (set(unknown) == {"-"} and re.fullmatch(r"-?[0-9]+([+*]-?[0-9]+)*", compact)):
         raise InputError(f"This model only knows {ops_shown}, not {' '.join(unknown)}; try {example}.")
     if re.search(r"(^|[+*-])-[0-9]", compact):
-        raise InputError(f"Negative numbers are not part of this task: each number is a whole number from "
-                         f"{config.smallest} to {config.max_term}"
-                         + (" (answers may be negative)." if config.negative_answers else "."))
+        raise InputError(
+            f"Negative numbers are not part of this task: each number is a whole number from "
+            f"{config.smallest} to {config.max_term}"
+            + (" (answers may be negative)." if config.negative_answers else ".")
+        )
     if not _STRUCTURE.fullmatch(compact):
-        raise InputError(f"The question has a misplaced operator; write whole numbers joined by {ops_shown}, "
-                         f"such as {example}.")
+        raise InputError(
+            f"The question has a misplaced operator; write whole numbers joined by {ops_shown}, such as {example}."
+        )
     parts = re.split(r"[+*-]", compact)
     ops = re.findall(r"[+*-]", compact)
     if not config.fewest_terms <= len(parts) <= config.terms:
-        raise InputError(f"This model answers questions of {_describe_terms(config)}, but this one has "
-                         f"{len(parts)}; try {example}.")
+        raise InputError(
+            f"This model answers questions of {_describe_terms(config)}, but this one has {len(parts)}; try {example}."
+        )
     for part in parts:
         if len(part) > 20 or not config.smallest <= int(part) <= config.max_term:
-            raise InputError(f"{part[:20]} is outside what this model learned: each number must be from "
-                             f"{config.smallest} to {config.max_term} ({config.digits} digit(s) at most).")
+            raise InputError(
+                f"{part[:20]} is outside what this model learned: each number must be from "
+                f"{config.smallest} to {config.max_term} ({config.digits} digit(s) at most)."
+            )
     terms = [int(p) for p in parts] + [0] * (config.terms - len(parts))
     codes = [OPERATORS.index(op) for op in ops] + [-1] * (config.terms - len(parts))
     return make_questions([terms], [codes])

@@ -27,14 +27,22 @@ from .forward import Network
 from .hub import download_repo, is_repo_id, repo_page_url, scrub
 from .predictor import Predictor
 from .questions import sample_questions
-from .storage import (BUNDLED_DIR, LEARNING_FILE, MAP_FILE, ModelLoadError, StoredModel, load_model_dir,
-                      read_json_file, zoo_folders)
+from .storage import (
+    BUNDLED_DIR,
+    LEARNING_FILE,
+    MAP_FILE,
+    ModelLoadError,
+    StoredModel,
+    load_model_dir,
+    read_json_file,
+    zoo_folders,
+)
 
 MODEL_ENV = "ADDITION_MODEL"
 MODELS_ENV = "ADDITION_MODELS"
 REVISION_ENV = "ADDITION_MODEL_REVISION"
 DEFAULT_REPO_ID = ""  # set once a model is published; empty means "the bundled zoo unless told otherwise"
-START_SECONDS = 30.0   # the most start-up may wait for the Hub, all models together (ADDITION_HUB_TIMEOUT)
+START_SECONDS = 30.0  # the most start-up may wait for the Hub, all models together (ADDITION_HUB_TIMEOUT)
 TIMEOUT_ENV = "ADDITION_HUB_TIMEOUT"
 MAX_EXTRA_MODELS = 10  # models named in ADDITION_MODEL and ADDITION_MODELS together
 MAX_WEIGHT_BYTES = 256_000_000  # all served models' weights together
@@ -44,9 +52,9 @@ MAX_WEIGHT_BYTES = 256_000_000  # all served models' weights together
 class ServedModel:
     """A checked model the app can answer with, and where it came from."""
 
-    name: str                    # what the picker and the API call it
+    name: str  # what the picker and the API call it
     stored: StoredModel
-    source: str                  # "bundled", a folder path, or a repo id
+    source: str  # "bundled", a folder path, or a repo id
     revision: str | None = None  # the commit sha, for a Hub repo
     notes: list[str] = field(default_factory=list)
     network: Network = field(init=False)
@@ -128,8 +136,9 @@ def hub_seconds() -> float:
     return min(300.0, max(1.0, float(text))) if text.replace(".", "", 1).isdigit() else START_SECONDS
 
 
-def load_catalogue(source: str | None = None, revision: str | None = None,
-                   extra: list[str] | None = None, seconds: float | None = None) -> Catalogue:
+def load_catalogue(
+    source: str | None = None, revision: str | None = None, extra: list[str] | None = None, seconds: float | None = None
+) -> Catalogue:
     """Load the zoo, the extra sources and the default source; never raises."""
     deadline = time.monotonic() + (seconds if seconds is not None else hub_seconds())
     models: dict[str, ServedModel] = {}
@@ -141,8 +150,10 @@ def load_catalogue(source: str | None = None, revision: str | None = None,
         extra = [s.strip() for s in os.environ.get(MODELS_ENV, "").split(",") if s.strip()]
     wanted = ([(source, revision)] if source else []) + [(s, None) for s in extra]  # the default first
     if len(wanted) > MAX_EXTRA_MODELS:
-        notes.append(f"Only the first {MAX_EXTRA_MODELS} extra models are served; {len(wanted) - MAX_EXTRA_MODELS} "
-                     "more were named.")
+        notes.append(
+            f"Only the first {MAX_EXTRA_MODELS} extra models are served; {len(wanted) - MAX_EXTRA_MODELS} "
+            "more were named."
+        )
         wanted = wanted[:MAX_EXTRA_MODELS]
     default = zoo_default
     budget = MAX_WEIGHT_BYTES - sum(m.weight_bytes for m in models.values())

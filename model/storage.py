@@ -113,8 +113,10 @@ def read_weights(path: Path, task: TaskConfig, net: NetworkConfig) -> dict[str, 
     expected_bytes = 4 * parameter_count(task, net)
     size = path.stat().st_size
     if size > expected_bytes * 1.1 + 256_000:  # the arrays plus HDF5's bookkeeping
-        raise ModelLoadError(f"{path.name} is {size:,} bytes, but a {net.cell} network of this size needs about "
-                             f"{expected_bytes:,}: it is not this model's weights file")
+        raise ModelLoadError(
+            f"{path.name} is {size:,} bytes, but a {net.cell} network of this size needs about "
+            f"{expected_bytes:,}: it is not this model's weights file"
+        )
     layout = weight_layout(task, net)
     weights = {}
     try:
@@ -126,7 +128,8 @@ def read_weights(path: Path, task: TaskConfig, net: NetworkConfig) -> dict[str, 
                     raise ModelLoadError(
                         f"{path.name} does not match the network in network.json and task_config.json "
                         f"({net.cell}, {net.encoder_units}/{net.decoder_units} units, alphabet of {task.num_chars}): "
-                        f"expected {name} of shape {shape}, found {found}")
+                        f"expected {name} of shape {shape}, found {found}"
+                    )
                 weights[name] = item[()]
     except ModelLoadError:
         raise
@@ -170,17 +173,23 @@ def load_npz(path: Path, spec: dict[str, tuple[tuple[int | None, ...], str]]) ->
         for name, (shape, dtype) in spec.items():
             with archive.open(name + ".npy") as member:
                 version = np.lib.format.read_magic(member)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                read_header = {
+                    (1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0,
+                }.get(version)
                 if read_header is None:
                     raise ValueError(f"{path.name}: {name} has an unknown .npy version {version}")
                 found_shape, fortran, found_dtype = read_header(member)
-                ok = (len(found_shape) == len(shape) and found_dtype == np.dtype(dtype)
-                      and int(np.prod(found_shape)) <= MAX_NPZ_ELEMENTS
-                      and all(s is None or f == s for f, s in zip(found_shape, shape)))
+                ok = (
+                    len(found_shape) == len(shape)
+                    and found_dtype == np.dtype(dtype)
+                    and int(np.prod(found_shape)) <= MAX_NPZ_ELEMENTS
+                    and all(s is None or f == s for f, s in zip(found_shape, shape, strict=True))
+                )
                 if not ok:
-                    raise ValueError(f"{path.name}: {name} has shape {found_shape} and type {found_dtype}, "
-                                     f"expected {shape} {dtype}")
+                    raise ValueError(
+                        f"{path.name}: {name} has shape {found_shape} and type {found_dtype}, expected {shape} {dtype}"
+                    )
                 data = member.read(int(np.prod(found_shape)) * found_dtype.itemsize)
                 array = np.frombuffer(data, dtype=found_dtype).reshape(found_shape, order="F" if fortran else "C")
                 out[name] = np.ascontiguousarray(array)

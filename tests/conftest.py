@@ -23,3 +23,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("HF_TOKEN", None)  # tests never see a real token
 for name in ("ADDITION_MODEL", "ADDITION_MODEL_REVISION"):
     os.environ.pop(name, None)
+
+# The local Hub-compatible server, as a module-scoped fixture for every test module that asks for it.
+from hub_server import hub_server  # noqa: E402,F401

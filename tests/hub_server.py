@@ -102,7 +102,7 @@ class HubServer:
         self._thread: threading.Thread | None = None
 
     # Lifecycle -------------------------------------------------------------
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -123,7 +123,7 @@ class HubServer:
             self._server.should_exit = True
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -138,8 +138,9 @@ class HubServer:
     def short_read(self, repo_id: str, path: str, nbytes: int) -> None:
         """Send only the first `nbytes` of a file on GET while HEAD still announces its full size."""
         with self._lock:
-            self._faults.append({"kind": "short", "match": f"/{repo_id}/resolve/", "file": path, "n": nbytes,
-                                 "times": None})
+            self._faults.append(
+                {"kind": "short", "match": f"/{repo_id}/resolve/", "file": path, "n": nbytes, "times": None}
+            )
 
     def corrupt_in_transit(self, repo_id: str, path: str) -> None:
         """Flip bytes of a file on GET (same length, same ETag), as a broken proxy would."""
@@ -150,12 +151,21 @@ class HubServer:
         with self._lock:
             self._faults.clear()
 
-    def put_files(self, repo_id: str, files: dict[str, bytes], *, branch: str = "main",
-                  private: bool = False, message: str = "test setup", repo_type: str = "model") -> str:
+    def put_files(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        *,
+        branch: str = "main",
+        private: bool = False,
+        message: str = "test setup",
+        repo_type: str = "model",
+    ) -> str:
         """Commit `files` directly (creating the repo, a gradio Space for repo_type="space", if needed)."""
         with self._lock:
-            repo = (self._store(repo_type).get(repo_id)
-                    or self._create(repo_id, private, sdk="gradio" if repo_type == "space" else None))
+            repo = self._store(repo_type).get(repo_id) or self._create(
+                repo_id, private, sdk="gradio" if repo_type == "space" else None
+            )
             return self._commit(repo, branch, message, dict(files))
 
     def head(self, repo_id: str, branch: str = "main", *, repo_type: str = "model") -> str:
@@ -190,13 +200,22 @@ class HubServer:
         # The Hub starts every repo with a commit holding .gitattributes; a Space's also holds a README.
         files = {".gitattributes": GITATTRIBUTES}
         if sdk is not None:
-            files["README.md"] = (f"---\ntitle: {repo_id.split('/')[-1]}\nemoji: 🚀\ncolorFrom: blue\n"
-                                  f"colorTo: red\nsdk: {sdk}\napp_file: app.py\npinned: false\n---\n").encode()
+            files["README.md"] = (
+                f"---\ntitle: {repo_id.split('/')[-1]}\nemoji: 🚀\ncolorFrom: blue\n"
+                f"colorTo: red\nsdk: {sdk}\napp_file: app.py\npinned: false\n---\n"
+            ).encode()
         self._commit(repo, "main", "initial commit", files, parent=None)
         return repo
 
-    def _commit(self, repo: Repo, branch: str, message: str, files: dict[str, bytes],
-                parent: str | None = "head", deleted: tuple[str, ...] = ()) -> str:
+    def _commit(
+        self,
+        repo: Repo,
+        branch: str,
+        message: str,
+        files: dict[str, bytes],
+        parent: str | None = "head",
+        deleted: tuple[str, ...] = (),
+    ) -> str:
         if parent == "head":
             parent = repo.branches.get(branch)
             files = {**(repo.commits[parent].files if parent else {}), **files}
@@ -313,6 +332,7 @@ class HubServer:
                 return await handler(self, request)
             except HttpError as err:
                 return err.response()
+
         return wrapper
 
     @_handled
@@ -333,10 +353,10 @@ class HubServer:
         url = f"{self.url}/{'spaces/' if sdk else ''}{repo_id}"
         with self._lock:
             if repo_id in self._store(repo_type):
-                return JSONResponse({"error": f"You already created this {repo_type} repo", "url": url},
-                                    status_code=409)
-            self._create(repo_id, private=body.get("private") is True or body.get("visibility") == "private",
-                         sdk=sdk)
+                return JSONResponse(
+                    {"error": f"You already created this {repo_type} repo", "url": url}, status_code=409
+                )
+            self._create(repo_id, private=body.get("private") is True or body.get("visibility") == "private", sdk=sdk)
         return JSONResponse({"url": url, "name": repo_id, "id": repo_id})
 
     @_handled
@@ -344,15 +364,27 @@ class HubServer:
         repo = self._repo(request)
         commit = self._revision(repo, request.path_params.get("rev", "main"))
         blobs = request.query_params.get("blobs") in ("1", "true", "True")
-        siblings = [{"rfilename": p, **({"size": len(d), "blobId": git_blob_sha1(d)} if blobs else {})}
-                    for p, d in sorted(commit.files.items())]
+        siblings = [
+            {"rfilename": p, **({"size": len(d), "blobId": git_blob_sha1(d)} if blobs else {})}
+            for p, d in sorted(commit.files.items())
+        ]
         kind = {"sdk": repo.sdk} if repo.sdk else {"modelId": repo.repo_id, "downloads": 0}
-        return JSONResponse({
-            "id": repo.repo_id, **kind, "author": repo.repo_id.split("/")[0],
-            "sha": commit.sha, "private": repo.private, "gated": False, "disabled": False,
-            "lastModified": DATE, "createdAt": DATE, "likes": 0, "tags": [],
-            "siblings": siblings,
-        })
+        return JSONResponse(
+            {
+                "id": repo.repo_id,
+                **kind,
+                "author": repo.repo_id.split("/")[0],
+                "sha": commit.sha,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "lastModified": DATE,
+                "createdAt": DATE,
+                "likes": 0,
+                "tags": [],
+                "siblings": siblings,
+            }
+        )
 
     @_handled
     async def _tree(self, request: Request):
@@ -364,13 +396,17 @@ class HubServer:
         for path, data in sorted(commit.files.items()):
             if prefix and not path.startswith(prefix + "/"):
                 continue
-            rest = path[len(prefix) + 1:] if prefix else path
+            rest = path[len(prefix) + 1 :] if prefix else path
             parts = rest.split("/")
             for depth in range(1, len(parts)):  # the folders on the way
                 folder = "/".join(filter(None, [prefix, *parts[:depth]]))
                 if recursive or depth == 1:
-                    entries[folder] = {"type": "directory", "oid": hashlib.sha1(folder.encode()).hexdigest(),
-                                       "size": 0, "path": folder}
+                    entries[folder] = {
+                        "type": "directory",
+                        "oid": hashlib.sha1(folder.encode()).hexdigest(),
+                        "size": 0,
+                        "path": folder,
+                    }
             if recursive or len(parts) == 1:
                 entries[path] = {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
         if prefix and not entries:
@@ -381,17 +417,24 @@ class HubServer:
     async def _validate_yaml(self, request: Request):
         body = await request.json()
         errors = _card_metadata_errors(body.get("content", ""), body.get("repoType") or "model")
-        return JSONResponse({"errors": [{"message": e} for e in errors], "warnings": []},
-                            status_code=400 if errors else 200)
+        return JSONResponse(
+            {"errors": [{"message": e} for e in errors], "warnings": []}, status_code=400 if errors else 200
+        )
 
     @_handled
     async def _preupload(self, request: Request):
         repo = self._repo(request, write=True)
         commit = self._revision(repo, request.path_params["rev"])
         body = await request.json()
-        files = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                  "oid": git_blob_sha1(commit.files[f["path"]]) if f["path"] in commit.files else None}
-                 for f in body.get("files", [])]
+        files = [
+            {
+                "path": f["path"],
+                "uploadMode": "regular",
+                "shouldIgnore": False,
+                "oid": git_blob_sha1(commit.files[f["path"]]) if f["path"] in commit.files else None,
+            }
+            for f in body.get("files", [])
+        ]
         return JSONResponse({"files": files, "commitOid": commit.sha})
 
     @_handled
@@ -425,8 +468,9 @@ class HubServer:
             if parent and parent != repo.branches[branch]:
                 raise HttpError(412, "the branch moved since parentCommit")
             sha = self._commit(repo, branch, header["summary"], added, deleted=tuple(deleted))
-        return JSONResponse({"success": True, "commitOid": sha, "commitUrl": f"{self._url(repo)}/commit/{sha}",
-                             "pullRequestUrl": None})
+        return JSONResponse(
+            {"success": True, "commitOid": sha, "commitUrl": f"{self._url(repo)}/commit/{sha}", "pullRequestUrl": None}
+        )
 
     @_handled
     async def _create_branch(self, request: Request):
@@ -455,8 +499,11 @@ class HubServer:
                 elif not isinstance(body.get("value"), str):
                     raise HttpError(400, "a variable value must be a string")
                 else:
-                    repo.variables[key] = {"value": body["value"], "description": body.get("description"),
-                                           "updatedAt": DATE}
+                    repo.variables[key] = {
+                        "value": body["value"],
+                        "description": body.get("description"),
+                        "updatedAt": DATE,
+                    }
         with self._lock:
             return JSONResponse({key: dict(entry) for key, entry in repo.variables.items()})
 
@@ -468,16 +515,20 @@ class HubServer:
         if path not in commit.files:
             raise HttpError(404, f"Entry not found: {path}", code="EntryNotFound", commit=commit.sha)
         data = commit.files[path]
-        headers = {"X-Repo-Commit": commit.sha, "ETag": f'"{git_blob_sha1(data)}"',
-                   "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "ETag": f'"{git_blob_sha1(data)}"',
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+        }
         if request.method == "HEAD":
             return Response(status_code=200, headers={**headers, "Content-Length": str(len(data))})
         route = request.url.path
         if (fault := self._take_fault(route, "short", path)) is not None:
-            data = data[:fault["n"]]
+            data = data[: fault["n"]]
         if self._take_fault(route, "flip", path) is not None:
             middle = len(data) // 2
-            data = data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:]
+            data = data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
         return Response(content=data, status_code=200, headers=headers)
 
 
@@ -501,8 +552,9 @@ def _card_metadata_errors(content: str, repo_type: str = "model") -> list[str]:
         for key in ("sdk_version", "python_version", "app_file"):
             if key in meta and not isinstance(meta[key], str):
                 errors.append(f'"{key}" must be a string')
-        if "models" in meta and not (isinstance(meta["models"], list)
-                                     and all(isinstance(m, str) for m in meta["models"])):
+        if "models" in meta and not (
+            isinstance(meta["models"], list) and all(isinstance(m, str) for m in meta["models"])
+        ):
             errors.append('"models" must be a list of repo ids')
     for key in ("license", "library_name", "pipeline_tag"):
         if key in meta and not isinstance(meta[key], str):
@@ -524,8 +576,9 @@ def _card_metadata_errors(content: str, repo_type: str = "model") -> list[str]:
             if not (isinstance(dataset.get("name"), str) and isinstance(dataset.get("type"), str)):
                 errors.append(f'"{where}.dataset" needs a name and a type')
             metrics = result.get("metrics")
-            if not metrics or not all(isinstance(m, dict) and isinstance(m.get("type"), str) and "value" in m
-                                      for m in metrics):
+            if not metrics or not all(
+                isinstance(m, dict) and isinstance(m.get("type"), str) and "value" in m for m in metrics
+            ):
                 errors.append(f'"{where}.metrics" needs entries with a type and a value')
     return errors
 
@@ -536,6 +589,7 @@ except ImportError:  # pragma: no cover
     pytest = None
 
 if pytest is not None:
+
     @pytest.fixture(scope="module")
     def hub_server():
         """A running HubServer shared by a test module; faults are cleared after each use."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.analysis import (attribution, build_map, load_map, network_margins, probe_questions, save_map,
-                            unit_order)
+from model.analysis import attribution, build_map, load_map, network_margins, probe_questions, save_map, unit_order
 from model.codec import encode_questions
 from model.config import TaskConfig
 from model.questions import answers, parse_question
@@ -35,15 +34,17 @@ def columns(task: TaskConfig, question: str) -> dict[str, int]:
     written = question.ljust(task.question_length)
     index = {f"a{len(a) - 1 - i}": i for i in range(len(a))}
     index.update({f"b{len(b) - 1 - i}": len(a) + 1 + i for i in range(len(b))})
-    return {k: (task.question_length - 1 - v if task.reverse else v) for k, v in index.items()} | \
-        {"_text": written}  # type: ignore[dict-item]
+    return {k: (task.question_length - 1 - v if task.reverse else v) for k, v in index.items()} | {"_text": written}  # type: ignore[dict-item]
 
 
-@pytest.mark.parametrize("question,answer_position,depends_on", [
-    ("199+1", 0, ["a0", "a1"]),   # 200: the hundreds digit waits on the units and tens of 199
-    ("999+1", 0, ["a0"]),         # 1000: the leading 1 exists only because of the carry chain
-    ("455+545", 0, ["a0", "b0"]),  # 1000 again, carried from the units of both numbers
-])
+@pytest.mark.parametrize(
+    "question,answer_position,depends_on",
+    [
+        ("199+1", 0, ["a0", "a1"]),  # 200: the hundreds digit waits on the units and tens of 199
+        ("999+1", 0, ["a0"]),  # 1000: the leading 1 exists only because of the carry chain
+        ("455+545", 0, ["a0", "b0"]),  # 1000 again, carried from the units of both numbers
+    ],
+)
 def test_attribution_shows_the_carry(add3, question, answer_position, depends_on):
     task = add3.task
     q = parse_question(question, task)
@@ -59,16 +60,25 @@ def test_attribution_shows_no_carry_where_there_is_none(add3):
     grid, read, answer = attribution(add3.network, task, parse_question("100+100", task))
     assert (read, answer) == ("001+001", "200 ")
     where = columns(task, "100+100")
-    assert grid[0, where["a2"]] > 0.5 and grid[0, where["b2"]] > 0.5   # 200: hundreds from hundreds
-    assert grid[0, where["a0"]] < 0.1 and grid[0, where["b0"]] < 0.1   # and nothing from the units
-    assert (grid[:, [i for i, c in enumerate(encode_questions(parse_question("100+100", task), task)[0])
-                     if task.chars[c] == "+"]] == 0).all()  # one operator only: it never varies
+    assert grid[0, where["a2"]] > 0.5 and grid[0, where["b2"]] > 0.5  # 200: hundreds from hundreds
+    assert grid[0, where["a0"]] < 0.1 and grid[0, where["b0"]] < 0.1  # and nothing from the units
+    assert (
+        grid[
+            :,
+            [
+                i
+                for i, c in enumerate(encode_questions(parse_question("100+100", task), task)[0])
+                if task.chars[c] == "+"
+            ],
+        ]
+        == 0
+    ).all()  # one operator only: it never varies
 
 
 def test_unit_order_is_a_permutation_grouping_units_by_their_busiest_step(add3):
     rng = np.random.default_rng(0)
     states = rng.normal(size=(16, 5, 12)).astype(np.float32)
-    states[:, 4, :6] *= 10    # units 0-5 peak at the last step
+    states[:, 4, :6] *= 10  # units 0-5 peak at the last step
     states[:, 4, 6:] *= 0.01  # the others earlier
     order = unit_order(states)
     assert sorted(order.tolist()) == list(range(12))
@@ -83,7 +93,9 @@ def test_map_of_a_small_task_counts_exactly_the_wrong_answers(add3, tmp_path):
     from model.network import weight_layout
 
     rng = np.random.default_rng(3)  # a random (mostly wrong) network: the count must still agree exactly
-    weights = {k: (rng.normal(size=s) * 0.3).astype(np.float32) for k, s in weight_layout(task, add3.stored.net).items()}
+    weights = {
+        k: (rng.normal(size=s) * 0.3).astype(np.float32) for k, s in weight_layout(task, add3.stored.net).items()
+    }
     network = Network(task, add3.stored.net, weights)
     margins_of = network_margins(network, task)
     space = build_map(task, margins_of)
@@ -117,10 +129,17 @@ def test_every_stored_map_agrees_with_its_model_metrics(catalogue):
 
 def test_a_map_file_that_declares_more_than_it_should_is_refused(tmp_path):
     task = TaskConfig(digits=1)
-    np.savez_compressed(tmp_path / MAP_FILE, a_values=np.arange(10), b_values=np.arange(10),
-                        margin=np.zeros((3000, 3000), np.uint8), wrong=np.zeros((0, 2), np.int32),
-                        weakest=np.zeros((0, 3), np.float32), rest_terms=np.zeros((10, 10, 0), np.int64),
-                        ops=np.zeros((10, 10, 1), np.int8), complete=np.array(True))
+    np.savez_compressed(
+        tmp_path / MAP_FILE,
+        a_values=np.arange(10),
+        b_values=np.arange(10),
+        margin=np.zeros((3000, 3000), np.uint8),
+        wrong=np.zeros((0, 2), np.int32),
+        weakest=np.zeros((0, 3), np.float32),
+        rest_terms=np.zeros((10, 10, 0), np.int64),
+        ops=np.zeros((10, 10, 1), np.int8),
+        complete=np.array(True),
+    )
     with pytest.raises(ValueError, match="margin has shape"):
         load_map(tmp_path / MAP_FILE, task)
 

@@ -19,7 +19,6 @@ import urllib.request
 
 import pytest
 from app_fixtures import ROOT, free_port
-
 from gradio_client import Client
 
 BAD_INPUTS = {  # input -> a phrase its error message must contain
@@ -47,8 +46,10 @@ HOSTILE_NOTE = '![pixel](http://127.0.0.1:9/pixel.png) <img src="http://127.0.0.
 
 def strict_json(text: str | bytes):
     """json.loads that refuses NaN and Infinity, as strict parsers (browsers' JSON.parse) do."""
+
     def refuse(name):
         raise ValueError(f"{name} is not JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -61,8 +62,11 @@ def hostile_models(tmp_path_factory):
     nan = shutil.copytree(BUNDLED_DIR, base / "nan-metrics", ignore=shutil.ignore_patterns(MAP_FILE))
     (nan / "metrics.json").write_text('{"heldout_exact_match": NaN, "exhaustive_wrong": Infinity}')
     note = shutil.copytree(BUNDLED_DIR, base / "html-note", ignore=shutil.ignore_patterns(MAP_FILE))
-    (note / "metrics.json").write_text(json.dumps({"heldout_exact_match": 0.5, "note": HOSTILE_NOTE,
-                                                   "exhaustive_wrong": "x", "exhaustive_total": {"a": 1}}))
+    (note / "metrics.json").write_text(
+        json.dumps(
+            {"heldout_exact_match": 0.5, "note": HOSTILE_NOTE, "exhaustive_wrong": "x", "exhaustive_total": {"a": 1}}
+        )
+    )
     return nan, note
 
 
@@ -74,8 +78,13 @@ def server(tmp_path_factory, hostile_models):
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     models = ",".join(str(p) for p in hostile_models)
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
-                                 "--models", models], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--models", models],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -111,8 +120,9 @@ def predict(client: Client, question: object, model: str | None = None) -> dict:
 
 
 def post(url: str, path: str, payload: dict) -> tuple[int, bytes]:
-    request = urllib.request.Request(url + path, data=json.dumps(payload).encode(),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url + path, data=json.dumps(payload).encode(), headers={"content-type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read()
@@ -207,14 +217,17 @@ def test_predict_batch_scores_valid_lines_and_explains_invalid_ones(client):
     assert result["accuracy"] == pytest.approx(result["correct"] / 2)
 
 
-@pytest.mark.parametrize("text, phrase", [
-    ("\n".join(["1+1"] * 501), "at most 500"),
-    ("1" * 20_001, "at most 20,000"),
-    ("", "Paste one question per line"),
-    ("\n \n", "Paste one question per line"),
-    (42, "Expected text"),
-    (None, "Expected text"),
-])
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("\n".join(["1+1"] * 501), "at most 500"),
+        ("1" * 20_001, "at most 20,000"),
+        ("", "Paste one question per line"),
+        ("\n \n", "Paste one question per line"),
+        (42, "Expected text"),
+        (None, "Expected text"),
+    ],
+)
 def test_predict_batch_limits(client, text, phrase):
     result = client.predict(text, api_name="/predict_batch")
     assert phrase in result["error"] and result["rows"] == []
@@ -231,7 +244,7 @@ def test_random_sums_are_sampled_in_range_and_repeatable(client):
     assert client.predict(300, 1, api_name="/random_sums")["accuracy"] >= 0.99
 
 
-@pytest.mark.parametrize("n", NOT_NUMBERS + [0, 501, -3], ids=repr)
+@pytest.mark.parametrize("n", [*NOT_NUMBERS, 0, 501, -3], ids=repr)
 def test_one_rule_for_what_a_number_is(client, server, n):
     """Only ASCII digits (or a JSON whole number) count: "٥", "５", "²" and "①" are refused, never a traceback."""
     result = client.predict(n, "", api_name="/random_sums")
@@ -275,8 +288,13 @@ def test_a_repo_note_is_shown_as_text_never_as_markup(client):
 def test_model_info_describes_task_network_and_limits(client):
     info = client.predict(api_name="/model_info")
     assert (info["task"]["digits"], info["task"]["terms"], info["task"]["operators"]) == (3, 2, "+")
-    assert info["network"] == {"cell": "lstm", "encoder_units": 128, "decoder_units": 128, "encoder_layers": 1,
-                               "decoder_layers": 1}
+    assert info["network"] == {
+        "cell": "lstm",
+        "encoder_units": 128,
+        "decoder_units": 128,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+    }
     assert info["limits"] == {"question_chars": 200, "batch_lines": 500, "batch_chars": 20_000, "random_sums": 500}
     assert info["examples"] and info["source"] == "bundled" and info["offline"]
 
@@ -297,13 +315,29 @@ def test_compare_attribution_and_states(client):
 
 def test_api_lists_exactly_the_named_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/predict", "/predict_batch", "/random_sums", "/attribution", "/states", "/compare",
-                         "/compare_random", "/model_info", "/models", "/train"}
+    assert endpoints == {
+        "/predict",
+        "/predict_batch",
+        "/random_sums",
+        "/attribution",
+        "/states",
+        "/compare",
+        "/compare_random",
+        "/model_info",
+        "/models",
+        "/train",
+    }
 
 
 def test_cli_help_documents_every_option():
-    done = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    done = subprocess.run(
+        [sys.executable, "app.py", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     for option in ("--model", "--models", "--revision", "--host", "--port", "ADDITION_MODELS", "GRADIO_SERVER_PORT"):
         assert option in done.stdout

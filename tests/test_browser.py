@@ -17,8 +17,14 @@ from app_fixtures import ROOT, served_app
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT_MS = 60_000  # generous: the test machines are small and shared
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed")
 
@@ -143,8 +149,10 @@ def test_the_wrong_list_and_zoom(page):
     assert "a block of 100 x 100 questions" in page.locator("#map-zoom").inner_text()
     # Zoomed in, every cell is several pixels wide: the pointer names cells exactly.
     zoomed.scroll_into_view_if_needed()
-    inner = zoomed.evaluate("i => [i.getBoundingClientRect().left + i.clientLeft, "
-                            "i.getBoundingClientRect().top + i.clientTop, i.clientWidth, i.clientHeight]")
+    inner = zoomed.evaluate(
+        "i => [i.getBoundingClientRect().left + i.clientLeft, "
+        "i.getBoundingClientRect().top + i.clientTop, i.clientWidth, i.clientHeight]"
+    )
     left, top, width, height = inner
     page.mouse.move(left + width * 19.5 / 100, top + height * 31.5 / 100)
     assert page.locator("#map-zoom .maptip").inner_text() == "19+481"  # first number 0+19, second 450+31
@@ -189,8 +197,10 @@ def test_the_model_tab_and_the_learning_tab(page):
 
 def test_dark_mode_and_a_phone(site):
     url, _, browser = site
-    for name, viewport, scheme in (("phone", {"width": 390, "height": 844}, "dark"),
-                                   ("dark", {"width": 1280, "height": 900}, "dark")):
+    for name, viewport, scheme in (
+        ("phone", {"width": 390, "height": 844}, "dark"),
+        ("dark", {"width": 1280, "height": 900}, "dark"),
+    ):
         page = browser.new_page(viewport=viewport, color_scheme=scheme)
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(url + "/?__theme=dark", wait_until="domcontentloaded")

@@ -40,7 +40,7 @@ def test_bundled_metrics_record_how_it_was_made():
 def test_mismatched_config_is_refused_with_the_reason(tmp_path):
     shutil.copytree(BUNDLED_DIR, tmp_path / "m")
     TaskConfig(operators="+-").save(tmp_path / "m" / "task_config.json")
-    with pytest.raises(ModelLoadError, match="does not match the network .* alphabet of 13"):
+    with pytest.raises(ModelLoadError, match=r"does not match the network .* alphabet of 13"):
         load_model_dir(tmp_path / "m")
     (tmp_path / "m" / "task_config.json").write_text('{"digits": 3, "terms": 2, "reverse": "yes"}')
     with pytest.raises(ModelLoadError, match="reverse must be true or false"):

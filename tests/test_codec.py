@@ -14,14 +14,22 @@ from model.config import ConfigError, TaskConfig
 from model.questions import InputError, answers, make_questions, parse_question, sample_questions
 
 KERAS_IO = TaskConfig()
-BROWNLEE = TaskConfig(digits=2, terms=3, reverse=False, alphabet="0123456789+ ", padding="left",
-                      sampling="uniform", smallest=1, largest=10)
+BROWNLEE = TaskConfig(
+    digits=2,
+    terms=3,
+    reverse=False,
+    alphabet="0123456789+ ",
+    padding="left",
+    sampling="uniform",
+    smallest=1,
+    largest=10,
+)
 
 
 def python_says(text: str) -> int:
     """The value of a question, by Python: only after checking it is digits and operators, nothing else."""
     assert re.fullmatch(r"[0-9]+([+*-][0-9]+)*", text), text
-    return eval(text, {"__builtins__": {}}, {})  # noqa: S307  (digits and + - * only, checked above)
+    return eval(text, {"__builtins__": {}}, {})
 
 
 def texts(tokens: np.ndarray, task: TaskConfig) -> list[str]:
@@ -56,14 +64,17 @@ TASKS = [
 ]
 
 
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: f"d{t.digits}-t{t.fewest_terms}..{t.terms}-{t.operators}-"
-                                                      f"{'rev' if t.reverse else 'fwd'}-{t.padding}")
+@pytest.mark.parametrize(
+    "task",
+    TASKS,
+    ids=lambda t: f"d{t.digits}-t{t.fewest_terms}..{t.terms}-{t.operators}-{'rev' if t.reverse else 'fwd'}-{t.padding}",
+)
 def test_round_trip_matches_pythons_arithmetic(task):
     q = sample_questions(task, 500, np.random.default_rng(task.digits * 10 + task.terms))
     truth = answers(q)
     questions = texts(encode_questions(q, task), task)
     written = texts(encode_answers(truth, task), task)
-    for text, question, answer, value in zip(q.texts(), questions, written, truth.tolist()):
+    for text, question, answer, value in zip(q.texts(), questions, written, truth.tolist(), strict=True):
         assert value == python_says(text)
         assert len(question) == task.question_length and len(answer) == task.answer_length
         readable = question[::-1] if task.reverse else question
@@ -71,8 +82,11 @@ def test_round_trip_matches_pythons_arithmetic(task):
         pad = readable.strip().ljust if task.padding == "right" else readable.strip().rjust
         assert readable == pad(task.question_length)
         assert answer_value(answer) == value
-        assert answer == (answer.strip().ljust(task.answer_length) if task.padding == "right"
-                          else answer.strip().rjust(task.answer_length))
+        assert answer == (
+            answer.strip().ljust(task.answer_length)
+            if task.padding == "right"
+            else answer.strip().rjust(task.answer_length)
+        )
     if "-" in task.operators and "*" not in task.operators:
         assert (truth < 0).any()  # negative answers were really exercised
     if task.fewest_terms < task.terms:
@@ -84,8 +98,10 @@ def test_extremes_fit_the_answer_width():
         low, high = task.smallest, task.max_term
         k = task.terms
         for ops in {o * (k - 1) for o in task.operators}:
-            worst = [make_questions([[high] * k], [[{"+": 0, "-": 1, "*": 2}[o] for o in ops]]),
-                     make_questions([[low] + [high] * (k - 1)], [[{"+": 0, "-": 1, "*": 2}[o] for o in ops]])]
+            worst = [
+                make_questions([[high] * k], [[{"+": 0, "-": 1, "*": 2}[o] for o in ops]]),
+                make_questions([[low] + [high] * (k - 1)], [[{"+": 0, "-": 1, "*": 2}[o] for o in ops]]),
+            ]
             for q in worst:
                 value = int(answers(q)[0])
                 assert value == python_says(q.texts()[0])
@@ -127,10 +143,16 @@ def test_parse_question_accepts_spaces_and_refuses_everything_else():
 def test_config_json_round_trip_and_clear_errors():
     for task in TASKS:
         assert TaskConfig.from_json(task.to_json()) == task
-    for bad, fragment in [({"digits": 0}, "digits"), ({"terms": 1}, "terms"), ({"alphabet": "0123456789+"}, "lacks"),
-                          ({"colour": "red"}, "unknown"), ({"largest": 1000}, "largest"),
-                          ({"operators": "/"}, "operators"), ({"min_terms": 3}, "min_terms"),
-                          ({"terms": 7}, "larger than this project handles")]:
+    for bad, fragment in [
+        ({"digits": 0}, "digits"),
+        ({"terms": 1}, "terms"),
+        ({"alphabet": "0123456789+"}, "lacks"),
+        ({"colour": "red"}, "unknown"),
+        ({"largest": 1000}, "largest"),
+        ({"operators": "/"}, "operators"),
+        ({"min_terms": 3}, "min_terms"),
+        ({"terms": 7}, "larger than this project handles"),
+    ]:
         with pytest.raises(ConfigError, match=fragment):
             TaskConfig.from_dict({**TaskConfig().to_dict(), **bad})
     with pytest.raises(ConfigError, match="not valid JSON"):

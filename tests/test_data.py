@@ -15,13 +15,22 @@ def test_terms_stay_in_range(sampling):
     assert q.terms.shape == (20_000, 2) and q.terms.min() >= 0 and q.terms.max() <= 999
     short = (np.char.str_len(q.terms.astype(str)) == 1).mean()
     # keras.io-style draws pick the length first, so a third of numbers have one digit.
-    assert (0.25 < short < 0.40) if sampling == "digits" else (short < 0.02 if sampling == "uniform" else
-                                                              0.1 < short < 0.25)
+    assert (
+        (0.25 < short < 0.40)
+        if sampling == "digits"
+        else (short < 0.02 if sampling == "uniform" else 0.1 < short < 0.25)
+    )
 
 
-@pytest.mark.parametrize("task", [TaskConfig(digits=2), TaskConfig(digits=2, operators="-"),
-                                  TaskConfig(digits=1, terms=4, min_terms=2, operators="+*")],
-                         ids=["add", "subtract", "mixed-terms"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        TaskConfig(digits=2),
+        TaskConfig(digits=2, operators="-"),
+        TaskConfig(digits=1, terms=4, min_terms=2, operators="+*"),
+    ],
+    ids=["add", "subtract", "mixed-terms"],
+)
 def test_unique_questions_never_repeat_a_question(task):
     q = unique_questions(task, 3_000, np.random.default_rng(1))
     keys = question_keys(q, task)
@@ -41,8 +50,15 @@ def test_order_does_not_make_a_new_question_for_plus_or_times_alone():
     assert question_keys(minus, sub)[0] != question_keys(minus, sub)[1]  # 12-34 is not 34-12
 
 
-@pytest.mark.parametrize("task", [TaskConfig(digits=2, terms=3), TaskConfig(digits=2, operators="+-*", terms=3),
-                                  TaskConfig(digits=2, terms=4, min_terms=2)], ids=["add", "mixed", "term-range"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        TaskConfig(digits=2, terms=3),
+        TaskConfig(digits=2, operators="+-*", terms=3),
+        TaskConfig(digits=2, terms=4, min_terms=2),
+    ],
+    ids=["add", "mixed", "term-range"],
+)
 def test_heldout_is_disjoint_from_training(task):
     rng = np.random.default_rng(2)
     heldout, disjoint = heldout_set(task, 2_000, rng)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from app_fixtures import free_port  # noqa: E402
-from hub_server import hub_server  # noqa: E402,F401  (the module-scoped server fixture)
+
 from trainer.deploy_space import space_files  # noqa: E402
 
 SPACE = "org/addition-space"
@@ -37,22 +37,51 @@ WRONG_TOKEN = "hf_wrongtoken_deploy_0123456789abcdef"
 TRANSCRIPT: list[str] = []  # every output of the command, scanned for tokens at the end
 # Planted in a copy of the checkout: none of these may be listed. Outside the allowed folders first, then
 # inside them: caches, resume state, half-written and hidden folders, other suffixes, secret-looking names.
-PLANTED = ("runs/x.txt", "runs/default/model.weights.h5", "tests/planted_test.py", "bench/planted.py",
-           "docs/planted.png", "test-artifacts/shot.png", ".pytest_cache/v/cache.json", ".hypothesis/x.py",
-           ".gradio/flagged.json", "__pycache__/app.cpython-311.pyc", "notes.py",
-           "model/__pycache__/planted.py", "model/__pycache__/codec.cpython-311.pyc", "model/runs/stray.py",
-           "model/bundled/checkpoint/state.h5", "model/zoo/add2.partial/history.json",
-           "model/zoo/.add2.writing-7/model.weights.h5", "web/tests/test_x.py", "web/.hidden.py",
-           "model/bundled/notes.txt", "model/bundled/.env", "model/zoo/hf_token.json", "model/zoo/id_rsa.png",
-           "model/secrets.py", "model/bundled/credentials.json")
+PLANTED = (
+    "runs/x.txt",
+    "runs/default/model.weights.h5",
+    "tests/planted_test.py",
+    "bench/planted.py",
+    "docs/planted.png",
+    "test-artifacts/shot.png",
+    ".pytest_cache/v/cache.json",
+    ".hypothesis/x.py",
+    ".gradio/flagged.json",
+    "__pycache__/app.cpython-311.pyc",
+    "notes.py",
+    "model/__pycache__/planted.py",
+    "model/__pycache__/codec.cpython-311.pyc",
+    "model/runs/stray.py",
+    "model/bundled/checkpoint/state.h5",
+    "model/zoo/add2.partial/history.json",
+    "model/zoo/.add2.writing-7/model.weights.h5",
+    "web/tests/test_x.py",
+    "web/.hidden.py",
+    "model/bundled/notes.txt",
+    "model/bundled/.env",
+    "model/zoo/hf_token.json",
+    "model/zoo/id_rsa.png",
+    "model/secrets.py",
+    "model/bundled/credentials.json",
+)
 
 
 def hub_env(server, home: Path, token: str | None, **extra: str) -> dict:
     """Only our Hub (or `extra`'s HF_ENDPOINT), our cache and our token; nothing on PYTHONPATH."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HF_", "HUGGING_FACE", "ADDITION_MODEL")) and k != "PYTHONPATH"}
-    env.update(HF_ENDPOINT=server.url, HF_HOME=str(home), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "HUGGING_FACE", "ADDITION_MODEL")) and k != "PYTHONPATH"
+    }
+    env.update(
+        HF_ENDPOINT=server.url,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+    )
     env.update(extra)
     if token:
         env["HF_TOKEN"] = token
@@ -61,8 +90,14 @@ def hub_env(server, home: Path, token: str | None, **extra: str) -> dict:
 
 def deploy(*args: str, env: dict, cwd: Path, root: Path = ROOT) -> subprocess.CompletedProcess:
     """The real command line, in a fresh interpreter started outside `root`."""
-    proc = subprocess.run([sys.executable, "-m", "trainer.deploy_space", *args], cwd=cwd,
-                          env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer.deploy_space", *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     TRANSCRIPT.extend([proc.stdout, proc.stderr])
     return proc
 
@@ -108,13 +143,21 @@ def test_dry_run_lists_the_app_and_its_models_and_contacts_nothing(hub_server, e
     proc = deploy("org/dry-run-only", "--dry-run", "--model", "org/m", env=env, cwd=work)
     assert proc.returncode == 0, proc.stderr
     files = listed(proc.stdout)
-    bundled = {f"model/bundled/{p.name}" for p in (ROOT / "model/bundled").iterdir()
-               if p.suffix in (".json", ".h5", ".npz", ".png")}
+    bundled = {
+        f"model/bundled/{p.name}"
+        for p in (ROOT / "model/bundled").iterdir()
+        if p.suffix in (".json", ".h5", ".npz", ".png")
+    }
     code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "model").glob("*.py")}
     assert {"app.py", "requirements.txt", "README.md", ".gitattributes"} | code | bundled <= set(files)
     assert "model/bundled/model.weights.h5" in bundled and "model/storage.py" in code
-    assert not [p for p in files if p.split("/")[0] in ("tests", "runs", "bench", "docs", "trainer", "test-artifacts")
-                or "__pycache__" in p or "/." in "/" + p.removeprefix(".gitattributes")]
+    assert not [
+        p
+        for p in files
+        if p.split("/")[0] in ("tests", "runs", "bench", "docs", "trainer", "test-artifacts")
+        or "__pycache__" in p
+        or "/." in "/" + p.removeprefix(".gitattributes")
+    ]
     assert all(size == (ROOT / path).stat().st_size for path, size in files.items())
     assert f"Total: {sum(files.values()):,} bytes in {len(files)} files" in proc.stdout
     assert "Would set the Space variable ADDITION_MODEL=org/m" in proc.stdout
@@ -152,24 +195,40 @@ def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
     folder = work / "space"
     folder.mkdir()
     env = hub_env(hub_server, work / "home-space", hub_server.token)
-    download = ("import sys; from huggingface_hub import snapshot_download; "
-                f"snapshot_download({SPACE!r}, repo_type='space', local_dir=sys.argv[1])")
-    proc = subprocess.run([sys.executable, "-c", download, str(folder)], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    download = (
+        "import sys; from huggingface_hub import snapshot_download; "
+        f"snapshot_download({SPACE!r}, repo_type='space', local_dir=sys.argv[1])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", download, str(folder)], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    got = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                 if p.is_file() and not p.relative_to(folder).as_posix().startswith(".cache/"))
+    got = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.relative_to(folder).as_posix().startswith(".cache/")
+    )
     assert got == expected
 
     # ... where `python app.py` starts with nothing from the checkout importable ...
-    where = subprocess.run([sys.executable, "-c", "import model, web; print(model.__file__, web.__file__)"],
-                           cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    where = subprocess.run(
+        [sys.executable, "-c", "import model, web; print(model.__file__, web.__file__)"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert where.stdout.split() == [str(folder / "model/__init__.py"), str(folder / "web/__init__.py")]
     port, log_path = free_port(), work / "space-app.log"
     with open(log_path, "w") as log:
-        app = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=folder, env={**env, **hub_server.variables(SPACE)}, stdout=log,
-                               stderr=subprocess.STDOUT)
+        app = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=folder,
+            env={**env, **hub_server.variables(SPACE)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
@@ -221,29 +280,35 @@ def test_a_second_deploy_changes_nothing_and_a_stale_file_is_removed(hub_server,
 
 
 def test_model_flags_set_the_space_variables(hub_server, env, work):
-    proc = deploy("org/with-model", "--model", "x/y", "--models", "add2,org/other@v2", "--private",
-                  env=env, cwd=work)
+    proc = deploy("org/with-model", "--model", "x/y", "--models", "add2,org/other@v2", "--private", env=env, cwd=work)
     assert proc.returncode == 0, proc.stderr
     assert hub_server.variables("org/with-model") == {"ADDITION_MODEL": "x/y", "ADDITION_MODELS": "add2,org/other@v2"}
     assert "Space variable ADDITION_MODEL=x/y" in proc.stdout and hub_server.spaces["org/with-model"].private
     pinned = deploy("org/with-model", "--revision", "v1", env=env, cwd=work)  # the others stay as they were
     assert pinned.returncode == 0, pinned.stderr
-    assert hub_server.variables("org/with-model") == {"ADDITION_MODEL": "x/y", "ADDITION_MODELS": "add2,org/other@v2",
-                                                      "ADDITION_MODEL_REVISION": "v1"}
+    assert hub_server.variables("org/with-model") == {
+        "ADDITION_MODEL": "x/y",
+        "ADDITION_MODELS": "add2,org/other@v2",
+        "ADDITION_MODEL_REVISION": "v1",
+    }
 
 
 # Failures: one sentence, exit 1, the token never shown ----------------------------------------------
-@pytest.mark.parametrize("case, says", [
-    ("wrong token", "the Hub refused the token (HTTP 401)"),
-    ("read-only token", "the token may not write to org/failing-read-only-token (HTTP 403)"),
-    ("no token", "No Hugging Face token found: set HF_TOKEN"),
-    ("server error", "the Hub answered with a server error (HTTP 500)"),
-    ("unreachable", "could not reach the Hub at http://127.0.0.1:"),
-])
+@pytest.mark.parametrize(
+    "case, says",
+    [
+        ("wrong token", "the Hub refused the token (HTTP 401)"),
+        ("read-only token", "the token may not write to org/failing-read-only-token (HTTP 403)"),
+        ("no token", "No Hugging Face token found: set HF_TOKEN"),
+        ("server error", "the Hub answered with a server error (HTTP 500)"),
+        ("unreachable", "could not reach the Hub at http://127.0.0.1:"),
+    ],
+)
 def test_failures_are_one_sentence_and_exit_1(hub_server, work, case, says):
     space = "org/failing-" + case.replace(" ", "-")
-    token = {"wrong token": WRONG_TOKEN, "read-only token": hub_server.read_token,
-             "no token": None}.get(case, hub_server.token)
+    token = {"wrong token": WRONG_TOKEN, "read-only token": hub_server.read_token, "no token": None}.get(
+        case, hub_server.token
+    )
     endpoint = f"http://127.0.0.1:{free_port()}" if case == "unreachable" else hub_server.url
     if case == "server error":
         hub_server.fail(f"/api/spaces/{space}/commit/", status=500)
@@ -268,17 +333,20 @@ def test_a_space_config_the_hub_rejects_is_one_sentence(hub_server, env, work):
     (copy / "README.md").write_text(readme.replace('python_version: "3.11"', "python_version: 3.10", 1))
     proc = deploy("org/bad-readme", env=env, cwd=work, root=copy)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
-    assert "the Hub rejected README.md's front matter (\"python_version\" must be a string)" in proc.stderr
+    assert 'the Hub rejected README.md\'s front matter ("python_version" must be a string)' in proc.stderr
     assert [c.message for c in hub_server.history("org/bad-readme", repo_type="space")] == ["initial commit"]
 
 
-@pytest.mark.parametrize("args, says", [
-    (["not-a-space"], "is not a Space id"),
-    (["a/b", "--models", "x,,y"], "--models must be"),
-    (["a/b", "--model", ""], "--model must be"),
-    (["a/b", "--no-such-flag"], "unrecognized arguments"),
-    ([], "required: OWNER/SPACE"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["not-a-space"], "is not a Space id"),
+        (["a/b", "--models", "x,,y"], "--models must be"),
+        (["a/b", "--model", ""], "--model must be"),
+        (["a/b", "--no-such-flag"], "unrecognized arguments"),
+        ([], "required: OWNER/SPACE"),
+    ],
+)
 def test_bad_arguments_are_one_sentence_and_exit_2(hub_server, env, work, args, says):
     before = len(hub_server.requests)
     proc = deploy(*args, env=env, cwd=work)
@@ -289,15 +357,30 @@ def test_bad_arguments_are_one_sentence_and_exit_2(hub_server, env, work, args, 
 def test_help_explains_every_flag(env, work):
     proc = deploy("--help", env=env, cwd=work)
     assert proc.returncode == 0
-    for word in ("OWNER/SPACE", "--private", "--model", "--models", "--revision", "--message", "--dry-run",
-                 "ADDITION_MODEL", "ADDITION_MODELS", "ADDITION_MODEL_REVISION", "HF_TOKEN"):
+    for word in (
+        "OWNER/SPACE",
+        "--private",
+        "--model",
+        "--models",
+        "--revision",
+        "--message",
+        "--dry-run",
+        "ADDITION_MODEL",
+        "ADDITION_MODELS",
+        "ADDITION_MODEL_REVISION",
+        "HF_TOKEN",
+    ):
         assert word in proc.stdout
 
 
 def test_the_token_never_appears_in_output_or_the_space(hub_server, deployed, work):
     texts = [*TRANSCRIPT, *(p.read_text() for p in work.glob("*.log"))]
-    stored = [data for repo in hub_server.spaces.values() for commit in repo.commits.values()
-              for data in commit.files.values()]
+    stored = [
+        data
+        for repo in hub_server.spaces.values()
+        for commit in repo.commits.values()
+        for data in commit.files.values()
+    ]
     variables = [v["value"] for repo in hub_server.spaces.values() for v in repo.variables.values()]
     for token in (hub_server.token, hub_server.read_token, WRONG_TOKEN):
         assert not any(token in text for text in texts + variables)

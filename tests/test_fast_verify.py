@@ -40,7 +40,7 @@ def test_fast_margins_equal_keras(cell, layers):
 
 def test_prefix_trie_shares_prefixes():
     tokens = np.array([[1, 2, 3], [1, 2, 4], [1, 5, 3], [1, 2, 3]])
-    parents, last, ids = prefix_trie(tokens)
+    parents, _last, ids = prefix_trie(tokens)
     assert [len(p) for p in parents] == [1, 2, 3]  # "1"; "12", "15"; "123", "124", "153"
     assert ids[0] == ids[3] and len(set(ids.tolist())) == 3
 

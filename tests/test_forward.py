@@ -20,8 +20,11 @@ from model.questions import sample_questions
 from model.storage import ModelLoadError, load_model_dir, write_keras_files
 
 TASK = TaskConfig(digits=2, terms=3, min_terms=2, operators="+-*")
-CASES = [NetworkConfig(cell=c, encoder_units=24, decoder_units=20, encoder_layers=layers, decoder_layers=layers)
-         for c in ("lstm", "gru", "simple_rnn") for layers in (1, 2)]
+CASES = [
+    NetworkConfig(cell=c, encoder_units=24, decoder_units=20, encoder_layers=layers, decoder_layers=layers)
+    for c in ("lstm", "gru", "simple_rnn")
+    for layers in (1, 2)
+]
 
 
 def save_random_model(net: NetworkConfig, folder, seed: int = 0):
@@ -80,7 +83,7 @@ def test_numpy_network_equals_keras(net, tmp_path):
 
     reference = keras_states(model, x)
     assert len(traces) == len(reference) == net.encoder_layers + net.decoder_layers
-    for trace, ref in zip(traces, reference):
+    for trace, ref in zip(traces, reference, strict=True):
         assert np.abs(trace.hidden - ref["hidden"]).max() < 1e-5, trace.name
         if net.cell == "lstm":
             assert np.abs(trace.cell - ref["cell"]).max() < 1e-5, trace.name
@@ -90,8 +93,14 @@ def test_numpy_network_equals_keras(net, tmp_path):
             assert np.abs(trace.gates["output"][usable] - recovered[usable]).max() < 1e-4, trace.name
         else:
             assert trace.cell is None
-    assert set(traces[0].gates) == {"lstm": {"input", "forget", "output", "candidate"},
-                                    "gru": {"update", "reset", "candidate"}, "simple_rnn": set()}[net.cell]
+    assert (
+        set(traces[0].gates)
+        == {
+            "lstm": {"input", "forget", "output", "candidate"},
+            "gru": {"update", "reset", "candidate"},
+            "simple_rnn": set(),
+        }[net.cell]
+    )
 
 
 @pytest.mark.parametrize("net", CASES[::2], ids=lambda n: n.cell)
@@ -112,6 +121,7 @@ def lstm_folder(tmp_path_factory):
 
 def copy_folder(src, dst):
     import shutil
+
     shutil.copytree(src, dst)
     return dst
 

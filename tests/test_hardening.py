@@ -22,15 +22,15 @@ import threading
 
 import pytest
 from app_fixtures import served_app
+from gradio_client import Client
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gradio_client import Client
-
 MAX_CHARS, MAX_LINES, MAX_BATCH_CHARS = 200, 500, 20_000
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception|Exit|Interrupt)\b")
-FUZZ = settings(deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 # The oracle: what the app should accept, written from the task's rules, not from the codec ------
@@ -99,6 +99,7 @@ def assert_sentence(error: object, app) -> None:
     assert len(error) < 500 and "Traceback" not in error and 'File "' not in error, error
     assert not CLASS_NAME.search(error), error
     from web.service import INTERNAL_ERROR
+
     assert error != INTERNAL_ERROR, "the app hit an internal failure (see the server log)"
 
 
@@ -147,7 +148,7 @@ def sum_like(draw) -> str:
     parts = [draw(st.sampled_from(["", "0", "00", "0000000"])) + str(t) for t in terms]
     joints = [draw(st.sampled_from(["+", "+", "+", " + ", "++", "-", "+-"])) for _ in parts[1:]]
     text = parts[0] if parts else ""
-    for joint, part in zip(joints, parts[1:]):
+    for joint, part in zip(joints, parts[1:], strict=True):
         text += draw(WHITESPACE) + joint + draw(WHITESPACE) + part
     return draw(WHITESPACE) + text + draw(WHITESPACE)
 
@@ -157,23 +158,44 @@ def valid_sum(draw) -> str:
     """A question the model must answer, written as a person might: zeros, spaces, tabs, no-break spaces."""
     a, b = draw(st.integers(0, 999)), draw(st.integers(0, 999))
     zeros = st.sampled_from(["", "", "0", "00000"])
-    return (draw(WHITESPACE) + draw(zeros) + str(a) + draw(WHITESPACE) + "+" + draw(WHITESPACE) + draw(zeros)
-            + str(b) + draw(WHITESPACE))
+    return (
+        draw(WHITESPACE)
+        + draw(zeros)
+        + str(a)
+        + draw(WHITESPACE)
+        + "+"
+        + draw(WHITESPACE)
+        + draw(zeros)
+        + str(b)
+        + draw(WHITESPACE)
+    )
 
 
 # Up to ~84 kB once JSON-escaped: under the request body cap (tests/test_limits.py covers bodies over it).
-HUGE = st.builds(lambda chunk, n: chunk * n, st.sampled_from(["9", "+", " ", "1+1", "é", "😀", "\n"]),
-                 st.integers(150, 7_000))
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ANY_TEXT,
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
-                           max_leaves=5)
-QUESTIONS = (valid_sum() | sum_like() | ANY_TEXT | st.text(st.sampled_from("0123456789+ "), max_size=30) | HUGE
-             | st.builds(lambda x: "\n".join(x), st.lists(sum_like(), min_size=2, max_size=50)) | JSON_VALUES)
+HUGE = st.builds(
+    lambda chunk, n: chunk * n, st.sampled_from(["9", "+", " ", "1+1", "é", "😀", "\n"]), st.integers(150, 7_000)
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=5,
+)
+QUESTIONS = (
+    valid_sum()
+    | sum_like()
+    | ANY_TEXT
+    | st.text(st.sampled_from("0123456789+ "), max_size=30)
+    | HUGE
+    | st.builds(lambda x: "\n".join(x), st.lists(sum_like(), min_size=2, max_size=50))
+    | JSON_VALUES
+)
 LINES = st.lists(valid_sum() | sum_like() | ANY_TEXT | st.just("") | st.just("   "), max_size=30)
-BATCHES = (st.builds(lambda lines, sep: sep.join(lines), LINES, st.sampled_from(["\n", "\r\n", "\r", "\n\n"]))
-           | st.builds(lambda n, line: "\n".join([line] * n), st.integers(490, 510),
-                       st.sampled_from(["1+2", "x", " "]))
-           | HUGE | JSON_VALUES)
+BATCHES = (
+    st.builds(lambda lines, sep: sep.join(lines), LINES, st.sampled_from(["\n", "\r\n", "\r", "\n\n"]))
+    | st.builds(lambda n, line: "\n".join([line] * n), st.integers(490, 510), st.sampled_from(["1+2", "x", " "]))
+    | HUGE
+    | JSON_VALUES
+)
 
 
 # Fuzzing -----------------------------------------------------------------------------------------
@@ -203,7 +225,7 @@ def test_fuzzed_predict_batch_scores_or_explains(client, server, text):
         assert (result["rows"], result["total"]) == ([], 0)
         return
     assert result["error"] is None and result["total"] == len(result["rows"]) == len(lines)
-    for line, row in zip(lines, result["rows"]):
+    for line, row in zip(lines, result["rows"], strict=True):
         expected = oracle(line)
         if expected is None:
             assert_sentence(row["error"], server[1])
@@ -239,7 +261,7 @@ def test_concurrent_burst_loses_and_mixes_up_nothing(server, client, info):
                 a, b = rng.randint(0, 999), rng.randint(0, 999)
                 try:
                     results.setdefault(i, []).append((a, b, c.predict(f"{a}+{b}", api_name="/predict")))
-                except Exception as err:  # noqa: BLE001 - counted and reported below
+                except Exception as err:
                     failures.append(f"{a}+{b}: {type(err).__name__}: {err}")
         finally:
             c.close()
@@ -289,8 +311,19 @@ def test_batch_limits_are_exact_and_the_largest_batch_works(client, server):
     assert "at most 200" in mixed["rows"][1]["error"] and len(mixed["rows"][1]["question"]) <= 60
 
 
-@pytest.mark.parametrize("n, ok", [("500", True), (500.0, True), (" 1 ", True), (500.5, False), (501, False),
-                                   ("1e3", False), (10**30, False), ("", False)])
+@pytest.mark.parametrize(
+    "n, ok",
+    [
+        ("500", True),
+        (500.0, True),
+        (" 1 ", True),
+        (500.5, False),
+        (501, False),
+        ("1e3", False),
+        (10**30, False),
+        ("", False),
+    ],
+)
 def test_random_sample_count_limit(client, server, n, ok):
     result = client.predict(n, 5, api_name="/random_sums")
     if ok:

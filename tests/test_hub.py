@@ -27,19 +27,30 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from hub_server import hub_server  # noqa: E402,F401  (the module-scoped server fixture)
+import keras  # noqa: E402
+
 from model.codec import encode_questions, one_hot  # noqa: E402
 from model.config import NetworkConfig, TaskConfig  # noqa: E402
 from model.network import build_model, rnn_layer_paths  # noqa: E402
 from model.questions import make_questions  # noqa: E402
 from model.serving import load_catalogue  # noqa: E402
-from model.storage import write_json, write_model_folder  # noqa: E402
-from model.storage import write_keras_files  # noqa: E402
+from model.storage import (  # noqa: E402
+    write_json,
+    write_keras_files,
+    write_model_folder,
+)
 
-import keras  # noqa: E402
-
-UPLOADED = ("config.json", "metadata.json", "model.weights.h5", "task_config.json", "network.json",
-            "train_settings.json", "metrics.json", "history.json", "training_curve.png")
+UPLOADED = (
+    "config.json",
+    "metadata.json",
+    "model.weights.h5",
+    "task_config.json",
+    "network.json",
+    "train_settings.json",
+    "metrics.json",
+    "history.json",
+    "training_curve.png",
+)
 WRONG_TOKEN = "hf_wrongtoken_0123456789abcdef0123"
 TRANSCRIPT: list[str] = []  # every output the client produced, scanned for tokens at the end
 
@@ -101,8 +112,15 @@ class Client:
 
     def __init__(self, env: dict, log: Path):
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log.open("w"),
+        )
 
     def _call(self, **request) -> dict:
         self.proc.stdin.write(json.dumps(request) + "\n")
@@ -133,11 +151,22 @@ class Client:
 
 def client_env(endpoint: str, home: Path, token: str | None, **extra: str) -> dict:
     """A clean environment: only our Hub, our cache, our token."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HF_", "HUGGING_FACE", "ADDITION_MODEL")) and k != "TRANSFORMERS_OFFLINE"}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3",
-               KERAS_BACKEND="tensorflow", **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "HUGGING_FACE", "ADDITION_MODEL")) and k != "TRANSFORMERS_OFFLINE"
+    }
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        PYTHONPATH=str(ROOT),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="tensorflow",
+        **extra,
+    )
     if token:
         env["HF_TOKEN"] = token
     return env
@@ -145,15 +174,24 @@ def client_env(endpoint: str, home: Path, token: str | None, **extra: str) -> di
 
 def run_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     """The real command line, in a fresh interpreter."""
-    proc = subprocess.run([sys.executable, "-m", "trainer.publish", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer.publish", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     TRANSCRIPT.extend([proc.stdout, proc.stderr])
     return proc
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def weights_digest(weights: list) -> str:
@@ -167,17 +205,19 @@ def weights_digest(weights: list) -> str:
 def stored_weights(stored) -> list:
     """A checked model folder's weights in Keras' order."""
     names = [f"{p}/cell/vars/{j}" for p in rnn_layer_paths(stored.net) for j in range(3)]
-    return [stored.weights[n] for n in names + ["layers/dense/vars/0", "layers/dense/vars/1"]]
+    return [stored.weights[n] for n in [*names, "layers/dense/vars/0", "layers/dense/vars/1"]]
 
 
 def save_folder(model, task: TaskConfig, net: NetworkConfig, folder: Path, metrics: dict) -> Path:
     """A model folder as the trainer writes it (Keras' files, task, network, settings, metrics), atomically."""
+
     def write(tmp: Path) -> None:
         write_keras_files(model, tmp)
         task.save(tmp / "task_config.json")
         net.save(tmp / "network.json")
         write_json(tmp / "train_settings.json", metrics["training"])
         write_json(tmp / "metrics.json", metrics)
+
     return write_model_folder(folder, write)
 
 
@@ -207,8 +247,7 @@ def clients(hub_server, work) -> dict[str, Client]:
     started = {
         "online": Client(client_env(hub_server.url, home, token), work / "client.log"),
         "offline": Client(client_env(hub_server.url, home, token, HF_HUB_OFFLINE="1"), work / "offline.log"),
-        "unreachable": Client(client_env(f"http://127.0.0.1:{_closed_port()}", home, token),
-                              work / "unreachable.log"),
+        "unreachable": Client(client_env(f"http://127.0.0.1:{_closed_port()}", home, token), work / "unreachable.log"),
     }
     yield started
     for c in started.values():
@@ -226,9 +265,16 @@ class Folders:
     def __init__(self, root: Path):
         task, net = TaskConfig(digits=1), NetworkConfig(encoder_units=16, decoder_units=16)
         self.task, self.digests, self.models = task, {}, {}
-        metrics = {"heldout_exact_match": 0.9995, "heldout_size": 100, "heldout_char_accuracy": 0.9998,
-                   "exhaustive_wrong": 0, "exhaustive_total": 100, "epochs": 2, "samples_seen": 2000,
-                   "training": {"preset": "tiny", "batch_size": 32, "learning_rate": 0.005, "target_accuracy": 0.999}}
+        metrics = {
+            "heldout_exact_match": 0.9995,
+            "heldout_size": 100,
+            "heldout_char_accuracy": 0.9998,
+            "exhaustive_wrong": 0,
+            "exhaustive_total": 100,
+            "epochs": 2,
+            "samples_seen": 2000,
+            "training": {"preset": "tiny", "batch_size": 32, "learning_rate": 0.005, "target_accuracy": 0.999},
+        }
         for seed, name in ((1, "good"), (2, "second")):
             keras.utils.set_random_seed(seed)
             model = build_model(task, net)
@@ -240,8 +286,9 @@ class Folders:
         self.good, self.second = root / "good", root / "second"
         self.weak = root / "weak"
         shutil.copytree(self.good, self.weak)
-        (self.weak / "metrics.json").write_text(json.dumps({**metrics, "heldout_exact_match": 0.5,
-                                                            "exhaustive_wrong": 50}))
+        (self.weak / "metrics.json").write_text(
+            json.dumps({**metrics, "heldout_exact_match": 0.5, "exhaustive_wrong": 50})
+        )
         self.broken = root / "broken"
         shutil.copytree(self.good, self.broken)
         weights = (self.good / "model.weights.h5").read_bytes()
@@ -303,12 +350,15 @@ def test_cli_publishes_one_commit_that_downloads_byte_identical(hub_server, publ
 
 
 def test_plain_keras_loads_the_published_model(published, client, folders):
-    ran = client.run("import keras, hashlib\n"
-                     "model = keras.saving.load_model('hf://org/adder')\n"
-                     "h = hashlib.sha256()\n"
-                     "for w in model.get_weights():\n"
-                     "    h.update(w.tobytes())\n"
-                     "digest = h.hexdigest()\n", returning=("digest",))
+    ran = client.run(
+        "import keras, hashlib\n"
+        "model = keras.saving.load_model('hf://org/adder')\n"
+        "h = hashlib.sha256()\n"
+        "for w in model.get_weights():\n"
+        "    h.update(w.tobytes())\n"
+        "digest = h.hexdigest()\n",
+        returning=("digest",),
+    )
     assert ran["values"]["digest"] == folders.digests["good"]
 
 
@@ -374,9 +424,11 @@ def test_quality_gate_refuses_before_any_request_and_force_overrides(hub_server,
     env = client_env(hub_server.url, work / "home", hub_server.token)
     proc = run_cli(folders.weak, "org/weak", env=env)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("error: Refusing to publish: the model is 50% right (50 wrong of all 100 "
-                                   "questions), below the required 99.9%; train longer, or use --force "
-                                   "(force=True) to publish anyway.")
+    assert proc.stderr.strip() == (
+        "error: Refusing to publish: the model is 50% right (50 wrong of all 100 "
+        "questions), below the required 99.9%; train longer, or use --force "
+        "(force=True) to publish anyway."
+    )
     assert hub_server.requests_for("org/weak") == [] and proc.stdout == ""
 
     forced = client.cli(folders.weak, "org/weak", "--force", "--message", "forced")
@@ -393,8 +445,9 @@ def test_a_folder_that_does_not_load_is_refused(hub_server, client, folders):
 
 
 def test_help_explains_every_flag(work):
-    proc = subprocess.run([sys.executable, "-m", "trainer.publish", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer.publish", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0
     for flag in ("OUTPUT_DIR", "REPO_ID", "--private", "--message", "--revision", "--force", "--min-accuracy"):
         assert flag in proc.stdout
@@ -404,15 +457,20 @@ def test_help_explains_every_flag(work):
 def test_missing_token_is_one_sentence(hub_server, folders, work):
     proc = run_cli(folders.good, "org/tokenless", env=client_env(hub_server.url, work / "empty-home", None))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == ("error: No Hugging Face token found: set HF_TOKEN to a token with write access "
-                                   "or run `hf auth login`, then run the same command again.")
+    assert proc.stderr.strip() == (
+        "error: No Hugging Face token found: set HF_TOKEN to a token with write access "
+        "or run `hf auth login`, then run the same command again."
+    )
     assert hub_server.requests_for("org/tokenless") == []
 
 
-@pytest.mark.parametrize("token, says", [
-    (WRONG_TOKEN, "the Hub refused the token (HTTP 401)"),
-    ("read", "the token may not write to org/refused (HTTP 403)"),
-])
+@pytest.mark.parametrize(
+    "token, says",
+    [
+        (WRONG_TOKEN, "the Hub refused the token (HTTP 401)"),
+        ("read", "the token may not write to org/refused (HTTP 403)"),
+    ],
+)
 def test_refused_token_is_explained(hub_server, client, folders, token, says):
     token = hub_server.read_token if token == "read" else token
     result = client.cli(folders.good, "org/refused", env={"HF_TOKEN": token})
@@ -445,7 +503,9 @@ def test_python_api_for_the_trainer(hub_server, client, folders):
         "try:\n"
         f"    publish({str(folders.weak)!r}, 'org/api-weak')\n"
         "except PublishError as err:\n"
-        "    refusal = str(err)\n", returning=("url", "sha", "refusal"))
+        "    refusal = str(err)\n",
+        returning=("url", "sha", "refusal"),
+    )
     assert ran["values"]["url"] == f"{hub_server.url}/org/api" and ran["values"]["sha"] == hub_server.head("org/api")
     assert hub_server.repos["org/api"].private and hub_server.history("org/api")[0].message == "from the trainer"
     assert ran["values"]["refusal"].startswith("Refusing to publish: the model is 50% right")
@@ -460,21 +520,48 @@ def _cut(data: bytes) -> bytes:
 
 
 LOAD_FAILURES = {
-    "missing repo": (None, "org/does-not-exist", None, {},
-                     "there is no model repo org/does-not-exist on http://127.0.0.1:"),
+    "missing repo": (
+        None,
+        "org/does-not-exist",
+        None,
+        {},
+        "there is no model repo org/does-not-exist on http://127.0.0.1:",
+    ),
     "missing revision": ("revs", "org/revs", "v9", {}, "org/revs has no branch, tag or commit named 'v9'"),
     "missing file": ("incomplete", "org/incomplete", None, {}, "@ ", "has no model.weights.h5"),
-    "refused token": ("tokened", "org/tokened", None, {"HF_TOKEN": WRONG_TOKEN},
-                      "the Hub refused the token (HTTP 401)"),
+    "refused token": (
+        "tokened",
+        "org/tokened",
+        None,
+        {"HF_TOKEN": WRONG_TOKEN},
+        "the Hub refused the token (HTTP 401)",
+    ),
     "server error": ("down", "org/down", None, {}, "the Hub answered with a server error (HTTP 500)"),
-    "truncated weights": ("truncated", "org/truncated", None, {}, "model.weights.h5 could not be read (truncated "
-                          "or corrupt)"),
+    "truncated weights": (
+        "truncated",
+        "org/truncated",
+        None,
+        {},
+        "model.weights.h5 could not be read (truncated or corrupt)",
+    ),
     "download cut short": ("cut", "org/cut", None, {}, "a file of org/cut arrived truncated"),
-    "bytes flipped in transit": ("flipped", "org/flipped", None, {}, "model.weights.h5 of org/flipped @ ",
-                                 "arrived damaged"),
+    "bytes flipped in transit": (
+        "flipped",
+        "org/flipped",
+        None,
+        {},
+        "model.weights.h5 of org/flipped @ ",
+        "arrived damaged",
+    ),
     # Three operators make a 14-character alphabet: the 12-character weights cannot be this task's.
-    "config not matching weights": ("mismatch", "org/mismatch", None, {}, "model.weights.h5 does not match the "
-                                    "network in network.json and task_config.json", "alphabet of 14"),
+    "config not matching weights": (
+        "mismatch",
+        "org/mismatch",
+        None,
+        {},
+        "model.weights.h5 does not match the network in network.json and task_config.json",
+        "alphabet of 14",
+    ),
     "invalid repo id": (None, "not a repo id!", None, {}, "no such folder: not a repo id!; if you meant a Hub repo"),
 }
 
@@ -484,9 +571,11 @@ def test_load_failure_is_explained_and_falls_back_to_the_bundled_zoo(hub_server,
     setup, source, revision, env, *phrases = LOAD_FAILURES[case]
     weights = (folders.good / "model.weights.h5").read_bytes()
     if setup:
-        changes = {"incomplete": {"model.weights.h5": None}, "truncated": {"model.weights.h5": _cut(weights)},
-                   "mismatch": {"task_config.json": TaskConfig(digits=1, operators="+-*").to_json().encode()},
-                   }.get(setup, {})
+        changes = {
+            "incomplete": {"model.weights.h5": None},
+            "truncated": {"model.weights.h5": _cut(weights)},
+            "mismatch": {"task_config.json": TaskConfig(digits=1, operators="+-*").to_json().encode()},
+        }.get(setup, {})
         hub_server.put_files(source, folders.files(**changes))
     if setup == "down":
         hub_server.fail("/org/down/", status=500)
@@ -538,8 +627,9 @@ def test_token_never_appears_in_output_or_files(hub_server, client, folders, wor
     texts = [*TRANSCRIPT, *(p.read_text() for p in work.glob("*.log"))]
     files = [p for p in work.rglob("*") if p.is_file()]
     assert len(files) > 20 and any("models--org--leakcheck" in str(p) for p in files)
-    stored = [data for repo in hub_server.repos.values() for commit in repo.commits.values()
-              for data in commit.files.values()]
+    stored = [
+        data for repo in hub_server.repos.values() for commit in repo.commits.values() for data in commit.files.values()
+    ]
     for token in (hub_server.token, WRONG_TOKEN):
         assert not any(token in text for text in texts)
         assert not any(token.encode() in p.read_bytes() for p in files)
@@ -551,10 +641,37 @@ def test_trainer_trains_then_pushes_in_one_command(hub_server, work):
     out = work / "trained-and-pushed"
     env = client_env(hub_server.url, work / "home-train", hub_server.token)
     proc = subprocess.run(
-        [sys.executable, "-m", "trainer", "--digits", "1", "--epochs", "1", "--samples-per-epoch", "2048",
-         "--encoder-units", "8", "--decoder-units", "8", "--show-samples", "0", "--target-margin", "-1",
-         "--output-dir", str(out), "--push-to-hub", "org/trained", "--commit-message", "trained here"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "--digits",
+            "1",
+            "--epochs",
+            "1",
+            "--samples-per-epoch",
+            "2048",
+            "--encoder-units",
+            "8",
+            "--decoder-units",
+            "8",
+            "--show-samples",
+            "0",
+            "--target-margin",
+            "-1",
+            "--output-dir",
+            str(out),
+            "--push-to-hub",
+            "org/trained",
+            "--commit-message",
+            "trained here",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     TRANSCRIPT.extend([proc.stdout, proc.stderr])
     # Two gradient steps cannot learn addition: the run has no target of its own, so it passes and pushes,
     # and the publishing gate refuses it, saying how to publish later.

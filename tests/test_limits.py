@@ -9,7 +9,6 @@ answering correctly, and its resident memory must stay within the bound.
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 import time
@@ -20,9 +19,8 @@ import pytest
 from app_fixtures import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from memory_attack import answers_535_61, functions, huge_body, post  # noqa: E402
-
-from common import QUIET_ENV, free_port, rss_mib, stop, wait_until_up  # noqa: E402
+from common import QUIET_ENV, free_port, rss_mib, stop, wait_until_up
+from memory_attack import answers_535_61, functions, huge_body, post
 
 BOUND_MIB = 200
 
@@ -35,8 +33,13 @@ def server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("limits") / "app.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
-                                env={**os.environ, **QUIET_ENV}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **QUIET_ENV},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     wait_until_up(proc, f"http://127.0.0.1:{port}/", log)
     answers_535_61(port)
     time.sleep(1)
@@ -82,16 +85,20 @@ def test_no_sequence_of_requests_grows_memory_beyond_the_bound(server):
 
     def every_function(i: int) -> int:
         fn_index, n_inputs = fns[i % len(fns)]
-        body = {"data": [payload] + [None] * max(0, n_inputs - 1), "fn_index": fn_index,
-                "session_hash": uuid.uuid4().hex, "event_data": None, "trigger_id": None}
+        body = {
+            "data": [payload] + [None] * max(0, n_inputs - 1),
+            "fn_index": fn_index,
+            "session_hash": uuid.uuid4().hex,
+            "event_data": None,
+            "trigger_id": None,
+        }
         route = "/gradio_api/queue/join" if i % 2 else "/gradio_api/run/predict"
         return post(port, route, json.dumps(body).encode())[0]
 
     random_fn = next(f for f, n in fns if n == 3)
 
     def unread(i: int) -> int:
-        body = {"data": [500, str(i), None], "fn_index": random_fn, "session_hash": f"s{i % 150}",
-                "event_data": None}
+        body = {"data": [500, str(i), None], "fn_index": random_fn, "session_hash": f"s{i % 150}", "event_data": None}
         return post(port, "/gradio_api/queue/join", json.dumps(body).encode())[0]
 
     with ThreadPoolExecutor(8) as pool:

@@ -28,8 +28,8 @@ from hub_server import HubServer
 from model.storage import BUNDLED_DIR
 
 MODEL_FILES = ("task_config.json", "model.weights.h5", "metrics.json", "train_settings.json")
-DEEP = "[" * 30_000 + "]" * 30_000          # 60 kB: within the size cap, so the parser meets it
-HUGE_DEEP = "[" * 100_000 + "]" * 100_000   # 200 kB: refused by its size before it is parsed
+DEEP = "[" * 30_000 + "]" * 30_000  # 60 kB: within the size cap, so the parser meets it
+HUGE_DEEP = "[" * 100_000 + "]" * 100_000  # 200 kB: refused by its size before it is parsed
 
 
 def bundled_files(**changes: bytes) -> dict[str, bytes]:
@@ -42,9 +42,16 @@ HOSTILE_REPOS = {  # repo -> (files, a phrase the note about it must contain)
     "evil/huge-deep-task": (bundled_files(**{"task_config.json": HUGE_DEEP.encode()}), "at most 64,000"),
     "evil/huge-int": (bundled_files(**{"task_config.json": b'{"digits": 1' + b"0" * 5000 + b"}"}), "not valid JSON"),
     "evil/bomb-units": (bundled_files(**{"network.json": b'{"encoder_units": 8000}'}), "from 1 to 512"),
-    "evil/bomb-alphabet": (bundled_files(**{"task_config.json": json.dumps(
-        {"digits": 3, "terms": 2, "alphabet": "".join(map(chr, range(0x4E00, 0x4E00 + 5_000)))}).encode()}),
-        "alphabet must be"),
+    "evil/bomb-alphabet": (
+        bundled_files(
+            **{
+                "task_config.json": json.dumps(
+                    {"digits": 3, "terms": 2, "alphabet": "".join(map(chr, range(0x4E00, 0x4E00 + 5_000)))}
+                ).encode()
+            }
+        ),
+        "alphabet must be",
+    ),
     "evil/big-weights": (bundled_files(**{"model.weights.h5": b"\0" * 72_000_000}), "at most 70,000,000"),
 }
 METRICS_REPOS = {  # served, with a note saying what in metrics.json was ignored
@@ -56,8 +63,15 @@ METRICS_REPOS = {  # served, with a note saying what in metrics.json was ignored
 
 def app_env(home: Path, endpoint: str, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "ADDITION_"))}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1",
-               GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", **extra)
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
@@ -67,8 +81,13 @@ def running_app(env: dict, log: Path, *args: str, deadline_s: float = 120):
     port = free_port()
     started = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -91,8 +110,11 @@ def running_app(env: dict, log: Path, *args: str, deadline_s: float = 120):
 
 
 def call(url: str, name: str, *data) -> dict:
-    request = urllib.request.Request(f"{url}/gradio_api/run/{name}", data=json.dumps({"data": list(data)}).encode(),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/gradio_api/run/{name}",
+        data=json.dumps({"data": list(data)}).encode(),
+        headers={"content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())["data"][0]
 
@@ -100,8 +122,7 @@ def call(url: str, name: str, *data) -> dict:
 def warm_cache(env: dict, repo_id: str) -> None:
     """Download a repo into HF_HOME through the app's own loader, as a first start would."""
     code = f"from model.hub import download_repo; print(download_repo({repo_id!r}, None, 60)[1])"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -146,8 +167,12 @@ def hub():
 
 def test_hostile_repos_never_stop_the_app_and_each_gets_one_sentence(hub, tmp_path):
     """Item 10 and 11: malformed configs, model bombs and bad metrics -> notes and fallbacks, never an exit."""
-    env = app_env(tmp_path / "hf", hub.url, ADDITION_MODEL="evil/deep-task",
-                  ADDITION_MODELS=",".join([*list(HOSTILE_REPOS)[1:], *METRICS_REPOS]))
+    env = app_env(
+        tmp_path / "hf",
+        hub.url,
+        ADDITION_MODEL="evil/deep-task",
+        ADDITION_MODELS=",".join([*list(HOSTILE_REPOS)[1:], *METRICS_REPOS]),
+    )
     with running_app(env, tmp_path / "app.log") as (url, _):
         listing = call(url, "models")
         assert listing["default"] == "add3"  # the broken default fell back to the bundled model
@@ -162,8 +187,9 @@ def test_hostile_repos_never_stop_the_app_and_each_gets_one_sentence(hub, tmp_pa
             info = call(url, "model_info", repo)
             assert info["error"] is None and any("metrics.json" in n for n in info["notes"]), info["notes"]
             assert call(url, "predict", "535+61", repo)["answer"] == 596
-    assert not any(p.stat().st_size > 1_000_000 for p in (tmp_path / "hf").rglob("model.weights.h5")
-                   if "big-weights" in str(p)), "the oversized weights file was downloaded"
+    assert not any(
+        p.stat().st_size > 1_000_000 for p in (tmp_path / "hf").rglob("model.weights.h5") if "big-weights" in str(p)
+    ), "the oversized weights file was downloaded"
 
 
 @pytest.mark.parametrize("mode", ["silent", "drop"])
@@ -195,10 +221,11 @@ def test_a_revision_that_could_escape_the_cache_is_refused_before_any_request(hu
         check_revision(fine)
     before = len(hub.requests)
     env = app_env(tmp_path / "hf", hub.url)
-    code = ("from model.serving import load_catalogue; c = load_catalogue('good/adder', '../../../../tmp/x', []);"
-            "print(c.notes)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "from model.serving import load_catalogue; c = load_catalogue('good/adder', '../../../../tmp/x', []);"
+        "print(c.notes)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert "not a valid revision" in done.stdout and len(hub.requests) == before
     assert not (Path("/tmp") / "x").exists() or (Path("/tmp") / "x").stat().st_mtime < time.time() - 60
 
@@ -208,15 +235,17 @@ def test_credentials_in_the_endpoint_are_never_shown(tmp_path):
     endpoint = "http://someone:hunter2secret@127.0.0.1:9"  # nothing listens on port 9: every note names the Hub
     env = app_env(tmp_path / "hf", endpoint, ADDITION_MODEL="good/adder", ADDITION_MODELS="other/repo")
     with running_app(env, tmp_path / "app.log") as (url, _):
-        pages = [json.dumps(call(url, "model_info")), json.dumps(call(url, "models")),
-                 urllib.request.urlopen(url + "/config", timeout=30).read().decode(),
-                 urllib.request.urlopen(url + "/", timeout=30).read().decode()]
+        pages = [
+            json.dumps(call(url, "model_info")),
+            json.dumps(call(url, "models")),
+            urllib.request.urlopen(url + "/config", timeout=30).read().decode(),
+            urllib.request.urlopen(url + "/", timeout=30).read().decode(),
+        ]
         assert "could not reach the Hub at http://127.0.0.1:9" in pages[1]
         for page in pages:
             assert "hunter2secret" not in page and "someone:" not in page
     code = "from model.hub import repo_page_url; print(repo_page_url('a/b', 'f' * 40))"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "http://127.0.0.1:9/a/b/tree/" + "f" * 40, done.stderr
 
 
@@ -226,8 +255,14 @@ def test_a_busy_port_is_one_sentence(tmp_path):
         sock.bind(("127.0.0.1", 0))
         sock.listen(1)
         port = sock.getsockname()[1]
-        done = subprocess.run([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120, env=app_env(tmp_path / "hf", "http://127.0.0.1:9"))
+        done = subprocess.run(
+            [sys.executable, "app.py", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=app_env(tmp_path / "hf", "http://127.0.0.1:9"),
+        )
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is in use" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -236,10 +271,11 @@ def test_a_busy_port_is_one_sentence(tmp_path):
 def test_a_mistyped_folder_is_called_a_folder(tmp_path):
     """Item 20: `--model tests/nope` names the folder, not a Hub repo it never was."""
     env = app_env(tmp_path / "hf", "http://127.0.0.1:9")
-    code = ("from model.serving import load_catalogue;"
-            "print(load_catalogue('tests/nope', None, ['./also-nope', 'runs//x']).notes)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "from model.serving import load_catalogue;"
+        "print(load_catalogue('tests/nope', None, ['./also-nope', 'runs//x']).notes)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     out = done.stdout
     assert "no such folder: tests/nope; if you meant a Hub repo, use its id, owner/name" in out, out + done.stderr
     assert "no such folder: ./also-nope" in out and "no such folder: runs//x" in out

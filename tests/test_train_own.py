@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import ROOT, free_port
-
 from gradio_client import Client
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,8 +43,9 @@ def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("own") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -65,14 +65,17 @@ def train(client: Client, digits: int = 1, seconds: float = 8, units: int = 32) 
     return [event for event in job if isinstance(event, dict)] or job.outputs()
 
 
-@pytest.mark.parametrize("args,phrase", [
-    ((4, "+", 2, True, "lstm", 32, 10), "Digits must be 1, 2 or 3"),
-    ((2, "/", 2, True, "lstm", 32, 10), "Choose at least one operator"),
-    ((2, "+", 5, True, "lstm", 32, 10), "Numbers per question must be 2 or 3"),
-    ((2, "+", 2, True, "transformer", 32, 10), "The cell must be"),
-    ((2, "+", 2, True, "lstm", 4096, 10), "Units must be a whole number from 8 to 256"),
-    ((2, "+", 2, True, "lstm", 32, 3600), "The time budget must be from 5 to 90 seconds"),
-])
+@pytest.mark.parametrize(
+    "args,phrase",
+    [
+        ((4, "+", 2, True, "lstm", 32, 10), "Digits must be 1, 2 or 3"),
+        ((2, "/", 2, True, "lstm", 32, 10), "Choose at least one operator"),
+        ((2, "+", 5, True, "lstm", 32, 10), "Numbers per question must be 2 or 3"),
+        ((2, "+", 2, True, "transformer", 32, 10), "The cell must be"),
+        ((2, "+", 2, True, "lstm", 4096, 10), "Units must be a whole number from 8 to 256"),
+        ((2, "+", 2, True, "lstm", 32, 3600), "The time budget must be from 5 to 90 seconds"),
+    ],
+)
 def test_requests_outside_the_caps_are_refused_before_anything_starts(server, args, phrase):
     before = live_trainings()
     events = Client(server, verbose=False).predict(*args, api_name="/train")
@@ -127,8 +130,11 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(120_000)
         page.goto(server, wait_until="domcontentloaded")

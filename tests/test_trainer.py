@@ -14,12 +14,30 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from trainer_runs import ROOT, run_trainer, wait_for_epoch
 
-TINY = ["--digits", "2", "--encoder-units", "64", "--decoder-units", "64", "--batch-size", "128",
-        "--learning-rate", "0.01", "--samples-per-epoch", "20000", "--show-samples", "2", "--time-budget", "0",
-        "--seed", "7", "--target-margin", "-1"]
+TINY = [
+    "--digits",
+    "2",
+    "--encoder-units",
+    "64",
+    "--decoder-units",
+    "64",
+    "--batch-size",
+    "128",
+    "--learning-rate",
+    "0.01",
+    "--samples-per-epoch",
+    "20000",
+    "--show-samples",
+    "2",
+    "--time-budget",
+    "0",
+    "--seed",
+    "7",
+    "--target-margin",
+    "-1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +67,19 @@ def test_output_folder_is_complete_and_loadable(tiny_run):
     from model.storage import load_model_dir
 
     names = {p.name for p in tiny_run.iterdir()}
-    assert {"config.json", "metadata.json", "model.weights.h5", "task_config.json", "network.json", "metrics.json",
-            "history.json", "training_curve.png", "train_settings.json", "map.npz", "learning.npz"} <= names
+    assert {
+        "config.json",
+        "metadata.json",
+        "model.weights.h5",
+        "task_config.json",
+        "network.json",
+        "metrics.json",
+        "history.json",
+        "training_curve.png",
+        "train_settings.json",
+        "map.npz",
+        "learning.npz",
+    } <= names
     assert not tiny_run.with_name("run.partial").exists()  # the work folder is gone after a finished run
     assert not any(p.name.startswith(".") for p in tiny_run.parent.iterdir())  # no temporary folders left
     stored = load_model_dir(tiny_run)
@@ -60,6 +89,31 @@ def test_output_folder_is_complete_and_loadable(tiny_run):
     by_keras = keras.saving.load_model(tiny_run).predict(one_hot(tokens, stored.task), verbose=0)
     assert np.allclose(by_keras, stored.network().probabilities(tokens), atol=1e-5)
     assert (tiny_run / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_margin_rule_reaches_every_two_digit_sum_right(tmp_path):
+    """The stopping rule of the default run on a task small enough for CI: every one of the 10,000 questions
+    right by a margin of at least 0.3, measured over the whole space after each epoch."""
+    out = tmp_path / "run"
+    args = [*TINY[: TINY.index("--target-margin")], "--target-margin", "0.3", "--epochs", "40"]
+    result = run_trainer(*args, "--hard-fraction", "0.3", "--output-dir", str(out), timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["exhaustive_total"] == 10_000 and metrics["exhaustive_wrong"] == 0, metrics
+    assert "Target reached: every question is right with margin >= 0.3" in result.stdout, result.stdout[-2000:]
+    history = json.loads((out / "history.json").read_text())
+    assert history["space_wrong"][-1] == 0 and len(history["space_wrong"]) < 40  # it stopped at the target
+
+
+def test_distribute_trains_on_two_logical_cpu_devices(tmp_path):
+    """--distribute without a GPU: MirroredStrategy over two logical CPU devices, each global batch split
+    between them; the run still learns (a real accuracy over all 10,000 questions)."""
+    out = tmp_path / "run"
+    result = run_trainer(*TINY, "--epochs", "12", "--distribute", "--output-dir", str(out), timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "MirroredStrategy over 2 logical CPU devices" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["exhaustive_total"] == 10_000 and metrics["exhaustive_wrong"] < 1_000, metrics
 
 
 def test_same_seed_gives_the_same_run(tmp_path):
@@ -77,8 +131,18 @@ def test_same_seed_gives_the_same_run(tmp_path):
 
 def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "trainer", *TINY, "--samples-per-epoch", "5000", "--epochs", "8",
-            "--output-dir", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "trainer",
+        *TINY,
+        "--samples-per-epoch",
+        "5000",
+        "--epochs",
+        "8",
+        "--output-dir",
+        str(out),
+    ]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         done_before = wait_for_epoch(out, proc, 2)
@@ -100,8 +164,13 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
 
 def test_ctrl_c_says_how_to_resume(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "trainer", *TINY, "--epochs", "50", "--output-dir", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer", *TINY, "--epochs", "50", "--output-dir", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for_epoch(out, proc, 1)
     finally:
@@ -116,6 +185,7 @@ def test_help_explains_every_flag():
     result = run_trainer("--help", timeout=60)
     assert result.returncode == 0
     from trainer.cli import build_parser
+
     flags = [o for action in build_parser()._actions for o in action.option_strings if o.startswith("--")]
     assert len(flags) > 35
     for flag in flags:
@@ -126,15 +196,29 @@ def test_help_explains_every_flag():
 
 def test_presets_reproduce_the_two_seed_documents():
     from trainer.cli import build_parser, resolve
+
     keras_io, net, k = resolve(build_parser().parse_args(["--preset", "keras-io"]))
     assert (keras_io.digits, keras_io.terms, keras_io.reverse, keras_io.sampling) == (3, 2, True, "digits")
-    assert (k.train_size, k.unique, k.heldout_size, k.batch_size, k.learning_rate, k.schedule, k.epochs,
-            k.samples_per_epoch) == (45_000, True, 5_000, 32, 1e-3, "constant", 30, 45_000)
+    assert (
+        k.train_size,
+        k.unique,
+        k.heldout_size,
+        k.batch_size,
+        k.learning_rate,
+        k.schedule,
+        k.epochs,
+        k.samples_per_epoch,
+    ) == (45_000, True, 5_000, 32, 1e-3, "constant", 30, 45_000)
     assert (k.clipnorm, k.time_budget, k.target_margin, k.target_accuracy) == (None, None, None, None)
     assert (net.cell, net.encoder_units, net.decoder_units) == ("lstm", 128, 128)
     brownlee, net, b = resolve(build_parser().parse_args(["--preset", "brownlee"]))
-    assert (brownlee.terms, brownlee.smallest, brownlee.largest, brownlee.reverse, brownlee.padding) == \
-        (3, 1, 10, False, "left")
+    assert (brownlee.terms, brownlee.smallest, brownlee.largest, brownlee.reverse, brownlee.padding) == (
+        3,
+        1,
+        10,
+        False,
+        "left",
+    )
     assert brownlee.alphabet == "0123456789+ " and (brownlee.question_length, brownlee.answer_length) == (8, 2)
     assert (b.train_size, b.samples_per_epoch, b.epochs, b.batch_size, b.learning_rate) == (0, 75_000, 1, 32, 1e-3)
     assert (net.encoder_units, net.decoder_units) == (100, 50)
@@ -146,16 +230,17 @@ def test_presets_reproduce_the_two_seed_documents():
 def test_every_preset_is_a_valid_run_of_at_most_ten_minutes():
     from trainer.cli import build_parser, resolve
     from trainer.settings import PRESET_NOTES, PRESETS
+
     assert set(PRESET_NOTES) == set(PRESETS) - {"default"}  # each one explained in --help
     for name in PRESETS:
-        task, net, settings = resolve(build_parser().parse_args(["--preset", name]))
+        task, _net, settings = resolve(build_parser().parse_args(["--preset", name]))
         assert settings.time_budget is None or settings.time_budget <= 480, name
         # Presets that only compare (no target to reach) pass at a realistic accuracy instead.
         if settings.target_margin is None and settings.target_accuracy is None:
             assert settings.pass_accuracy is not None and 0.5 <= settings.pass_accuracy < 1, name
     sub3, _, _ = resolve(build_parser().parse_args(["--preset", "sub3"]))
     assert sub3.operators == "-" and sub3.negative_answers and sub3.chars == " -0123456789"
-    mixed, net, _ = resolve(build_parser().parse_args(["--preset", "mixed3"]))
+    mixed, _net, _ = resolve(build_parser().parse_args(["--preset", "mixed3"]))
     assert (mixed.digits, mixed.terms, mixed.operators, mixed.chars) == (2, 3, "+-*", " +-*0123456789")
     terms, _, _ = resolve(build_parser().parse_args(["--preset", "add-terms"]))
     assert (terms.fewest_terms, terms.terms) == (2, 4)

@@ -16,10 +16,9 @@ import signal
 import subprocess
 
 import pytest
+from trainer_runs import SMALL, digests, run_trainer, start_trainer, stderr_sentence, wait_for_epoch, work_folder
 
 from model.storage import load_model_dir
-from trainer_runs import (ROOT, SMALL, digests, run_trainer, start_trainer, stderr_sentence, wait_for_epoch,
-                          work_folder)
 
 
 def trained(out, *extra: str) -> subprocess.CompletedProcess:
@@ -44,9 +43,11 @@ def copy_of(model, tmp_path):
 
 def file_size_limit(limit: int):
     """preexec_fn for a child whose every file write stops at `limit` bytes with EFBIG, as on a full disk."""
+
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of killing the process
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -66,8 +67,18 @@ def test_item1_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
 def test_item2_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
-    proc = start_trainer(*SMALL, "--epochs", "50", "--seed", "3", "--overwrite", "--output-dir", out,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_trainer(
+        *SMALL,
+        "--epochs",
+        "50",
+        "--seed",
+        "3",
+        "--overwrite",
+        "--output-dir",
+        out,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_epoch(out, proc, 1)
     finally:
@@ -82,25 +93,30 @@ def test_item2_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untou
 # 3 -------------------------------------------------------------------------------------------------
 def test_item3_default_folders_are_named_after_the_preset_and_the_flags_given():
     from trainer.cli import build_parser, default_output
-    named = {(): "runs/add3", ("--preset", "sub3"): "runs/sub3",
-             ("--preset", "add3", "--digits", "2", "--terms", "3"): "runs/add3-d2-t3",
-             ("--digits", "2", "--cell", "gru"): "runs/add3-d2-gru",
-             ("--operators", "+-*", "--min-terms", "2", "--terms", "4"): "runs/add3-t4-min2-add-sub-mul",
-             ("--no-reverse", "--encoder-layers", "2"): "runs/add3-noreverse-el2"}
+
+    named = {
+        (): "runs/add3",
+        ("--preset", "sub3"): "runs/sub3",
+        ("--preset", "add3", "--digits", "2", "--terms", "3"): "runs/add3-d2-t3",
+        ("--digits", "2", "--cell", "gru"): "runs/add3-d2-gru",
+        ("--operators", "+-*", "--min-terms", "2", "--terms", "4"): "runs/add3-t4-min2-add-sub-mul",
+        ("--no-reverse", "--encoder-layers", "2"): "runs/add3-noreverse-el2",
+    }
     for flags, folder in named.items():
         assert str(default_output(build_parser().parse_args(list(flags)))) == folder
 
 
-@pytest.mark.parametrize("flags,folder", [((), "runs/add3"), (("--digits", "2", "--cell", "gru"),
-                                                                "runs/add3-d2-gru")])
+@pytest.mark.parametrize("flags,folder", [((), "runs/add3"), (("--digits", "2", "--cell", "gru"), "runs/add3-d2-gru")])
 def test_item3_a_finished_model_is_not_overwritten_without_overwrite(earlier_model, tmp_path, flags, folder):
     shutil.copytree(earlier_model, tmp_path / folder)
     before = digests(tmp_path / folder)
     result = run_trainer(*flags, cwd=tmp_path, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"python -m trainer: error: {folder} already holds a finished model; add "
-                                     "--overwrite to replace it (it is kept until the new one is complete), or "
-                                     "choose another --output-dir")
+    assert result.stderr.strip() == (
+        f"python -m trainer: error: {folder} already holds a finished model; add "
+        "--overwrite to replace it (it is kept until the new one is complete), or "
+        "choose another --output-dir"
+    )
     assert result.stdout == "" and digests(tmp_path / folder) == before  # refused before any work
 
 
@@ -117,8 +133,17 @@ def test_item3_a_folder_of_other_files_is_never_replaced(tmp_path):
 def interrupted(tmp_path_factory):
     """The work folder of a real 2-digit run killed after its first epoch."""
     out = tmp_path_factory.mktemp("interrupted") / "run"
-    proc = start_trainer(*SMALL, "--digits", "2", "--epochs", "50", "--output-dir", out,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_trainer(
+        *SMALL,
+        "--digits",
+        "2",
+        "--epochs",
+        "50",
+        "--output-dir",
+        out,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_epoch(out, proc, 1)
     finally:
@@ -141,15 +166,24 @@ def refused(result: subprocess.CompletedProcess, fragment: str) -> None:
 
 def test_item4_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted, tmp_path):
     out = interrupted_copy(interrupted, tmp_path)
-    refused(run_trainer("--resume", "--digits", "3", "--output-dir", out, timeout=60),
-            "it was not started with --digits as given now")
-    refused(run_trainer("--resume", "--preset", "sub3", "--batch-size", "64", "--output-dir", out, timeout=60),
-            "it was not started with --preset, --batch-size as given now")
+    refused(
+        run_trainer("--resume", "--digits", "3", "--output-dir", out, timeout=60),
+        "it was not started with --digits as given now",
+    )
+    refused(
+        run_trainer("--resume", "--preset", "sub3", "--batch-size", "64", "--output-dir", out, timeout=60),
+        "it was not started with --preset, --batch-size as given now",
+    )
 
 
-@pytest.mark.parametrize("file,change", [("task_config.json", {"digits": 3}),
-                                         ("train_settings.json", {"batch_size": 0}),
-                                         ("network.json", {"encoder_units": 16})])
+@pytest.mark.parametrize(
+    "file,change",
+    [
+        ("task_config.json", {"digits": 3}),
+        ("train_settings.json", {"batch_size": 0}),
+        ("network.json", {"encoder_units": 16}),
+    ],
+)
 def test_item4_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file, change):
     out = interrupted_copy(interrupted, tmp_path)
     path = work_folder(out) / file
@@ -168,26 +202,30 @@ def test_item4_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(
     data = json.loads((work / "train_settings.json").read_text())
     settings = TrainSettings(**{**data, "batch_size": batch_size})
     (work / "train_settings.json").write_text(json.dumps({**data, "batch_size": batch_size}))
-    made = fingerprint(TaskConfig.load(work / "task_config.json"), NetworkConfig.load(work / "network.json"),
-                       settings)
+    made = fingerprint(TaskConfig.load(work / "task_config.json"), NetworkConfig.load(work / "network.json"), settings)
     (work / "fingerprint").write_text(made)
     state = json.loads((work / "state.json").read_text())
     (work / "state.json").write_text(json.dumps({**state, "fingerprint": made}))
-    refused(run_trainer("--resume", "--output-dir", out, timeout=60),
-            "its train_settings.json is invalid (--batch-size must be a whole number from 1 to 65,536")
+    refused(
+        run_trainer("--resume", "--output-dir", out, timeout=60),
+        "its train_settings.json is invalid (--batch-size must be a whole number from 1 to 65,536",
+    )
 
 
 def test_item4_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_model(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     # 20 kB: the run's small files fit, its first checkpoint (about 50 kB) does not.
-    result = run_trainer(*SMALL, "--epochs", "3", "--overwrite", "--output-dir", out,
-                         preexec_fn=file_size_limit(20_000))
+    result = run_trainer(
+        *SMALL, "--epochs", "3", "--overwrite", "--output-dir", out, preexec_fn=file_size_limit(20_000)
+    )
     assert result.returncode == 1, result.stdout[-1000:] + result.stderr[-1000:]
     assert "Traceback" not in result.stderr and "Segmentation" not in result.stderr
-    assert stderr_sentence(result) == (f"python -m trainer: error: could not write {work_folder(out)}/"
-                                       "checkpoint.keras: the disk is full (or a file-size limit or quota was "
-                                       f"reached); the earlier model in {out} is intact")
+    assert stderr_sentence(result) == (
+        f"python -m trainer: error: could not write {work_folder(out)}/"
+        "checkpoint.keras: the disk is full (or a file-size limit or quota was "
+        f"reached); the earlier model in {out} is intact"
+    )
     assert digests(out) == before
     assert not list(work_folder(out).glob("*.tmp"))  # no half-written files left behind
 
@@ -195,8 +233,17 @@ def test_item4_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_m
 def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_resumes(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
-    proc = start_trainer(*SMALL, "--epochs", "2", "--overwrite", "--output-dir", out, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    proc = start_trainer(
+        *SMALL,
+        "--epochs",
+        "2",
+        "--overwrite",
+        "--output-dir",
+        out,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for line in proc.stdout:  # training and every checkpoint are done once it says it verifies
             if line.startswith("Verifying"):
@@ -208,9 +255,11 @@ def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_r
         proc.kill()
     result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert stderr_sentence(result) == (f"python -m trainer: error: could not write {out}: the disk is full (or a "
-                                       f"file-size limit or quota was reached); the earlier model in {out} is "
-                                       "intact; free some space, then continue with --resume")
+    assert stderr_sentence(result) == (
+        f"python -m trainer: error: could not write {out}: the disk is full (or a "
+        f"file-size limit or quota was reached); the earlier model in {out} is "
+        "intact; free some space, then continue with --resume"
+    )
     assert digests(out) == before and not list(out.parent.glob(".model.*"))  # no temporary folder left
     finished = run_trainer("--resume", "--output-dir", out)
     assert finished.returncode == 0, finished.stderr[-2000:]
@@ -221,8 +270,25 @@ def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_r
 # 5 -------------------------------------------------------------------------------------------------
 def test_item5_missed_target_exits_1_and_never_replaces_a_model(earlier_model, tmp_path):
     out = tmp_path / "model"
-    missing = ["--digits", "2", "--train-size", "10", "--unique", "--samples-per-epoch", "2048", "--epochs", "1",
-               "--encoder-units", "8", "--decoder-units", "8", "--show-samples", "0", "--output-dir", out]
+    missing = [
+        "--digits",
+        "2",
+        "--train-size",
+        "10",
+        "--unique",
+        "--samples-per-epoch",
+        "2048",
+        "--epochs",
+        "1",
+        "--encoder-units",
+        "8",
+        "--decoder-units",
+        "8",
+        "--show-samples",
+        "0",
+        "--output-dir",
+        out,
+    ]
     first = run_trainer(*missing)
     assert first.returncode == 1 and "Traceback" not in first.stderr
     assert stderr_sentence(first).startswith("error: the run missed its target (")
@@ -242,8 +308,9 @@ def test_item5_missed_target_exits_1_and_never_replaces_a_model(earlier_model, t
 def test_item5_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
-    result = run_trainer(*SMALL, "--epochs", "3", "--learning-rate", "1e30", "--schedule", "constant", "--overwrite",
-                         "--output-dir", out)
+    result = run_trainer(
+        *SMALL, "--epochs", "3", "--learning-rate", "1e30", "--schedule", "constant", "--overwrite", "--output-dir", out
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     sentence = stderr_sentence(result)
     assert sentence.startswith("python -m trainer: error: the run diverged (the loss became ")
@@ -317,7 +384,8 @@ def test_item7_a_heldout_set_that_cannot_be_held_out_says_so(tmp_path):
     assert metrics["heldout_disjoint"] is False and metrics["heldout_size"] == 20_000
     # The headline is every question, printed last (and what publish and the model card lead with).
     from model.metrics import headline
-    accuracy, what = headline(metrics)
+
+    _accuracy, what = headline(metrics)
     assert what == f"{metrics['exhaustive_wrong']:,} wrong of all 10,000 questions"
     assert result.stdout.rstrip().splitlines()[-1] == f"{metrics['headline']}."
     assert "(not held out" in result.stdout

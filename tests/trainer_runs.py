@@ -16,15 +16,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The smallest real run: 1-digit sums, 8-unit LSTMs, no target (so it passes), a few seconds of training.
-SMALL = ["--digits", "1", "--encoder-units", "8", "--decoder-units", "8", "--batch-size", "32",
-         "--samples-per-epoch", "640", "--show-samples", "0", "--target-margin", "-1", "--time-budget", "0"]
+SMALL = [
+    "--digits",
+    "1",
+    "--encoder-units",
+    "8",
+    "--decoder-units",
+    "8",
+    "--batch-size",
+    "32",
+    "--samples-per-epoch",
+    "640",
+    "--show-samples",
+    "0",
+    "--target-margin",
+    "-1",
+    "--time-budget",
+    "0",
+]
 
 
-def run_trainer(*args: str, timeout: float = 300, module: str = "trainer", cwd: Path = ROOT,
-                **popen) -> subprocess.CompletedProcess:
+def run_trainer(
+    *args: str, timeout: float = 300, module: str = "trainer", cwd: Path = ROOT, **popen
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, **popen)
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
 
 
 def start_trainer(*args: str, **popen) -> subprocess.Popen:
@@ -50,8 +74,11 @@ def wait_for_epoch(out: Path, proc: subprocess.Popen, epoch: int, seconds: float
 
 def digests(folder: Path) -> dict[str, str]:
     """Every file under `folder` and its SHA-256: equal digests mean byte-identical folders."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def stderr_sentence(result: subprocess.CompletedProcess) -> str:

@@ -24,9 +24,19 @@ from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_set
 
 TASK_FLAGS = ("digits", "terms", "min_terms", "operators", "reverse", "sampling", "smallest", "largest")
 NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers")
-SHORT = {"digits": "d", "terms": "t", "min_terms": "min", "smallest": "from", "largest": "to", "encoder_units": "enc",
-         "decoder_units": "dec", "encoder_layers": "el", "decoder_layers": "dl"}
+SHORT = {
+    "digits": "d",
+    "terms": "t",
+    "min_terms": "min",
+    "smallest": "from",
+    "largest": "to",
+    "encoder_units": "enc",
+    "decoder_units": "dec",
+    "encoder_layers": "el",
+    "decoder_layers": "dl",
+}
 OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
+MAX_CPU_REPLICAS = 16  # logical CPU devices for --distribute without a GPU
 SWITCH_OFF = {"time_budget": 0, "clipnorm": 0, "target_margin": -1, "target_accuracy": 0, "pass_accuracy": -1}
 
 
@@ -41,37 +51,53 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m trainer",
         description="Train a seq2seq recurrent network to do arithmetic ('535+61' -> '596'), verify it on every "
-                    "question (when they can be listed) or a large pool, and write a model folder that the app "
-                    "and `keras.saving.load_model` load. Exit status: 0 target met, 1 missed/diverged/could not "
-                    "write, 2 bad flags, 130 interrupted.",
-        epilog="Presets (the model zoo; 'default' is add3):\n" + "".join(
-            f"  {name:<10} {note}\n" for name, note in PRESET_NOTES.items()) +
-               "Examples:\n  python -m trainer                        # add3: 3-digit sums, checked on all 1,000,000\n"
-               "  python -m trainer --preset sub3          # 3-digit subtraction, negative answers\n"
-               "  python -m trainer --digits 2 --operators '+-*' --terms 3   # a custom task\n"
-               "  python -m trainer --cell gru             # the same task with a GRU\n"
-               "  python -m trainer --output-dir runs/add3 --resume   # continue an interrupted run\n"
-               "  python -m trainer --push-to-hub you/addition-lstm   # train, then publish\n"
-               "Output folder: runs/<preset>, plus one part per task or network flag given, e.g.\n"
-               "  --preset add3 --digits 2 --cell gru  ->  runs/add3-d2-gru\n"
-               "A finished model there is replaced only with --overwrite, and only by a run that meets its\n"
-               "target (one that misses it goes to <output-dir>.below-target/). The run works in\n"
-               "<output-dir>.partial/ (checkpoint, settings, history) until the model is complete.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS),
-                   help="starting values for every flag below (see the list under Presets). Default: add3")
+        "question (when they can be listed) or a large pool, and write a model folder that the app "
+        "and `keras.saving.load_model` load. Exit status: 0 target met, 1 missed/diverged/could not "
+        "write, 2 bad flags, 130 interrupted.",
+        epilog="Presets (the model zoo; 'default' is add3):\n"
+        + "".join(f"  {name:<10} {note}\n" for name, note in PRESET_NOTES.items())
+        + "Examples:\n  python -m trainer                        # add3: 3-digit sums, checked on all 1,000,000\n"
+        "  python -m trainer --preset sub3          # 3-digit subtraction, negative answers\n"
+        "  python -m trainer --digits 2 --operators '+-*' --terms 3   # a custom task\n"
+        "  python -m trainer --cell gru             # the same task with a GRU\n"
+        "  python -m trainer --output-dir runs/add3 --resume   # continue an interrupted run\n"
+        "  python -m trainer --push-to-hub you/addition-lstm   # train, then publish\n"
+        "Output folder: runs/<preset>, plus one part per task or network flag given, e.g.\n"
+        "  --preset add3 --digits 2 --cell gru  ->  runs/add3-d2-gru\n"
+        "A finished model there is replaced only with --overwrite, and only by a run that meets its\n"
+        "target (one that misses it goes to <output-dir>.below-target/). The run works in\n"
+        "<output-dir>.partial/ (checkpoint, settings, history) until the model is complete.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="starting values for every flag below (see the list under Presets). Default: add3",
+    )
     task = p.add_argument_group("task (what the model learns)")
     task.add_argument("--digits", type=int, help="most digits per number, 1 to 9 (add3: 3)")
     task.add_argument("--terms", type=int, help="most numbers in a question, 2 to 18 (add3: 2)")
-    task.add_argument("--min-terms", type=int, help="fewest numbers in a question: one model answers --min-terms "
-                                                    "to --terms numbers (default: exactly --terms)")
-    task.add_argument("--operators", help="operators, one per gap, drawn at random: any of '+', '-', '*' (e.g. "
-                                          "'+-*'); * before + and - (add3: '+')")
-    task.add_argument("--reverse", action=argparse.BooleanOptionalAction,
-                      help="feed the question reversed, as keras.io does (add3: on)")
-    task.add_argument("--sampling", choices=SAMPLINGS,
-                      help="how numbers are drawn: 'digits' = random length then digits (keras.io), 'uniform', "
-                           "or 'mixed' = half each (add3)")
+    task.add_argument(
+        "--min-terms",
+        type=int,
+        help="fewest numbers in a question: one model answers --min-terms "
+        "to --terms numbers (default: exactly --terms)",
+    )
+    task.add_argument(
+        "--operators",
+        help="operators, one per gap, drawn at random: any of '+', '-', '*' (e.g. '+-*'); * before + and - (add3: '+')",
+    )
+    task.add_argument(
+        "--reverse",
+        action=argparse.BooleanOptionalAction,
+        help="feed the question reversed, as keras.io does (add3: on)",
+    )
+    task.add_argument(
+        "--sampling",
+        choices=SAMPLINGS,
+        help="how numbers are drawn: 'digits' = random length then digits (keras.io), 'uniform', "
+        "or 'mixed' = half each (add3)",
+    )
     task.add_argument("--smallest", type=int, help="least value of a number (default 0)")
     task.add_argument("--largest", type=int, help="greatest value of a number (default 10**digits - 1)")
     net = p.add_argument_group("network (defaults: the keras.io architecture, LSTM 128 -> RepeatVector -> LSTM 128)")
@@ -81,53 +107,105 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--encoder-layers", type=int, help="stacked encoder layers, 1 to 4 (default 1)")
     net.add_argument("--decoder-layers", type=int, help="stacked decoder layers, 1 to 4 (default 1)")
     fit = p.add_argument_group("training")
-    fit.add_argument("--samples-per-epoch", type=int,
-                     help="questions per epoch, 1 to 100,000,000; checks follow each epoch")
+    fit.add_argument(
+        "--samples-per-epoch", type=int, help="questions per epoch, 1 to 100,000,000; checks follow each epoch"
+    )
     fit.add_argument("--epochs", type=int, help="most epochs, 1 to 10,000")
-    fit.add_argument("--decay-epochs", type=int, help="cosine schedule: epochs over which the rate decays, after "
-                                                      "which it stays at its floor (default: all epochs)")
-    fit.add_argument("--floor", type=float, help="cosine schedule: the final rate as a fraction of the peak, 0 to 1 "
-                                                 "(default 0.1)")
+    fit.add_argument(
+        "--decay-epochs",
+        type=int,
+        help="cosine schedule: epochs over which the rate decays, after "
+        "which it stays at its floor (default: all epochs)",
+    )
+    fit.add_argument(
+        "--floor", type=float, help="cosine schedule: the final rate as a fraction of the peak, 0 to 1 (default 0.1)"
+    )
     fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
-    fit.add_argument("--learning-rate", type=float,
-                     help="peak Adam learning rate: a finite number above 0 (at most 1e30)")
-    fit.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule: cosine (warm-up, then decay to a "
-                                                           "tenth) or constant")
+    fit.add_argument(
+        "--learning-rate", type=float, help="peak Adam learning rate: a finite number above 0 (at most 1e30)"
+    )
+    fit.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="learning-rate schedule: cosine (warm-up, then decay to a tenth) or constant",
+    )
     fit.add_argument("--clipnorm", type=float, help="clip gradients to this norm; 0 = no clipping")
-    fit.add_argument("--time-budget", type=float, help="seconds of training; stops after the epoch that passes it; "
-                                                       "0 = no limit")
-    fit.add_argument("--target-margin", type=float,
-                     help="stop once every question (or the pool) is right by this margin, p(right) - p(best wrong) "
-                          "at the weakest position; -1 = no margin target (add3: 0.5)")
-    fit.add_argument("--target-accuracy", type=float,
-                     help="stop once held-out exact match reaches this fraction; 0 = none. Without a margin target "
-                          "or a pass mark, the run passes by reaching it (on every question when they are listed)")
-    fit.add_argument("--pass-accuracy", type=float,
-                     help="the run passes (exit 0) when its headline accuracy (every question when they can be "
-                          "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
-                          "only by reaching the target. Presets set it (add3: 1, every question right); a "
-                          "--target-margin or --target-accuracy given without it drops the preset's")
-    fit.add_argument("--hard-fraction", type=float, help="share of each epoch drawn from the questions with the "
-                                                         "smallest margins, 0 to 0.9 (add3: 0.3)")
+    fit.add_argument(
+        "--time-budget", type=float, help="seconds of training; stops after the epoch that passes it; 0 = no limit"
+    )
+    fit.add_argument(
+        "--target-margin",
+        type=float,
+        help="stop once every question (or the pool) is right by this margin, p(right) - p(best wrong) "
+        "at the weakest position; -1 = no margin target (add3: 0.5)",
+    )
+    fit.add_argument(
+        "--target-accuracy",
+        type=float,
+        help="stop once held-out exact match reaches this fraction; 0 = none. Without a margin target "
+        "or a pass mark, the run passes by reaching it (on every question when they are listed)",
+    )
+    fit.add_argument(
+        "--pass-accuracy",
+        type=float,
+        help="the run passes (exit 0) when its headline accuracy (every question when they can be "
+        "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
+        "only by reaching the target. Presets set it (add3: 1, every question right); a "
+        "--target-margin or --target-accuracy given without it drops the preset's",
+    )
+    fit.add_argument(
+        "--hard-fraction",
+        type=float,
+        help="share of each epoch drawn from the questions with the smallest margins, 0 to 0.9 (add3: 0.3)",
+    )
     fit.add_argument("--space-check-size", type=int, help="questions of the space re-measured after each epoch")
-    fit.add_argument("--pool-size", type=int, help="size of the random pool that stands for a space too large to "
-                                                   "list (default 500,000)")
+    fit.add_argument(
+        "--pool-size",
+        type=int,
+        help="size of the random pool that stands for a space too large to list (default 500,000)",
+    )
     fit.add_argument("--seed", type=int, help="random seed for data, weights and shuffling, 0 to 2**32-1")
     data = p.add_argument_group("data")
-    data.add_argument("--train-size", type=int, help="train on this many questions drawn once, as keras.io does "
-                                                     "(default 0: fresh random questions every epoch)")
-    data.add_argument("--unique", action=argparse.BooleanOptionalAction,
-                      help="with --train-size: no question twice, as keras.io (default on); --no-unique lets "
-                           "draws repeat")
-    data.add_argument("--heldout-size", type=int,
-                      help="held-out questions, never trained on, checked each epoch: 1 to 1,000,000 (only up to a "
-                           "tenth of the task's questions can really be held out; more are drawn and marked so)")
+    data.add_argument(
+        "--train-size",
+        type=int,
+        help="train on this many questions drawn once, as keras.io does "
+        "(default 0: fresh random questions every epoch)",
+    )
+    data.add_argument(
+        "--unique",
+        action=argparse.BooleanOptionalAction,
+        help="with --train-size: no question twice, as keras.io (default on); --no-unique lets draws repeat",
+    )
+    data.add_argument(
+        "--heldout-size",
+        type=int,
+        help="held-out questions, never trained on, checked each epoch: 1 to 1,000,000 (only up to a "
+        "tenth of the task's questions can really be held out; more are drawn and marked so)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--output-dir", type=Path, help="where the model folder goes (default runs/<preset>...)")
-    out.add_argument("--overwrite", action="store_true",
-                     help="replace a finished model in --output-dir (kept until the new one is complete)")
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished model in --output-dir (kept until the new one is complete)",
+    )
     out.add_argument("--resume", action="store_true", help="continue the interrupted run for --output-dir")
     out.add_argument("--show-samples", type=int, help="held-out questions printed after each epoch, 0 to 1,000")
+    scale = p.add_argument_group("devices (a GPU, when present, is used without flags)")
+    scale.add_argument(
+        "--distribute",
+        action="store_true",
+        help="train on several devices with tf.distribute, each global batch split across them: every GPU of "
+        "this machine (MirroredStrategy), several machines when TF_CONFIG is set (MultiWorkerMirroredStrategy), "
+        "or, with no GPU, --cpu-replicas logical CPU devices",
+    )
+    scale.add_argument(
+        "--cpu-replicas",
+        type=int,
+        default=2,
+        help=f"with --distribute and no GPU: logical CPU devices, 2 to {MAX_CPU_REPLICAS} (default 2)",
+    )
     hub = p.add_argument_group("publishing (token from HF_TOKEN or `hf auth login`)")
     hub.add_argument("--push-to-hub", metavar="REPO_ID", help="after training, publish the model to this Hub repo")
     hub.add_argument("--private", action="store_true", help="create the Hub repo as private")
@@ -161,13 +239,15 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
         task_changes["alphabet"] = None  # derived from the operators
     try:
         task = dataclasses.replace(base_task, **task_changes)
-        net = dataclasses.replace(base_net, **{k: getattr(args, k) for k in NET_FLAGS if getattr(args, k, None)
-                                               is not None})
+        net = dataclasses.replace(
+            base_net, **{k: getattr(args, k) for k in NET_FLAGS if getattr(args, k, None) is not None}
+        )
     except (ConfigError, TypeError) as err:
         text = str(err)
         flag = text.split(" ")[0]
-        raise ValueError(("--" + flag.replace("_", "-") + text[len(flag):]) if flag in TASK_FLAGS + NET_FLAGS
-                         else text) from None
+        raise ValueError(
+            ("--" + flag.replace("_", "-") + text[len(flag) :]) if flag in TASK_FLAGS + NET_FLAGS else text
+        ) from None
     changes = setting_flags(args)
     if ("target_margin" in changes or "target_accuracy" in changes) and "pass_accuracy" not in changes:
         changes["pass_accuracy"] = None  # a target typed now says what success is; the preset's pass mark goes
@@ -203,8 +283,9 @@ def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig,
     try:
         check_settings(settings, task)
     except ValueError as err:
-        raise RunError(f"the interrupted run in {folder.work} cannot be resumed: its train_settings.json is "
-                       f"invalid ({err})") from None
+        raise RunError(
+            f"the interrupted run in {folder.work} cannot be resumed: its train_settings.json is invalid ({err})"
+        ) from None
     recorded = {**task.to_dict(), **net.to_dict(), **dataclasses.asdict(settings)}
     typed = {k: getattr(args, k) for k in TASK_FLAGS + NET_FLAGS if getattr(args, k, None) is not None}
     typed.update(setting_flags(args))
@@ -212,15 +293,19 @@ def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig,
     if args.preset is not None and args.preset != settings.preset:
         differ.insert(0, "preset")
     if differ:
-        raise RunError(f"--resume continues the run as it was started, and it was not started with "
-                       f"{', '.join('--' + k.replace('_', '-') for k in differ)} as given now; drop those flags, "
-                       "or start afresh without --resume")
+        raise RunError(
+            f"--resume continues the run as it was started, and it was not started with "
+            f"{', '.join('--' + k.replace('_', '-') for k in differ)} as given now; drop those flags, "
+            "or start afresh without --resume"
+        )
     return task, net, settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not 2 <= args.cpu_replicas <= MAX_CPU_REPLICAS:
+        parser.exit(2, f"{parser.prog}: error: --cpu-replicas must be a whole number from 2 to {MAX_CPU_REPLICAS}\n")
     try:
         folder = RunFolder(args.output_dir or default_output(args))
         if args.resume:
@@ -232,16 +317,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
     quiet_tensorflow()
-    from .finish import finish  # TensorFlow loads here, after the flags are known to be good
+    from .distribute import choose_strategy  # TensorFlow loads here, after the flags are known to be good
+    from .finish import finish
     from .train import Training
 
+    strategy = choose_strategy(args.distribute, args.cpu_replicas)
     try:
-        outcome = Training(task, net, settings, folder, resume=args.resume).fit()
+        outcome = Training(task, net, settings, folder, resume=args.resume, strategy=strategy).fit()
         status = finish(outcome, task, net, settings, folder)
     except KeyboardInterrupt:
         if folder.can_resume():
-            print(f"\nInterrupted. The last finished epoch is saved; continue with:\n"
-                  f"  python -m trainer --output-dir {folder.out} --resume", flush=True)
+            print(
+                f"\nInterrupted. The last finished epoch is saved; continue with:\n"
+                f"  python -m trainer --output-dir {folder.out} --resume",
+                flush=True,
+            )
         else:
             print("\nInterrupted before the first epoch was saved; there is nothing to resume.", flush=True)
         return 130
@@ -264,13 +354,22 @@ def push(out_dir: Path, args: argparse.Namespace) -> int:
     from .publish import PublishError, publish
 
     try:
-        publish(out_dir, args.push_to_hub, private=args.private, commit_message=args.commit_message,
-                revision=args.revision, force=args.force_push)
+        publish(
+            out_dir,
+            args.push_to_hub,
+            private=args.private,
+            commit_message=args.commit_message,
+            revision=args.revision,
+            force=args.force_push,
+        )
     except PublishError as err:
         print(f"error: {err}", file=sys.stderr)
-        print(f"The trained model is safe in {out_dir}. Publish it later with "
-              f"`python -m trainer.publish {out_dir} {args.push_to_hub}` (add --force to skip the accuracy "
-              f"gate; from this command that flag is --force-push).", file=sys.stderr)
+        print(
+            f"The trained model is safe in {out_dir}. Publish it later with "
+            f"`python -m trainer.publish {out_dir} {args.push_to_hub}` (add --force to skip the accuracy "
+            f"gate; from this command that flag is --force-push).",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

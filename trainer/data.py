@@ -37,8 +37,9 @@ def heldout_set(task: TaskConfig, size: int, rng: np.random.Generator) -> tuple[
     return unique_questions(uniform(task), size, rng), True
 
 
-def unique_questions(task: TaskConfig, size: int, rng: np.random.Generator,
-                     exclude: np.ndarray | None = None) -> Questions:
+def unique_questions(
+    task: TaskConfig, size: int, rng: np.random.Generator, exclude: np.ndarray | None = None
+) -> Questions:
     """`size` different questions (for + alone or * alone, order does not make two questions different)."""
     available = distinct_count(task) - (0 if exclude is None else len(exclude))
     if size > available:
@@ -68,10 +69,16 @@ def the_space(task: TaskConfig, pool_size: int, rng: np.random.Generator) -> tup
     return sample_questions(uniform(task), pool_size, rng), False
 
 
-def epoch_questions(task: TaskConfig, count: int, hard: Questions, hard_share: float, rng: np.random.Generator,
-                    heldout_keys: np.ndarray | None) -> Questions:
+def epoch_questions(
+    task: TaskConfig,
+    count: int,
+    hard: Questions,
+    hard_share: float,
+    rng: np.random.Generator,
+    heldout_keys: np.ndarray | None,
+) -> Questions:
     """`count` training questions: fresh draws as the task samples them, plus a share of the hard ones."""
-    from_hard = int(round(count * hard_share)) if len(hard) else 0
+    from_hard = round(count * hard_share) if len(hard) else 0
     parts = [hard[rng.integers(0, len(hard), from_hard)]] if from_hard else []
     need = count - from_hard
     while need > 0:

@@ -39,10 +39,24 @@ CODE_TREES = ("model", "web", "views")  # the app's packages: their .py files
 MODEL_TREES = ("model/bundled", "model/zoo")  # bundled models: their data files
 MODEL_SUFFIXES = (".json", ".h5", ".npz", ".png")
 # Never uploaded, even inside an allowed tree: caches, local runs and resume state, tests and their output.
-SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis", ".gradio", "runs", "tests", "bench", "docs",
-                "test-artifacts", "checkpoint", "flagged"}
-SECRET_NAME = re.compile(r"secret|token|credential|passw|api[_-]?key|private[_-]?key|^\.env|^\.netrc$|^id_(rsa|dsa|"
-                         r"ecdsa|ed25519)|\.(pem|key|p12|pfx)$", re.IGNORECASE)
+SKIPPED_DIRS = {
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    ".gradio",
+    "runs",
+    "tests",
+    "bench",
+    "docs",
+    "test-artifacts",
+    "checkpoint",
+    "flagged",
+}
+SECRET_NAME = re.compile(
+    r"secret|token|credential|passw|api[_-]?key|private[_-]?key|^\.env|^\.netrc$|^id_(rsa|dsa|"
+    r"ecdsa|ed25519)|\.(pem|key|p12|pfx)$",
+    re.IGNORECASE,
+)
 VARIABLES = {"model": "ADDITION_MODEL", "models": "ADDITION_MODELS", "revision": "ADDITION_MODEL_REVISION"}
 
 
@@ -75,15 +89,21 @@ def _plain_file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
-def space_variables(model: str | None = None, models: str | None = None,
-                    revision: str | None = None) -> dict[str, str]:
+def space_variables(model: str | None = None, models: str | None = None, revision: str | None = None) -> dict[str, str]:
     """The Space variables to set, from the flags that were given."""
     given = {"model": model, "models": models, "revision": revision}
     return {VARIABLES[flag]: value for flag, value in given.items() if value is not None}
 
 
-def deploy(repo_id: str, *, root: Path = ROOT, token: str | None = None, private: bool = False,
-           variables: dict[str, str] | None = None, message: str | None = None) -> tuple[str, str]:
+def deploy(
+    repo_id: str,
+    *,
+    root: Path = ROOT,
+    token: str | None = None,
+    private: bool = False,
+    variables: dict[str, str] | None = None,
+    message: str | None = None,
+) -> tuple[str, str]:
     """Create the Space if needed, set `variables`, then make it hold exactly space_files(root), in one commit.
 
     Returns (Space URL, commit sha). Raises DeployError, whose message is meant to be shown as is.
@@ -103,16 +123,19 @@ def deploy(repo_id: str, *, root: Path = ROOT, token: str | None = None, private
         stale = sorted(set(api.list_repo_files(repo_id, repo_type="space")) - set(files))
         operations = [hub.CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(root / path)) for path in files]
         operations += [hub.CommitOperationDelete(path_in_repo=path) for path in stale]
-        info = api.create_commit(repo_id, operations=operations, repo_type="space",
-                                 commit_message=message or f"Deploy the app ({len(files)} files)")
+        info = api.create_commit(
+            repo_id,
+            operations=operations,
+            repo_type="space",
+            commit_message=message or f"Deploy the app ({len(files)} files)",
+        )
     except Exception as err:  # every failure becomes one sentence
         if "Invalid metadata in README.md" in str(err):
             lines = [line.strip("- ") for line in str(err).splitlines()[1:] if line.strip()]
             reason = f"the Hub rejected README.md's front matter ({'; '.join(lines) or 'no reason given'})"
         else:
             reason = explain_hub_error(err, repo_id, hub.constants.ENDPOINT)
-        raise DeployError(scrub_token(f"Deploying to {repo_id} failed: {reason}.",
-                                      token or hub.get_token())) from None
+        raise DeployError(scrub_token(f"Deploying to {repo_id} failed: {reason}.", token or hub.get_token())) from None
     return str(url).rstrip("/"), info.oid
 
 
@@ -125,31 +148,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m trainer.deploy_space",
         description="Deploy this app as a Gradio Space on the Hugging Face Hub: create the Space if needed and "
-                    "upload exactly the files it needs (app, model/ and web/ code, bundled models, "
-                    "requirements.txt, README.md, .gitattributes) in one commit that also removes anything else. "
-                    "The token comes from HF_TOKEN or `hf auth login`.",
-        epilog="Example: python -m trainer.deploy_space your-name/addition --model your-name/addition-lstm")
+        "upload exactly the files it needs (app, model/ and web/ code, bundled models, "
+        "requirements.txt, README.md, .gitattributes) in one commit that also removes anything else. "
+        "The token comes from HF_TOKEN or `hf auth login`.",
+        epilog="Example: python -m trainer.deploy_space your-name/addition --model your-name/addition-lstm",
+    )
     parser.add_argument("repo_id", metavar="OWNER/SPACE", help="the Space to deploy to (created if missing)")
-    parser.add_argument("--private", action="store_true",
-                        help="create the Space as private (an existing Space keeps its visibility)")
-    parser.add_argument("--model", metavar="NAME_OR_REPO",
-                        help="the model the Space serves by default: a Hub repo id (owner/name) or a folder in the "
-                             "Space such as model/zoo/NAME; sets the Space variable ADDITION_MODEL")
-    parser.add_argument("--models", metavar="LIST",
-                        help="more models to offer, comma-separated repo ids or folders (a repo id optionally as "
-                             "repo@revision); sets ADDITION_MODELS")
-    parser.add_argument("--revision", metavar="REV",
-                        help="pin --model to a branch, tag or commit sha; sets ADDITION_MODEL_REVISION")
+    parser.add_argument(
+        "--private", action="store_true", help="create the Space as private (an existing Space keeps its visibility)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_REPO",
+        help="the model the Space serves by default: a Hub repo id (owner/name) or a folder in the "
+        "Space such as model/zoo/NAME; sets the Space variable ADDITION_MODEL",
+    )
+    parser.add_argument(
+        "--models",
+        metavar="LIST",
+        help="more models to offer, comma-separated repo ids or folders (a repo id optionally as "
+        "repo@revision); sets ADDITION_MODELS",
+    )
+    parser.add_argument(
+        "--revision", metavar="REV", help="pin --model to a branch, tag or commit sha; sets ADDITION_MODEL_REVISION"
+    )
     parser.add_argument("--message", metavar="TEXT", help="the commit message (default: 'Deploy the app (N files)')")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="list the files (path and size) and variables that would go up; contact nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the files (path and size) and variables that would go up; contact nothing",
+    )
     return parser
 
 
 def check_arguments(args: argparse.Namespace) -> str | None:
     """What is wrong with the arguments, as one clause, or None."""
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}", args.repo_id, re.ASCII) \
-            or ".." in args.repo_id:
+    if (
+        not re.fullmatch(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}", args.repo_id, re.ASCII)
+        or ".." in args.repo_id
+    ):
         return f"{args.repo_id!r} is not a Space id; expected OWNER/SPACE, such as your-name/addition"
     for flag in ("model", "models", "revision"):
         value = getattr(args, flag)
@@ -167,7 +204,7 @@ def dry_run(repo_id: str, variables: dict[str, str], root: Path = ROOT) -> None:
     sizes = [(root / path).stat().st_size for path in files]
     width = max(len(path) for path in files)
     print(f"Would deploy {len(files)} files from {root} to the Space {repo_id} (dry run: nothing contacted):")
-    for path, size in zip(files, sizes):
+    for path, size in zip(files, sizes, strict=True):
         print(f"  {path:<{width}}  {size:>12,} bytes")
     print(f"Total: {sum(sizes):,} bytes in {len(files)} files")
     for key, value in variables.items():

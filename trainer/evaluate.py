@@ -30,18 +30,30 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m trainer.evaluate", description=__doc__.split("\n\n")[1],
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                      epilog="Example: python -m trainer.evaluate runs/add3 --min-accuracy 0.999")
+    p = OneLineParser(
+        prog="python -m trainer.evaluate",
+        description=__doc__.split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Example: python -m trainer.evaluate runs/add3 --min-accuracy 0.999",
+    )
     p.add_argument("model_dir", type=Path, help="a model folder written by `python -m trainer` (or model/bundled)")
-    p.add_argument("--samples", type=int, default=10_000,
-                   help=f"random questions to check, 1 to {MAX_SAMPLES:,} (default 10,000)")
+    p.add_argument(
+        "--samples", type=int, default=10_000, help=f"random questions to check, 1 to {MAX_SAMPLES:,} (default 10,000)"
+    )
     p.add_argument("--seed", type=int, default=2024, help="seed for the random questions (default 2024)")
-    p.add_argument("--exhaustive", action=argparse.BooleanOptionalAction, default=True,
-                   help="also check every possible question when there are at most 2,000,000 (default: on)")
+    p.add_argument(
+        "--exhaustive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also check every possible question when there are at most 2,000,000 (default: on)",
+    )
     p.add_argument("--show-failures", type=int, default=10, help="failures to list, 0 to 1,000 (default 10)")
-    p.add_argument("--min-accuracy", type=float, default=0.0,
-                   help="exit with status 1 if the headline accuracy is below this fraction (default 0)")
+    p.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=0.0,
+        help="exit with status 1 if the headline accuracy is below this fraction (default 0)",
+    )
     return p
 
 
@@ -59,8 +71,11 @@ def check_args(args: argparse.Namespace) -> str | None:
 
 
 def by_term_count(counts: np.ndarray, right: np.ndarray, low: int, high: int) -> str:
-    parts = [f"{k} terms {right[counts == k].mean():.4%} of {(counts == k).sum():,}"
-             for k in range(low, high + 1) if (counts == k).any()]
+    parts = [
+        f"{k} terms {right[counts == k].mean():.4%} of {(counts == k).sum():,}"
+        for k in range(low, high + 1)
+        if (counts == k).any()
+    ]
     return "  by number of terms: " + "; ".join(parts)
 
 
@@ -71,8 +86,10 @@ def failure_lines(checker, predicted: np.ndarray, wrong: np.ndarray, show: int) 
     rows = np.flatnonzero(wrong)[:show]
     q = checker.questions[rows]
     guesses = tokens_to_text(predicted[rows], checker.task)
-    return [f"  {text} = {truth}, model says {guess.strip()!r}"
-            for text, truth, guess in zip(q.texts(), answers(q).tolist(), guesses)]
+    return [
+        f"  {text} = {truth}, model says {guess.strip()!r}"
+        for text, truth, guess in zip(q.texts(), answers(q).tolist(), guesses, strict=True)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     random = Checker(task, sample_questions(uniform, args.samples, np.random.default_rng(args.seed)))
     measured = random.metrics(model)
     right = (measured["predicted"] == random.truth).all(1)
-    print(f"Random questions: {measured['exact_match']:.4%} exact-match on {len(random):,} "
-          f"({int((~right).sum()):,} wrong); "
-          f"per position {', '.join(f'{v:.4%}' for v in measured['per_position_accuracy'])}")
+    print(
+        f"Random questions: {measured['exact_match']:.4%} exact-match on {len(random):,} "
+        f"({int((~right).sum()):,} wrong); "
+        f"per position {', '.join(f'{v:.4%}' for v in measured['per_position_accuracy'])}"
+    )
     ranged = task.fewest_terms < task.terms
     if ranged:
         print(by_term_count(random.questions.counts, right, task.fewest_terms, task.terms))
@@ -116,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         wrong = margins <= 0
         headline = 1 - wrong.mean()
-        print(f"Every question: {int(wrong.sum()):,} wrong of {len(every):,} ({headline:.4%} right) in "
-              f"{seconds:.1f}s ({len(every) / seconds:,.0f} questions/s)")
+        print(
+            f"Every question: {int(wrong.sum()):,} wrong of {len(every):,} ({headline:.4%} right) in "
+            f"{seconds:.1f}s ({len(every) / seconds:,.0f} questions/s)"
+        )
         if ranged:
             print(by_term_count(every.questions.counts, ~wrong, task.fewest_terms, task.terms))
         print("\n".join(failure_lines(every, predicted, wrong, args.show_failures)) or "  (no failures)")

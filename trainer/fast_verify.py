@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 CHUNK = 16384  # decoder rows per compiled call (the last chunk is padded, so one shape is compiled)
-THREADS = 2    # chunks computed at once
+THREADS = 2  # chunks computed at once
 
 
 def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndarray]], list[np.ndarray]]:
@@ -52,8 +52,14 @@ def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndar
     return cell, encoder, decoder, dense
 
 
-def step(cell: str, x: tf.Tensor, h: tf.Tensor | None, c: tf.Tensor | None, recurrent: tf.Tensor,
-         recurrent_bias: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+def step(
+    cell: str,
+    x: tf.Tensor,
+    h: tf.Tensor | None,
+    c: tf.Tensor | None,
+    recurrent: tf.Tensor,
+    recurrent_bias: tf.Tensor | None,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """One recurrent step from projected input x (input bias included): the new (h, c).
 
     h = c = None means a first step from zeros, which needs no h @ U at all.
@@ -66,14 +72,14 @@ def step(cell: str, x: tf.Tensor, h: tf.Tensor | None, c: tf.Tensor | None, recu
         rec = tf.matmul(h, recurrent) + (0.0 if recurrent_bias is None else recurrent_bias)
     if cell == "lstm":
         z = x + rec
-        i, f = tf.sigmoid(z[:, :u]), tf.sigmoid(z[:, u:2 * u])
-        g, o = tf.tanh(z[:, 2 * u:3 * u]), tf.sigmoid(z[:, 3 * u:])
+        i, f = tf.sigmoid(z[:, :u]), tf.sigmoid(z[:, u : 2 * u])
+        g, o = tf.tanh(z[:, 2 * u : 3 * u]), tf.sigmoid(z[:, 3 * u :])
         c = f * c + i * g
         return o * tf.tanh(c), c
     if cell == "gru":
         update = tf.sigmoid(x[:, :u] + rec[:, :u])
-        reset = tf.sigmoid(x[:, u:2 * u] + rec[:, u:2 * u])
-        candidate = tf.tanh(x[:, 2 * u:] + reset * rec[:, 2 * u:])
+        reset = tf.sigmoid(x[:, u : 2 * u] + rec[:, u : 2 * u])
+        candidate = tf.tanh(x[:, 2 * u :] + reset * rec[:, 2 * u :])
         return update * h + (1.0 - update) * candidate, c
     return tf.tanh(x + rec), c
 
@@ -103,8 +109,9 @@ def prefix_trie(tokens: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray],
     return parents, last_tokens, ids
 
 
-def fast_margins(model, questions: np.ndarray, answers: np.ndarray,
-                 chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
+def fast_margins(
+    model, questions: np.ndarray, answers: np.ndarray, chunk: int = CHUNK
+) -> tuple[np.ndarray, np.ndarray]:
     """questions (N, L) token ids, answers (N, A) true token ids -> (predicted (N, A) int32, margins (N,) float32)."""
     cell, encoder, decoder, dense = layer_weights(model)
     questions = np.asarray(questions)
@@ -116,8 +123,11 @@ def fast_margins(model, questions: np.ndarray, answers: np.ndarray,
     chunk = min(chunk, max(1024, 1 << (n - 1).bit_length()))  # small inputs: a small padded chunk (powers of 2)
     states, parent_of_question = encode_prefixes(cell, encoder, questions)
     finish = _finisher(cell, len(encoder), len(decoder), steps)
-    weights = ([tf.constant(w) for layer in encoder for w in layer], [tf.constant(w) for layer in decoder for w in layer],
-               [tf.constant(w) for w in dense])
+    weights = (
+        [tf.constant(w) for layer in encoder for w in layer],
+        [tf.constant(w) for layer in decoder for w in layer],
+        [tf.constant(w) for w in dense],
+    )
     predicted = np.empty((n, steps), np.int32)
     margin = np.empty(n, np.float32)
 
@@ -129,10 +139,10 @@ def fast_margins(model, questions: np.ndarray, answers: np.ndarray,
         h0 = [tf.constant(h[parent]) for h, _ in states]
         c0 = [tf.constant(c[parent]) for _, c in states]
         last = tf.constant(np.pad(questions[rows, -1], pad).astype(np.int32))
-        truth = tf.constant(np.pad(answers[rows], pad + ((0, 0),)).astype(np.int32))
+        truth = tf.constant(np.pad(answers[rows], (*pad, (0, 0))).astype(np.int32))
         tokens, margins_ = finish(*weights, h0, c0, last, truth)
-        predicted[start:start + count] = tokens.numpy()[:count]
-        margin[start:start + count] = margins_.numpy()[:count]
+        predicted[start : start + count] = tokens.numpy()[:count]
+        margin[start : start + count] = margins_.numpy()[:count]
 
     # XLA runs each chunk's element-wise work on one core; two chunks at a time keep both cores busy.
     with ThreadPoolExecutor(THREADS) as pool:
@@ -140,15 +150,16 @@ def fast_margins(model, questions: np.ndarray, answers: np.ndarray,
     return predicted, margin
 
 
-def encode_prefixes(cell: str, encoder: list[list[np.ndarray]], questions: np.ndarray,
-                    rows: int = 65536) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+def encode_prefixes(
+    cell: str, encoder: list[list[np.ndarray]], questions: np.ndarray, rows: int = 65536
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Each encoder layer's (h, c) for every distinct prefix of length L-1, and each question's prefix index."""
     units = [w[1].shape[0] for w in encoder]
     states = [(np.zeros((1, u), np.float32), np.zeros((1, u), np.float32)) for u in units]
     if questions.shape[1] == 1:
         return states, np.zeros(len(questions), np.int64)
     parents, last_tokens, ids = prefix_trie(questions[:, :-1])
-    for parent, token in zip(parents, last_tokens):
+    for parent, token in zip(parents, last_tokens, strict=True):
         new_states, x = [], None
         for depth, (kernel, recurrent, bias) in enumerate(encoder):
             input_bias = bias[0] if cell == "gru" else bias
@@ -157,11 +168,19 @@ def encode_prefixes(cell: str, encoder: list[list[np.ndarray]], questions: np.nd
             h_out = np.empty((len(parent), units[depth]), np.float32)
             c_out = np.empty_like(h_out)
             for s in range(0, len(parent), rows):  # bounded intermediates
-                index = parent[s:s + rows]
-                projected = kernel[token[s:s + rows]] + input_bias if depth == 0 else x[s:s + rows] @ kernel + input_bias
-                h, c = step(cell, tf.constant(projected), tf.constant(h_parent[index]), tf.constant(c_parent[index]),
-                            tf.constant(recurrent), recurrent_bias)
-                h_out[s:s + rows], c_out[s:s + rows] = h.numpy(), c.numpy()
+                index = parent[s : s + rows]
+                projected = (
+                    kernel[token[s : s + rows]] + input_bias if depth == 0 else x[s : s + rows] @ kernel + input_bias
+                )
+                h, c = step(
+                    cell,
+                    tf.constant(projected),
+                    tf.constant(h_parent[index]),
+                    tf.constant(c_parent[index]),
+                    tf.constant(recurrent),
+                    recurrent_bias,
+                )
+                h_out[s : s + rows], c_out[s : s + rows] = h.numpy(), c.numpy()
             new_states.append((h_out, c_out))
             x = h_out
         states = new_states
@@ -188,17 +207,18 @@ def _compile_finisher(cell: str, encoder_layers: int, steps: int) -> Any:
         return (bias[0], bias[1]) if cell == "gru" else (bias, None)
 
     @tf.function(jit_compile=True, autograph=False)  # XLA fuses each step's gate arithmetic
-    def finish(enc: list, dec: list, dense: list, h0: list, c0: list, last: tf.Tensor,
-               truth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def finish(
+        enc: list, dec: list, dense: list, h0: list, c0: list, last: tf.Tensor, truth: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         x = None
         for depth in range(encoder_layers):
-            kernel, recurrent, bias = enc[3 * depth:3 * depth + 3]
+            kernel, recurrent, bias = enc[3 * depth : 3 * depth + 3]
             input_bias, recurrent_bias = split(bias)
             projected = tf.gather(kernel, last) + input_bias if depth == 0 else tf.matmul(x, kernel) + input_bias
             x, _ = step(cell, projected, h0[depth], c0[depth], recurrent, recurrent_bias)
         sequence = None
         for depth in range(len(dec) // 3):
-            kernel, recurrent, bias = dec[3 * depth:3 * depth + 3]
+            kernel, recurrent, bias = dec[3 * depth : 3 * depth + 3]
             input_bias, recurrent_bias = split(bias)
             once = tf.matmul(x, kernel) + input_bias if depth == 0 else None  # RepeatVector: project once
             h = c = None

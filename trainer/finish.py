@@ -22,8 +22,17 @@ from model.analysis import LearningRecord, build_map, map_axes, save_learning, s
 from model.config import NetworkConfig, TaskConfig, enumerable
 from model.metrics import headline, percent
 from model.questions import Questions
-from model.storage import (HISTORY_FILE, LEARNING_FILE, MAP_FILE, METRICS_FILE, NETWORK_FILE, SETTINGS_FILE,
-                           TASK_CONFIG_FILE, write_json, write_keras_files)
+from model.storage import (
+    HISTORY_FILE,
+    LEARNING_FILE,
+    MAP_FILE,
+    METRICS_FILE,
+    NETWORK_FILE,
+    SETTINGS_FILE,
+    TASK_CONFIG_FILE,
+    write_json,
+    write_keras_files,
+)
 
 from .report import plot_history
 from .rundir import RunError, RunFolder
@@ -32,8 +41,7 @@ from .train import Outcome
 from .verify import margins_function, run_together, sample_lines
 
 
-def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: TrainSettings,
-           folder: RunFolder) -> int:
+def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: TrainSettings, folder: RunFolder) -> int:
     model = outcome.model
     if outcome.diverged or not all(np.isfinite(w).all() for w in model.get_weights()):
         why = outcome.diverged or "the weights are no longer finite numbers"
@@ -48,13 +56,18 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
     predicted, margins = space_result
     wrong = margins <= 0
     metrics = {
-        "heldout_exact_match": held["exact_match"], "heldout_char_accuracy": held["char_accuracy"],
-        "heldout_per_position_accuracy": held["per_position_accuracy"], "heldout_size": held["size"],
-        "heldout_disjoint": outcome.heldout_disjoint, "min_margin": float(margins.min()),
-        "train_seconds": round(outcome.train_seconds, 1), "epochs": len(outcome.history.get("loss", [])),
+        "heldout_exact_match": held["exact_match"],
+        "heldout_char_accuracy": held["char_accuracy"],
+        "heldout_per_position_accuracy": held["per_position_accuracy"],
+        "heldout_size": held["size"],
+        "heldout_disjoint": outcome.heldout_disjoint,
+        "min_margin": float(margins.min()),
+        "train_seconds": round(outcome.train_seconds, 1),
+        "epochs": len(outcome.history.get("loss", [])),
         "samples_seen": int(outcome.history["samples_seen"][-1]) if outcome.history.get("samples_seen") else 0,
         "training": {**vars(settings), **{f"network_{k}": v for k, v in net.to_dict().items()}},
-        "keras_version": _version("keras"), "tensorflow_version": _version("tensorflow"),
+        "keras_version": _version("keras"),
+        "tensorflow_version": _version("tensorflow"),
     }
     if complete:
         metrics.update(exhaustive_wrong=int(wrong.sum()), exhaustive_total=len(space))
@@ -62,9 +75,10 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
         metrics.update(sample_wrong=int(wrong.sum()), sample_size=len(space))
     if task.fewest_terms < task.terms:
         counts = space.counts
-        metrics["per_term_count"] = {str(k): {"exact_match": float(1 - wrong[counts == k].mean()),
-                                              "size": int((counts == k).sum())}
-                                     for k in range(task.fewest_terms, task.terms + 1)}
+        metrics["per_term_count"] = {
+            str(k): {"exact_match": float(1 - wrong[counts == k].mean()), "size": int((counts == k).sum())}
+            for k in range(task.fewest_terms, task.terms + 1)
+        }
     accuracy, measured_on = headline(metrics)
     metrics["headline"] = f"{percent(accuracy or 0)} right: {measured_on}"
     for line in sample_lines(task, space[wrong][:10], predicted[wrong][:10]):
@@ -90,14 +104,23 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
     folder.install(write, destination)
     folder.finish()
     disjoint = "" if outcome.heldout_disjoint else " (not held out: the task is too small to spare them)"
-    print(f"Trained {outcome.train_seconds:.0f}s ({outcome.stopped}); held-out exact match "
-          f"{percent(held['exact_match'])} on {held['size']:,}{disjoint}. Saved to {destination}", flush=True)
+    print(
+        f"Trained {outcome.train_seconds:.0f}s ({outcome.stopped}); held-out exact match "
+        f"{percent(held['exact_match'])} on {held['size']:,}{disjoint}. Saved to {destination}",
+        flush=True,
+    )
     if not reached:
-        where = f"{destination}, beside the earlier model in {folder.out}" if destination != folder.out \
+        where = (
+            f"{destination}, beside the earlier model in {folder.out}"
+            if destination != folder.out
             else str(destination)
+        )
         print(f"{metrics['headline']}.", flush=True)
-        print(f"error: the run missed its target ({why}); the model is in {where}, for a look", file=sys.stderr,
-              flush=True)
+        print(
+            f"error: the run missed its target ({why}); the model is in {where}, for a look",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     print(f"Use it in the app:  python app.py --model {destination}", flush=True)
     print(f"{metrics['headline']}.", flush=True)
@@ -108,15 +131,18 @@ def target_met(settings: TrainSettings, metrics: dict, margins: np.ndarray) -> t
     """(passed, why): the pass mark when the run has one, else its margin or accuracy target."""
     accuracy, measured_on = headline(metrics)
     if settings.pass_accuracy is not None:
-        return (accuracy or 0) >= settings.pass_accuracy, \
-            f"{percent(accuracy or 0)} ({measured_on}), pass mark {percent(settings.pass_accuracy)}"
+        return (
+            (accuracy or 0) >= settings.pass_accuracy,
+            f"{percent(accuracy or 0)} ({measured_on}), pass mark {percent(settings.pass_accuracy)}",
+        )
     if settings.target_margin is not None:
         smallest = float(margins.min())
-        return smallest >= settings.target_margin, \
-            f"smallest margin {smallest:.3f}, target {settings.target_margin}"
+        return smallest >= settings.target_margin, f"smallest margin {smallest:.3f}, target {settings.target_margin}"
     if settings.target_accuracy is not None:
-        return (accuracy or 0) >= settings.target_accuracy, \
-            f"{percent(accuracy or 0)} ({measured_on}), target {percent(settings.target_accuracy)}"
+        return (
+            (accuracy or 0) >= settings.target_accuracy,
+            f"{percent(accuracy or 0)} ({measured_on}), target {percent(settings.target_accuracy)}",
+        )
     return True, "no target"
 
 
@@ -133,12 +159,16 @@ def learning_record(outcome: Outcome, task: TaskConfig) -> LearningRecord:
     side = len(outcome.probe_axis) if outcome.probe_axis is not None else 1
     probes = np.array(outcome.probes[-epochs:], dtype=np.uint8).reshape(epochs, side, side)
     return LearningRecord(
-        samples_seen=np.array(h.get("samples_seen", []), np.int64), seconds=np.array(h.get("elapsed_seconds", []),
-                                                                                     np.float32),
-        loss=np.array(h.get("loss", []), np.float32), exact_match=np.array(h.get("val_exact_match", []), np.float32),
+        samples_seen=np.array(h.get("samples_seen", []), np.int64),
+        seconds=np.array(h.get("elapsed_seconds", []), np.float32),
+        loss=np.array(h.get("loss", []), np.float32),
+        exact_match=np.array(h.get("val_exact_match", []), np.float32),
         per_position=np.array(h.get("per_position", []), np.float32).reshape(epochs, task.answer_length),
-        space_wrong=np.array(h.get("space_wrong", []), np.int64), probe_margin=probes,
-        probe_a=np.asarray(outcome.probe_axis, np.int64), probe_b=np.asarray(outcome.probe_axis, np.int64))
+        space_wrong=np.array(h.get("space_wrong", []), np.int64),
+        probe_margin=probes,
+        probe_a=np.asarray(outcome.probe_axis, np.int64),
+        probe_b=np.asarray(outcome.probe_axis, np.int64),
+    )
 
 
 def _version(package: str) -> str:

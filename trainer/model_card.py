@@ -29,10 +29,17 @@ OPERATOR_WORDS = {"+": ("addition", "add"), "-": ("subtraction", "subtract"), "*
 def describe_task(task: dict) -> dict:
     """The sizes a user needs to encode a question, as the TaskConfig derives them."""
     config = TaskConfig.from_dict(task)
-    return {"digits": config.digits, "terms": config.terms, "fewest_terms": config.fewest_terms,
-            "operators": config.operators, "max_term": config.max_term, "smallest": config.smallest,
-            "question_length": config.question_length, "answer_length": config.answer_length,
-            "negative_answers": config.negative_answers}
+    return {
+        "digits": config.digits,
+        "terms": config.terms,
+        "fewest_terms": config.fewest_terms,
+        "operators": config.operators,
+        "max_term": config.max_term,
+        "smallest": config.smallest,
+        "question_length": config.question_length,
+        "answer_length": config.answer_length,
+        "negative_answers": config.negative_answers,
+    }
 
 
 def example_question(task: dict) -> str:
@@ -56,9 +63,15 @@ def skill(task: dict) -> str:
 def dataset_name(task: dict) -> str:
     """What the questions are, e.g. "2-digit sums", "2-digit 2-to-4-term questions (+ - *)"."""
     sizes = describe_task(task)
-    terms = "" if sizes["terms"] == 2 and sizes["fewest_terms"] == 2 else (
-        f" {sizes['terms']}-term" if sizes["fewest_terms"] == sizes["terms"]
-        else f" {sizes['fewest_terms']}-to-{sizes['terms']}-term")
+    terms = (
+        ""
+        if sizes["terms"] == 2 and sizes["fewest_terms"] == 2
+        else (
+            f" {sizes['terms']}-term"
+            if sizes["fewest_terms"] == sizes["terms"]
+            else f" {sizes['fewest_terms']}-to-{sizes['terms']}-term"
+        )
+    )
     kind = "sums" if sizes["operators"] == "+" else f"questions ({' '.join(sizes['operators'])})"
     return f"{sizes['digits']}-digit{terms} {kind}"
 
@@ -66,8 +79,14 @@ def dataset_name(task: dict) -> str:
 def _tags(task: dict, net: dict) -> list[str]:
     operators = TaskConfig.from_dict(task).operators
     cell = net.get("cell", "lstm")
-    return ["keras", cell.replace("_", "-"), "seq2seq", "arithmetic",
-            *(OPERATOR_WORDS[op][0] for op in operators), "tensorflow"]
+    return [
+        "keras",
+        cell.replace("_", "-"),
+        "seq2seq",
+        "arithmetic",
+        *(OPERATOR_WORDS[op][0] for op in operators),
+        "tensorflow",
+    ]
 
 
 def _card_data(repo_id: str, task: dict, net: dict, metrics: dict) -> ModelCardData:
@@ -76,23 +95,39 @@ def _card_data(repo_id: str, task: dict, net: dict, metrics: dict) -> ModelCardD
     results = []
 
     def result(name: str, split: str, metric_type: str, metric_name: str, value: float) -> EvalResult:
-        return EvalResult(task_type=TASK_TYPE, task_name="Arithmetic", dataset_type="synthetic-arithmetic",
-                          dataset_name=name, dataset_split=split, metric_type=metric_type,
-                          metric_name=metric_name, metric_value=round(float(value), 6))
+        return EvalResult(
+            task_type=TASK_TYPE,
+            task_name="Arithmetic",
+            dataset_type="synthetic-arithmetic",
+            dataset_name=name,
+            dataset_split=split,
+            metric_type=metric_type,
+            metric_name=metric_name,
+            metric_value=round(float(value), 6),
+        )
 
     if every and accuracy is not None:
-        results.append(result(f"all {dataset_name(task)}", "every question", "exact_match",
-                              "Exact match on every question", accuracy))
+        results.append(
+            result(
+                f"all {dataset_name(task)}", "every question", "exact_match", "Exact match on every question", accuracy
+            )
+        )
     held = "held-out" if metrics.get("heldout_disjoint", True) else "random, not held out"
     name = f"random {dataset_name(task)} ({held})"
     if isinstance(metrics.get("heldout_exact_match"), (int, float)):
         results.append(result(name, held, "exact_match", "Held-out exact match", metrics["heldout_exact_match"]))
         if isinstance(metrics.get("heldout_char_accuracy"), (int, float)):
-            results.append(result(name, held, "accuracy", "Held-out character accuracy",
-                                  metrics["heldout_char_accuracy"]))
+            results.append(
+                result(name, held, "accuracy", "Held-out character accuracy", metrics["heldout_char_accuracy"])
+            )
     # model_name only names the model-index entry; without results it would be a stray key.
-    return ModelCardData(library_name="keras", license="apache-2.0", tags=_tags(task, net),
-                         model_name=repo_id if results else None, eval_results=results or None)
+    return ModelCardData(
+        library_name="keras",
+        license="apache-2.0",
+        tags=_tags(task, net),
+        model_name=repo_id if results else None,
+        eval_results=results or None,
+    )
 
 
 def _usage(repo_id: str, task: dict) -> str:
@@ -146,8 +181,10 @@ def _results(metrics: dict, task: dict) -> list[str]:
         if metrics.get("heldout_disjoint", True):
             lines.append(f"- **Held-out exact match:** {percent(metrics['heldout_exact_match'])}{of} unseen questions")
         else:
-            lines.append(f"- **Exact match on random questions:** {percent(metrics['heldout_exact_match'])}{of} "
-                         "(not held out: the task is too small to spare any)")
+            lines.append(
+                f"- **Exact match on random questions:** {percent(metrics['heldout_exact_match'])}{of} "
+                "(not held out: the task is too small to spare any)"
+            )
     if isinstance(metrics.get("heldout_char_accuracy"), (int, float)):
         lines.append(f"- **Held-out character accuracy:** {percent(metrics['heldout_char_accuracy'])}")
     per_position = metrics.get("heldout_per_position_accuracy")
@@ -155,20 +192,29 @@ def _results(metrics: dict, task: dict) -> list[str]:
         lines.append("- **Per answer position:** " + ", ".join(percent(p) for p in per_position))
     per_terms = metrics.get("per_term_count")
     if isinstance(per_terms, dict) and per_terms:
-        lines.append("- **By number of terms:** " + "; ".join(
-            f"{k} terms {percent(v['exact_match'])} of {v['size']:,}" for k, v in sorted(per_terms.items())))
+        lines.append(
+            "- **By number of terms:** "
+            + "; ".join(f"{k} terms {percent(v['exact_match'])} of {v['size']:,}" for k, v in sorted(per_terms.items()))
+        )
     total = metrics.get("exhaustive_total")
     if isinstance(total, int) and total > 0:
         wrong = metrics.get("exhaustive_wrong", 0) or 0
         sizes = describe_task(task)
-        lines.append(f"- **Exhaustive verification:** {wrong:,} wrong out of all {total:,} questions "
-                     f"with numbers from {sizes['smallest']} to {sizes['max_term']} "
-                     f"({percent((total - wrong) / total)} exact)")
+        lines.append(
+            f"- **Exhaustive verification:** {wrong:,} wrong out of all {total:,} questions "
+            f"with numbers from {sizes['smallest']} to {sizes['max_term']} "
+            f"({percent((total - wrong) / total)} exact)"
+        )
     elif isinstance(metrics.get("sample_size"), int) and metrics["sample_size"] > 0:
-        lines.append(f"- **Random pool:** {metrics.get('sample_wrong', 0):,} wrong of {metrics['sample_size']:,} "
-                     "questions (the task has too many to ask them all)")
-    for key, label in (("epochs", "Epochs"), ("samples_seen", "Training samples seen"),
-                       ("train_seconds", "Training time (seconds)")):
+        lines.append(
+            f"- **Random pool:** {metrics.get('sample_wrong', 0):,} wrong of {metrics['sample_size']:,} "
+            "questions (the task has too many to ask them all)"
+        )
+    for key, label in (
+        ("epochs", "Epochs"),
+        ("samples_seen", "Training samples seen"),
+        ("train_seconds", "Training time (seconds)"),
+    ):
         if metrics.get(key) is not None:
             lines.append(f"- **{label}:** {_fmt(metrics[key])}")
     return lines or ["No measurements were recorded with this model."]
@@ -184,8 +230,11 @@ def _final_epoch(history: dict | None) -> list[str]:
     if not isinstance(history, dict):
         return []
     # Losses and accuracies only: the history also tracks e.g. samples seen and elapsed time.
-    last = {k: v[-1] for k, v in history.items() if ("loss" in k or "acc" in k or "exact" in k)
-            and isinstance(v, list) and v and isinstance(v[-1], (int, float))}
+    last = {
+        k: v[-1]
+        for k, v in history.items()
+        if ("loss" in k or "acc" in k or "exact" in k) and isinstance(v, list) and v and isinstance(v[-1], (int, float))
+    }
     if not last:
         return []
     # Accuracies as percentages with enough decimals that 99.998% never reads as 100%.
@@ -197,38 +246,67 @@ def _what_it_does(task: dict, net: dict) -> str:
     sizes = describe_task(task)
     network = NetworkConfig.from_dict(net)
     cell = CELL_NAMES[network.cell]
-    layers = "" if network.encoder_layers == network.decoder_layers == 1 else \
-        f", {network.encoder_layers} encoder and {network.decoder_layers} decoder layers"
-    count = f"exactly {sizes['terms']}" if sizes["fewest_terms"] == sizes["terms"] else \
-        f"{sizes['fewest_terms']} to {sizes['terms']}"
+    layers = (
+        ""
+        if network.encoder_layers == network.decoder_layers == 1
+        else f", {network.encoder_layers} encoder and {network.decoder_layers} decoder layers"
+    )
+    count = (
+        f"exactly {sizes['terms']}"
+        if sizes["fewest_terms"] == sizes["terms"]
+        else f"{sizes['fewest_terms']} to {sizes['terms']}"
+    )
     ops = " ".join(f"`{op}`" for op in sizes["operators"])
     precedence = " (`*` before `+` and `-`)" if "*" in sizes["operators"] and len(sizes["operators"]) > 1 else ""
     negative = " Answers may be negative." if sizes["negative_answers"] else ""
-    return (f"A sequence-to-sequence {cell} ({network.encoder_units} units in the encoder, "
-            f"{network.decoder_units} in the decoder{layers}, with `RepeatVector` between them) in the style of the "
-            f"keras.io [addition example](https://keras.io/examples/nlp/addition_rnn/). It reads a question such as "
-            f"`{example_question(task)}` character by character and writes the answer (`{example_answer(task)}`), "
-            f"one character per step. A question is {count} whole numbers from {sizes['smallest']} to "
-            f"{sizes['max_term']}, joined by {ops}{precedence}.{negative} Anything else is outside what it learned.")
+    return (
+        f"A sequence-to-sequence {cell} ({network.encoder_units} units in the encoder, "
+        f"{network.decoder_units} in the decoder{layers}, with `RepeatVector` between them) in the style of the "
+        f"keras.io [addition example](https://keras.io/examples/nlp/addition_rnn/). It reads a question such as "
+        f"`{example_question(task)}` character by character and writes the answer (`{example_answer(task)}`), "
+        f"one character per step. A question is {count} whole numbers from {sizes['smallest']} to "
+        f"{sizes['max_term']}, joined by {ops}{precedence}.{negative} Anything else is outside what it learned."
+    )
 
 
-def render_model_card(repo_id: str, task: dict, metrics: dict, history: dict | None = None,
-                      has_curve: bool = False, net: dict | None = None) -> str:
+def render_model_card(
+    repo_id: str,
+    task: dict,
+    metrics: dict,
+    history: dict | None = None,
+    has_curve: bool = False,
+    net: dict | None = None,
+) -> str:
     """The full README.md text for `repo_id`."""
     net = net if net is not None else NetworkConfig().to_dict()
     training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
-    versions = ", ".join(f"{name} {metrics[key]}" for key, name in
-                         (("keras_version", "Keras"), ("tensorflow_version", "TensorFlow")) if metrics.get(key))
+    versions = ", ".join(
+        f"{name} {metrics[key]}"
+        for key, name in (("keras_version", "Keras"), ("tensorflow_version", "TensorFlow"))
+        if metrics.get(key)
+    )
     cell = CELL_WITH_ARTICLE[NetworkConfig.from_dict(net).cell]
     parts = [
-        "---", _card_data(repo_id, task, net, metrics).to_yaml(), "---", "",
-        f"# {repo_id.split('/')[-1]}: {cell} that learned {skill(task)}", "",
-        _what_it_does(task, net), "",
-        "## Use it", "",
+        "---",
+        _card_data(repo_id, task, net, metrics).to_yaml(),
+        "---",
+        "",
+        f"# {repo_id.split('/')[-1]}: {cell} that learned {skill(task)}",
+        "",
+        _what_it_does(task, net),
+        "",
+        "## Use it",
+        "",
         "The weights are Keras 3's own format, so Keras loads them directly. `task_config.json` says how "
-        "a question is written for the network:", "",
-        _usage(repo_id, task), "",
-        "## Results", "", *_results(metrics, task), *_final_epoch(history), "",
+        "a question is written for the network:",
+        "",
+        _usage(repo_id, task),
+        "",
+        "## Results",
+        "",
+        *_results(metrics, task),
+        *_final_epoch(history),
+        "",
     ]
     if has_curve:
         parts += ["![Training curve](training_curve.png)", ""]

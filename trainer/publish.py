@@ -29,27 +29,44 @@ import sys
 from pathlib import Path
 
 REQUIRED_FILES = ("config.json", "metadata.json", "model.weights.h5", "task_config.json")
-OPTIONAL_FILES = ("network.json", "train_settings.json", "metrics.json", "history.json", "training_curve.png",
-                  "map.npz", "learning.npz", "learning_curves.png")
+OPTIONAL_FILES = (
+    "network.json",
+    "train_settings.json",
+    "metrics.json",
+    "history.json",
+    "training_curve.png",
+    "map.npz",
+    "learning.npz",
+    "learning_curves.png",
+)
 DEFAULT_MIN_ACCURACY = 0.999
-NO_TOKEN_MESSAGE = ("No Hugging Face token found: set HF_TOKEN to a token with write access or run "
-                    "`hf auth login`, then run the same command again.")
+NO_TOKEN_MESSAGE = (
+    "No Hugging Face token found: set HF_TOKEN to a token with write access or run "
+    "`hf auth login`, then run the same command again."
+)
 
 
 class PublishError(RuntimeError):
     """Publishing was refused or failed; the message says why and what to do, for a person."""
 
 
-def publish(folder: str | Path, repo_id: str, *, token: str | None = None, private: bool = False,
-            commit_message: str | None = None, revision: str | None = None, force: bool = False,
-            min_accuracy: float | None = None) -> tuple[str, str]:
+def publish(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str | None = None,
+    revision: str | None = None,
+    force: bool = False,
+    min_accuracy: float | None = None,
+) -> tuple[str, str]:
     """Upload a trained model folder to `repo_id` (on `revision`, a branch) in one commit.
 
     Returns (url, commit sha). Raises PublishError, whose message is meant to be shown as is.
     """
     folder = Path(folder)
-    retry = retry_command(folder, repo_id, private=private, revision=revision, force=force,
-                          min_accuracy=min_accuracy)
+    retry = retry_command(folder, repo_id, private=private, revision=revision, force=force, min_accuracy=min_accuracy)
     # Cheap checks first: they need neither TensorFlow nor the network.
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if not folder.is_dir() or missing:
@@ -70,19 +87,37 @@ def publish(folder: str | Path, repo_id: str, *, token: str | None = None, priva
 
     from .model_card import render_model_card
 
-    card = render_model_card(repo_id, stored.task.to_dict(), metrics, _read_json(folder / "history.json") or None,
-                             has_curve=(folder / "training_curve.png").is_file(), net=stored.net.to_dict())
+    card = render_model_card(
+        repo_id,
+        stored.task.to_dict(),
+        metrics,
+        _read_json(folder / "history.json") or None,
+        has_curve=(folder / "training_curve.png").is_file(),
+        net=stored.net.to_dict(),
+    )
     files = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (folder / name).is_file()]
     accuracy, measured_on = headline(metrics)
-    message = commit_message or ("Publish arithmetic model" + (
-        f" ({_percent(accuracy)} right: {measured_on})" if accuracy is not None else ""))
+    message = commit_message or (
+        "Publish arithmetic model" + (f" ({_percent(accuracy)} right: {measured_on})" if accuracy is not None else "")
+    )
     try:
-        return _upload(huggingface_hub, folder, files, card, repo_id, token=token, private=private,
-                       message=message, branch=revision or "main")
+        return _upload(
+            huggingface_hub,
+            folder,
+            files,
+            card,
+            repo_id,
+            token=token,
+            private=private,
+            message=message,
+            branch=revision or "main",
+        )
     except Exception as err:  # every failure becomes a sentence plus what to do next
         reason = explain_hub_error(err, repo_id, huggingface_hub.constants.ENDPOINT)
-        text = (f"Publishing to {repo_id} failed: {reason}. Nothing was changed locally: {folder} is intact. "
-                f"Retry with: {retry}")
+        text = (
+            f"Publishing to {repo_id} failed: {reason}. Nothing was changed locally: {folder} is intact. "
+            f"Retry with: {retry}"
+        )
         raise PublishError(scrub_token(text, token or huggingface_hub.get_token())) from None
 
 
@@ -95,17 +130,19 @@ def check_quality(metrics: dict, *, min_accuracy: float | None = None, force: bo
     training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
     goals = [training.get(key) for key in ("target_accuracy", "pass_accuracy")]
     goals = [g for g in goals if isinstance(g, (int, float)) and not isinstance(g, bool)]
-    if min_accuracy is not None:
-        bar = min_accuracy
-    else:  # 99.9%, or the run's own goal when that is lower (a deliberately rough model)
-        bar = min([*goals, DEFAULT_MIN_ACCURACY])
+    # 99.9%, or the run's own goal when that is lower (a deliberately rough model)
+    bar = min_accuracy if min_accuracy is not None else min([*goals, DEFAULT_MIN_ACCURACY])
     accuracy, measured_on = headline(metrics)
     if accuracy is None:
-        raise PublishError(f"Refusing to publish: metrics.json records no accuracy to compare with the required "
-                           f"{_percent(bar)} (use --force, or force=True, to publish anyway).")
+        raise PublishError(
+            f"Refusing to publish: metrics.json records no accuracy to compare with the required "
+            f"{_percent(bar)} (use --force, or force=True, to publish anyway)."
+        )
     if accuracy < bar:
-        raise PublishError(f"Refusing to publish: the model is {_percent(accuracy)} right ({measured_on}), below the "
-                           f"required {_percent(bar)}; train longer, or use --force (force=True) to publish anyway.")
+        raise PublishError(
+            f"Refusing to publish: the model is {_percent(accuracy)} right ({measured_on}), below the "
+            f"required {_percent(bar)}; train longer, or use --force (force=True) to publish anyway."
+        )
 
 
 def _percent(value: float) -> str:
@@ -113,8 +150,15 @@ def _percent(value: float) -> str:
     return f"{value * 100:.4f}".rstrip("0").rstrip(".") + "%"
 
 
-def retry_command(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
-                  force: bool = False, min_accuracy: float | None = None) -> str:
+def retry_command(
+    folder: Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    force: bool = False,
+    min_accuracy: float | None = None,
+) -> str:
     """The exact command line that repeats this publish (the commit message is left out)."""
     words = ["python", "-m", "trainer.publish", str(folder), repo_id]
     words += ["--private"] * private + ["--force"] * force
@@ -141,8 +185,18 @@ def _validate(folder: Path):
         raise PublishError(f"Refusing to publish a model that does not load: {err}.") from None
 
 
-def _upload(hub, folder: Path, files: list[str], card: str, repo_id: str, *, token: str | None,
-            private: bool, message: str, branch: str) -> tuple[str, str]:
+def _upload(
+    hub,
+    folder: Path,
+    files: list[str],
+    card: str,
+    repo_id: str,
+    *,
+    token: str | None,
+    private: bool,
+    message: str,
+    branch: str,
+) -> tuple[str, str]:
     api = hub.HfApi(token=token)
     repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     if branch != "main":
@@ -162,8 +216,10 @@ def explain_hub_error(err: Exception, repo_id: str, endpoint: str) -> str:
     if isinstance(err, errors.HFValidationError):
         return f"{repo_id!r} is not a valid repo id (expected 'owner/name')"
     if status == 401:
-        return ("the Hub refused the token (HTTP 401); set HF_TOKEN to a valid token with write access "
-                "or run `hf auth login`")
+        return (
+            "the Hub refused the token (HTTP 401); set HF_TOKEN to a valid token with write access "
+            "or run `hf auth login`"
+        )
     if status == 403:
         return f"the token may not write to {repo_id} (HTTP 403); use a token with write access to that namespace"
     if isinstance(err, errors.RepositoryNotFoundError):
@@ -193,21 +249,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.publish",
         description="Publish a trained model folder (from `python -m trainer`) to the Hugging Face Hub in one "
-                    "commit, with a generated model card. The token comes from HF_TOKEN or `hf auth login`.",
-        epilog="Example: python -m trainer.publish runs/default your-name/lstm-addition")
+        "commit, with a generated model card. The token comes from HF_TOKEN or `hf auth login`.",
+        epilog="Example: python -m trainer.publish runs/default your-name/lstm-addition",
+    )
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="the trained model folder to upload")
     parser.add_argument("repo_id", metavar="REPO_ID", help="the Hub model repo, as owner/name (created if missing)")
-    parser.add_argument("--private", action="store_true",
-                        help="create the repo as private (an existing repo keeps its visibility)")
+    parser.add_argument(
+        "--private", action="store_true", help="create the repo as private (an existing repo keeps its visibility)"
+    )
     parser.add_argument("--message", metavar="TEXT", help="the commit message (default: names the measured accuracy)")
-    parser.add_argument("--revision", metavar="BRANCH",
-                        help="commit to this branch instead of main, creating it from main if missing")
-    parser.add_argument("--force", action="store_true",
-                        help="publish even if the headline accuracy is below the quality bar or unrecorded")
-    parser.add_argument("--min-accuracy", metavar="X", type=_fraction,
-                        help=f"the quality bar, from 0 to 1, for the headline accuracy: every question when they "
-                             f"were all asked, else held-out exact match (default: {DEFAULT_MIN_ACCURACY}, or the "
-                             "run's target accuracy or pass mark when that is lower)")
+    parser.add_argument(
+        "--revision", metavar="BRANCH", help="commit to this branch instead of main, creating it from main if missing"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even if the headline accuracy is below the quality bar or unrecorded",
+    )
+    parser.add_argument(
+        "--min-accuracy",
+        metavar="X",
+        type=_fraction,
+        help=f"the quality bar, from 0 to 1, for the headline accuracy: every question when they "
+        f"were all asked, else held-out exact match (default: {DEFAULT_MIN_ACCURACY}, or the "
+        "run's target accuracy or pass mark when that is lower)",
+    )
     return parser
 
 
@@ -224,8 +290,15 @@ def _fraction(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        url, sha = publish(args.output_dir, args.repo_id, private=args.private, commit_message=args.message,
-                           revision=args.revision, force=args.force, min_accuracy=args.min_accuracy)
+        url, sha = publish(
+            args.output_dir,
+            args.repo_id,
+            private=args.private,
+            commit_message=args.message,
+            revision=args.revision,
+            force=args.force,
+            min_accuracy=args.min_accuracy,
+        )
     except PublishError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

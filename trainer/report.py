@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers or in CI
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def plot_history(history: dict, path: Path, title: str = "training") -> Path:
@@ -25,12 +25,19 @@ def plot_history(history: dict, path: Path, title: str = "training") -> Path:
     ax_loss.set_title("loss")
     if history.get("val_exact_match"):
         # A perfect epoch has no error to draw on a log axis; show it at 0.0001%.
-        ax_wrong.plot(x, [max(100 * (1 - v), 1e-4) for v in history["val_exact_match"]], marker="o",
-                      label="held-out wrong (%)")
-    measured = [(xi, v) for xi, v in zip(x, history.get("space_wrong", [])) if v >= 0]  # -1: not measured yet
+        ax_wrong.plot(
+            x, [max(100 * (1 - v), 1e-4) for v in history["val_exact_match"]], marker="o", label="held-out wrong (%)"
+        )
+    measured = [
+        (xi, v) for xi, v in zip(x, history.get("space_wrong", []), strict=False) if v >= 0
+    ]  # -1: not measured yet
     if measured:
-        ax_wrong.plot([m[0] for m in measured], [max(m[1], 0.5) for m in measured], marker="s",
-                      label="wrong over every question (count)")
+        ax_wrong.plot(
+            [m[0] for m in measured],
+            [max(m[1], 0.5) for m in measured],
+            marker="s",
+            label="wrong over every question (count)",
+        )
     ax_wrong.set_yscale("log")
     ax_wrong.set_title("what is still wrong")
     ax_wrong.grid(alpha=0.3, which="both")

@@ -15,9 +15,10 @@ import errno
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,16 +75,23 @@ class RunFolder:
     def start(self, task: TaskConfig, net: NetworkConfig, settings: TrainSettings, overwrite: bool) -> None:
         """A fresh run: refuse to replace a finished model unasked; clear any stale work; record the run."""
         if self.has_model() and not overwrite:
-            raise RunError(f"{self.out} already holds a finished model; add --overwrite to replace it (it is kept "
-                           "until the new one is complete), or choose another --output-dir")
+            raise RunError(
+                f"{self.out} already holds a finished model; add --overwrite to replace it (it is kept "
+                "until the new one is complete), or choose another --output-dir"
+            )
         if self.out.exists() and not self.has_model() and (not self.out.is_dir() or any(self.out.iterdir())):
             # The swap at the end replaces the whole folder: never with someone's other files in it.
-            raise RunError(f"{self.out} exists and is not a model folder; choose another --output-dir (a new "
-                           "or empty folder, or one holding a model)")
+            raise RunError(
+                f"{self.out} exists and is not a model folder; choose another --output-dir (a new "
+                "or empty folder, or one holding a model)"
+            )
         self.writable()
         if self.can_resume():
-            print(f"Note: starting afresh discards the interrupted run in {self.work} (--resume would have "
-                  "continued it).", flush=True)
+            print(
+                f"Note: starting afresh discards the interrupted run in {self.work} (--resume would have "
+                "continued it).",
+                flush=True,
+            )
         shutil.rmtree(self.work, ignore_errors=True)
         self.guard(lambda: self._record(task, net, settings), self.work)
 
@@ -108,9 +116,11 @@ class RunFolder:
             raise RunError(f"the interrupted run in {self.work} cannot be resumed: {err}") from None
         made = fingerprint(task, net, settings)
         if made != recorded or not isinstance(state, dict) or state.get("fingerprint") != made:
-            raise RunError(f"the checkpoint in {self.work} was made for a different task or settings "
-                           "(task_config.json, network.json or train_settings.json changed since); start afresh "
-                           "without --resume")
+            raise RunError(
+                f"the checkpoint in {self.work} was made for a different task or settings "
+                "(task_config.json, network.json or train_settings.json changed since); start afresh "
+                "without --resume"
+            )
         return task, net, settings
 
     def writable(self) -> None:
@@ -137,6 +147,7 @@ class RunFolder:
                 replace_file(self.best, npz_bytes({f"w{i}": w for i, w in enumerate(weights)}))
             replace_file(self.work / "progress.npz", npz_bytes(progress))
             replace_file(self.state, json.dumps(state).encode())  # last: it marks the epoch as saved
+
         self.guard(write, self.checkpoint)
 
     def load_best(self) -> list[np.ndarray] | None:
@@ -160,8 +171,9 @@ class RunFolder:
             return action()
         except OSError as err:
             full = err.errno in FULL_DISK
-            reason = "the disk is full (or a file-size limit or quota was reached)" if full else \
-                (err.strerror or str(err))
+            reason = (
+                "the disk is full (or a file-size limit or quota was reached)" if full else (err.strerror or str(err))
+            )
             earlier = f"; the earlier model in {self.out} is intact" if self.has_model() else ""
             resume = "; free some space, then continue with --resume" if full and self.can_resume() else ""
             raise RunError(f"could not write {what}: {reason}{earlier}{resume}") from None

@@ -35,28 +35,28 @@ MAX_LEARNING_RATE = 1e30  # Adam keeps the rate as float32; far above any useful
 @dataclass
 class TrainSettings:
     preset: str = "add3"
-    train_size: int = 0               # questions drawn once, up front; 0 = fresh random draws every epoch
-    unique: bool = True               # with train_size: no question twice (keras.io); False = draws may repeat
-    heldout_size: int = 20_000        # never-trained-on questions for exact match after every epoch
+    train_size: int = 0  # questions drawn once, up front; 0 = fresh random draws every epoch
+    unique: bool = True  # with train_size: no question twice (keras.io); False = draws may repeat
+    heldout_size: int = 20_000  # never-trained-on questions for exact match after every epoch
     samples_per_epoch: int = 200_000  # questions trained on between two checks
     batch_size: int = 1024
     learning_rate: float = 1e-2
-    schedule: str = "cosine"          # warm up, then cosine decay to a tenth of the peak over all epochs
+    schedule: str = "cosine"  # warm up, then cosine decay to a tenth of the peak over all epochs
     clipnorm: float | None = 1.0
-    epochs: int = 12                  # the most epochs
-    decay_epochs: int | None = None   # cosine: epochs over which the rate decays (None: all); then it stays low
-    floor: float = 0.1                # cosine: the rate it decays to, as a fraction of the peak
+    epochs: int = 12  # the most epochs
+    decay_epochs: int | None = None  # cosine: epochs over which the rate decays (None: all); then it stays low
+    floor: float = 0.1  # cosine: the rate it decays to, as a fraction of the peak
     time_budget: float | None = 300.0  # seconds of training; stops before an epoch that would pass it
     target_accuracy: float | None = None  # stop once held-out exact match reaches this (None: use the margin)
-    target_margin: float | None = 0.5    # stop once every question (or the whole pool) is right by this margin
+    target_margin: float | None = 0.5  # stop once every question (or the whole pool) is right by this margin
     # The run passes (exit 0) when its headline accuracy reaches this, whether or not it stopped at a target;
     # None = it passes only by reaching its target. Comparison presets use it: they have a pass mark, no target.
     pass_accuracy: float | None = None
-    hard_fraction: float = 0.3        # share of each epoch drawn from the questions with the smallest margins
-    space_check_size: int = 250_000   # questions of the whole space (or the pool) re-measured after each epoch
-    pool_size: int = 500_000          # the pool that stands for the space when it is too large to list
+    hard_fraction: float = 0.3  # share of each epoch drawn from the questions with the smallest margins
+    space_check_size: int = 250_000  # questions of the whole space (or the pool) re-measured after each epoch
+    pool_size: int = 500_000  # the pool that stands for the space when it is too large to list
     seed: int = 1337
-    show_samples: int = 5             # held-out questions printed after each epoch, keras.io style
+    show_samples: int = 5  # held-out questions printed after each epoch, keras.io style
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -88,26 +88,66 @@ BIG = dict(epochs=60, time_budget=480.0)  # the larger zoo tasks: as many epochs
 # questions; smaller batches than the other presets, and the rate decays to a hundredth of its peak over 13
 # epochs and stays there for the last 3, where the hard-question oversampling does the polishing. It passes
 # with at most 4 wrong of 1,000,000 (the model it replaces); 0 wrong is its target, not yet its pass mark.
-ADD3 = (TaskConfig(), NetworkConfig(),
-        TrainSettings(batch_size=512, epochs=16, decay_epochs=13, floor=0.01, pass_accuracy=0.999996))
+ADD3 = (
+    TaskConfig(),
+    NetworkConfig(),
+    TrainSettings(batch_size=512, epochs=16, decay_epochs=13, floor=0.01, pass_accuracy=0.999996),
+)
 PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     "add3": ADD3,
-    "add2": (TaskConfig(digits=2), NetworkConfig(),
-             TrainSettings(preset="add2", samples_per_epoch=100_000, epochs=20, time_budget=120, pass_accuracy=1.0)),
+    "add2": (
+        TaskConfig(digits=2),
+        NetworkConfig(),
+        TrainSettings(preset="add2", samples_per_epoch=100_000, epochs=20, time_budget=120, pass_accuracy=1.0),
+    ),
     # 10**10 questions: a pool of 500,000 stands for them, and held-out exact match is the target.
-    "add5": (TaskConfig(digits=5), NetworkConfig(encoder_units=256, decoder_units=256),
-             TrainSettings(preset="add5", samples_per_epoch=400_000, target_margin=None, target_accuracy=0.9999,
-                           heldout_size=100_000, **BIG)),
-    "add-terms": (TaskConfig(digits=2, terms=4, min_terms=2), NetworkConfig(encoder_units=192, decoder_units=192),
-                  TrainSettings(preset="add-terms", samples_per_epoch=300_000, target_margin=None,
-                                target_accuracy=0.999, heldout_size=50_000, **BIG)),
-    "sub3": (TaskConfig(operators="-"), NetworkConfig(),
-             TrainSettings(preset="sub3", target_margin=0.2, pass_accuracy=0.9999, **BIG)),  # <= 100 wrong
-    "mixed3": (TaskConfig(digits=2, terms=3, operators="+-*"), NetworkConfig(encoder_units=256, decoder_units=256),
-               TrainSettings(preset="mixed3", samples_per_epoch=300_000, target_margin=None, target_accuracy=0.99,
-                             heldout_size=50_000, learning_rate=5e-3, **BIG)),
-    "mul2": (TaskConfig(digits=2, operators="*"), NetworkConfig(encoder_units=256, decoder_units=256),
-             TrainSettings(preset="mul2", target_margin=0.1, pass_accuracy=0.99, learning_rate=5e-3, **BIG)),
+    "add5": (
+        TaskConfig(digits=5),
+        NetworkConfig(encoder_units=256, decoder_units=256),
+        TrainSettings(
+            preset="add5",
+            samples_per_epoch=400_000,
+            target_margin=None,
+            target_accuracy=0.9999,
+            heldout_size=100_000,
+            **BIG,
+        ),
+    ),
+    "add-terms": (
+        TaskConfig(digits=2, terms=4, min_terms=2),
+        NetworkConfig(encoder_units=192, decoder_units=192),
+        TrainSettings(
+            preset="add-terms",
+            samples_per_epoch=300_000,
+            target_margin=None,
+            target_accuracy=0.999,
+            heldout_size=50_000,
+            **BIG,
+        ),
+    ),
+    "sub3": (
+        TaskConfig(operators="-"),
+        NetworkConfig(),
+        TrainSettings(preset="sub3", target_margin=0.2, pass_accuracy=0.9999, **BIG),
+    ),  # <= 100 wrong
+    "mixed3": (
+        TaskConfig(digits=2, terms=3, operators="+-*"),
+        NetworkConfig(encoder_units=256, decoder_units=256),
+        TrainSettings(
+            preset="mixed3",
+            samples_per_epoch=300_000,
+            target_margin=None,
+            target_accuracy=0.99,
+            heldout_size=50_000,
+            learning_rate=5e-3,
+            **BIG,
+        ),
+    ),
+    "mul2": (
+        TaskConfig(digits=2, operators="*"),
+        NetworkConfig(encoder_units=256, decoder_units=256),
+        TrainSettings(preset="mul2", target_margin=0.1, pass_accuracy=0.99, learning_rate=5e-3, **BIG),
+    ),
     # Comparisons: add3's task, budget and stopping rule with another cell. They pass with a realistic
     # accuracy over every question rather than add3's margin target, which they may not reach in the budget
     # (a SimpleRNN smoke run here: 99.70%, 2,993 wrong of 1,000,000, after 12 epochs in 55 s).
@@ -116,28 +156,71 @@ PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     # The keras.io example's own recipe: 50,000 distinct questions (45,000 to train on), batch 32,
     # Adam(1e-3), all 30 epochs (no early stop). It is a baseline: it passes at 99% of every question right
     # (it reaches about 99.8%).
-    "keras-io": (TaskConfig(sampling="digits"), NetworkConfig(),
-                 TrainSettings(preset="keras-io", train_size=45_000, heldout_size=5_000, samples_per_epoch=45_000,
-                               batch_size=32, learning_rate=1e-3, schedule="constant", clipnorm=None, epochs=30,
-                               time_budget=None, target_margin=None, pass_accuracy=0.99, hard_fraction=0.0,
-                               show_samples=10)),
+    "keras-io": (
+        TaskConfig(sampling="digits"),
+        NetworkConfig(),
+        TrainSettings(
+            preset="keras-io",
+            train_size=45_000,
+            heldout_size=5_000,
+            samples_per_epoch=45_000,
+            batch_size=32,
+            learning_rate=1e-3,
+            schedule="constant",
+            clipnorm=None,
+            epochs=30,
+            time_budget=None,
+            target_margin=None,
+            pass_accuracy=0.99,
+            hard_fraction=0.0,
+            show_samples=10,
+        ),
+    ),
     # The tutorial: three terms from 1..10, no reversal, left padding, 75,000 random sums in one pass,
     # batch 32; LSTM(100) encoder, LSTM(50) decoder. Its 1,000 questions are too few to hold any out, so
     # the headline is all of them; one pass gets most right, and it passes at 80%.
-    "brownlee": (TaskConfig(digits=2, terms=3, reverse=False, alphabet="0123456789+ ", padding="left",
-                            sampling="uniform", smallest=1, largest=10),
-                 NetworkConfig(encoder_units=100, decoder_units=50),
-                 TrainSettings(preset="brownlee", heldout_size=1_000, samples_per_epoch=75_000, batch_size=32,
-                               learning_rate=1e-3, schedule="constant", clipnorm=None, epochs=1, time_budget=None,
-                               target_margin=None, pass_accuracy=0.8, hard_fraction=0.0, show_samples=10)),
+    "brownlee": (
+        TaskConfig(
+            digits=2,
+            terms=3,
+            reverse=False,
+            alphabet="0123456789+ ",
+            padding="left",
+            sampling="uniform",
+            smallest=1,
+            largest=10,
+        ),
+        NetworkConfig(encoder_units=100, decoder_units=50),
+        TrainSettings(
+            preset="brownlee",
+            heldout_size=1_000,
+            samples_per_epoch=75_000,
+            batch_size=32,
+            learning_rate=1e-3,
+            schedule="constant",
+            clipnorm=None,
+            epochs=1,
+            time_budget=None,
+            target_margin=None,
+            pass_accuracy=0.8,
+            hard_fraction=0.0,
+            show_samples=10,
+        ),
+    ),
 }
 PRESETS["default"] = ADD3
 PRESET_NOTES = {  # one line each, for --help
-    "add3": "3-digit sums (the default; LSTM 128)", "add2": "2-digit sums", "add5": "5-digit sums (LSTM 256)",
-    "add-terms": "2 to 4 numbers of 2 digits, one model", "sub3": "3-digit subtraction, negative answers",
-    "mixed3": "three 2-digit numbers with + - * (* first)", "mul2": "2-digit multiplication",
-    "gru3": "add3 with a GRU (a comparison)", "rnn3": "add3 with a SimpleRNN (a comparison)",
-    "keras-io": "the keras.io example's recipe (a baseline)", "brownlee": "the Brownlee tutorial's recipe",
+    "add3": "3-digit sums (the default; LSTM 128)",
+    "add2": "2-digit sums",
+    "add5": "5-digit sums (LSTM 256)",
+    "add-terms": "2 to 4 numbers of 2 digits, one model",
+    "sub3": "3-digit subtraction, negative answers",
+    "mixed3": "three 2-digit numbers with + - * (* first)",
+    "mul2": "2-digit multiplication",
+    "gru3": "add3 with a GRU (a comparison)",
+    "rnn3": "add3 with a SimpleRNN (a comparison)",
+    "keras-io": "the keras.io example's recipe (a baseline)",
+    "brownlee": "the Brownlee tutorial's recipe",
 }
 
 
@@ -157,12 +240,17 @@ def question_bytes(s: TrainSettings, task: TaskConfig) -> int:
 
 def check_settings(s: TrainSettings, task: TaskConfig) -> None:
     """Raise ValueError with one sentence for a setting that cannot work or does not fit the machine."""
+
     def whole(value: Any, low: int, high: int) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
     def positive(value: Any, high: float) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
             and 0 < value <= high
+        )
 
     def fraction(value: Any, low: float, high: float) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
@@ -170,58 +258,93 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
     checks = [
         (isinstance(s.preset, str) and len(s.preset) <= 40, f"preset must be a short name, got {str(s.preset)[:40]!r}"),
         (whole(s.seed, 0, MAX_SEED), f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {s.seed!r}"),
-        (whole(s.heldout_size, 1, MAX_HELDOUT),
-         f"--heldout-size must be a whole number from 1 to {MAX_HELDOUT:,}, got {s.heldout_size!r}"),
-        (whole(s.train_size, 0, 100_000_000),
-         f"--train-size must be a whole number from 0 to 100,000,000, got {s.train_size!r}"),
+        (
+            whole(s.heldout_size, 1, MAX_HELDOUT),
+            f"--heldout-size must be a whole number from 1 to {MAX_HELDOUT:,}, got {s.heldout_size!r}",
+        ),
+        (
+            whole(s.train_size, 0, 100_000_000),
+            f"--train-size must be a whole number from 0 to 100,000,000, got {s.train_size!r}",
+        ),
         (isinstance(s.unique, bool), f"unique must be true or false, got {s.unique!r}"),
-        (whole(s.batch_size, 1, MAX_BATCH),
-         f"--batch-size must be a whole number from 1 to {MAX_BATCH:,}, got {s.batch_size!r}"),
-        (whole(s.samples_per_epoch, 1, MAX_SAMPLES_PER_EPOCH),
-         f"--samples-per-epoch must be a whole number from 1 to {MAX_SAMPLES_PER_EPOCH:,}, "
-         f"got {s.samples_per_epoch!r}"),
+        (
+            whole(s.batch_size, 1, MAX_BATCH),
+            f"--batch-size must be a whole number from 1 to {MAX_BATCH:,}, got {s.batch_size!r}",
+        ),
+        (
+            whole(s.samples_per_epoch, 1, MAX_SAMPLES_PER_EPOCH),
+            f"--samples-per-epoch must be a whole number from 1 to {MAX_SAMPLES_PER_EPOCH:,}, "
+            f"got {s.samples_per_epoch!r}",
+        ),
         (whole(s.epochs, 1, MAX_EPOCHS), f"--epochs must be a whole number from 1 to {MAX_EPOCHS:,}, got {s.epochs!r}"),
-        (s.decay_epochs is None or whole(s.decay_epochs, 1, MAX_EPOCHS),
-         f"--decay-epochs must be a whole number from 1 to {MAX_EPOCHS:,}, got {s.decay_epochs!r}"),
-        (isinstance(s.floor, (int, float)) and not isinstance(s.floor, bool) and 0 <= s.floor <= 1,
-         f"--floor must be from 0 to 1, got {s.floor!r}"),
-        (positive(s.learning_rate, MAX_LEARNING_RATE),
-         f"--learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g}, got {s.learning_rate!r}"),
-        (s.clipnorm is None or positive(s.clipnorm, 1e6),
-         f"--clipnorm must be a number above 0 and at most 1e6 (0 = no clipping), got {s.clipnorm!r}"),
-        (s.time_budget is None or positive(s.time_budget, MAX_SECONDS),
-         f"--time-budget must be a number of seconds above 0 and at most 7 days (0 = no limit), "
-         f"got {s.time_budget!r}"),
-        (s.target_accuracy is None or positive(s.target_accuracy, 1.0),
-         f"--target-accuracy must be above 0 and at most 1 (0 = none), got {s.target_accuracy!r}"),
-        (s.target_margin is None or fraction(s.target_margin, 0, 0.999),
-         f"--target-margin must be from 0 to 0.999 (-1 = none), got {s.target_margin!r}"),
-        (s.pass_accuracy is None or fraction(s.pass_accuracy, 0, 1),
-         f"--pass-accuracy must be from 0 to 1 (-1 = none), got {s.pass_accuracy!r}"),
+        (
+            s.decay_epochs is None or whole(s.decay_epochs, 1, MAX_EPOCHS),
+            f"--decay-epochs must be a whole number from 1 to {MAX_EPOCHS:,}, got {s.decay_epochs!r}",
+        ),
+        (
+            isinstance(s.floor, (int, float)) and not isinstance(s.floor, bool) and 0 <= s.floor <= 1,
+            f"--floor must be from 0 to 1, got {s.floor!r}",
+        ),
+        (
+            positive(s.learning_rate, MAX_LEARNING_RATE),
+            f"--learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g}, got {s.learning_rate!r}",
+        ),
+        (
+            s.clipnorm is None or positive(s.clipnorm, 1e6),
+            f"--clipnorm must be a number above 0 and at most 1e6 (0 = no clipping), got {s.clipnorm!r}",
+        ),
+        (
+            s.time_budget is None or positive(s.time_budget, MAX_SECONDS),
+            f"--time-budget must be a number of seconds above 0 and at most 7 days (0 = no limit), "
+            f"got {s.time_budget!r}",
+        ),
+        (
+            s.target_accuracy is None or positive(s.target_accuracy, 1.0),
+            f"--target-accuracy must be above 0 and at most 1 (0 = none), got {s.target_accuracy!r}",
+        ),
+        (
+            s.target_margin is None or fraction(s.target_margin, 0, 0.999),
+            f"--target-margin must be from 0 to 0.999 (-1 = none), got {s.target_margin!r}",
+        ),
+        (
+            s.pass_accuracy is None or fraction(s.pass_accuracy, 0, 1),
+            f"--pass-accuracy must be from 0 to 1 (-1 = none), got {s.pass_accuracy!r}",
+        ),
         (fraction(s.hard_fraction, 0, 0.9), f"--hard-fraction must be from 0 to 0.9, got {s.hard_fraction!r}"),
-        (whole(s.space_check_size, 1_000, 10_000_000),
-         f"--space-check-size must be a whole number from 1,000 to 10,000,000, got {s.space_check_size!r}"),
-        (whole(s.pool_size, 1_000, 10_000_000),
-         f"--pool-size must be a whole number from 1,000 to 10,000,000, got {s.pool_size!r}"),
+        (
+            whole(s.space_check_size, 1_000, 10_000_000),
+            f"--space-check-size must be a whole number from 1,000 to 10,000,000, got {s.space_check_size!r}",
+        ),
+        (
+            whole(s.pool_size, 1_000, 10_000_000),
+            f"--pool-size must be a whole number from 1,000 to 10,000,000, got {s.pool_size!r}",
+        ),
         (s.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {str(s.schedule)[:40]!r}"),
-        (whole(s.show_samples, 0, MAX_SHOW),
-         f"--show-samples must be a whole number from 0 to {MAX_SHOW:,}, got {s.show_samples!r}"),
+        (
+            whole(s.show_samples, 0, MAX_SHOW),
+            f"--show-samples must be a whole number from 0 to {MAX_SHOW:,}, got {s.show_samples!r}",
+        ),
     ]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
     if s.batch_size > s.samples_per_epoch:
-        raise ValueError(f"--batch-size ({s.batch_size:,}) must not exceed --samples-per-epoch "
-                         f"({s.samples_per_epoch:,})")
+        raise ValueError(
+            f"--batch-size ({s.batch_size:,}) must not exceed --samples-per-epoch ({s.samples_per_epoch:,})"
+        )
     need = question_bytes(s, task)
     if need > MAX_ARRAY_BYTES:
-        raise ValueError(f"these sizes need about {need / 1024**3:.1f} GiB of question arrays, more than the "
-                         f"{MAX_ARRAY_BYTES // 1024**3} GiB this trainer allows: use smaller --train-size, "
-                         "--samples-per-epoch, --heldout-size or --pool-size")
+        raise ValueError(
+            f"these sizes need about {need / 1024**3:.1f} GiB of question arrays, more than the "
+            f"{MAX_ARRAY_BYTES // 1024**3} GiB this trainer allows: use smaller --train-size, "
+            "--samples-per-epoch, --heldout-size or --pool-size"
+        )
     if s.train_size and s.unique:
         held_out = s.heldout_size if heldout_disjoint(task, s.heldout_size) else 0
         available = distinct_count(task) - held_out
         if s.train_size > available:
-            raise ValueError(f"--train-size {s.train_size:,} asks for more distinct questions than the task has "
-                             f"({available:,} once {held_out:,} are held out); use a smaller --train-size or "
-                             "--no-unique")
+            raise ValueError(
+                f"--train-size {s.train_size:,} asks for more distinct questions than the task has "
+                f"({available:,} once {held_out:,} are held out); use a smaller --train-size or "
+                "--no-unique"
+            )

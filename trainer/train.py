@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from model.analysis import probe_questions, quantise
 from model.codec import encode_answers, encode_questions
@@ -31,9 +33,6 @@ from .data import epoch_questions, heldout_set, the_space, unique_questions
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, fingerprint
 from .verify import Checker, run_together, sample_lines
-
-import keras  # noqa: E402  (after cli.quiet_tensorflow has set the environment)
-import tensorflow as tf  # noqa: E402
 
 MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the run has no target margin
 MEASURE_FROM = 0.99  # the whole space is measured once held-out exact match passes this: earlier it is mostly wrong
@@ -48,11 +47,11 @@ class Outcome:
     history: dict[str, list]
     heldout: Checker
     heldout_disjoint: bool
-    space: Checker                    # every question, or the fixed pool standing for them
+    space: Checker  # every question, or the fixed pool standing for them
     space_complete: bool
     train_seconds: float
-    diverged: str | None = None       # why, if the loss or the weights stopped being numbers
-    stopped: str = ""                 # the stopping reason, for the log
+    diverged: str | None = None  # why, if the loss or the weights stopped being numbers
+    stopped: str = ""  # the stopping reason, for the log
     probes: list[np.ndarray] = field(default_factory=list)  # per epoch: quantised probe margins
     probe_axis: np.ndarray | None = None
 
@@ -71,50 +70,75 @@ class Steering(keras.callbacks.Callback):
 class Training:
     """One run: its questions, its model, and the state the loop carries from epoch to epoch."""
 
-    def __init__(self, task: TaskConfig, net: NetworkConfig, settings: TrainSettings, folder: RunFolder,
-                 resume: bool):
+    def __init__(
+        self,
+        task: TaskConfig,
+        net: NetworkConfig,
+        settings: TrainSettings,
+        folder: RunFolder,
+        resume: bool,
+        strategy: tf.distribute.Strategy | None = None,
+    ):
         self.task, self.net, self.s, self.folder = task, net, settings, folder
+        self.strategy = strategy or tf.distribute.get_strategy()
         keras.utils.set_random_seed(settings.seed)
         rng = np.random.default_rng(settings.seed)
         fixed = "distinct" if settings.unique else "drawn once"
-        print(f"Preparing questions: {settings.heldout_size:,} held out"
-              + (f", {settings.train_size:,} {fixed} to train on" if settings.train_size else "") + "...", flush=True)
+        print(
+            f"Preparing questions: {settings.heldout_size:,} held out"
+            + (f", {settings.train_size:,} {fixed} to train on" if settings.train_size else "")
+            + "...",
+            flush=True,
+        )
         heldout, self.disjoint = heldout_set(task, settings.heldout_size, rng)
         self.heldout = Checker(task, heldout)
         self.heldout_keys = question_keys(heldout, task) if self.disjoint else None
         if not self.disjoint:
-            print(f"Note: the task has {distinct_count(task):,} distinct questions, too few to hold "
-                  f"{settings.heldout_size:,} out (at most a tenth), so the check set is drawn at random and also "
-                  "trained on: it is not held out"
-                  + ("; the headline is every question." if enumerable(task) else "."), flush=True)
+            print(
+                f"Note: the task has {distinct_count(task):,} distinct questions, too few to hold "
+                f"{settings.heldout_size:,} out (at most a tenth), so the check set is drawn at random and also "
+                "trained on: it is not held out" + ("; the headline is every question." if enumerable(task) else "."),
+                flush=True,
+            )
         space, self.complete = the_space(task, settings.pool_size, rng)
         self.space = Checker(task, space)
-        self.trainable = np.ones(len(space), bool) if self.heldout_keys is None else \
-            ~np.isin(question_keys(space, task), self.heldout_keys)
+        self.trainable = (
+            np.ones(len(space), bool)
+            if self.heldout_keys is None
+            else ~np.isin(question_keys(space, task), self.heldout_keys)
+        )
         self.order = rng.permutation(len(space))
         self.fixed = None  # keras.io: the same questions every epoch, drawn once
         if settings.train_size:
-            self.fixed = unique_questions(task, settings.train_size, rng, self.heldout_keys) if settings.unique \
+            self.fixed = (
+                unique_questions(task, settings.train_size, rng, self.heldout_keys)
+                if settings.unique
                 else epoch_questions(task, settings.train_size, space[:0], 0.0, rng, self.heldout_keys)
+            )
         # The space is measured after each epoch when something uses it: the margin target or hard questions.
         self.needs_space = settings.target_margin is not None or (settings.hard_fraction > 0 and self.fixed is None)
         probe, self.probe_axis = probe_questions(task)
         self.probe = Checker(task, probe)
         self.margins = np.full(len(space), np.nan, np.float32)  # the latest measured margin of each question
-        self.measured_at = np.full(len(space), -1, np.int32)     # ... and the epoch it was measured after
+        self.measured_at = np.full(len(space), -1, np.int32)  # ... and the epoch it was measured after
         self.cursor, self.epoch, self.elapsed, self.history = 0, 0, 0.0, {}
         self.probes: list[np.ndarray] = []
         self.best, self.best_weights = [-1.0], None  # see _score
         self.stop_reason, self.diverged = "", None
         self.fingerprint = fingerprint(task, net, settings)
         steps = settings.samples_per_epoch // settings.batch_size
-        if resume:
-            self.model = self._load_checkpoint()
-            self._restore()
-        else:
-            self.model = build_model(task, net)
-            self.model.compile(optimizer=self._optimizer(steps), loss="sparse_categorical_crossentropy",
-                               jit_compile=settings.batch_size >= 256)  # XLA pays off for large batches
+        with self.strategy.scope():  # variables made here are mirrored on every replica; Keras splits batches
+            if resume:
+                self.model = self._load_checkpoint()
+                self._restore()
+            else:
+                self.model = build_model(task, net)
+                self.model.compile(
+                    optimizer=self._optimizer(steps),
+                    loss="sparse_categorical_crossentropy",
+                    # XLA pays off for large batches on one device; replicas run the plain graph
+                    jit_compile=settings.batch_size >= 256 and self.strategy.num_replicas_in_sync == 1,
+                )
         self.steps = steps
 
     def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
@@ -122,8 +146,13 @@ class Training:
         if self.s.schedule == "cosine":
             total = steps * (self.s.decay_epochs or self.s.epochs)  # after this the rate stays at its floor
             warmup = max(1, total // 20)  # a short warm-up keeps Adam's first steps from saturating the gates
-            rate = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total - warmup), alpha=self.s.floor,
-                                                          warmup_target=self.s.learning_rate, warmup_steps=warmup)
+            rate = keras.optimizers.schedules.CosineDecay(
+                0.0,
+                decay_steps=max(1, total - warmup),
+                alpha=self.s.floor,
+                warmup_target=self.s.learning_rate,
+                warmup_steps=warmup,
+            )
         return keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm)
 
     # The loop ---------------------------------------------------------------------------------
@@ -132,14 +161,32 @@ class Training:
         started = time.time() - self.elapsed
         self.started = started
         while self.epoch < self.s.epochs and not self.stop_reason:
-            self.model.fit(self._dataset(self.epoch), initial_epoch=self.epoch, epochs=self.epoch + 1,
-                           steps_per_epoch=self.steps, callbacks=[Steering(self)], verbose=verbose, shuffle=False)
+            self.model.fit(
+                self._dataset(self.epoch),
+                initial_epoch=self.epoch,
+                epochs=self.epoch + 1,
+                steps_per_epoch=self.steps,
+                callbacks=[Steering(self)],
+                verbose=verbose,
+                shuffle=False,
+            )
         if self.history.get("loss") and not self.stop_reason:
             self.stop_reason = f"all {self.s.epochs} epochs done"
         if self.best_weights is not None and not self.diverged:
             self.model.set_weights(self.best_weights)
-        return Outcome(self.model, self.history, self.heldout, self.disjoint, self.space, self.complete, self.elapsed,
-                       self.diverged, self.stop_reason, self.probes, self.probe_axis)
+        return Outcome(
+            self.model,
+            self.history,
+            self.heldout,
+            self.disjoint,
+            self.space,
+            self.complete,
+            self.elapsed,
+            self.diverged,
+            self.stop_reason,
+            self.probes,
+            self.probe_axis,
+        )
 
     def _dataset(self, epoch: int) -> tf.data.Dataset:
         rng = np.random.default_rng([self.s.seed, epoch])
@@ -148,16 +195,26 @@ class Training:
             q = q[np.resize(np.arange(len(q)), self.s.samples_per_epoch)]
         else:
             hard = np.flatnonzero((self.margins < self._threshold()) & self.trainable)
-            q = epoch_questions(self.task, self.s.samples_per_epoch, self.space.questions[hard],
-                                self.s.hard_fraction, rng, self.heldout_keys)
+            q = epoch_questions(
+                self.task,
+                self.s.samples_per_epoch,
+                self.space.questions[hard],
+                self.s.hard_fraction,
+                rng,
+                self.heldout_keys,
+            )
         x = encode_questions(q, self.task).astype(np.int8)
         y = encode_answers(answers(q), self.task).astype(np.int8)
         depth = self.task.num_chars
-        return (tf.data.Dataset.from_tensor_slices((x, y))
-                .batch(self.s.batch_size, drop_remainder=True)
-                .map(lambda a, b: (tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)),
-                     num_parallel_calls=tf.data.AUTOTUNE)
-                .prefetch(tf.data.AUTOTUNE))
+        return (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .batch(self.s.batch_size, drop_remainder=True)
+            .map(
+                lambda a, b: (tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     def after_epoch(self, epoch: int, logs: dict) -> None:
         self.epoch = epoch + 1
@@ -183,26 +240,38 @@ class Training:
         measured = np.isfinite(self.margins).any()
         wrong_known = int(np.sum(self.margins <= 0)) if measured else -1
         logs.update(heldout_exact=held["exact_match"], space_wrong=wrong_known)
-        for key, value in (("loss", loss), ("val_exact_match", held["exact_match"]),
-                           ("val_char_accuracy", held["char_accuracy"]), ("elapsed_seconds", self.elapsed),
-                           ("samples_seen", self.epoch * self.s.samples_per_epoch), ("space_wrong", wrong_known),
-                           ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0)):
+        for key, value in (
+            ("loss", loss),
+            ("val_exact_match", held["exact_match"]),
+            ("val_char_accuracy", held["char_accuracy"]),
+            ("elapsed_seconds", self.elapsed),
+            ("samples_seen", self.epoch * self.s.samples_per_epoch),
+            ("space_wrong", wrong_known),
+            ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0),
+        ):
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
         score = self._score(held["exact_match"], wrong_known)
         if score >= self.best:  # ties go to the later epoch
             self.best, self.best_weights = score, self.model.get_weights()
         eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
-        print(f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
-              f"{space_note}  elapsed {self.elapsed:.0f}s  ETA {eta:.0f}s", flush=True)
+        print(
+            f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
+            f"{space_note}  elapsed {self.elapsed:.0f}s  ETA {eta:.0f}s",
+            flush=True,
+        )
         if self.s.show_samples:
             rng = np.random.default_rng([self.s.seed, self.epoch, 7])
             picks = rng.choice(len(self.heldout), min(self.s.show_samples, len(self.heldout)), replace=False)
-            print("\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])),
-                  flush=True)
+            print(
+                "\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])), flush=True
+            )
         self._decide(held["exact_match"])
-        progress = {"margins": self.margins, "measured_at": self.measured_at,
-                    "probes": np.array(self.probes, dtype=np.uint8)}
+        progress = {
+            "margins": self.margins,
+            "measured_at": self.measured_at,
+            "probes": np.array(self.probes, dtype=np.uint8),
+        }
         self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
         if self.stop_reason:
             self.model.stop_training = True
@@ -229,19 +298,24 @@ class Training:
     def _describe_space(self, rows: np.ndarray | None) -> str:
         what = "every question" if self.complete else f"a pool of {len(self.space):,}"
         if not np.isfinite(self.margins).any():
-            return "" if not self.needs_space else \
-                f"{what}: measured once held-out exact match passes {MEASURE_FROM:.0%}"
+            return (
+                "" if not self.needs_space else f"{what}: measured once held-out exact match passes {MEASURE_FROM:.0%}"
+            )
         fresh = 0 if rows is None else len(rows) / len(self.space)
-        return (f"{what}: {int(np.sum(self.margins <= 0)):,} wrong, smallest margin {np.nanmin(self.margins):.3f}"
-                + ("" if fresh == 1 else f" ({fresh:.0%} re-measured now, the rest earlier)"))
+        return f"{what}: {int(np.sum(self.margins <= 0)):,} wrong, smallest margin {np.nanmin(self.margins):.3f}" + (
+            "" if fresh == 1 else f" ({fresh:.0%} re-measured now, the rest earlier)"
+        )
 
     def _threshold(self) -> float:
         return self.s.target_margin if self.s.target_margin is not None else MINING_MARGIN
 
     def _decide(self, heldout_exact: float) -> None:
         s = self.s
-        if s.target_margin is not None and np.isfinite(self.margins).all() \
-                and float(self.margins.min()) >= s.target_margin:
+        if (
+            s.target_margin is not None
+            and np.isfinite(self.margins).all()
+            and float(self.margins.min()) >= s.target_margin
+        ):
             stale = np.flatnonzero(self.measured_at < self.epoch)
             if len(stale):  # measured on older weights: confirm on these before stopping
                 self.margins[stale] = self.space.run(self.model, stale)[1]
@@ -261,20 +335,31 @@ class Training:
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
-        return {"epoch": self.epoch, "elapsed": self.elapsed, "history": self.history, "cursor": self.cursor,
-                "best": self.best, "stop_reason": self.stop_reason, "fingerprint": self.fingerprint}
+        return {
+            "epoch": self.epoch,
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "cursor": self.cursor,
+            "best": self.best,
+            "stop_reason": self.stop_reason,
+            "fingerprint": self.fingerprint,
+        }
 
     def _load_checkpoint(self) -> keras.Model:
         """The checkpoint's model, refused unless it is exactly the network this run records."""
         try:
             model = keras.saving.load_model(self.folder.checkpoint, compile=True, safe_mode=True)
         except Exception as err:  # a damaged or foreign file: Keras raises many kinds
-            raise RunError(f"the checkpoint in {self.folder.work} cannot be read ({type(err).__name__}); start "
-                           "afresh without --resume") from None
+            raise RunError(
+                f"the checkpoint in {self.folder.work} cannot be read ({type(err).__name__}); start "
+                "afresh without --resume"
+            ) from None
         expected = [tuple(w.shape) for w in build_model(self.task, self.net).get_weights()]
         if [tuple(w.shape) for w in model.get_weights()] != expected:
-            raise RunError(f"the checkpoint in {self.folder.work} is not the network recorded with it "
-                           "(network.json); start afresh without --resume")
+            raise RunError(
+                f"the checkpoint in {self.folder.work} is not the network recorded with it "
+                "(network.json); start afresh without --resume"
+            )
         return model
 
     def _restore(self) -> None:
@@ -296,6 +381,5 @@ class Training:
                         self.margins, self.measured_at = saved["margins"], saved["measured_at"]
                     self.probes = list(saved["probes"])
         except (AssertionError, KeyError, TypeError, ValueError, OSError, EOFError):
-            raise RunError(f"the saved state in {self.folder.work} is damaged; start afresh without "
-                           "--resume") from None
+            raise RunError(f"the saved state in {self.folder.work} is damaged; start afresh without --resume") from None
         print(f"Resuming after epoch {self.epoch} ({self.elapsed:.0f}s of training so far).", flush=True)

@@ -45,9 +45,15 @@ class Checker:
     def summary(self, predicted: np.ndarray, margins: np.ndarray) -> dict:
         """Exact match, character and per-position accuracy of this set's (predicted, margins)."""
         right = predicted == self.truth
-        return {"exact_match": float(right.all(1).mean()), "char_accuracy": float(right.mean()),
-                "per_position_accuracy": [float(v) for v in right.mean(0)], "size": len(self),
-                "min_margin": float(margins.min()), "margins": margins, "predicted": predicted}
+        return {
+            "exact_match": float(right.all(1).mean()),
+            "char_accuracy": float(right.mean()),
+            "per_position_accuracy": [float(v) for v in right.mean(0)],
+            "size": len(self),
+            "min_margin": float(margins.min()),
+            "margins": margins,
+            "predicted": predicted,
+        }
 
 
 def run_together(model: Any, parts: list[tuple[Checker, slice | np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -56,7 +62,7 @@ def run_together(model: Any, parts: list[tuple[Checker, slice | np.ndarray]]) ->
     truth = [checker.truth[rows] for checker, rows in parts]
     predicted, margins = MARGINS(model, np.concatenate(tokens), np.concatenate(truth))
     ends = np.cumsum([len(t) for t in tokens])[:-1]
-    return list(zip(np.split(predicted, ends), np.split(margins, ends)))
+    return list(zip(np.split(predicted, ends), np.split(margins, ends), strict=True))
 
 
 def keras_model(stored: Any) -> Any:
@@ -68,14 +74,16 @@ def keras_model(stored: Any) -> Any:
 
     model = build_model(stored.task, stored.net)
     weights = [stored.weights[f"{path}/cell/vars/{j}"] for path in rnn_layer_paths(stored.net) for j in range(3)]
-    model.set_weights(weights + [stored.weights["layers/dense/vars/0"], stored.weights["layers/dense/vars/1"]])
+    model.set_weights([*weights, stored.weights["layers/dense/vars/0"], stored.weights["layers/dense/vars/1"]])
     return model
 
 
 def margins_function(model: Any, task: TaskConfig):
     """A MarginFn for model/analysis.py (the map): questions -> margins."""
+
     def margins_of(q: Questions) -> np.ndarray:
         return Checker(task, q).run(model)[1]
+
     return margins_of
 
 
@@ -85,7 +93,7 @@ def sample_lines(task: TaskConfig, questions: Questions, predicted: np.ndarray) 
     truths = answers(questions)
     width = task.question_length
     lines = []
-    for text, truth, guess in zip(questions.texts(), truths.tolist(), guesses):
+    for text, truth, guess in zip(questions.texts(), truths.tolist(), guesses, strict=True):
         mark = "☑" if guess.strip() == str(truth) else "☒"
-        lines.append(f"Q {text:<{width}} T {str(truth):<{task.answer_length}} {mark} {guess.strip()}")
+        lines.append(f"Q {text:<{width}} T {truth!s:<{task.answer_length}} {mark} {guess.strip()}")
     return lines

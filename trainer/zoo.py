@@ -24,16 +24,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ZOO_DIR = ROOT / "model" / "zoo"
 RUNS = ROOT / "runs" / "zoo"
-SHIPPED = ("config.json", "metadata.json", "model.weights.h5", "task_config.json", "network.json",
-           "train_settings.json", "metrics.json", "history.json", "map.npz", "learning.npz", "training_curve.png")
+SHIPPED = (
+    "config.json",
+    "metadata.json",
+    "model.weights.h5",
+    "task_config.json",
+    "network.json",
+    "train_settings.json",
+    "metrics.json",
+    "history.json",
+    "map.npz",
+    "learning.npz",
+    "training_curve.png",
+)
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str
-    task: str          # in words, for the table
-    target: str        # the issue's target, in words
-    samples: int       # fresh random questions for trainer.evaluate
+    task: str  # in words, for the table
+    target: str  # the issue's target, in words
+    samples: int  # fresh random questions for trainer.evaluate
     min_accuracy: float  # the target as a headline accuracy (every question when listed, else random)
 
 
@@ -59,16 +70,36 @@ def train(entry: Entry) -> tuple[int, float]:
     log = RUNS / f"{entry.name}.log"
     started = time.time()
     with open(log, "w") as out:
-        status = subprocess.call([sys.executable, "-m", "trainer", "--preset", entry.name, "--output-dir",
-                                  str(RUNS / entry.name)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        status = subprocess.call(
+            [sys.executable, "-m", "trainer", "--preset", entry.name, "--output-dir", str(RUNS / entry.name)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return status, time.time() - started
 
 
 def evaluate(entry: Entry) -> tuple[int, str]:
     """trainer.evaluate on fresh questions; (exit status, its report)."""
-    done = subprocess.run([sys.executable, "-m", "trainer.evaluate", str(RUNS / entry.name), "--samples",
-                           str(entry.samples), "--seed", "99", "--min-accuracy", str(entry.min_accuracy),
-                           "--show-failures", "3"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainer.evaluate",
+            str(RUNS / entry.name),
+            "--samples",
+            str(entry.samples),
+            "--seed",
+            "99",
+            "--min-accuracy",
+            str(entry.min_accuracy),
+            "--show-failures",
+            "3",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -106,19 +137,28 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads((RUNS / "results.json").read_text()) if (RUNS / "results.json").is_file() else {}
     for entry in wanted:
         print(f"== {entry.name}: {entry.task}", flush=True)
-        status, seconds = train(entry) if not args.skip_training else (0, 0.0)
+        status, _seconds = train(entry) if not args.skip_training else (0, 0.0)
         if not (RUNS / entry.name / "model.weights.h5").is_file():
             print(f"   training failed (exit {status}); see {RUNS / entry.name}.log", flush=True)
             continue
         verdict, report = evaluate(entry)
         size = ship(entry)
         metrics = json.loads((RUNS / entry.name / "metrics.json").read_text())
-        results[entry.name] = {"task": entry.task, "target": entry.target, "measured": summary_line(report),
-                               "met": verdict == 0 and entry.min_accuracy > 0, "trainer_exit": status,
-                               "train_seconds": metrics.get("train_seconds"), "bytes": size,
-                               "cell": json.loads((RUNS / entry.name / "network.json").read_text())["cell"]}
-        print(f"   {results[entry.name]['measured']} (target {entry.target}); trained "
-              f"{metrics.get('train_seconds')}s; {size / 1e3:,.0f} kB", flush=True)
+        results[entry.name] = {
+            "task": entry.task,
+            "target": entry.target,
+            "measured": summary_line(report),
+            "met": verdict == 0 and entry.min_accuracy > 0,
+            "trainer_exit": status,
+            "train_seconds": metrics.get("train_seconds"),
+            "bytes": size,
+            "cell": json.loads((RUNS / entry.name / "network.json").read_text())["cell"],
+        }
+        print(
+            f"   {results[entry.name]['measured']} (target {entry.target}); trained "
+            f"{metrics.get('train_seconds')}s; {size / 1e3:,.0f} kB",
+            flush=True,
+        )
         (RUNS / "results.json").write_text(json.dumps(results, indent=2))
     order = [e.name for e in ZOO if (ZOO_DIR / e.name / "model.weights.h5").is_file()]
     (ZOO_DIR / "index.json").write_text(json.dumps({"default": "add3", "models": order}, indent=2) + "\n")
@@ -127,9 +167,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_table(results: dict) -> None:
-    lines = ["# The model zoo", "", "    python -m trainer.zoo", "",
-             "| model | task | cell | target | measured (python -m trainer.evaluate) | met | trained s | size |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# The model zoo",
+        "",
+        "    python -m trainer.zoo",
+        "",
+        "| model | task | cell | target | measured (python -m trainer.evaluate) | met | trained s | size |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     total = 0
     for entry in ZOO:
         r = results.get(entry.name)
@@ -137,8 +182,10 @@ def write_table(results: dict) -> None:
             continue
         total += r["bytes"]
         met = "yes" if r["met"] else ("-" if entry.min_accuracy == 0 else "no")
-        lines.append(f"| `{entry.name}` | {r['task']} | {r['cell']} | {r['target']} | {r['measured']} | {met} | "
-                     f"{r['train_seconds']} | {r['bytes'] / 1e3:,.0f} kB |")
+        lines.append(
+            f"| `{entry.name}` | {r['task']} | {r['cell']} | {r['target']} | {r['measured']} | {met} | "
+            f"{r['train_seconds']} | {r['bytes'] / 1e3:,.0f} kB |"
+        )
     lines += ["", f"Total size of model/zoo: {total / 1e6:.1f} MB."]
     out = ROOT / "bench" / "results" / "zoo.md"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,12 +15,17 @@ def model_line(info: dict, summary: str) -> str:
     """One line: which model answers, its task, and its headline accuracy."""
     if info.get("error"):
         return f'<div class="panel warn">{esc(info["error"])}</div>'
-    accuracy = f" · {percent(info['accuracy'])} right ({esc(info['accuracy_measured_on'])})" \
-        if info.get("accuracy") is not None else ""
+    accuracy = (
+        f" · {percent(info['accuracy'])} right ({esc(info['accuracy_measured_on'])})"
+        if info.get("accuracy") is not None
+        else ""
+    )
     notes = "".join(f'<div class="warn" role="alert">{WARN} {esc(n)}</div>' for n in info["notes"])
-    return (f'<div class="panel" id="model-line">Answering with <b>{esc(info["description"])}</b>: {esc(summary)}, '
-            f'{esc(info["network"]["cell"].upper())} {info["network"]["encoder_units"]}/'
-            f'{info["network"]["decoder_units"]}{accuracy}{notes}</div>')
+    return (
+        f'<div class="panel" id="model-line">Answering with <b>{esc(info["description"])}</b>: {esc(summary)}, '
+        f"{esc(info['network']['cell'].upper())} {info['network']['encoder_units']}/"
+        f"{info['network']['decoder_units']}{accuracy}{notes}</div>"
+    )
 
 
 def model_html(info: dict) -> str:
@@ -36,12 +41,18 @@ def model_html(info: dict) -> str:
     terms = f"{t['terms']}" if t["fewest_terms"] == t["terms"] else f"{t['fewest_terms']} to {t['terms']}"
     rows = [
         ("Answering with", where),
-        ("Task", f"{terms} numbers from {t['smallest']} to {t['max_term']} joined by "
-                 f"{esc(' '.join(t['operators']))}; input {'reversed' if t['reverse'] else 'not reversed'}, "
-                 f"padded on the {esc(t['padding'])}; alphabet <code>{esc(repr(t['alphabet']))}</code>"),
-        ("Network", f"{esc(n['cell'].upper())}: {n['encoder_layers']} encoder layer(s) of {n['encoder_units']} units, "
-                    f"RepeatVector({t['answer_length']}), {n['decoder_layers']} decoder layer(s) of "
-                    f"{n['decoder_units']} units, softmax over {len(t['alphabet'])} characters"),
+        (
+            "Task",
+            f"{terms} numbers from {t['smallest']} to {t['max_term']} joined by "
+            f"{esc(' '.join(t['operators']))}; input {'reversed' if t['reverse'] else 'not reversed'}, "
+            f"padded on the {esc(t['padding'])}; alphabet <code>{esc(repr(t['alphabet']))}</code>",
+        ),
+        (
+            "Network",
+            f"{esc(n['cell'].upper())}: {n['encoder_layers']} encoder layer(s) of {n['encoder_units']} units, "
+            f"RepeatVector({t['answer_length']}), {n['decoder_layers']} decoder layer(s) of "
+            f"{n['decoder_units']} units, softmax over {len(t['alphabet'])} characters",
+        ),
     ]
     metrics = info["metrics"]
     if info.get("accuracy") is not None:
@@ -49,8 +60,13 @@ def model_html(info: dict) -> str:
     if metrics.get("heldout_exact_match") is not None and metrics.get("exhaustive_total"):
         rows.append(("Held-out exact match", percent(metrics["heldout_exact_match"])))
     if metrics.get("min_margin") is not None:
-        rows.append(("Smallest margin", f"{metrics['min_margin']:.3f} (p(right) − p(best wrong) at the weakest "
-                                        "position of the hardest question)"))
+        rows.append(
+            (
+                "Smallest margin",
+                f"{metrics['min_margin']:.3f} (p(right) − p(best wrong) at the weakest "
+                "position of the hardest question)",
+            )
+        )
     if metrics.get("train_seconds") is not None:
         rows.append(("Training", f"{metrics['train_seconds']:,.0f} s, {metrics.get('samples_seen', 0):,} samples"))
     if metrics.get("note"):

@@ -8,10 +8,10 @@ import gradio as gr
 
 from model.metrics import percent
 
-from .many import TABLE_CSS
-from .service import MAX_RANDOM, Service
 from .html import CSS, RIGHT, WARN, WRONG, esc, show_char
+from .many import TABLE_CSS
 from .one_sum import verdict_html
+from .service import MAX_RANDOM, Service
 
 COMPARE_CSS = """
 .sides { display: flex; flex-wrap: wrap; gap: 16px; }
@@ -27,8 +27,9 @@ COMPARE_CSS = """
 def _confidences(result: dict) -> str:
     if result.get("error"):
         return ""
-    return " ".join(f'<span class="mono">{show_char(p["char"])}</span> {percent(p["confidence"], 1)}'
-                    for p in result["positions"])
+    return " ".join(
+        f'<span class="mono">{show_char(p["char"])}</span> {percent(p["confidence"], 1)}' for p in result["positions"]
+    )
 
 
 def compare_one_html(data: dict, name_a: str, name_b: str) -> str:
@@ -36,8 +37,9 @@ def compare_one_html(data: dict, name_a: str, name_b: str) -> str:
         return f'<div class="panel warn">{WARN} {esc(data["error"])}</div>'
     sides = []
     for name, result in ((name_a, data["a"]), (name_b, data["b"])):
-        sides.append(f'<div><h3>{esc(name)}</h3>{verdict_html(result)}'
-                     f'<div class="hint">{_confidences(result)}</div></div>')
+        sides.append(
+            f'<div><h3>{esc(name)}</h3>{verdict_html(result)}<div class="hint">{_confidences(result)}</div></div>'
+        )
     return f'<div class="panel sides" id="compare-one">{"".join(sides)}</div>'
 
 
@@ -56,17 +58,23 @@ def compare_random_html(data: dict, name_a: str, name_b: str) -> str:
         accuracy = "no valid questions" if table["accuracy"] is None else percent(table["accuracy"], 1)
         summary.append(f"<b>{esc(name)}</b>: {accuracy} ({table['correct']} of {table['valid']} right)")
     rows, differ = [], 0
-    for i, (ra, rb) in enumerate(zip(a["rows"], b["rows"])):
-        disagree = (ra.get("prediction") != rb.get("prediction"))
+    for i, (ra, rb) in enumerate(zip(a["rows"], b["rows"], strict=False)):
+        disagree = ra.get("prediction") != rb.get("prediction")
         differ += disagree
-        rows.append(f'<tr class="{"differ" if disagree else ""}"><td>{i + 1}</td><td class="q">{esc(ra["question"])}</td>'
-                    f'<td class="q">{esc(ra["true_answer"])}</td><td class="q">{esc(ra.get("prediction") or "")}</td>'
-                    f'<td>{_mark(ra)}</td><td class="q">{esc(rb.get("prediction") or "")}</td><td>{_mark(rb)}</td></tr>')
-    head = (f"<tr><th>#</th><th>Question</th><th>True</th><th>{esc(name_a)}</th><th></th><th>{esc(name_b)}</th>"
-            "<th></th></tr>")
-    return (f'<div class="panel" id="compare-random"><div>{" · ".join(summary)} · they disagree on {differ} of '
-            f'{len(rows)} (seed {a.get("seed")})</div><div class="tablebox"><table class="both">{head}'
-            f'{"".join(rows)}</table></div></div>')
+        rows.append(
+            f'<tr class="{"differ" if disagree else ""}"><td>{i + 1}</td><td class="q">{esc(ra["question"])}</td>'
+            f'<td class="q">{esc(ra["true_answer"])}</td><td class="q">{esc(ra.get("prediction") or "")}</td>'
+            f'<td>{_mark(ra)}</td><td class="q">{esc(rb.get("prediction") or "")}</td><td>{_mark(rb)}</td></tr>'
+        )
+    head = (
+        f"<tr><th>#</th><th>Question</th><th>True</th><th>{esc(name_a)}</th><th></th><th>{esc(name_b)}</th>"
+        "<th></th></tr>"
+    )
+    return (
+        f'<div class="panel" id="compare-random"><div>{" · ".join(summary)} · they disagree on {differ} of '
+        f'{len(rows)} (seed {a.get("seed")})</div><div class="tablebox"><table class="both">{head}'
+        f"{''.join(rows)}</table></div></div>"
+    )
 
 
 def tab(service: Service, picker: Any) -> None:
@@ -77,19 +85,40 @@ def tab(service: Service, picker: Any) -> None:
         model_a = gr.Dropdown(names, value=service.default, label="Model A", elem_id="compare-a", min_width=160)
         model_b = gr.Dropdown(names, value=second, label="Model B", elem_id="compare-b", min_width=160)
     with gr.Row(equal_height=False):
-        question = gr.Textbox(label="Question for both", placeholder=service.examples(service.default)[0],
-                              elem_id="compare-question", max_lines=1, max_length=200, scale=3, min_width=180)
+        question = gr.Textbox(
+            label="Question for both",
+            placeholder=service.examples(service.default)[0],
+            elem_id="compare-question",
+            max_lines=1,
+            max_length=200,
+            scale=3,
+            min_width=180,
+        )
         ask = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1, min_width=100)
     with gr.Row(equal_height=False):
-        count = gr.Number(label=f"Or this many random questions from model A's task (1 to {MAX_RANDOM})", value=20,
-                          precision=0, elem_id="compare-n", min_width=200)
+        count = gr.Number(
+            label=f"Or this many random questions from model A's task (1 to {MAX_RANDOM})",
+            value=20,
+            precision=0,
+            elem_id="compare-n",
+            min_width=200,
+        )
         seed = gr.Textbox(label="Seed (optional)", elem_id="compare-seed", max_length=20, min_width=120)
         draw = gr.Button("Compare on random questions", elem_id="compare-random-button", min_width=160)
     result = gr.HTML(elem_id="compare-result", css_template=CSS + TABLE_CSS + COMPARE_CSS)
 
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-    gr.on([ask.click, question.submit], lambda q, a, b: compare_one_html(service.compare(q, a, b), a, b),
-          [question, model_a, model_b], result, **private)
-    draw.click(lambda n, s, a, b: compare_random_html(service.compare_random(n, s, a, b), a, b),
-               [count, seed, model_a, model_b], result, **private)
+    gr.on(
+        [ask.click, question.submit],
+        lambda q, a, b: compare_one_html(service.compare(q, a, b), a, b),
+        [question, model_a, model_b],
+        result,
+        **private,
+    )
+    draw.click(
+        lambda n, s, a, b: compare_random_html(service.compare_random(n, s, a, b), a, b),
+        [count, seed, model_a, model_b],
+        result,
+        **private,
+    )
     model_a.change(lambda a: gr.Textbox(placeholder=service.examples(a)[0]), model_a, question, **private)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -55,7 +56,7 @@ class EndpointPolicy:
     unread: Callable[[str], int] = lambda session: 0
 
     @classmethod
-    def of(cls, demo: Any) -> "EndpointPolicy":
+    def of(cls, demo: Any) -> EndpointPolicy:
         arity = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name}
 
         def unread(session: str) -> int:
@@ -71,8 +72,13 @@ class EndpointPolicy:
 class RequestGuard:
     """ASGI middleware: body size cap, no uploads, bounded concurrency."""
 
-    def __init__(self, app: ASGIApp, policy: EndpointPolicy | None = None, max_body: int = MAX_BODY_BYTES,
-                 max_in_flight: int = MAX_IN_FLIGHT):
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: EndpointPolicy | None = None,
+        max_body: int = MAX_BODY_BYTES,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ):
         self.app, self.policy = app, policy or EndpointPolicy()
         self.max_body, self.max_in_flight = max_body, max_in_flight
         self.in_flight = 0
@@ -121,15 +127,23 @@ class RequestGuard:
         if not isinstance(data, dict):
             return body, None
         session = data.get("session_hash")
-        if not (named and named.group(1) == "run") and isinstance(session, str) \
-                and self.policy.unread(session) >= MAX_UNREAD:
-            return body, (f"This session has {MAX_UNREAD} results it has not read yet; read them from its event "
-                          "stream before sending more.")
+        if (
+            not (named and named.group(1) == "run")
+            and isinstance(session, str)
+            and self.policy.unread(session) >= MAX_UNREAD
+        ):
+            return body, (
+                f"This session has {MAX_UNREAD} results it has not read yet; read them from its event "
+                "stream before sending more."
+            )
         changed = False
         if named and named.group(1) == "run" and not isinstance(session, str):
             data["session_hash"], changed = SHARED_SESSION, True
-        name = DIRECT_TWINS.get(named.group(2), named.group(2)) if named and named.group(1) == "run" else \
-            (named.group(2) if named else None)
+        name = (
+            DIRECT_TWINS.get(named.group(2), named.group(2))
+            if named and named.group(1) == "run"
+            else (named.group(2) if named else None)
+        )
         wanted, given = self.policy.arity.get(name or ""), data.get("data")
         if wanted is not None and isinstance(given, list) and len(given) < wanted:
             data["data"], changed = given + [None] * (wanted - len(given)), True
@@ -176,7 +190,15 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 async def refuse(send: Send, status: int, message: str) -> None:
     payload = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

@@ -17,9 +17,9 @@ PAD_SHOWN = "␣"  # how the padding space is drawn, so a person can see it
 RIGHT, WRONG, WARN = "☑", "☒", "⚠"
 
 # Colour scales as (position, RGB) anchors; chosen to read on light and dark pages alike.
-DIVERGING = [(0.0, (33, 102, 172)), (0.5, (235, 235, 235)), (1.0, (178, 24, 43))]   # -1 blue, 0 grey, +1 red
+DIVERGING = [(0.0, (33, 102, 172)), (0.5, (235, 235, 235)), (1.0, (178, 24, 43))]  # -1 blue, 0 grey, +1 red
 SEQUENTIAL = [(0.0, (240, 240, 240)), (0.35, (253, 174, 97)), (0.7, (215, 48, 39)), (1.0, (120, 0, 30))]
-MARGIN = [(0.0, (250, 204, 21)), (0.5, (74, 222, 128)), (1.0, (21, 94, 117))]      # right: weak yellow -> sure teal
+MARGIN = [(0.0, (250, 204, 21)), (0.5, (74, 222, 128)), (1.0, (21, 94, 117))]  # right: weak yellow -> sure teal
 WRONG_RGB = (225, 29, 72)
 
 CSS = """
@@ -101,8 +101,10 @@ def css_colour(value: float, anchors: list[tuple[float, tuple[int, int, int]]]) 
 
 def legend(anchors: list[tuple[float, tuple[int, int, int]]], low: str, high: str) -> str:
     stops = ", ".join(f"rgb{rgb} {100 * pos:.0f}%" for pos, rgb in anchors)
-    return (f'<span class="hint">{esc(low)}<span class="legend" style="background: linear-gradient(90deg, {stops})">'
-            f"</span>{esc(high)}</span>")
+    return (
+        f'<span class="hint">{esc(low)}<span class="legend" style="background: linear-gradient(90deg, {stops})">'
+        f"</span>{esc(high)}</span>"
+    )
 
 
 def png_bytes(rgb: np.ndarray, level: int = 3) -> bytes:

@@ -19,12 +19,14 @@ import numpy as np
 from model.forward import LayerTrace
 from model.questions import InputError
 
-from .service import Service
 from .html import CSS, DIVERGING, SEQUENTIAL, colour_scale, css_colour, data_uri, esc, legend, png_bytes, show_char
+from .service import Service
 
-ATTRIBUTION_METHOD = ("Method: each input digit is replaced in turn by every other digit that keeps the question "
-                      "valid; a cell shows how far the probability of the answer character the model chose moves, "
-                      "on average (0: no effect, 1: the choice collapses).")
+ATTRIBUTION_METHOD = (
+    "Method: each input digit is replaced in turn by every other digit that keeps the question "
+    "valid; a cell shows how far the probability of the answer character the model chose moves, "
+    "on average (0: no effect, 1: the choice collapses)."
+)
 STEP_PX, UNIT_PX = 26, 3
 FRAME = (245, 158, 11)
 INSIDE_CSS = """
@@ -46,12 +48,17 @@ def attribution_html(result: dict) -> str:
     head = "".join(f"<th>{show_char(c)}</th>" for c in read)
     rows = []
     for p, values in enumerate(grid):
-        cells = "".join(f'<td class="v" style="background:{css_colour(v, SEQUENTIAL)};color:{"#fff" if v > 0.55 else "#111"}"'
-                        f' title="{v:.2f}">{v:.2f}</td>' for v in values)
+        cells = "".join(
+            f'<td class="v" style="background:{css_colour(v, SEQUENTIAL)};color:{"#fff" if v > 0.55 else "#111"}"'
+            f' title="{v:.2f}">{v:.2f}</td>'
+            for v in values
+        )
         rows.append(f"<tr><th>{p + 1}: {show_char(answer[p])}</th>{cells}</tr>")
-    return (f'<div class="panel"><div class="scroll"><table class="grid att"><tr><th class="hint">answer ↓ / reads →'
-            f'</th>{head}</tr>{"".join(rows)}</table></div><div>{legend(SEQUENTIAL, "no effect", "decides it")}</div>'
-            f'<div class="hint">{esc(ATTRIBUTION_METHOD)}</div></div>')
+    return (
+        f'<div class="panel"><div class="scroll"><table class="grid att"><tr><th class="hint">answer ↓ / reads →'
+        f"</th>{head}</tr>{''.join(rows)}</table></div><div>{legend(SEQUENTIAL, 'no effect', 'decides it')}</div>"
+        f'<div class="hint">{esc(ATTRIBUTION_METHOD)}</div></div>'
+    )
 
 
 def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_step: int | None) -> bytes:
@@ -63,43 +70,59 @@ def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_st
     if frame_step is not None and 0 <= frame_step < data.shape[1]:
         x0, x1 = frame_step * STEP_PX, (frame_step + 1) * STEP_PX - 1
         rgb[:, [x0, x0 + 1, x1 - 1, x1]] = FRAME
-        rgb[[0, 1, -2, -1], x0:x1 + 1] = FRAME
+        rgb[[0, 1, -2, -1], x0 : x1 + 1] = FRAME
     return png_bytes(rgb, level=1)
 
 
 def _figure(title: str, chars: str, png: bytes, now: int | None) -> str:
-    labels = "".join(f'<span class="{"now" if i == now else ""}" style="width:{STEP_PX}px">{show_char(c)}</span>'
-                     for i, c in enumerate(chars))
-    return (f'<figure><figcaption>{esc(title)}</figcaption><div class="steps">{labels}</div>'
-            f'<img class="heat" alt="{esc(title)}" src="{data_uri(png)}"></figure>')
+    labels = "".join(
+        f'<span class="{"now" if i == now else ""}" style="width:{STEP_PX}px">{show_char(c)}</span>'
+        for i, c in enumerate(chars)
+    )
+    return (
+        f'<figure><figcaption>{esc(title)}</figcaption><div class="steps">{labels}</div>'
+        f'<img class="heat" alt="{esc(title)}" src="{data_uri(png)}"></figure>'
+    )
 
 
-def states_html(traces: list[LayerTrace], orders: list[np.ndarray], read: str, written: str, step: int,
-                show: list[str]) -> str:
+def states_html(
+    traces: list[LayerTrace], orders: list[np.ndarray], read: str, written: str, step: int, show: list[str]
+) -> str:
     """Every layer's hidden state (and, on demand, cell state and gates) with step `step` (0-based) framed."""
     encoder_steps = len(read)
     parts = []
-    for trace, order in zip(traces, orders):
+    for trace, order in zip(traces, orders, strict=True):
         is_encoder = trace.name.startswith("encoder")
         chars = read if is_encoder else written
         now = step if is_encoder else step - encoder_steps
         now = now if 0 <= now < len(chars) else None
-        parts.append(_figure(f"{trace.name}: hidden state h", chars,
-                             heatmap_png(trace.hidden[0], order, True, now), now))
+        parts.append(
+            _figure(f"{trace.name}: hidden state h", chars, heatmap_png(trace.hidden[0], order, True, now), now)
+        )
         if "cell" in show and trace.cell is not None:
             scale = max(1e-6, float(np.abs(trace.cell[0]).max()))
-            parts.append(_figure(f"{trace.name}: cell state c (÷{scale:.1f})", chars,
-                                 heatmap_png(trace.cell[0] / scale, order, True, now), now))
+            parts.append(
+                _figure(
+                    f"{trace.name}: cell state c (÷{scale:.1f})",
+                    chars,
+                    heatmap_png(trace.cell[0] / scale, order, True, now),
+                    now,
+                )
+            )
         if "gates" in show:
             for gate, values in trace.gates.items():
                 if gate != "candidate":
-                    parts.append(_figure(f"{trace.name}: {gate} gate", chars,
-                                         heatmap_png(values[0], order, False, now), now))
-    legends = legend(DIVERGING, "−1", "+1") + (" gates: " + legend(SEQUENTIAL, "0 (closed)", "1 (open)")
-                                               if "gates" in show else "")
-    return (f'<div class="panel"><div class="states">{"".join(parts)}</div><div>{legends}</div>'
-            '<div class="hint">One row per unit (ordered by the step where it is most active), one column per step: '
-            "the encoder reads the question, then the decoder writes the answer.</div></div>")
+                    parts.append(
+                        _figure(f"{trace.name}: {gate} gate", chars, heatmap_png(values[0], order, False, now), now)
+                    )
+    legends = legend(DIVERGING, "−1", "+1") + (
+        " gates: " + legend(SEQUENTIAL, "0 (closed)", "1 (open)") if "gates" in show else ""
+    )
+    return (
+        f'<div class="panel"><div class="states">{"".join(parts)}</div><div>{legends}</div>'
+        '<div class="hint">One row per unit (ordered by the step where it is most active), one column per step: '
+        "the encoder reads the question, then the decoder writes the answer.</div></div>"
+    )
 
 
 def step_text(traces: list[LayerTrace], read: str, written: str, confidence: list[float], step: int) -> str:
@@ -113,14 +136,15 @@ def step_text(traces: list[LayerTrace], read: str, written: str, confidence: lis
         what = f"the encoder reads {show_char(read[step])}"
     else:
         trace, local = decoder, step - len(read)
-        what = (f"the decoder writes {show_char(written[local])} "
-                f"({100 * confidence[local]:.1f}% sure)")
+        what = f"the decoder writes {show_char(written[local])} ({100 * confidence[local]:.1f}% sure)"
     before = trace.hidden[0, local - 1] if local else np.zeros_like(trace.hidden[0, 0])
     change = trace.hidden[0, local] - before
     top = np.argsort(-np.abs(change))[:5]
     moved = ", ".join(f"unit {int(u)} ({change[u]:+.2f})" for u in top)
-    return (f'<div class="panel" id="step-text"><b>Step {step + 1} of {total}</b>: {what}. '
-            f'The hidden-state units that changed most: {moved}.</div>')
+    return (
+        f'<div class="panel" id="step-text"><b>Step {step + 1} of {total}</b>: {what}. '
+        f"The hidden-state units that changed most: {moved}.</div>"
+    )
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -133,14 +157,25 @@ class InsideTab:
 
 def tab(service: Service, picker: Any, question: Any) -> InsideTab:
     """The "Inside the network" tab: the states and gates of the current question, step by step."""
-    gr.Markdown("The recurrent layers' states for the question in the **One question** tab. Move the step slider "
-                "to walk through the computation one character at a time.")
+    gr.Markdown(
+        "The recurrent layers' states for the question in the **One question** tab. Move the step slider "
+        "to walk through the computation one character at a time."
+    )
     with gr.Row():
         step = gr.Slider(1, 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
-        show = gr.CheckboxGroup([("cell state c", "cell"), ("gates", "gates")], value=[], label="Also show",
-                                elem_id="show-more", scale=2, min_width=200)
-    text = gr.HTML('<div class="panel hint">Ask a question in the One question tab first.</div>', elem_id="step-box",
-                   css_template=CSS + INSIDE_CSS)
+        show = gr.CheckboxGroup(
+            [("cell state c", "cell"), ("gates", "gates")],
+            value=[],
+            label="Also show",
+            elem_id="show-more",
+            scale=2,
+            min_width=200,
+        )
+    text = gr.HTML(
+        '<div class="panel hint">Ask a question in the One question tab first.</div>',
+        elem_id="step-box",
+        css_template=CSS + INSIDE_CSS,
+    )
     pictures = gr.HTML(elem_id="states", css_template=CSS + INSIDE_CSS)
 
     def render(question_text: str, name: str, step_number: float, extra: list[str]) -> tuple[Any, str, str]:
@@ -154,12 +189,20 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
         confidence = [p["confidence"] for p in result["positions"]]
         missing = ""
         if extra and served.stored.net.cell != "lstm":
-            missing = ('<div class="panel hint">' + ("A SimpleRNN has no gates and no cell state: only its hidden "
-                       "state is shown." if served.stored.net.cell == "simple_rnn" else
-                       "A GRU has no separate cell state; its update and reset gates are shown.") + "</div>")
-        return (gr.Slider(maximum=total, value=index + 1),
-                step_text(traces, read, written, confidence, index) + missing,
-                states_html(traces, served.unit_orders, read, written, index, list(extra or [])))
+            missing = (
+                '<div class="panel hint">'
+                + (
+                    "A SimpleRNN has no gates and no cell state: only its hidden state is shown."
+                    if served.stored.net.cell == "simple_rnn"
+                    else "A GRU has no separate cell state; its update and reset gates are shown."
+                )
+                + "</div>"
+            )
+        return (
+            gr.Slider(maximum=total, value=index + 1),
+            step_text(traces, read, written, confidence, index) + missing,
+            states_html(traces, served.unit_orders, read, written, index, list(extra or [])),
+        )
 
     inputs, outputs = [question, picker, step, show], [step, text, pictures]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}

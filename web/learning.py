@@ -18,11 +18,13 @@ import pandas as pd
 
 from model.analysis import LearningRecord
 
-from .service import Service
 from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
+from .service import Service
 
-NO_RECORD = ("This model has no learning record: `python -m trainer` writes one (learning.npz) for every model it "
-             "trains, and this one was made without it.")
+NO_RECORD = (
+    "This model has no learning record: `python -m trainer` writes one (learning.npz) for every model it "
+    "trains, and this one was made without it."
+)
 
 
 def curves(record: LearningRecord | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -32,16 +34,24 @@ def curves(record: LearningRecord | None) -> tuple[pd.DataFrame, pd.DataFrame, p
         return empty, empty, empty
     epochs = np.arange(1, record.epochs + 1)
     loss = pd.DataFrame({"epoch": epochs, "value": record.loss, "series": "training loss"})
-    errors = [pd.DataFrame({"epoch": epochs, "value": 100 * (1 - record.exact_match),
-                            "series": "held-out wrong %"})]
+    errors = [pd.DataFrame({"epoch": epochs, "value": 100 * (1 - record.exact_match), "series": "held-out wrong %"})]
     measured = record.space_wrong >= 0
     if measured.any():
-        errors.append(pd.DataFrame({"epoch": epochs[measured], "value": record.space_wrong[measured].astype(float),
-                                    "series": "wrong over every question (count)"}))
+        errors.append(
+            pd.DataFrame(
+                {
+                    "epoch": epochs[measured],
+                    "value": record.space_wrong[measured].astype(float),
+                    "series": "wrong over every question (count)",
+                }
+            )
+        )
     probe_wrong = (record.probe_margin <= 127).reshape(record.epochs, -1).mean(axis=1) * 100
     errors.append(pd.DataFrame({"epoch": epochs, "value": probe_wrong, "series": "probe map wrong %"}))
-    positions = [pd.DataFrame({"epoch": epochs, "value": 100 * record.per_position[:, p],
-                               "series": f"answer position {p + 1}"}) for p in range(record.per_position.shape[1])]
+    positions = [
+        pd.DataFrame({"epoch": epochs, "value": 100 * record.per_position[:, p], "series": f"answer position {p + 1}"})
+        for p in range(record.per_position.shape[1])
+    ]
     return loss, pd.concat(errors, ignore_index=True), pd.concat(positions, ignore_index=True)
 
 
@@ -50,10 +60,12 @@ def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
     rgb = margin_palette()[quantised]
     scale = max(1, 400 // quantised.shape[0])
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-    return (f'<div><img class="heat" style="width:min(400px,100%)" alt="map {esc(caption)}" '
-            f'src="{data_uri(png_bytes(rgb))}"></div><div>{legend(MARGIN, "barely right", "sure")} '
-            f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
-            f'{esc(axis[0])}…{esc(axis[-1])}, y: second ({esc(caption)})</span></div>')
+    return (
+        f'<div><img class="heat" style="width:min(400px,100%)" alt="map {esc(caption)}" '
+        f'src="{data_uri(png_bytes(rgb))}"></div><div>{legend(MARGIN, "barely right", "sure")} '
+        f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
+        f"{esc(axis[0])}…{esc(axis[-1])}, y: second ({esc(caption)})</span></div>"
+    )
 
 
 def probe_html(record: LearningRecord | None, epoch: int) -> str:
@@ -63,10 +75,12 @@ def probe_html(record: LearningRecord | None, epoch: int) -> str:
     epoch = int(max(1, min(epoch, record.epochs)))
     quantised = record.probe_margin[epoch - 1]
     wrong = int((quantised <= 127).sum())
-    return (f'<div class="panel" id="probe"><div><b>After epoch {epoch} of {record.epochs}</b> '
-            f'({record.samples_seen[epoch - 1]:,} questions seen, {record.seconds[epoch - 1]:.0f} s): '
-            f'held-out exact match {100 * record.exact_match[epoch - 1]:.2f}%, {wrong:,} of {quantised.size:,} '
-            f'probe questions wrong.</div>{probe_picture(quantised, record.probe_a, f"epoch {epoch}")}</div>')
+    return (
+        f'<div class="panel" id="probe"><div><b>After epoch {epoch} of {record.epochs}</b> '
+        f"({record.samples_seen[epoch - 1]:,} questions seen, {record.seconds[epoch - 1]:.0f} s): "
+        f"held-out exact match {100 * record.exact_match[epoch - 1]:.2f}%, {wrong:,} of {quantised.size:,} "
+        f"probe questions wrong.</div>{probe_picture(quantised, record.probe_a, f'epoch {epoch}')}</div>"
+    )
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -79,12 +93,36 @@ class LearningTab:
 def tab(service: Service, picker: Any) -> LearningTab:
     """The "How it learned" tab: loss, errors and per-position accuracy per epoch, and the replayed probe map."""
     with gr.Row():
-        loss = gr.LinePlot(x="epoch", y="value", color="series", title="Training loss", y_title="loss",
-                           elem_id="curve-loss", min_width=280, height=260)
-        errors = gr.LinePlot(x="epoch", y="value", color="series", title="What is still wrong", y_title="",
-                             elem_id="curve-errors", min_width=280, height=260)
-        positions = gr.LinePlot(x="epoch", y="value", color="series", title="Which answer digit is learned first",
-                                y_title="% right", elem_id="curve-positions", min_width=280, height=260)
+        loss = gr.LinePlot(
+            x="epoch",
+            y="value",
+            color="series",
+            title="Training loss",
+            y_title="loss",
+            elem_id="curve-loss",
+            min_width=280,
+            height=260,
+        )
+        errors = gr.LinePlot(
+            x="epoch",
+            y="value",
+            color="series",
+            title="What is still wrong",
+            y_title="",
+            elem_id="curve-errors",
+            min_width=280,
+            height=260,
+        )
+        positions = gr.LinePlot(
+            x="epoch",
+            y="value",
+            color="series",
+            title="Which answer digit is learned first",
+            y_title="% right",
+            elem_id="curve-positions",
+            min_width=280,
+            height=260,
+        )
     epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 

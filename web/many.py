@@ -35,14 +35,18 @@ def table_html(result: dict) -> str:
     body = []
     for i, row in enumerate(rows):
         if row["error"]:
-            body.append(f'<tr class="refused"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
-                        f'<td colspan="3">{esc(row["error"])}</td><td><span class="mark warn">{WARN}</span></td></tr>')
+            body.append(
+                f'<tr class="refused"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
+                f'<td colspan="3">{esc(row["error"])}</td><td><span class="mark warn">{WARN}</span></td></tr>'
+            )
             continue
         ok = row["correct"]
         mark = f'<span class="mark ok">{RIGHT}</span>' if ok else f'<span class="mark no">{WRONG}</span>'
-        body.append(f'<tr class="{"right" if ok else "wrong"}"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
-                    f'<td class="n">{esc(row["true_answer"])}</td><td class="n">{esc(row["prediction"])}</td>'
-                    f'<td>{percent(row["min_confidence"], 1)}</td><td>{mark}</td></tr>')
+        body.append(
+            f'<tr class="{"right" if ok else "wrong"}"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
+            f'<td class="n">{esc(row["true_answer"])}</td><td class="n">{esc(row["prediction"])}</td>'
+            f"<td>{percent(row['min_confidence'], 1)}</td><td>{mark}</td></tr>"
+        )
     head = "<tr><th>#</th><th>Question</th><th>True</th><th>Predicted</th><th>Least sure</th><th></th></tr>"
     return f'<div class="tablebox"><table class="batch" id="batch-rows">{head}{"".join(body)}</table></div>'
 
@@ -68,12 +72,18 @@ def tab(service: Service, picker: Any) -> Any:
     examples = service.examples(service.default)
     with gr.Row():
         with gr.Column(scale=3, min_width=260):
-            lines = gr.Textbox(label="One question per line", lines=6, elem_id="lines",
-                               placeholder="\n".join(examples[:3]), max_length=MAX_BATCH_CHARS)
+            lines = gr.Textbox(
+                label="One question per line",
+                lines=6,
+                elem_id="lines",
+                placeholder="\n".join(examples[:3]),
+                max_length=MAX_BATCH_CHARS,
+            )
             check = gr.Button("Check these", elem_id="batch-button")
         with gr.Column(scale=2, min_width=220):
-            count = gr.Number(label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, precision=0,
-                              elem_id="n-random")
+            count = gr.Number(
+                label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, precision=0, elem_id="n-random"
+            )
             seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed", max_length=20)
             sample = gr.Button("Draw random questions", elem_id="random-button")
     summary = gr.HTML(elem_id="batch-summary", css_template=CSS)
@@ -83,8 +93,10 @@ def tab(service: Service, picker: Any) -> Any:
         return table_summary(result), table_html(result)
 
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-    check.click(lambda text, name: show(service.predict_batch(text, name)), [lines, picker], [summary, table],
-                **private)
-    sample.click(lambda n, s, name: show(service.random_sums(n, s, name)), [count, seed, picker], [summary, table],
-                 **private)
+    check.click(
+        lambda text, name: show(service.predict_batch(text, name)), [lines, picker], [summary, table], **private
+    )
+    sample.click(
+        lambda n, s, name: show(service.random_sums(n, s, name)), [count, seed, picker], [summary, table], **private
+    )
     return lines

@@ -27,9 +27,11 @@ START = '<div class="panel hint">Type a question (or click an example) and press
 def verdict_html(result: dict) -> str:
     """The answer, the true result and right/wrong, with wrong characters marked."""
     if result.get("error"):
-        return (f'<div class="panel" data-question="{esc(result["question"])}">'
-                f'<span class="big warn" id="verdict-mark">{WARN}</span> '
-                f'<span id="verdict-text">{esc(result["error"])}</span></div>')
+        return (
+            f'<div class="panel" data-question="{esc(result["question"])}">'
+            f'<span class="big warn" id="verdict-mark">{WARN}</span> '
+            f'<span id="verdict-text">{esc(result["error"])}</span></div>'
+        )
     answer = result["answer"] if result["answer"] is not None else result["answer_text"].strip()
     wrong = [p["wrong"] for p in result["positions"]]
     if result["correct"]:
@@ -40,11 +42,13 @@ def verdict_html(result: dict) -> str:
         text = f"wrong: the true answer is {result['true_answer']} (position(s) {places} differ)"
     padded = " " in result["answer_text"] + result["true_text"]
     note = f' <span class="hint">({PAD_SHOWN} is padding)</span>' if padded else ""
-    return (f'<div class="panel" data-question="{esc(result["question"])}"><div class="big">'
-            f'<span class="mono">{esc(result["question"])} = </span>'
-            f'<span class="mono" id="predicted-answer">{esc(answer)}</span> {mark}</div>'
-            f'<div id="verdict-text">{esc(text)}. Predicted {chars_html(result["answer_text"], wrong)} '
-            f'true {chars_html(result["true_text"])}{note}</div></div>')
+    return (
+        f'<div class="panel" data-question="{esc(result["question"])}"><div class="big">'
+        f'<span class="mono">{esc(result["question"])} = </span>'
+        f'<span class="mono" id="predicted-answer">{esc(answer)}</span> {mark}</div>'
+        f'<div id="verdict-text">{esc(text)}. Predicted {chars_html(result["answer_text"], wrong)} '
+        f"true {chars_html(result['true_text'])}{note}</div></div>"
+    )
 
 
 def encoding_html(result: dict, task: TaskConfig) -> str:
@@ -64,10 +68,14 @@ def encoding_html(result: dict, task: TaskConfig) -> str:
         cells = "".join('<td class="hot">1</td>' if c == char else '<td class="cold">·</td>' for c in read)
         rows.append(f"<tr><th>{show_char(char)}</th>{cells}</tr>")
     steps_row = "".join(f"<th>{t + 1}</th>" for t in range(len(read)))
-    grid = (f'<div class="scroll"><table class="grid"><tr><th class="hint">step</th>{steps_row}</tr>'
-            f'<tr><th class="hint">reads</th>{head}</tr>{"".join(rows)}</table></div>')
-    return (f'<div class="panel">{"".join(steps)}<div class="hint">One-hot input: one column per time step, one '
-            f"row per character of the alphabet; the blue cell is the character read.</div>{grid}</div>")
+    grid = (
+        f'<div class="scroll"><table class="grid"><tr><th class="hint">step</th>{steps_row}</tr>'
+        f'<tr><th class="hint">reads</th>{head}</tr>{"".join(rows)}</table></div>'
+    )
+    return (
+        f'<div class="panel">{"".join(steps)}<div class="hint">One-hot input: one column per time step, one '
+        f"row per character of the alphabet; the blue cell is the character read.</div>{grid}</div>"
+    )
 
 
 def positions_html(result: dict) -> str:
@@ -77,16 +85,26 @@ def positions_html(result: dict) -> str:
     rows = []
     for pos in result["positions"]:
         low = pos["confidence"] < 0.9
-        alts = "".join(f'<span class="alt"><b class="mono">{show_char(a["char"])}</b> '
-                       f'{"&lt;0.1%" if a["probability"] < 0.001 else percent(a["probability"], 1)}</span>' for a in pos["top"][1:])
-        mark = f'<span class="no">{WRONG} should be {show_char(pos["true_char"])}</span>' if pos["wrong"] \
+        alts = "".join(
+            f'<span class="alt"><b class="mono">{show_char(a["char"])}</b> '
+            f"{'&lt;0.1%' if a['probability'] < 0.001 else percent(a['probability'], 1)}</span>"
+            for a in pos["top"][1:]
+        )
+        mark = (
+            f'<span class="no">{WRONG} should be {show_char(pos["true_char"])}</span>'
+            if pos["wrong"]
             else f'<span class="ok">{RIGHT}</span>'
-        rows.append(f'<tr><td>{pos["index"] + 1}</td><td class="mono big">{show_char(pos["char"])}</td>'
-                    f'<td>{bar(pos["confidence"], low)}<span class="{"warn" if low else ""}">'
-                    f'{percent(pos["confidence"], 1)}</span></td><td class="tops">{alts}</td><td>{mark}</td></tr>')
-    return ('<div class="panel scroll"><table class="pos"><tr><th>#</th><th>Chose</th><th>Confidence</th>'
-            f'<th class="tops">Runners-up</th><th></th></tr>{"".join(rows)}</table>'
-            '<div class="hint">Amber: the model was less than 90% sure of that character.</div></div>')
+        )
+        rows.append(
+            f'<tr><td>{pos["index"] + 1}</td><td class="mono big">{show_char(pos["char"])}</td>'
+            f'<td>{bar(pos["confidence"], low)}<span class="{"warn" if low else ""}">'
+            f'{percent(pos["confidence"], 1)}</span></td><td class="tops">{alts}</td><td>{mark}</td></tr>'
+        )
+    return (
+        '<div class="panel scroll"><table class="pos"><tr><th>#</th><th>Chose</th><th>Confidence</th>'
+        f'<th class="tops">Runners-up</th><th></th></tr>{"".join(rows)}</table>'
+        '<div class="hint">Amber: the model was less than 90% sure of that character.</div></div>'
+    )
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -107,11 +125,19 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
     """The "One question" tab: input, examples, verdict, encoding, positions and attribution."""
     examples = service.examples(service.default)
     with gr.Row(equal_height=False):
-        question = gr.Textbox(label="Question", placeholder=examples[0], elem_id="question", scale=4, max_lines=1,
-                              max_length=MAX_QUESTION_CHARS, min_width=180)
+        question = gr.Textbox(
+            label="Question",
+            placeholder=examples[0],
+            elem_id="question",
+            scale=4,
+            max_lines=1,
+            max_length=MAX_QUESTION_CHARS,
+            min_width=180,
+        )
         button = gr.Button("Predict", variant="primary", elem_id="predict-button", scale=1, min_width=100)
-    example_set = gr.Dataset(components=[question], samples=[[q] for q in examples], label="Examples (click one)",
-                             elem_id="examples")
+    example_set = gr.Dataset(
+        components=[question], samples=[[q] for q in examples], label="Examples (click one)", elem_id="examples"
+    )
     verdict = gr.HTML(START, css_template=CSS, elem_id="verdict")
     with gr.Row():
         with gr.Column(min_width=300):
@@ -121,21 +147,28 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
             gr.Markdown("### What it answers, position by position")
             positions = gr.HTML(css_template=CSS, elem_id="positions")
     gr.Markdown("### What each answer character depends on")
-    depends = gr.HTML('<div class="panel hint">Ask a question to see which input characters drive each answer '
-                      "character.</div>", css_template=CSS + INSIDE_CSS, elem_id="attribution")
+    depends = gr.HTML(
+        '<div class="panel hint">Ask a question to see which input characters drive each answer character.</div>',
+        css_template=CSS + INSIDE_CSS,
+        elem_id="attribution",
+    )
     with gr.Accordion("The /predict API result (JSON)", open=False):
         raw = gr.JSON(elem_id="predict-json")
 
     def show(text: str, name: str) -> tuple[str, str, str, str, dict]:
         result = service.predict(text, name)
         served = service.resolve(name)
-        grid = attribution_html(service.attribution(text, name)) if result["error"] is None else \
-            '<div class="panel hint">No attribution: the question was not accepted.</div>'
+        grid = (
+            attribution_html(service.attribution(text, name))
+            if result["error"] is None
+            else '<div class="panel hint">No attribution: the question was not accepted.</div>'
+        )
         return verdict_html(result), encoding_html(result, served.task), positions_html(result), grid, result
 
     outputs = [verdict, encoding, positions, depends, raw]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
     typed = gr.on([button.click, question.submit], show, [question, picker], outputs, **private)
-    clicked = example_set.click(lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_set,
-                                question, **private).then(show, [question, picker], outputs, **private)
+    clicked = example_set.click(
+        lambda sample: sample[0] if isinstance(sample, list) and sample else "", example_set, question, **private
+    ).then(show, [question, picker], outputs, **private)
     return OneQuestionTab(question, example_set, outputs, show, [typed, clicked])

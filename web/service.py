@@ -25,20 +25,28 @@ from model.analysis import attribution
 from model.codec import encode_questions
 from model.forward import LayerTrace
 from model.metrics import headline
-from model.questions import (MAX_QUESTION_CHARS, InputError, Questions, example_questions, parse_question,
-                             parse_whole_number, sample_questions)
+from model.questions import (
+    MAX_QUESTION_CHARS,
+    InputError,
+    Questions,
+    example_questions,
+    parse_question,
+    parse_whole_number,
+    sample_questions,
+)
 from model.serving import Catalogue, ServedModel
 
 log = logging.getLogger("app")
 
-MAX_LINES = 500            # questions per /predict_batch request
-MAX_BATCH_CHARS = 20_000   # characters per /predict_batch request (500 lines of 40), checked before splitting
-MAX_RANDOM = 500           # questions per /random_sums request
+MAX_LINES = 500  # questions per /predict_batch request
+MAX_BATCH_CHARS = 20_000  # characters per /predict_batch request (500 lines of 40), checked before splitting
+MAX_RANDOM = 500  # questions per /random_sums request
 INTERNAL_ERROR = "Something went wrong inside the app while answering; it has been logged. Please try again."
 
 
 def guarded(on_error: Callable[[str], dict]) -> Callable:
     """Turn any unexpected exception into a clear result; the traceback goes to the server log only."""
+
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,13 +57,23 @@ def guarded(on_error: Callable[[str], dict]) -> Callable:
             except Exception:
                 log.exception("%s failed", fn.__name__)
                 return on_error(INTERNAL_ERROR)
+
         return wrapper
+
     return decorate
 
 
 def table_error(message: str) -> dict:
-    return {"rows": [], "total": 0, "valid": 0, "correct": 0, "accuracy": None, "seed": None, "model": None,
-            "error": message}
+    return {
+        "rows": [],
+        "total": 0,
+        "valid": 0,
+        "correct": 0,
+        "accuracy": None,
+        "seed": None,
+        "model": None,
+        "error": message,
+    }
 
 
 def plain_error(message: str) -> dict:
@@ -140,8 +158,7 @@ class Service:
     def served(self, name: object) -> ServedModel:
         served = self.catalogue.get(name) or self.own.get(name)
         if served is None:
-            raise InputError(f"There is no model called {shorten(name, 40)}; choose one of "
-                             f"{', '.join(self.names())}.")
+            raise InputError(f"There is no model called {shorten(name, 40)}; choose one of {', '.join(self.names())}.")
         return served
 
     def examples(self, name: object) -> list[str]:
@@ -154,7 +171,7 @@ class Service:
         models = models if models is not None else [None] * len(questions)
         results: list[dict | None] = [None] * len(questions)
         groups: dict[str, list[tuple[int, Questions]]] = {}
-        for i, (text, name) in enumerate(zip(questions, models)):
+        for i, (text, name) in enumerate(zip(questions, models, strict=True)):
             try:
                 served = self.served(name)
                 parsed = parse_question(text, served.task)
@@ -163,9 +180,10 @@ class Service:
                 results[i] = self._error_result(text, str(err))
         for name, accepted in groups.items():
             try:
-                batch = Questions(np.concatenate([q.terms for _, q in accepted]),
-                                  np.concatenate([q.ops for _, q in accepted]))
-                for (i, _), explanation in zip(accepted, self.served(name).predictor.explain(batch)):
+                batch = Questions(
+                    np.concatenate([q.terms for _, q in accepted]), np.concatenate([q.ops for _, q in accepted])
+                )
+                for (i, _), explanation in zip(accepted, self.served(name).predictor.explain(batch), strict=True):
                     results[i] = {**result_dict(explanation), "model": name}
             except Exception:
                 log.exception("predict failed")
@@ -180,8 +198,20 @@ class Service:
 
     @staticmethod
     def _error_result(question: object, message: str) -> dict:
-        empty = dict.fromkeys(["network_input", "answer", "answer_text", "true_answer", "true_text", "correct",
-                               "min_confidence", "min_margin", "positions", "model"])
+        empty = dict.fromkeys(
+            [
+                "network_input",
+                "answer",
+                "answer_text",
+                "true_answer",
+                "true_text",
+                "correct",
+                "min_confidence",
+                "min_margin",
+                "positions",
+                "model",
+            ]
+        )
         return {**empty, "question": shorten(question), "error": message}
 
     # Many questions ------------------------------------------------------------
@@ -205,8 +235,11 @@ class Service:
         """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated)."""
         served = self.served(model)
         count = parse_whole_number(n, "The number of questions", 1, MAX_RANDOM)
-        chosen = int(np.random.SeedSequence().entropy % 2**32) if seed in (None, "") else \
-            parse_whole_number(seed, "The seed", 0, 2**32 - 1)
+        chosen = (
+            int(np.random.SeedSequence().entropy % 2**32)
+            if seed in (None, "")
+            else parse_whole_number(seed, "The seed", 0, 2**32 - 1)
+        )
         q = sample_questions(served.task, count, np.random.default_rng(chosen))
         return {**self._table(q.texts(), served), "seed": chosen}
 
@@ -215,17 +248,31 @@ class Service:
         if any(r["error"] == INTERNAL_ERROR for r in results):
             return table_error(INTERNAL_ERROR)
         rows = []
-        for q, r in zip(questions, results):
+        for q, r in zip(questions, results, strict=True):
             ok = r["error"] is None
-            rows.append({"question": r["question"] if ok else shorten(q), "error": r["error"],
-                         "true_answer": r["true_answer"], "correct": r["correct"],
-                         "min_confidence": r["min_confidence"], "min_margin": r["min_margin"],
-                         "prediction": r["answer_text"].strip() if ok else None})
+            rows.append(
+                {
+                    "question": r["question"] if ok else shorten(q),
+                    "error": r["error"],
+                    "true_answer": r["true_answer"],
+                    "correct": r["correct"],
+                    "min_confidence": r["min_confidence"],
+                    "min_margin": r["min_margin"],
+                    "prediction": r["answer_text"].strip() if ok else None,
+                }
+            )
         valid = [r for r in rows if r["error"] is None]
         correct = sum(r["correct"] for r in valid)
-        return {"rows": rows, "total": len(rows), "valid": len(valid), "correct": correct,
-                "accuracy": correct / len(valid) if valid else None, "seed": None, "model": served.name,
-                "error": None}
+        return {
+            "rows": rows,
+            "total": len(rows),
+            "valid": len(valid),
+            "correct": correct,
+            "accuracy": correct / len(valid) if valid else None,
+            "seed": None,
+            "model": served.name,
+            "error": None,
+        }
 
     # The models ----------------------------------------------------------------
     @guarded(plain_error)
@@ -234,21 +281,39 @@ class Service:
         served = self.served(model)
         t, n, metrics = served.task, served.stored.net, served.stored.metrics
         accuracy, measured_on = headline(metrics)
-        return finite({
-            "name": served.name, "source": served.source, "revision": served.revision,
-            "description": served.description, "offline": served.source == "bundled", "page_url": served.page_url,
-            "task": {**t.to_dict(), "max_term": t.max_term, "fewest_terms": t.fewest_terms,
-                     "question_length": t.question_length, "answer_length": t.answer_length},
-            "network": n.to_dict(), "examples": example_questions(t, 4),
-            "accuracy": accuracy, "accuracy_measured_on": measured_on,
-            "heldout_exact_match": metrics.get("heldout_exact_match"),
-            "exhaustive_wrong": metrics.get("exhaustive_wrong"),
-            "exhaustive_total": metrics.get("exhaustive_total"),
-            "metrics": metrics, "notes": served.notes + served.stored.notes + self.catalogue.notes,
-            "limits": {"question_chars": MAX_QUESTION_CHARS, "batch_lines": MAX_LINES,
-                       "batch_chars": MAX_BATCH_CHARS, "random_sums": MAX_RANDOM},
-            "error": None,
-        })
+        return finite(
+            {
+                "name": served.name,
+                "source": served.source,
+                "revision": served.revision,
+                "description": served.description,
+                "offline": served.source == "bundled",
+                "page_url": served.page_url,
+                "task": {
+                    **t.to_dict(),
+                    "max_term": t.max_term,
+                    "fewest_terms": t.fewest_terms,
+                    "question_length": t.question_length,
+                    "answer_length": t.answer_length,
+                },
+                "network": n.to_dict(),
+                "examples": example_questions(t, 4),
+                "accuracy": accuracy,
+                "accuracy_measured_on": measured_on,
+                "heldout_exact_match": metrics.get("heldout_exact_match"),
+                "exhaustive_wrong": metrics.get("exhaustive_wrong"),
+                "exhaustive_total": metrics.get("exhaustive_total"),
+                "metrics": metrics,
+                "notes": served.notes + served.stored.notes + self.catalogue.notes,
+                "limits": {
+                    "question_chars": MAX_QUESTION_CHARS,
+                    "batch_lines": MAX_LINES,
+                    "batch_chars": MAX_BATCH_CHARS,
+                    "random_sums": MAX_RANDOM,
+                },
+                "error": None,
+            }
+        )
 
     # Inside a prediction -----------------------------------------------------
     def trace(self, question: object, model: object = None) -> tuple[ServedModel, dict, list[LayerTrace]]:
@@ -265,19 +330,38 @@ class Service:
         served = self.served(model)
         q = parse_question(question, served.task)
         grid, read, answer = attribution(served.network, served.task, q)
-        return {"question": q.texts()[0], "network_input": read, "answer_text": answer,
-                "grid": np.round(grid, 4).tolist(), "method": "occlusion", "model": served.name, "error": None}
+        return {
+            "question": q.texts()[0],
+            "network_input": read,
+            "answer_text": answer,
+            "grid": np.round(grid, 4).tolist(),
+            "method": "occlusion",
+            "model": served.name,
+            "error": None,
+        }
 
     @guarded(plain_error)
     def states(self, question: str, model: str | None = None) -> dict:
         """/states: each layer's hidden state (and cell state and gates) after every step, units x steps."""
         served, result, traces = self.trace(question, model)
-        layers = [{"name": t.name, "hidden": np.round(t.hidden[0].T, 4).tolist(),
-                   "cell": None if t.cell is None else np.round(t.cell[0].T, 4).tolist(),
-                   "gates": {k: np.round(v[0].T, 4).tolist() for k, v in t.gates.items()}} for t in traces]
-        return {"question": result["question"], "network_input": result["network_input"],
-                "answer_text": result["answer_text"], "cell": served.stored.net.cell, "layers": layers,
-                "model": served.name, "error": None}
+        layers = [
+            {
+                "name": t.name,
+                "hidden": np.round(t.hidden[0].T, 4).tolist(),
+                "cell": None if t.cell is None else np.round(t.cell[0].T, 4).tolist(),
+                "gates": {k: np.round(v[0].T, 4).tolist() for k, v in t.gates.items()},
+            }
+            for t in traces
+        ]
+        return {
+            "question": result["question"],
+            "network_input": result["network_input"],
+            "answer_text": result["answer_text"],
+            "cell": served.stored.net.cell,
+            "layers": layers,
+            "model": served.name,
+            "error": None,
+        }
 
     # Two models side by side ----------------------------------------------------
     @guarded(plain_error)
@@ -287,8 +371,9 @@ class Service:
         return {"a": self.predict(question, a.name), "b": self.predict(question, b.name), "error": None}
 
     @guarded(plain_error)
-    def compare_random(self, n: int | str, seed: int | str | None = None, model_a: str | None = None,
-                       model_b: str | None = None) -> dict:
+    def compare_random(
+        self, n: int | str, seed: int | str | None = None, model_a: str | None = None, model_b: str | None = None
+    ) -> dict:
         """/compare_random: N questions drawn from model A's task, answered by both models."""
         a, b = self.served(model_a), self.served(model_b)
         first = self.random_sums(n, seed, a.name)
@@ -302,15 +387,25 @@ class Service:
         rows = []
         for served in self.catalogue.models.values():
             accuracy, measured_on = headline(served.stored.metrics)
-            rows.append(finite({"name": served.name, "description": served.description, "source": served.source,
-                                "revision": served.revision, "task": task_summary(served),
-                                "cell": served.stored.net.cell, "accuracy": accuracy,
-                                "accuracy_measured_on": measured_on}))
+            rows.append(
+                finite(
+                    {
+                        "name": served.name,
+                        "description": served.description,
+                        "source": served.source,
+                        "revision": served.revision,
+                        "task": task_summary(served),
+                        "cell": served.stored.net.cell,
+                        "accuracy": accuracy,
+                        "accuracy_measured_on": measured_on,
+                    }
+                )
+            )
         return {"models": rows, "default": self.default, "notes": list(self.catalogue.notes), "error": None}
 
 
 def task_summary(served: ServedModel) -> str:
-    """"3-digit addition, 2 numbers" style text for a model's task."""
+    """ "3-digit addition, 2 numbers" style text for a model's task."""
     t = served.task
     names = {"+": "addition", "-": "subtraction", "*": "multiplication"}
     what = names[t.operators] if len(t.operators) == 1 else "mixed " + " ".join(t.operators)
@@ -321,13 +416,26 @@ def task_summary(served: ServedModel) -> str:
 def result_dict(ex: Any) -> dict:
     """One Explanation as the /predict JSON object."""
     return {
-        "question": ex.question, "network_input": ex.network_input, "answer": ex.answer,
-        "answer_text": ex.answer_text, "true_answer": ex.true_answer, "true_text": ex.true_text,
-        "correct": ex.correct, "min_confidence": ex.min_confidence, "min_margin": ex.min_margin,
-        "positions": [{"index": p, "char": ex.answer_text[p], "confidence": ex.confidence[p],
-                       "margin": ex.margin[p], "true_char": ex.true_text[p], "wrong": ex.position_wrong[p],
-                       "top": [{"char": c, "probability": prob} for c, prob in ex.top[p]]}
-                      for p in range(len(ex.answer_text))],
+        "question": ex.question,
+        "network_input": ex.network_input,
+        "answer": ex.answer,
+        "answer_text": ex.answer_text,
+        "true_answer": ex.true_answer,
+        "true_text": ex.true_text,
+        "correct": ex.correct,
+        "min_confidence": ex.min_confidence,
+        "min_margin": ex.min_margin,
+        "positions": [
+            {
+                "index": p,
+                "char": ex.answer_text[p],
+                "confidence": ex.confidence[p],
+                "margin": ex.margin[p],
+                "true_char": ex.true_text[p],
+                "wrong": ex.position_wrong[p],
+                "top": [{"char": c, "probability": prob} for c, prob in ex.top[p]],
+            }
+            for p in range(len(ex.answer_text))
+        ],
         "error": None,
     }
-

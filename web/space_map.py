@@ -21,8 +21,8 @@ import numpy as np
 from model.analysis import SpaceMap
 from model.config import OPERATORS, TaskConfig
 
-from .service import Service
 from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
+from .service import Service
 
 RING_LIMIT = 200  # circle wrong cells only when there are at most this many
 MAP_CSS = """
@@ -105,12 +105,18 @@ def render(space: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = Non
     rgb = cell_colours(space, rows, cols)
     scale = max(1, 500 // size)  # a zoomed block is drawn at least 500 px wide
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-    inside = [(r - row0, c - col0) for r, c in space.wrong.tolist() if row0 <= r < row0 + size and col0 <= c < col0 + size]
+    inside = [
+        (r - row0, c - col0) for r, c in space.wrong.tolist() if row0 <= r < row0 + size and col0 <= c < col0 + size
+    ]
     if 0 < len(inside) <= RING_LIMIT:
         centres = np.array(inside) * scale + scale // 2
         draw_rings(rgb, centres, radius=max(14.0, 1.5 * scale), width=max(5.0, scale / 3))
-    return png_bytes(rgb), {"a": space.a_values[cols].tolist(), "b": space.b_values[rows].tolist(),
-                            "row0": row0, "col0": col0}
+    return png_bytes(rgb), {
+        "a": space.a_values[cols].tolist(),
+        "b": space.b_values[rows].tolist(),
+        "row0": row0,
+        "col0": col0,
+    }
 
 
 _PICTURES: dict[int, str] = {}  # id(SpaceMap) -> the whole map's <img>; one per served model
@@ -128,20 +134,28 @@ def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
     single = len(np.unique(ops[:, 0])) == 1 and space.ops.shape[-1] == 1
     op = OPERATORS[int(ops[0, 0])] if single else "?"
     rest = "" if space.rest_terms.shape[-1] == 0 and single else " …"
-    return (f'<img class="spacemap" alt="map of every question" src="{data_uri(png)}" data-a="{esc(json.dumps(axes["a"]))}" '
-            f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
-            f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">')
+    return (
+        f'<img class="spacemap" alt="map of every question" src="{data_uri(png)}" '
+        f'data-a="{esc(json.dumps(axes["a"]))}" '
+        f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
+        f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">'
+    )
 
 
 def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
     """The map panel: picture, axes, legend and what it shows; or why there is none."""
     if space is None:
-        return message("This model has no stored map: maps are drawn by `python -m trainer` when it verifies a model, "
-                       "and this one was made without it.")
+        return message(
+            "This model has no stored map: maps are drawn by `python -m trainer` when it verifies a model, "
+            "and this one was made without it."
+        )
     if zoom is None:
         picture = _whole(space)
-        what = "every question of the task" if space.complete else (
-            f"{space.cells:,} questions sampled evenly from a space too large to draw whole")
+        what = (
+            "every question of the task"
+            if space.complete
+            else (f"{space.cells:,} questions sampled evenly from a space too large to draw whole")
+        )
     else:
         b_from, a_from, size = zoom
         row0 = int(np.searchsorted(space.b_values, b_from))
@@ -152,17 +166,20 @@ def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int
     wrong = len(space.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
     count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
-    return (f'<div class="panel"><div>{count}: {esc(what)}{esc(third)}. x: the first number '
-            f'({space.a_values[0]}…{space.a_values[-1]}), y: the second. Hover to read a question; click to open it.'
-            f'</div><div class="mapbox">{picture}<div class="maptip"></div></div><div>'
-            f"{legend(MARGIN, 'barely right', 'sure')} "
-            f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>')
+    return (
+        f'<div class="panel"><div>{count}: {esc(what)}{esc(third)}. x: the first number '
+        f"({space.a_values[0]}…{space.a_values[-1]}), y: the second. Hover to read a question; click to open it."
+        f'</div><div class="mapbox">{picture}<div class="maptip"></div></div><div>'
+        f"{legend(MARGIN, 'barely right', 'sure')} "
+        f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>'
+    )
 
 
 def lists_html(space: SpaceMap | None) -> str:
     """Every wrong question and the weakest right ones, as buttons that open them."""
     if space is None:
         return ""
+
     def button(row: int, col: int, css: str, title: str) -> str:
         text = space.question(row, col).texts()[0]
         return f'<button class="{css}" data-row="{row}" data-col="{col}" title="{esc(title)}">{esc(text)}</button>'
@@ -170,8 +187,10 @@ def lists_html(space: SpaceMap | None) -> str:
     wrong = "".join(button(r, c, "bad", "wrong") for r, c in space.wrong[:200].tolist()) or "none"
     more = f" (first 200 of {len(space.wrong):,})" if len(space.wrong) > 200 else ""
     weak = "".join(button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in space.weakest[:20].tolist())
-    return (f'<div class="panel qlist"><div><b>Wrong{more}:</b> {wrong}</div>'
-            f'<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: {weak}</div></div>')
+    return (
+        f'<div class="panel qlist"><div><b>Wrong{more}:</b> {wrong}</div>'
+        f'<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: {weak}</div></div>'
+    )
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -195,13 +214,14 @@ def cell_question(service: Service, name: str, data: Any) -> str | None:
 
 def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable, show_outputs: list[Any]) -> MapTab:
     """The "Map" tab: the whole question space, zoom, and the lists of wrong and weakest questions."""
-    view = gr.HTML('<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map",
-                   css_template=CSS + MAP_CSS)
+    view = gr.HTML(
+        '<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS
+    )
     with gr.Row():
-        a_from = gr.Number(label="Zoom: first number from", value=0, precision=0, minimum=0, elem_id="zoom-a",
-                           min_width=140)
-        b_from = gr.Number(label="second number from", value=0, precision=0, minimum=0, elem_id="zoom-b",
-                           min_width=140)
+        a_from = gr.Number(
+            label="Zoom: first number from", value=0, precision=0, minimum=0, elem_id="zoom-a", min_width=140
+        )
+        b_from = gr.Number(label="second number from", value=0, precision=0, minimum=0, elem_id="zoom-b", min_width=140)
         size = gr.Dropdown([25, 50, 100, 200], value=100, label="block size", elem_id="zoom-size", min_width=100)
         zoom = gr.Button("Zoom", elem_id="zoom-button", min_width=100)
     zoomed = gr.HTML(js_on_load=MAP_JS, elem_id="map-zoom", css_template=CSS + MAP_CSS)
@@ -223,6 +243,7 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
     zoom.click(zoom_in, [picker, a_from, b_from, size], zoomed, **private)
     for html in (view, zoomed, lists):
-        html.click(open_cell, picker, [question, tabs], **private).then(show, [question, picker], show_outputs,
-                                                                       **private)
+        html.click(open_cell, picker, [question, tabs], **private).then(
+            show, [question, picker], show_outputs, **private
+        )
     return MapTab([view, zoomed, lists], fill)
