@@ -60,6 +60,7 @@ def import_seconds() -> float:
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert proc.stdout is not None  # stdout=PIPE above
     line = proc.stdout.readline()
     seconds = time.perf_counter() - started
     proc.wait()
@@ -82,28 +83,30 @@ def main() -> None:
         starts.append(first_answer(args.model, log_dir / f"app-{i}.log"))
         print(f"  run {i + 1}: imports {imports[-1]:.1f} s, first answer {starts[-1]:.1f} s", flush=True)
 
+    # The medians kept as floats: read back from the mixed-type rows, mypy could not tell they are numbers.
+    start_median, import_median = statistics.median(starts), statistics.median(imports)
     rows = [
         {
             "what": "python app.py -> first /predict answer",
             "runs": repeats,
-            "median s": statistics.median(starts),
+            "median s": start_median,
             "min s": min(starts),
             "max s": max(starts),
         },
         {
             "what": "python -c 'import tensorflow, gradio' (baseline)",
             "runs": repeats,
-            "median s": statistics.median(imports),
+            "median s": import_median,
             "min s": min(imports),
             "max s": max(imports),
         },
     ]
-    share = rows[1]["median s"] / rows[0]["median s"]
+    share = import_median / start_median
     summary = (
-        f"Cold start {rows[0]['median s']:.1f} s = **{rows[0]['median s'] / rows[1]['median s']:.2f}x** "
-        f"the bare imports ({rows[1]['median s']:.1f} s); imports are {share:.0%} of the start."
+        f"Cold start {start_median:.1f} s = **{start_median / import_median:.2f}x** "
+        f"the bare imports ({import_median:.1f} s); imports are {share:.0%} of the start."
     )
-    finish(meta, rows, summary, args.out, ratio=rows[0]["median s"] / rows[1]["median s"])
+    finish(meta, rows, summary, args.out, ratio=start_median / import_median)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def parser(doc: str, model: bool = True) -> argparse.ArgumentParser:
 
 
 def machine_info() -> dict:
-    versions = {}
+    versions: dict[str, str | None] = {}  # None: not installed
     for name in ("tensorflow", "keras", "gradio", "gradio_client", "numpy"):
         try:
             versions[name] = metadata.version(name)
@@ -67,6 +67,7 @@ def machine_info() -> dict:
         cpu = names[0] if names else cpu
     except OSError:
         pass
+    usable: int | None  # os.cpu_count() may not know
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfig, distinct_count
 
@@ -43,7 +44,7 @@ SWITCH_OFF = {"time_budget": 0, "clipnorm": 0, "target_margin": -1, "target_accu
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line (argparse prints the whole usage first)."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

@@ -121,7 +121,9 @@ def deploy(
         for key, value in (variables or {}).items():
             api.add_space_variable(repo_id, key, value)
         stale = sorted(set(api.list_repo_files(repo_id, repo_type="space")) - set(files))
-        operations = [hub.CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(root / path)) for path in files]
+        operations: list[hub.CommitOperationAdd | hub.CommitOperationDelete] = [
+            hub.CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(root / path)) for path in files
+        ]
         operations += [hub.CommitOperationDelete(path_in_repo=path) for path in stale]
         info = api.create_commit(
             repo_id,

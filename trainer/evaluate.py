@@ -17,6 +17,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -25,7 +26,7 @@ MAX_SEED = 2**32 - 1
 
 
 class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print the whole usage first
+    def error(self, message: str) -> NoReturn:  # argparse would print the whole usage first
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

@@ -38,7 +38,11 @@ def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndar
     import keras
 
     kinds = {keras.layers.LSTM: "lstm", keras.layers.GRU: "gru", keras.layers.SimpleRNN: "simple_rnn"}
-    encoder, decoder, dense, cell, seen_repeat = [], [], None, None, False
+    encoder: list[list[np.ndarray]] = []
+    decoder: list[list[np.ndarray]] = []
+    dense: list[np.ndarray] | None = None
+    cell: str | None = None
+    seen_repeat = False
     for layer in model.layers:
         kind = next((name for cls, name in kinds.items() if isinstance(layer, cls)), None)
         if kind:
@@ -160,7 +164,8 @@ def encode_prefixes(
         return states, np.zeros(len(questions), np.int64)
     parents, last_tokens, ids = prefix_trie(questions[:, :-1])
     for parent, token in zip(parents, last_tokens, strict=True):
-        new_states, x = [], None
+        new_states = []
+        x = np.empty((0, 0), np.float32)  # the previous layer's output; depth 0 reads the tokens instead
         for depth, (kernel, recurrent, bias) in enumerate(encoder):
             input_bias = bias[0] if cell == "gru" else bias
             recurrent_bias = tf.constant(bias[1]) if cell == "gru" else None
@@ -216,7 +221,7 @@ def _compile_finisher(cell: str, encoder_layers: int, steps: int) -> Any:
             input_bias, recurrent_bias = split(bias)
             projected = tf.gather(kernel, last) + input_bias if depth == 0 else tf.matmul(x, kernel) + input_bias
             x, _ = step(cell, projected, h0[depth], c0[depth], recurrent, recurrent_bias)
-        sequence = None
+        sequence: list[tf.Tensor] = []  # the previous decoder layer's outputs; depth 0 reads `once` instead
         for depth in range(len(dec) // 3):
             kernel, recurrent, bias = dec[3 * depth : 3 * depth + 3]
             input_bias, recurrent_bias = split(bias)

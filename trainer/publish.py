@@ -127,9 +127,10 @@ def check_quality(metrics: dict, *, min_accuracy: float | None = None, force: bo
 
     if force:
         return
-    training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
-    goals = [training.get(key) for key in ("target_accuracy", "pass_accuracy")]
-    goals = [g for g in goals if isinstance(g, (int, float)) and not isinstance(g, bool)]
+    training = metrics.get("training")
+    training = training if isinstance(training, dict) else {}
+    recorded = [training.get(key) for key in ("target_accuracy", "pass_accuracy")]
+    goals = [g for g in recorded if isinstance(g, (int, float)) and not isinstance(g, bool)]
     # 99.9%, or the run's own goal when that is lower (a deliberately rough model)
     bar = min_accuracy if min_accuracy is not None else min([*goals, DEFAULT_MIN_ACCURACY])
     accuracy, measured_on = headline(metrics)

@@ -183,7 +183,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    # allow_pickle=True is numpy's default; named, so mypy doesn't check **arrays against that bool parameter.
+    np.savez(buffer, allow_pickle=True, **arrays)
     return buffer.getvalue()
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable, parse_json
 
@@ -79,10 +79,17 @@ def fingerprint(task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class _Budget(TypedDict):
+    """Keyword arguments to TrainSettings, typed field by field so `**BIG` type-checks."""
+
+    epochs: int
+    time_budget: float
+
+
 # Presets: (task, network, settings). Each zoo model is one `python -m trainer --preset NAME`, and each
 # stays within 10 minutes on 2 CPU cores: a run stops before an epoch that would pass its time budget, and
 # the budgets leave room for preparing questions and the final verification.
-BIG = dict(epochs=60, time_budget=480.0)  # the larger zoo tasks: as many epochs as 8 minutes allow
+BIG = _Budget(epochs=60, time_budget=480.0)  # the larger zoo tasks: as many epochs as 8 minutes allow
 # Targets are the project's zoo targets (trainer/zoo.py). Most presets stop once every question is right by
 # a margin and pass with a headline accuracy. add3 (the default) stops at margin 0.5 over all 1,000,000
 # questions; smaller batches than the other presets, and the rate decays to a hundredth of its peak over 13

@@ -121,10 +121,13 @@ class Training:
         self.probe = Checker(task, probe)
         self.margins = np.full(len(space), np.nan, np.float32)  # the latest measured margin of each question
         self.measured_at = np.full(len(space), -1, np.int32)  # ... and the epoch it was measured after
-        self.cursor, self.epoch, self.elapsed, self.history = 0, 0, 0.0, {}
+        self.cursor, self.epoch, self.elapsed = 0, 0, 0.0
+        self.history: dict[str, list] = {}
         self.probes: list[np.ndarray] = []
-        self.best, self.best_weights = [-1.0], None  # see _score
-        self.stop_reason, self.diverged = "", None
+        self.best = [-1.0]  # see _score
+        self.best_weights: list[np.ndarray] | None = None
+        self.stop_reason = ""
+        self.diverged: str | None = None
         self.fingerprint = fingerprint(task, net, settings)
         steps = settings.samples_per_epoch // settings.batch_size
         with self.strategy.scope():  # variables made here are mirrored on every replica; Keras splits batches
@@ -267,7 +270,7 @@ class Training:
                 "\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])), flush=True
             )
         self._decide(held["exact_match"])
-        progress = {
+        progress: dict[str, np.ndarray] = {
             "margins": self.margins,
             "measured_at": self.measured_at,
             "probes": np.array(self.probes, dtype=np.uint8),

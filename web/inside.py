@@ -94,8 +94,8 @@ def states_html(
     for trace, order in zip(traces, orders, strict=True):
         is_encoder = trace.name.startswith("encoder")
         chars = read if is_encoder else written
-        now = step if is_encoder else step - encoder_steps
-        now = now if 0 <= now < len(chars) else None
+        at = step if is_encoder else step - encoder_steps
+        now = at if 0 <= at < len(chars) else None
         parts.append(
             _figure(f"{trace.name}: hidden state h", chars, heatmap_png(trace.hidden[0], order, True, now), now)
         )

@@ -16,7 +16,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -166,7 +166,7 @@ class Service:
         return example_questions(self.resolve(name).task, 4)
 
     # One question --------------------------------------------------------------
-    def predict_many(self, questions: list[object], models: list[object] | None = None) -> list[dict]:
+    def predict_many(self, questions: Sequence[object], models: Sequence[object] | None = None) -> list[dict]:
         """Many /predict calls at once (Gradio batches concurrent callers); questions per model share a pass."""
         models = models if models is not None else [None] * len(questions)
         results: list[dict | None] = [None] * len(questions)
@@ -189,7 +189,9 @@ class Service:
                 log.exception("predict failed")
                 for i, _ in accepted:
                     results[i] = self._error_result(questions[i], INTERNAL_ERROR)
-        return results  # type: ignore[return-value]
+        filled = [r for r in results if r is not None]
+        assert len(filled) == len(results)  # every question got its answer or its error above
+        return filled
 
     def predict(self, question: str, model: str | None = None) -> dict:
         """/predict: one question such as "535+61" (and optionally a model name) -> the answer, the true
@@ -235,11 +237,12 @@ class Service:
         """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated)."""
         served = self.served(model)
         count = parse_whole_number(n, "The number of questions", 1, MAX_RANDOM)
-        chosen = (
-            int(np.random.SeedSequence().entropy % 2**32)
-            if seed in (None, "")
-            else parse_whole_number(seed, "The seed", 0, 2**32 - 1)
-        )
+        if seed in (None, ""):
+            entropy = np.random.SeedSequence().entropy
+            assert isinstance(entropy, int)  # fresh entropy is one int; only a seed passed in can be a sequence
+            chosen = int(entropy % 2**32)
+        else:
+            chosen = parse_whole_number(seed, "The seed", 0, 2**32 - 1)
         q = sample_questions(served.task, count, np.random.default_rng(chosen))
         return {**self._table(q.texts(), served), "seed": chosen}
 

@@ -207,7 +207,9 @@ def cell_question(service: Service, name: str, data: Any) -> str | None:
         return None
     row, col = data.get("row"), data.get("col")
     side = space.margin.shape[0]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < side for v in (row, col)):
+    if not (isinstance(row, int) and isinstance(col, int)) or isinstance(row, bool) or isinstance(col, bool):
+        return None  # not whole numbers (bool is a subclass of int)
+    if not (0 <= row < side and 0 <= col < side):
         return None
     return space.question(row, col).texts()[0]
 

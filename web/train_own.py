@@ -279,8 +279,8 @@ def tab(service: Service, picker: Any) -> None:
         cell: str = "lstm",
         units: int = 64,
         seconds: float = 30,
-        request: gr.Request = None,
-    ) -> Iterator[dict]:  # type: ignore
+        request: gr.Request | None = None,  # Gradio fills it in (it accepts Request or Optional[Request])
+    ) -> Iterator[dict]:
         """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
         in the other endpoints, for 30 minutes)."""
         ops = list(operators) if isinstance(operators, str) else operators
