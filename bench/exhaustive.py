@@ -1,15 +1,22 @@
-"""Exhaustive check speed: all 1,000,000 three-digit questions, against the machine's peak.
+"""Exhaustive check speed: all 1,000,000 three-digit questions, three ways, against the machine's peak.
 
-Times `trainer.verify.exhaustive_check` (Predictor.count_wrong: numpy encoding and
-one compiled tf.function call per model.predictor.CHUNK questions) and reports questions/s and the
-fraction of the machine's float32 peak it reaches. The FLOPs per question are
-computed from the loaded network's layer sizes (matrix multiplies only, 2 FLOPs per
-multiply-add; gate non-linearities are ignored), e.g. for the default model:
-  encoder  7 steps x 4 gates x (12 + 128 + 1) x 128 MACs
-  decoder  4 steps x 4 gates x (128 + 128 + 1) x 128 MACs
-  dense    4 steps x 128 x 12 MACs
-The "peak" is what TensorFlow's own big float32 matmul achieves on this machine in
-the same run. The baseline is `model.predict` (same batch size) on the same questions.
+Each path starts from the same token arrays and ends with each question's
+predicted characters and margin (p(right) - p(best wrong) at its weakest position):
+
+- `fast_margins` (trainer/fast_verify.py): prefix trie for the encoder, one
+  input projection for the decoder, XLA-compiled chunks;
+- the Predictor's path (model/predictor.py): the numpy network in
+  model.predictor.CHUNK-row chunks (the app's forward pass; it replaced the
+  compiled `Predictor.count_wrong`), margins in numpy;
+- `model.predict` on the one-hot input (the baseline), margins in numpy.
+
+FLOPs per question are matrix-multiply work only (2 FLOPs per multiply-add; bias
+adds, gate non-linearities and softmax are ignored), counted for what each path
+really multiplies: Keras multiplies the one-hot input by the first kernel at
+every step, the numpy network looks the rows up, and fast_margins also runs the
+encoder once per distinct prefix (its FLOPs depend on the questions; the trie
+over these questions is counted). The "peak" is TensorFlow's own big float32
+matmul on this machine in the same run. The ratio is model.predict / fast_margins.
 """
 
 from __future__ import annotations
@@ -17,28 +24,78 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from common import finish, header, parser
 
+KERAS_BATCH = 8192  # model.predict batch size
 
-def flops_per_question(model) -> tuple[int, list[str]]:
-    """2 x multiply-adds per question, from the model's LSTM and Dense layers; plus the working."""
-    macs, lines = 0, []
+
+def network_shape(model) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], tuple[int, int]]:
+    """([(inputs, units, gates)] for encoder layers, the same for decoder layers, (dense inputs, chars))."""
+    import keras
+
+    encoder: list[tuple[int, int, int]] = []
+    decoder: list[tuple[int, int, int]] = []
+    dense, after_repeat = (0, 0), False
     for layer in model.layers:
-        shape = layer.input.shape  # (batch, steps, features)
-        kind = type(layer).__name__
-        if kind == "LSTM":
-            steps, d, u = shape[1], shape[-1], layer.units
-            n = steps * 4 * (d + u + 1) * u
-            lines.append(f"{layer.name}: {steps} steps x 4 gates x ({d} + {u} + 1) x {u} = {n:,} MACs")
-        elif kind == "Dense":
-            steps, d, u = shape[1], shape[-1], layer.units
-            n = steps * d * u
-            lines.append(f"{layer.name}: {steps} steps x {d} x {u} = {n:,} MACs")
-        else:
-            continue
-        macs += n
-    return 2 * macs, lines
+        if isinstance(layer, keras.layers.RNN):
+            kernel, recurrent = layer.get_weights()[:2]
+            (decoder if after_repeat else encoder).append(
+                (kernel.shape[0], recurrent.shape[0], kernel.shape[1] // recurrent.shape[0])
+            )
+        elif isinstance(layer, keras.layers.RepeatVector):
+            after_repeat = True
+        elif isinstance(layer, keras.layers.Dense):
+            dense = layer.get_weights()[0].shape
+    return encoder, decoder, dense
+
+
+def path_flops(model, tokens: np.ndarray, answer_length: int) -> dict[str, tuple[float, str]]:
+    """Per path: (FLOPs per question, how they add up)."""
+    from trainer.fast_verify import prefix_trie
+
+    encoder, decoder, (dense_in, chars) = network_shape(model)
+    n, length = tokens.shape
+    steps = answer_length
+    rec = [u * g * u for _, u, g in encoder]  # h @ U, one step
+    inp = [d * g * u for d, u, g in encoder]  # x @ W, one step
+    dec_rec = [u * g * u for _, u, g in decoder]
+    dec_inp = [d * g * u for d, u, g in decoder]
+    dense = steps * dense_in * chars
+
+    keras_enc = length * (sum(rec) + sum(inp))  # the one-hot input is a real matmul in Keras
+    keras_dec = steps * (sum(dec_rec) + sum(dec_inp))
+    keras_macs = keras_enc + keras_dec + dense
+
+    lookup_enc = length * (sum(rec) + sum(inp[1:]))  # first layer: row lookup
+    once_dec = dec_inp[0] + steps * sum(dec_rec) + steps * sum(dec_inp[1:])
+    numpy_macs = lookup_enc + once_dec + dense
+
+    # fast_margins: every distinct prefix of length 1..L-1 once (h @ U even from the zero root state),
+    # the last encoder step per question, then the decoder whose first step starts from zeros (no h @ U).
+    rows = sum(len(p) for p in prefix_trie(tokens[:, :-1])[0]) / n if length > 1 else 0.0
+    per_step = sum(rec) + sum(inp[1:])
+    fast_enc = (rows + 1) * per_step
+    fast_dec = dec_inp[0] + (steps - 1) * sum(dec_rec) + steps * sum(dec_inp[1:])
+    fast_macs = fast_enc + fast_dec + dense
+
+    return {
+        "keras": (
+            2 * keras_macs,
+            f"2 x ({keras_enc:,} encoder [{length} steps, one-hot matmul] + {keras_dec:,} "
+            f"decoder [{steps} steps] + {dense:,} dense) MACs",
+        ),
+        "numpy": (
+            2 * numpy_macs,
+            f"2 x ({lookup_enc:,} encoder [{length} steps, row lookup] + {once_dec:,} "
+            f"decoder [input projection once] + {dense:,} dense) MACs",
+        ),
+        "fast": (
+            2 * fast_macs,
+            f"2 x ({fast_enc:,.0f} encoder [{rows + 1:.3f} step-rows per question: trie "
+            f"{rows:.3f} + last step 1] + {fast_dec:,} decoder [projection once, first step "
+            f"from zeros] + {dense:,} dense) MACs",
+        ),
+    }
 
 
 def matmul_peak(n: int, repeats: int) -> tuple[float, float]:
@@ -56,55 +113,129 @@ def matmul_peak(n: int, repeats: int) -> tuple[float, float]:
     return 2 * n**3 / best, best
 
 
+def timed(run) -> tuple[tuple[np.ndarray, np.ndarray], float, float]:
+    """(run()'s result, wall seconds, CPU seconds of this process)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--questions", type=int, help="quick mode only: how many of the 1M questions (default 50,000)")
     args = p.parse_args()
-    meta = header("Exhaustive check: all 3-digit questions vs machine peak")
+    meta = header("Exhaustive check: all 3-digit questions, three paths, vs machine peak")
+
+    import keras
 
     from model.codec import encode_answers, encode_questions, one_hot
-    from model.predictor import CHUNK, Predictor
+    from model.predictor import CHUNK, Predictor, margins
+    from model.questions import all_questions, answers
     from model.storage import load_model_dir
-    from trainer import verify
-    from trainer.data import all_questions
+    from trainer.fast_verify import fast_margins
 
-    model, config = load_model_dir(args.model)
-    predictor = Predictor(model, config)
-    flops, working = flops_per_question(model)
-    print("FLOPs per question = 2 x (" + " + ".join(w.split(" = ")[1].replace(" MACs", "") for w in working)
-          + f") = {flops:,}\n  " + "\n  ".join(working) + "\n", flush=True)
+    stored = load_model_dir(args.model)
+    task = stored.task
+    model = keras.saving.load_model(args.model, compile=False)
+    predictor = Predictor(task, stored.network())
+
+    questions = all_questions(task)
+    if args.quick:
+        questions = questions[np.random.default_rng(0).permutation(len(questions))[: args.questions or 50_000]]
+    tokens, truth = encode_questions(questions, task), encode_answers(answers(questions), task)
+    flops = path_flops(model, tokens, task.answer_length)
+    print(
+        "FLOPs per question (matrix multiplies only):\n"
+        + "\n".join(f"  {name}: {value:,.0f} = {working}" for name, (value, working) in flops.items())
+        + "\n",
+        flush=True,
+    )
 
     n = 1024 if args.quick else 2048
     peak, peak_seconds = matmul_peak(n, 3 if args.quick else 10)
-    rows = [{"path": f"TF matmul {n}x{n} float32 (peak)", "questions": None, "seconds": peak_seconds,
-             "questions/s": None, "GFLOP/s": peak / 1e9, "of peak": "100%", "wrong": None}]
+    rows = [
+        {
+            "path": f"TF matmul {n}x{n} float32 (peak)",
+            "questions": None,
+            "seconds": peak_seconds,
+            "CPU s": None,
+            "questions/s": None,
+            "FLOPs/question": None,
+            "GFLOP/s": peak / 1e9,
+            "of peak": "100%",
+            "wrong": None,
+            "rows unlike Keras": None,
+        }
+    ]
 
-    terms = all_questions(config)
-    if args.quick:
-        terms = terms[np.random.default_rng(0).permutation(len(terms))[: args.questions or 50_000]]
-    started = time.perf_counter()
-    if args.quick:
-        wrong, _ = predictor.count_wrong(terms)
-    else:
-        wrong = verify.exhaustive_check(predictor)["wrong"]
-    ours = time.perf_counter() - started
+    def run_fast() -> tuple[np.ndarray, np.ndarray]:
+        return fast_margins(model, tokens, truth)
 
-    started = time.perf_counter()
-    probs = model.predict(one_hot(encode_questions(terms, config), config), batch_size=CHUNK, verbose=0)
-    baseline_wrong = int((probs.argmax(-1) != encode_answers(terms.sum(1), config)).any(1).sum())
-    baseline = time.perf_counter() - started
+    def run_numpy() -> tuple[np.ndarray, np.ndarray]:  # what Predictor.probabilities does, from tokens
+        probs = [predictor.network.probabilities(tokens[i : i + CHUNK]) for i in range(0, len(tokens), CHUNK)]
+        return (
+            np.concatenate([q.argmax(-1) for q in probs]),
+            np.concatenate([margins(q, truth[i * CHUNK : (i + 1) * CHUNK]).min(1) for i, q in enumerate(probs)]),
+        )
 
-    for name, seconds, count in [("Predictor.count_wrong (exhaustive_check)", ours, wrong),
-                                 (f"model.predict, batch {CHUNK:,}", baseline, baseline_wrong)]:
-        rate = len(terms) / seconds
-        rows.append({"path": name, "questions": len(terms), "seconds": seconds, "questions/s": rate,
-                     "GFLOP/s": rate * flops / 1e9, "of peak": f"{rate * flops / peak:.1%}", "wrong": count})
-    summary = (f"{len(terms):,} questions in {ours:.1f} s with the Predictor = {rows[1]['of peak']} of this "
-               f"machine's matmul peak ({peak / 1e9:.0f} GFLOP/s at {flops:,} FLOPs/question). "
-               f"Ratio vs model.predict: **{baseline / ours:.2f}x** faster.")
-    if wrong != baseline_wrong:
-        summary += f"\nWARNING: the two paths disagree on the wrong count ({wrong} vs {baseline_wrong})."
-    finish(meta, rows, summary, args.out, flops_per_question=flops, peak_flops=peak, ratio=baseline / ours)
+    def run_keras() -> tuple[np.ndarray, np.ndarray]:
+        probs = model.predict(one_hot(tokens, task), batch_size=KERAS_BATCH, verbose=0)
+        return probs.argmax(-1), margins(probs, truth).min(1)
+
+    # Warm up every path on a few questions (Keras traces its predict function once; fast_margins compiles
+    # its own function at every call, so its timed call includes that compilation).
+    fast_margins(model, tokens[:4096], truth[:4096])
+    model.predict(one_hot(tokens[:KERAS_BATCH], task), batch_size=KERAS_BATCH, verbose=0)
+    paths = [
+        ("fast_margins (trainer/fast_verify.py)", "fast", run_fast),
+        (f"Predictor's numpy network, {CHUNK:,}-row chunks", "numpy", run_numpy),
+        (f"model.predict, batch {KERAS_BATCH:,} (baseline)", "keras", run_keras),
+    ]
+    results = {}
+    for name, key, run in paths:
+        (predicted, margin), seconds, cpu = timed(run)
+        print(f"{name}: {seconds:.2f} s", flush=True)
+        results[key] = (predicted, margin, seconds)
+        rows.append(
+            {
+                "path": name,
+                "questions": len(tokens),
+                "seconds": seconds,
+                "CPU s": cpu,
+                "questions/s": len(tokens) / seconds,
+                "FLOPs/question": flops[key][0],
+                "GFLOP/s": len(tokens) / seconds * flops[key][0] / 1e9,
+                "of peak": f"{len(tokens) / seconds * flops[key][0] / peak:.1%}",
+                "wrong": int((margin <= 0).sum()),
+            }
+        )
+    keras_tokens = results["keras"][0]
+    for row, key in zip(rows[1:], ("fast", "numpy", "keras"), strict=True):
+        row["rows unlike Keras"] = int((results[key][0] != keras_tokens).any(1).sum())
+    print()
+
+    fast, baseline, numpy_s = results["fast"][2], results["keras"][2], results["numpy"][2]
+    summary = (
+        f"{len(tokens):,} questions in {fast:.2f} s with fast_margins ({rows[1]['of peak']} of this machine's "
+        f"matmul peak of {peak / 1e9:.0f} GFLOP/s at {flops['fast'][0]:,.0f} FLOPs/question; "
+        f"{flops['keras'][0] / flops['fast'][0]:.1f}x fewer FLOPs than Keras). "
+        f"Ratio vs model.predict: **{baseline / fast:.2f}x** faster ({numpy_s / fast:.2f}x vs the numpy network)."
+    )
+    disagree = [str(row["path"]) for row in rows[1:] if row["rows unlike Keras"]]
+    if disagree:
+        summary += f"\nWARNING: answers differ from model.predict's argmax: {', '.join(disagree)}."
+    load, cores = meta["machine"]["load_1min"], meta["machine"]["cores"] or 1
+    if load and load > 0.5 * cores:
+        summary += f"\nThe load average was {load} on {cores} cores at the start: other work shared the CPU."
+    finish(
+        meta,
+        rows,
+        summary,
+        args.out,
+        flops_per_question={k: v[0] for k, v in flops.items()},
+        peak_flops=peak,
+        ratio=baseline / fast,
+    )
 
 
 if __name__ == "__main__":
