@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "model" / "bundled"
+BUNDLED = ROOT / "model" / "zoo" / "add3"
 if str(ROOT) not in sys.path:  # `python bench/x.py` from anywhere can import model/, trainer/, app
     sys.path.insert(0, str(ROOT))
 
@@ -46,7 +46,7 @@ def parser(doc: str, model: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a smoke run of well under a minute (numbers are rough)")
     p.add_argument("--out", type=Path, help="also write the results to this file (.json, else markdown)")
     if model:
-        p.add_argument("--model", type=Path, default=BUNDLED, help="model folder (default model/bundled)")
+        p.add_argument("--model", type=Path, default=BUNDLED, help="model folder (default model/zoo/add3)")
     return p
 
 

@@ -180,7 +180,7 @@ def _load_zoo(models: dict[str, ServedModel], notes: list[str]) -> str:
     """Every bundled model; returns the default one's name (the zoo's 'default', else the first)."""
     folders = zoo_folders() or [BUNDLED_DIR]
     for folder in folders:
-        name = "add3" if folder == BUNDLED_DIR else folder.name
+        name = folder.name
         try:
             models[name] = ServedModel(name, load_model_dir(folder), "bundled")
         except ModelLoadError as err:  # a broken checkout; say so and serve the rest

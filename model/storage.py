@@ -50,7 +50,7 @@ MODEL_ROOT = Path(__file__).resolve().parent
 ZOO_DIR = MODEL_ROOT / "zoo"
 MAX_NPZ_BYTES = 8_000_000
 MAX_NPZ_ELEMENTS = 4_000_000  # per array: a 1000 x 1000 map is 1,000,000
-BUNDLED_DIR = MODEL_ROOT / "bundled"
+BUNDLED_DIR = ZOO_DIR / "add3"  # the default model; the app serves it when the zoo index is missing
 
 
 class ModelLoadError(RuntimeError):

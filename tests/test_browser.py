@@ -142,7 +142,7 @@ def test_the_wrong_list_and_zoom(page):
     assert page.locator("#verdict-mark").inner_text().strip() == "☒"
     page.get_by_role("tab", name="Map").click()
     page.locator("#zoom-a input").fill("0")
-    page.locator("#zoom-b input").fill("450")
+    page.locator("#zoom-b input").fill("600")
     page.locator("#zoom-button").click()
     zoomed = page.locator("#map-zoom img.spacemap")
     zoomed.wait_for()
@@ -154,10 +154,10 @@ def test_the_wrong_list_and_zoom(page):
         "i.getBoundingClientRect().top + i.clientTop, i.clientWidth, i.clientHeight]"
     )
     left, top, width, height = inner
-    page.mouse.move(left + width * 19.5 / 100, top + height * 31.5 / 100)
-    assert page.locator("#map-zoom .maptip").inner_text() == "19+481"  # first number 0+19, second 450+31
-    page.mouse.click(left + width * 19.5 / 100, top + height * 31.5 / 100)
-    page.locator('#verdict [data-question="19+481"]').wait_for()
+    page.mouse.move(left + width * 65.5 / 100, top + height * 35.5 / 100)
+    assert page.locator("#map-zoom .maptip").inner_text() == "65+635"  # first number 0+65, second 600+35
+    page.mouse.click(left + width * 65.5 / 100, top + height * 35.5 / 100)
+    page.locator('#verdict [data-question="65+635"]').wait_for()
     assert page.locator("#verdict-mark").inner_text().strip() == "☒"  # one of the four wrong answers
 
 

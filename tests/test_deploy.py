@@ -52,17 +52,17 @@ PLANTED = (
     "model/__pycache__/planted.py",
     "model/__pycache__/codec.cpython-311.pyc",
     "model/runs/stray.py",
-    "model/bundled/checkpoint/state.h5",
+    "model/zoo/add3/checkpoint/state.h5",
     "model/zoo/add2.partial/history.json",
     "model/zoo/.add2.writing-7/model.weights.h5",
     "web/tests/test_x.py",
     "web/.hidden.py",
-    "model/bundled/notes.txt",
-    "model/bundled/.env",
+    "model/zoo/add3/notes.txt",
+    "model/zoo/add3/.env",
     "model/zoo/hf_token.json",
     "model/zoo/id_rsa.png",
     "model/secrets.py",
-    "model/bundled/credentials.json",
+    "model/zoo/add3/credentials.json",
 )
 
 
@@ -124,7 +124,7 @@ def deployed(hub_server, env, work) -> dict:
 
     --models offers a model repo on the same Hub (the bundled model's files) beside the bundled ones.
     """
-    bundled = ROOT / "model" / "bundled"
+    bundled = ROOT / "model" / "zoo" / "add3"
     hub_server.put_files(MODEL_REPO, {p.name: p.read_bytes() for p in bundled.iterdir() if p.is_file()})
     proc = deploy(SPACE, "--message", "first deploy", "--models", MODEL_REPO, env=env, cwd=work)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -144,13 +144,13 @@ def test_dry_run_lists_the_app_and_its_models_and_contacts_nothing(hub_server, e
     assert proc.returncode == 0, proc.stderr
     files = listed(proc.stdout)
     bundled = {
-        f"model/bundled/{p.name}"
-        for p in (ROOT / "model/bundled").iterdir()
+        f"model/zoo/add3/{p.name}"
+        for p in (ROOT / "model/zoo/add3").iterdir()
         if p.suffix in (".json", ".h5", ".npz", ".png")
     }
     code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "model").glob("*.py")}
     assert {"app.py", "requirements.txt", "README.md", ".gitattributes"} | code | bundled <= set(files)
-    assert "model/bundled/model.weights.h5" in bundled and "model/storage.py" in code
+    assert "model/zoo/add3/model.weights.h5" in bundled and "model/storage.py" in code
     assert not [
         p
         for p in files

@@ -8,7 +8,7 @@ needs, not whatever happens to lie in a checkout (runs, caches, test
 screenshots, a stray token file). So the files are chosen by an allow-list,
 relative to the folder that holds app.py whatever the current directory:
 app.py (and app_views.py), the app's packages (model/, web/ or views/: .py files
-only), the bundled models (model/bundled, model/zoo: .json .h5 .npz .png),
+only), the bundled models (model/zoo: .json .h5 .npz .png),
 requirements.txt, README.md (its front matter is the Space configuration) and
 .gitattributes. They go up in one commit that also deletes whatever else the
 Space holds, so the Space mirrors the allow-list.
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the folder holding app.py
 TOP_FILES = ("app.py", "app_views.py", "requirements.txt", "README.md", ".gitattributes")
 REQUIRED = ("app.py", "requirements.txt", "README.md")
 CODE_TREES = ("model", "web", "views")  # the app's packages: their .py files
-MODEL_TREES = ("model/bundled", "model/zoo")  # bundled models: their data files
+MODEL_TREES = ("model/zoo",)  # bundled models: their data files
 MODEL_SUFFIXES = (".json", ".h5", ".npz", ".png")
 # Never uploaded, even inside an allowed tree: caches, local runs and resume state, tests and their output.
 SKIPPED_DIRS = {

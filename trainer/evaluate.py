@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example: python -m trainer.evaluate runs/add3 --min-accuracy 0.999",
     )
-    p.add_argument("model_dir", type=Path, help="a model folder written by `python -m trainer` (or model/bundled)")
+    p.add_argument("model_dir", type=Path, help="a model folder written by `python -m trainer` (or model/zoo/add3)")
     p.add_argument(
         "--samples", type=int, default=10_000, help=f"random questions to check, 1 to {MAX_SAMPLES:,} (default 10,000)"
     )
