@@ -6,7 +6,7 @@ bounded number of times:
   1. huge bodies: 100 MB POSTs to the predict endpoints;
   2. every function (private steps included, by fn_index) with a large payload,
      each from a fresh session id, through the queue and directly;
-  3. many sessions, each leaving the largest result (/random_sums of 1,000) unread;
+  3. many sessions, each leaving the largest result (/random_sums of 500) unread;
   4. file uploads;
 and prints the server's resident memory (RSS) after each, the growth over idle,
 and whether it still answers 535+61 correctly. The baseline is the idle RSS
