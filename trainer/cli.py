@@ -254,7 +254,9 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
         changes["pass_accuracy"] = None  # a target typed now says what success is; the preset's pass mark goes
     settings = dataclasses.replace(base_settings, **changes)
     distinct = distinct_count(task)
-    if "heldout_size" not in changes and distinct // 10 >= 100:  # hold out at most a tenth of a small task
+    # Hold out at most a tenth of a small task, unless a flag or the preset chose the check set's size.
+    chosen = "heldout_size" in changes or base_settings.heldout_size != TrainSettings().heldout_size
+    if not chosen and distinct // 10 >= 100:
         settings.heldout_size = min(settings.heldout_size, distinct // 10)
     check_settings(settings, task)
     return task, net, settings
