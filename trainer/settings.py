@@ -158,7 +158,11 @@ PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
     "mul2": (
         TaskConfig(digits=2, operators="*"),
         NetworkConfig(encoder_units=256, decoder_units=256),
-        TrainSettings(preset="mul2", target_margin=0.1, pass_accuracy=0.99, learning_rate=5e-3, **BIG),
+        # As add2: the target is all 10,000 questions, and a held-out tenth is never learned (a first run
+        # reached a training loss of 0.003 with 36% of its 505 held-out questions right), so all are taught.
+        TrainSettings(
+            preset="mul2", target_margin=0.1, pass_accuracy=0.99, learning_rate=5e-3, heldout_size=2_000, **BIG
+        ),
     ),
     # Comparisons: add3's task, budget and stopping rule with another cell. They pass with a realistic
     # accuracy over every question rather than add3's margin target, which they may not reach in the budget
