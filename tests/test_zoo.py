@@ -1,5 +1,6 @@
-"""Every model in the bundled zoo (model/zoo): it loads, it meets the target it was shipped with, it answers
-fresh random questions as well as its record says, its map agrees with its record, and the app serves it."""
+"""Every model in the bundled zoo (model/zoo): it loads, it has its row in the measured table, it meets its
+target where the table says so, it answers fresh random questions as well as its record says, its map agrees
+with its record, and the app serves it."""
 
 from __future__ import annotations
 
@@ -13,10 +14,22 @@ from model.config import enumerable
 from model.predictor import Predictor
 from model.questions import sample_questions
 from model.storage import ZOO_DIR, load_model_dir, zoo_folders
+from trainer.data import uniform
 from trainer.zoo import ZOO
 
 ENTRIES = {entry.name: entry for entry in ZOO}
 NAMES = [folder.name for folder in zoo_folders()]
+TABLE = ZOO_DIR.parent.parent / "bench" / "results" / "zoo.md"  # the measured table the README shows
+
+
+def table_rows() -> dict[str, list[str]]:
+    """The zoo table's rows by model name: | `name` | task | cell | target | measured | met | seconds | size |."""
+    rows = {}
+    for line in TABLE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells
+    return rows
 
 
 def test_the_zoo_lists_the_default_first_and_every_entry():
@@ -25,6 +38,7 @@ def test_the_zoo_lists_the_default_first_and_every_entry():
     assert set(NAMES) <= set(ENTRIES) and {"add3", "add2", "sub3", "mul2", "keras-io"} <= set(NAMES)
     size = sum(p.stat().st_size for folder in zoo_folders() for p in folder.iterdir())
     assert size < 30_000_000  # the README states the total; a few hundred kB to a few MB each
+    assert set(table_rows()) == set(NAMES)  # every shipped model has its row, met or missed, and no other
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -38,10 +52,14 @@ def test_each_zoo_model_meets_its_target_on_fresh_questions(name):
         recorded = 1 - metrics["exhaustive_wrong"] / metrics["exhaustive_total"]
     else:
         recorded = metrics["heldout_exact_match"]
-    assert recorded >= entry.min_accuracy, (name, recorded, entry.target)
+    # Where the table says the target was met, the shipped model's own record says so too.
+    if table_rows()[name][5] == "yes":
+        assert recorded >= entry.min_accuracy, (name, recorded, entry.target)
     # Fresh questions, new every run (the seed is printed on failure), through the network the app serves.
     seed = int(np.random.SeedSequence().entropy % 2**32)
-    q = sample_questions(stored.task, 2_000, np.random.default_rng(seed))
+    # Uniform over the task, as the held-out set and the every-question count are (keras-io trains on a
+    # different draw, short numbers first).
+    q = sample_questions(uniform(stored.task), 2_000, np.random.default_rng(seed))
     explained = Predictor(stored.task, stored.network()).explain(q)
     right = float(np.mean([e.correct for e in explained]))
     assert right >= min(recorded, 0.999) - 0.01, f"{name}, seed {seed}: {right:.2%} vs recorded {recorded:.4%}"
