@@ -35,7 +35,18 @@ from common import QUIET_ENV, ROOT, finish, header, parser
 
 THRESHOLDS = (0.99, 0.999)
 ORIGINAL = ROOT / "bench" / "keras_io" / "addition_rnn.py"
-QUICK = ["--digits", "2", "--epochs", "3", "--samples-per-epoch", "20000", "--heldout-size", "500"]
+QUICK = [
+    "--digits",
+    "2",
+    "--epochs",
+    "3",
+    "--samples-per-epoch",
+    "20000",
+    "--heldout-size",
+    "500",
+    "--train-size",
+    "4000",
+]
 
 
 def run(name: str, command: list[str], log_path: Path) -> float:
