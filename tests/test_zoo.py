@@ -62,7 +62,9 @@ def test_each_zoo_model_meets_its_target_on_fresh_questions(name):
     q = sample_questions(uniform(stored.task), 2_000, np.random.default_rng(seed))
     explained = Predictor(stored.task, stored.network()).explain(q)
     right = float(np.mean([e.correct for e in explained]))
-    assert right >= min(recorded, 0.999) - 0.01, f"{name}, seed {seed}: {right:.2%} vs recorded {recorded:.4%}"
+    expected = min(recorded, 0.999)
+    slack = max(0.01, 4 * (expected * (1 - expected) / len(q)) ** 0.5)  # four standard errors of a 2,000 sample
+    assert right >= expected - slack, f"{name}, seed {seed}: {right:.2%} vs recorded {recorded:.4%}"
 
 
 @pytest.mark.parametrize("name", NAMES)
