@@ -249,7 +249,7 @@ def test_every_preset_is_a_valid_run_of_at_most_ten_minutes():
     assert resolve(build_parser().parse_args(["--preset", "rnn3"]))[1].cell == "simple_rnn"
     assert resolve(build_parser().parse_args(["--preset", "gru3"]))[1].cell == "gru"
     # A target typed on the command line says what success is: the preset's pass mark goes with it.
-    assert resolve(build_parser().parse_args([]))[2].pass_accuracy == 1.0
+    assert resolve(build_parser().parse_args([]))[2].pass_accuracy == 0.999996  # at most 4 wrong of 1,000,000
     assert resolve(build_parser().parse_args(["--target-margin", "-1"]))[2].pass_accuracy is None
     # Changing the operators derives the alphabet; a preset's other choices stay.
     task, _, _ = resolve(build_parser().parse_args(["--preset", "add2", "--operators", "*-"]))
