@@ -14,6 +14,7 @@ A checkpoint after every epoch makes `--resume` lose at most one epoch.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,22 @@ class Outcome:
     stopped: str = ""  # the stopping reason, for the log
     probes: list[np.ndarray] = field(default_factory=list)  # per epoch: quantised probe margins
     probe_axis: np.ndarray | None = None
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Acts on Ctrl-C between batches. Raised wherever the signal lands, a KeyboardInterrupt inside
+    TensorFlow's input pipeline can be taken for the end of the data and ignored, and the run goes on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = False
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        self.pending = True
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 class Steering(keras.callbacks.Callback):
@@ -163,16 +180,23 @@ class Training:
         verbose = 1 if sys.stdout.isatty() else 0  # a live bar in a terminal; logs get our epoch line only
         started = time.time() - self.elapsed
         self.started = started
-        while self.epoch < self.s.epochs and not self.stop_reason:
-            self.model.fit(
-                self._dataset(self.epoch),
-                initial_epoch=self.epoch,
-                epochs=self.epoch + 1,
-                steps_per_epoch=self.steps,
-                callbacks=[Steering(self)],
-                verbose=verbose,
-                shuffle=False,
-            )
+        ctrl_c = CtrlC()
+        previous = signal.signal(signal.SIGINT, ctrl_c.on_sigint)
+        try:
+            while self.epoch < self.s.epochs and not self.stop_reason:
+                self.model.fit(
+                    self._dataset(self.epoch),
+                    initial_epoch=self.epoch,
+                    epochs=self.epoch + 1,
+                    steps_per_epoch=self.steps,
+                    callbacks=[Steering(self), ctrl_c],
+                    verbose=verbose,
+                    shuffle=False,
+                )
+                if ctrl_c.pending:  # it came during the epoch's checks: stop before the next epoch
+                    raise KeyboardInterrupt
+        finally:
+            signal.signal(signal.SIGINT, previous)
         if self.history.get("loss") and not self.stop_reason:
             self.stop_reason = f"all {self.s.epochs} epochs done"
         if self.best_weights is not None and not self.diverged:
