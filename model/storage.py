@@ -44,7 +44,20 @@ SETTINGS_FILE = "train_settings.json"
 HISTORY_FILE = "history.json"
 MAP_FILE = "map.npz"
 LEARNING_FILE = "learning.npz"
+CURVE_FILE = "training_curve.png"
 KERAS_FILES = ("config.json", "metadata.json", WEIGHTS_FILE)
+# Everything that travels with a model folder: to the Hub (trainer/publish.py) and into the zoo (trainer/zoo.py).
+MODEL_FOLDER_FILES = (
+    *KERAS_FILES,
+    TASK_CONFIG_FILE,
+    NETWORK_FILE,
+    SETTINGS_FILE,
+    METRICS_FILE,
+    HISTORY_FILE,
+    CURVE_FILE,
+    MAP_FILE,
+    LEARNING_FILE,
+)
 REQUIRED_FILES = (TASK_CONFIG_FILE, WEIGHTS_FILE)
 MODEL_ROOT = Path(__file__).resolve().parent
 ZOO_DIR = MODEL_ROOT / "zoo"

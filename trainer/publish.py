@@ -6,7 +6,7 @@
 What goes up: Keras's own files (so `keras.saving.load_model("hf://REPO_ID")`
 works), task_config.json, network.json, train_settings.json, metrics.json,
 history.json, training_curve.png, the analyses the app shows when present
-(map.npz, learning.npz, learning_curves.png) and a generated model card
+(map.npz, learning.npz) and a generated model card
 (README.md). Anything else in the folder stays local; the folder is only read,
 never written.
 
@@ -28,17 +28,9 @@ import shlex
 import sys
 from pathlib import Path
 
-REQUIRED_FILES = ("config.json", "metadata.json", "model.weights.h5", "task_config.json")
-OPTIONAL_FILES = (
-    "network.json",
-    "train_settings.json",
-    "metrics.json",
-    "history.json",
-    "training_curve.png",
-    "map.npz",
-    "learning.npz",
-    "learning_curves.png",
-)
+from model.storage import KERAS_FILES, MODEL_FOLDER_FILES, TASK_CONFIG_FILE
+
+REQUIRED_FILES = (*KERAS_FILES, TASK_CONFIG_FILE)  # what `keras.saving.load_model("hf://...")` and the app need
 DEFAULT_MIN_ACCURACY = 0.999
 NO_TOKEN_MESSAGE = (
     "No Hugging Face token found: set HF_TOKEN to a token with write access or run "
@@ -95,7 +87,7 @@ def publish(
         has_curve=(folder / "training_curve.png").is_file(),
         net=stored.net.to_dict(),
     )
-    files = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (folder / name).is_file()]
+    files = [name for name in MODEL_FOLDER_FILES if (folder / name).is_file()]
     accuracy, measured_on = headline(metrics)
     message = commit_message or (
         "Publish arithmetic model" + (f" ({_percent(accuracy)} right: {measured_on})" if accuracy is not None else "")

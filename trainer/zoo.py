@@ -24,19 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ZOO_DIR = ROOT / "model" / "zoo"
 RUNS = ROOT / "runs" / "zoo"
-SHIPPED = (
-    "config.json",
-    "metadata.json",
-    "model.weights.h5",
-    "task_config.json",
-    "network.json",
-    "train_settings.json",
-    "metrics.json",
-    "history.json",
-    "map.npz",
-    "learning.npz",
-    "training_curve.png",
-)
 
 
 @dataclass(frozen=True)
@@ -105,12 +92,12 @@ def evaluate(entry: Entry) -> tuple[int, str]:
 
 def ship(entry: Entry) -> int:
     """Copy the model's files into model/zoo/NAME (atomically replacing an earlier copy); return its bytes."""
-    from model.storage import write_model_folder
+    from model.storage import MODEL_FOLDER_FILES, write_model_folder
 
     source = RUNS / entry.name
 
     def write(tmp: Path) -> None:
-        for name in SHIPPED:
+        for name in MODEL_FOLDER_FILES:
             if (source / name).is_file():
                 shutil.copy2(source / name, tmp / name)
 

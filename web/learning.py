@@ -90,39 +90,26 @@ class LearningTab:
     fill: Callable[[str], tuple]
 
 
+def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280) -> gr.LinePlot:
+    """A line plot of per-epoch values: one line per `series` (the long tables `curves` builds)."""
+    return gr.LinePlot(
+        x="epoch",
+        y="value",
+        color="series",
+        title=title,
+        y_title=y_title,
+        elem_id=elem_id,
+        min_width=min_width,
+        height=260,
+    )
+
+
 def tab(service: Service, picker: Any) -> LearningTab:
     """The "How it learned" tab: loss, errors and per-position accuracy per epoch, and the replayed probe map."""
     with gr.Row():
-        loss = gr.LinePlot(
-            x="epoch",
-            y="value",
-            color="series",
-            title="Training loss",
-            y_title="loss",
-            elem_id="curve-loss",
-            min_width=280,
-            height=260,
-        )
-        errors = gr.LinePlot(
-            x="epoch",
-            y="value",
-            color="series",
-            title="What is still wrong",
-            y_title="",
-            elem_id="curve-errors",
-            min_width=280,
-            height=260,
-        )
-        positions = gr.LinePlot(
-            x="epoch",
-            y="value",
-            color="series",
-            title="Which answer digit is learned first",
-            y_title="% right",
-            elem_id="curve-positions",
-            min_width=280,
-            height=260,
-        )
+        loss = epoch_plot("Training loss", "loss", "curve-loss")
+        errors = epoch_plot("What is still wrong", "", "curve-errors")
+        positions = epoch_plot("Which answer digit is learned first", "% right", "curve-positions")
     epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 

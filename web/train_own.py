@@ -32,7 +32,7 @@ from model.serving import ServedModel
 from model.storage import ModelLoadError, load_model_dir
 
 from .html import CSS, esc
-from .learning import probe_picture
+from .learning import epoch_plot, probe_picture
 from .service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,16 +190,7 @@ def tab(service: Service, picker: Any) -> None:
         css_template=CSS + TRAIN_CSS,
     )
     with gr.Row():
-        curves = gr.LinePlot(
-            x="epoch",
-            y="value",
-            color="series",
-            title="Held-out exact match and wrong on the map",
-            y_title="%",
-            elem_id="own-curves",
-            min_width=300,
-            height=260,
-        )
+        curves = epoch_plot("Held-out exact match and wrong on the map", "%", "own-curves", min_width=300)
         picture = gr.HTML(elem_id="own-map", css_template=CSS)
     samples = gr.HTML(elem_id="own-samples", css_template=CSS + TRAIN_CSS)
 
