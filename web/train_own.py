@@ -138,6 +138,10 @@ def train_events(
                 event["zip"] = shutil.make_archive(str(run / event["model"]), "zip", event["folder"])
                 finished = True
             yield event
+            if finished:
+                # "done" is the trainer's last line; what is left is its exit (a second or more while
+                # TensorFlow tears down). End the event now: until it ends, the page ignores a new Train.
+                return
     finally:  # the page closed, Stop, or the end: never leave a training running
         if proc.poll() is None:
             proc.kill()
