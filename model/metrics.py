@@ -18,6 +18,7 @@ COUNTS = (
     "exhaustive_total",
     "samples_seen",
     "epochs",
+    "polish_rounds",
     "sample_size",
     "sample_wrong",
 )
@@ -94,6 +95,13 @@ def clean_metrics(data: Any) -> tuple[dict[str, Any], list[str]]:
         dropped.append("exhaustive_wrong/exhaustive_total")
     notes = [f"metrics.json: ignored invalid field(s) {', '.join(dropped[:8])}"] if dropped else []
     return out, notes
+
+
+def not_held_out(polish_rounds: Any) -> str:
+    """Why a run's check set is not held out, in words."""
+    if isinstance(polish_rounds, int) and polish_rounds > 0:
+        return "not held out: its polishing rounds taught every question, these among them"
+    return "not held out: the task is too small to spare them"
 
 
 def percent(value: float, decimals: int = 2) -> str:

@@ -107,6 +107,20 @@ def test_margin_rule_reaches_every_two_digit_sum_right(tmp_path):
     assert history["space_wrong"][-1] == 0 and len(history["space_wrong"]) < 80  # it stopped at the target
 
 
+def test_polishing_rounds_follow_the_decay_with_a_fresh_optimizer(tmp_path):
+    """--polish-samples: after --decay-epochs the epochs are short rounds at the floor rate, on a fresh Adam
+    (the decayed one's moments took oversized steps), and each round's questions are counted as trained."""
+    out = tmp_path / "run"
+    args = [*TINY, "--epochs", "4", "--decay-epochs", "2", "--polish-samples", "2560", "--floor", "0.01"]
+    result = run_trainer(*args, "--output-dir", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Polishing: rounds of 2,560 questions at a rate of 0.0001," in result.stdout, result.stdout[-2000:]
+    assert json.loads((out / "metrics.json").read_text())["polish_rounds"] == 2
+    history = json.loads((out / "history.json").read_text())
+    assert history["samples_seen"] == [20_000, 40_000, 42_560, 45_120]
+    assert "--polish-samples" in run_trainer("--help").stdout
+
+
 def test_distribute_trains_on_two_logical_cpu_devices(tmp_path):
     """--distribute without a GPU: MirroredStrategy over two logical CPU devices, each global batch split
     between them; the run still learns (a real accuracy over all 10,000 questions)."""

@@ -329,6 +329,7 @@ BAD_VALUES = [
     (["--digits", "2", "--train-size", "6000"], "asks for more distinct questions than the task has"),
     (["--heldout-size", "1000001"], "--heldout-size must be a whole number from 1 to 1,000,000"),
     (["--heldout-size", "0"], "--heldout-size must be a whole number from 1 to 1,000,000"),
+    (["--polish-samples", "0"], "--polish-samples must be a whole number from 1 to 100,000,000"),
     (["--pool-size", "999999999"], "--pool-size must be a whole number from 1,000 to 10,000,000"),
     (["--encoder-units", "513"], "--encoder-units must be a whole number from 1 to 512"),
     (["--decoder-units", "0"], "--decoder-units must be a whole number from 1 to 512"),

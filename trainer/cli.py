@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--floor", type=float, help="cosine schedule: the final rate as a fraction of the peak, 0 to 1 (default 0.1)"
     )
+    fit.add_argument(
+        "--polish-samples",
+        type=int,
+        help="after --decay-epochs, train in short rounds of this many questions, half of them the least sure "
+        "ones, re-measuring those near the margin after each (add3: 50,000; default: off)",
+    )
     fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
     fit.add_argument(
         "--learning-rate", type=float, help="peak Adam learning rate: a finite number above 0 (at most 1e30)"

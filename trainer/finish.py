@@ -20,7 +20,7 @@ import numpy as np
 
 from model.analysis import LearningRecord, build_map, map_axes, save_learning, save_map
 from model.config import NetworkConfig, TaskConfig, enumerable
-from model.metrics import headline, percent
+from model.metrics import headline, not_held_out, percent
 from model.questions import Questions
 from model.storage import (
     HISTORY_FILE,
@@ -64,6 +64,7 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
         "min_margin": float(margins.min()),
         "train_seconds": round(outcome.train_seconds, 1),
         "epochs": len(outcome.history.get("loss", [])),
+        "polish_rounds": outcome.polish_rounds,
         "samples_seen": int(outcome.history["samples_seen"][-1]) if outcome.history.get("samples_seen") else 0,
         "training": {**vars(settings), **{f"network_{k}": v for k, v in net.to_dict().items()}},
         "keras_version": _version("keras"),
@@ -103,7 +104,7 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
 
     folder.install(write, destination)
     folder.finish()
-    disjoint = "" if outcome.heldout_disjoint else " (not held out: the task is too small to spare them)"
+    disjoint = "" if outcome.heldout_disjoint else f" ({not_held_out(outcome.polish_rounds)})"
     print(
         f"Trained {outcome.train_seconds:.0f}s ({outcome.stopped}); held-out exact match "
         f"{percent(held['exact_match'])} on {held['size']:,}{disjoint}. Saved to {destination}",

@@ -17,7 +17,7 @@ import json
 from huggingface_hub import EvalResult, ModelCardData
 
 from model.config import NetworkConfig, TaskConfig
-from model.metrics import headline, percent
+from model.metrics import headline, not_held_out, percent
 from model.questions import answers, example_questions, parse_question
 
 TASK_TYPE = "text2text-generation"
@@ -183,7 +183,7 @@ def _results(metrics: dict, task: dict) -> list[str]:
         else:
             lines.append(
                 f"- **Exact match on random questions:** {percent(metrics['heldout_exact_match'])}{of} "
-                "(not held out: the task is too small to spare any)"
+                f"({not_held_out(metrics.get('polish_rounds'))})"
             )
     if isinstance(metrics.get("heldout_char_accuracy"), (int, float)):
         lines.append(f"- **Held-out character accuracy:** {percent(metrics['heldout_char_accuracy'])}")

@@ -36,6 +36,10 @@ from .settings import TrainSettings, fingerprint
 from .verify import Checker, run_together, sample_lines
 
 MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the run has no target margin
+# Questions whose margin is below the threshold plus this band are re-measured after every epoch: they are the
+# ones a step can push below it. The rest of the space is re-measured a rotating slice at a time.
+WATCH_BAND = 0.4
+POLISH_HARD_SHARE = 0.5  # share of a polishing round drawn from the hard questions
 MEASURE_FROM = 0.99  # the whole space is measured once held-out exact match passes this: earlier it is mostly wrong
 # A per-character cross-entropy above this means runaway weights: guessing uniformly scores about 2.6, and
 # Keras computes the loss from the logits, so it can grow without bound while staying a finite number.
@@ -55,6 +59,7 @@ class Outcome:
     stopped: str = ""  # the stopping reason, for the log
     probes: list[np.ndarray] = field(default_factory=list)  # per epoch: quantised probe margins
     probe_axis: np.ndarray | None = None
+    polish_rounds: int = 0  # how many of the epochs were polishing rounds
 
 
 class CtrlC(keras.callbacks.Callback):
@@ -146,20 +151,22 @@ class Training:
         self.stop_reason = ""
         self.diverged: str | None = None
         self.fingerprint = fingerprint(task, net, settings)
-        steps = settings.samples_per_epoch // settings.batch_size
+        steps = self._steps(0)
         with self.strategy.scope():  # variables made here are mirrored on every replica; Keras splits batches
             if resume:
                 self.model = self._load_checkpoint()
                 self._restore()
             else:
                 self.model = build_model(task, net)
-                self.model.compile(
-                    optimizer=self._optimizer(steps),
-                    loss="sparse_categorical_crossentropy",
-                    # XLA pays off for large batches on one device; replicas run the plain graph
-                    jit_compile=settings.batch_size >= 256 and self.strategy.num_replicas_in_sync == 1,
-                )
-        self.steps = steps
+                self._compile(self._optimizer(steps))
+
+    def _compile(self, optimizer: keras.optimizers.Optimizer) -> None:
+        self.model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            # XLA pays off for large batches on one device; replicas run the plain graph
+            jit_compile=self.s.batch_size >= 256 and self.strategy.num_replicas_in_sync == 1,
+        )
 
     def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
         rate: Any = self.s.learning_rate
@@ -184,11 +191,13 @@ class Training:
         previous = signal.signal(signal.SIGINT, ctrl_c.on_sigint)
         try:
             while self.epoch < self.s.epochs and not self.stop_reason:
+                if self._polishing(self.epoch) and not self._polishing(self.epoch - 1):
+                    self._start_polishing()
                 self.model.fit(
                     self._dataset(self.epoch),
                     initial_epoch=self.epoch,
                     epochs=self.epoch + 1,
-                    steps_per_epoch=self.steps,
+                    steps_per_epoch=self._steps(self.epoch),
                     callbacks=[Steering(self), ctrl_c],
                     verbose=verbose,
                     shuffle=False,
@@ -205,7 +214,7 @@ class Training:
             self.model,
             self.history,
             self.heldout,
-            self.disjoint,
+            self.disjoint and self.polish_rounds == 0,  # polishing teaches held-out questions too
             self.space,
             self.complete,
             self.elapsed,
@@ -213,6 +222,7 @@ class Training:
             self.stop_reason,
             self.probes,
             self.probe_axis,
+            self.polish_rounds,
         )
 
     def _dataset(self, epoch: int) -> tf.data.Dataset:
@@ -221,14 +231,17 @@ class Training:
             q = self.fixed[rng.permutation(len(self.fixed))]
             q = q[np.resize(np.arange(len(q)), self.s.samples_per_epoch)]
         else:
-            hard = np.flatnonzero((self.margins < self._threshold()) & self.trainable)
+            # Polishing teaches every question, held-out ones too: its target is every question right by the
+            # margin, and a held-out one left below it could never be lifted. The run says so in its metrics.
+            polishing = self._polishing(epoch)
+            hard = np.flatnonzero((self.margins < self._threshold()) & (self.trainable | polishing))
             q = epoch_questions(
                 self.task,
-                self.s.samples_per_epoch,
+                self._samples(epoch),
                 self.space.questions[hard],
-                self.s.hard_fraction,
+                POLISH_HARD_SHARE if polishing else self.s.hard_fraction,
                 rng,
-                self.heldout_keys,
+                None if polishing else self.heldout_keys,
             )
         x = encode_questions(q, self.task).astype(np.int8)
         y = encode_answers(answers(q), self.task).astype(np.int8)
@@ -272,7 +285,7 @@ class Training:
             ("val_exact_match", held["exact_match"]),
             ("val_char_accuracy", held["char_accuracy"]),
             ("elapsed_seconds", self.elapsed),
-            ("samples_seen", self.epoch * self.s.samples_per_epoch),
+            ("samples_seen", sum(self._samples(e) for e in range(self.epoch))),
             ("space_wrong", wrong_known),
             ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0),
         ):
@@ -320,7 +333,7 @@ class Training:
         size = min(self.s.space_check_size, len(self.space))
         slice_rows = self.order[np.arange(self.cursor, self.cursor + size) % len(self.space)]
         self.cursor = (self.cursor + size) % len(self.space)
-        return np.union1d(slice_rows, np.flatnonzero(self.margins < self._threshold()))
+        return np.union1d(slice_rows, np.flatnonzero(self.margins < self._threshold() + WATCH_BAND))
 
     def _describe_space(self, rows: np.ndarray | None) -> str:
         what = "every question" if self.complete else f"a pool of {len(self.space):,}"
@@ -332,6 +345,34 @@ class Training:
         return f"{what}: {int(np.sum(self.margins <= 0)):,} wrong, smallest margin {np.nanmin(self.margins):.3f}" + (
             "" if fresh == 1 else f" ({fresh:.0%} re-measured now, the rest earlier)"
         )
+
+    @property
+    def polish_rounds(self) -> int:
+        return sum(self._polishing(e) for e in range(self.epoch))
+
+    def _polishing(self, epoch: int) -> bool:
+        """Whether epoch (counted from 0) is a polishing round: after the rate has decayed to its floor."""
+        s = self.s
+        return s.polish_samples is not None and s.decay_epochs is not None and epoch >= s.decay_epochs
+
+    def _start_polishing(self) -> None:
+        """A fresh Adam at the floor rate for the polishing rounds. The decayed one's second-moment estimates
+        trail the smaller gradients of the end of the decay, so the hard rounds' larger ones took steps
+        several times the rate: right and wrong questions swapped places round after round."""
+        rate = self.s.learning_rate * self.s.floor
+        print(
+            f"Polishing: rounds of {self.s.polish_samples:,} questions at a rate of {rate:.2g}, held-out ones "
+            "included (from here the check set is not held out; the headline is every question).",
+            flush=True,
+        )
+        with self.strategy.scope():
+            self._compile(keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm))
+
+    def _samples(self, epoch: int) -> int:
+        return self.s.polish_samples if self._polishing(epoch) and self.s.polish_samples else self.s.samples_per_epoch
+
+    def _steps(self, epoch: int) -> int:
+        return max(1, self._samples(epoch) // self.s.batch_size)
 
     def _threshold(self) -> float:
         return self.s.target_margin if self.s.target_margin is not None else MINING_MARGIN
@@ -355,10 +396,15 @@ class Training:
         if s.target_accuracy is not None and heldout_exact >= s.target_accuracy:
             self.stop_reason = f"held-out exact match reached {s.target_accuracy:.4%}"
             print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
-        elif s.time_budget and self.elapsed + self.elapsed / self.epoch > s.time_budget:
-            # Another epoch (as long as the average so far) would pass the budget: stop now, not after it.
+        elif s.time_budget and self.elapsed + self._next_epoch_seconds() > s.time_budget:
+            # Another epoch would pass the budget: stop now, not after it.
             self.stop_reason = f"the time budget of {s.time_budget:.0f}s is spent"
             print(f"Time budget of {s.time_budget:.0f}s spent (another epoch would pass it); stopping.", flush=True)
+
+    def _next_epoch_seconds(self) -> float:
+        """The next epoch's likely length: the average so far per question, times its questions."""
+        seen = sum(self._samples(e) for e in range(self.epoch))
+        return self.elapsed / seen * self._samples(self.epoch)
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
