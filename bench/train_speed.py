@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,8 @@ def original(work: Path) -> dict:
 
 
 def trainer_run(name: str, flags: list[str], out: Path) -> dict:
+    for stale in (out, out.with_name(out.name + ".below-target"), out.with_name(out.name + ".partial")):
+        shutil.rmtree(stale, ignore_errors=True)  # a --keep folder from an earlier run: never read its results
     command = [sys.executable, "-m", "trainer", "--show-samples", "0", *flags, "--output-dir", str(out)]
     wall = run(name, command, out.with_suffix(".log"))
     folder = out if out.is_dir() else out.with_name(out.name + ".below-target")

@@ -211,6 +211,9 @@ def test_the_model_tab_and_the_learning_tab(page):
     assert "LSTM" in page.locator("#model-tab").inner_text()
     page.get_by_role("tab", name="How it learned").click()
     page.locator("#probe-box .panel").wait_for()
+    for plot in ("#curve-loss", "#curve-errors", "#curve-positions"):  # drawn, not still loading
+        page.wait_for_function(f"document.querySelector('{plot} canvas, {plot} svg.marks') !== null")
+    page.wait_for_function("document.querySelector('#probe-box .pending, #curve-loss .pending') === null")
     page.screenshot(path=str(ARTIFACTS / "learning.png"), full_page=True)
 
 
