@@ -214,6 +214,7 @@ def test_the_model_tab_and_the_learning_tab(page):
     for plot in ("#curve-loss", "#curve-errors", "#curve-positions"):  # drawn, not still loading
         page.wait_for_function(f"document.querySelector('{plot} canvas, {plot} svg.marks') !== null")
     page.wait_for_function("document.querySelector('#probe-box .pending, #curve-loss .pending') === null")
+    assert "A polishing round" in page.locator("#probe-box").inner_text()  # add3's last 7 epochs polished
     page.screenshot(path=str(ARTIFACTS / "learning.png"), full_page=True)
 
 

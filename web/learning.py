@@ -68,18 +68,24 @@ def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
     )
 
 
-def probe_html(record: LearningRecord | None, epoch: int) -> str:
-    """The probe map after `epoch` (1-based), with that epoch's figures."""
+def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0) -> str:
+    """The probe map after `epoch` (1-based), with that epoch's figures; the last `polish_rounds` epochs were
+    polishing rounds (trainer/train.py), which the line says."""
     if record is None:
         return message(NO_RECORD)
     epoch = int(max(1, min(epoch, record.epochs)))
     quantised = record.probe_margin[epoch - 1]
     wrong = int((quantised <= 127).sum())
+    polishing = (
+        " A polishing round: half of its questions were the ones below the target margin, at the lowest rate."
+        if epoch > record.epochs - polish_rounds
+        else ""
+    )
     return (
         f'<div class="panel" id="probe"><div><b>After epoch {epoch} of {record.epochs}</b> '
         f"({record.samples_seen[epoch - 1]:,} questions seen, {record.seconds[epoch - 1]:.0f} s): "
         f"held-out exact match {100 * record.exact_match[epoch - 1]:.2f}%, {wrong:,} of {quantised.size:,} "
-        f"probe questions wrong.</div>{probe_picture(quantised, record.probe_a, f'epoch {epoch}')}</div>"
+        f"probe questions wrong.{polishing}</div>{probe_picture(quantised, record.probe_a, f'epoch {epoch}')}</div>"
     )
 
 
@@ -113,15 +119,19 @@ def tab(service: Service, picker: Any) -> LearningTab:
     epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 
+    def polished(name: str) -> int:
+        rounds = service.resolve(name).stored.metrics.get("polish_rounds", 0)
+        return rounds if isinstance(rounds, int) else 0
+
     def fill(name: str) -> tuple[Any, ...]:
         record = (service.resolve(name)).learning
         frames = curves(record)
         last = record.epochs if record is not None else 1
-        return (*frames, gr.Slider(maximum=max(2, last), value=last), probe_html(record, last))
+        return (*frames, gr.Slider(maximum=max(2, last), value=last), probe_html(record, last, polished(name)))
 
     def replay(name: str, chosen: float) -> str:
         record = (service.resolve(name)).learning
-        return probe_html(record, int(chosen or 1))
+        return probe_html(record, int(chosen or 1), polished(name))
 
     epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)
     return LearningTab([loss, errors, positions, epoch, probe], fill)
