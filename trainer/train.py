@@ -285,7 +285,7 @@ class Training:
             ("val_exact_match", held["exact_match"]),
             ("val_char_accuracy", held["char_accuracy"]),
             ("elapsed_seconds", self.elapsed),
-            ("samples_seen", sum(self._samples(e) for e in range(self.epoch))),
+            ("samples_seen", self._samples_before(self.epoch)),
             ("space_wrong", wrong_known),
             ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0),
         ):
@@ -371,6 +371,10 @@ class Training:
     def _samples(self, epoch: int) -> int:
         return self.s.polish_samples if self._polishing(epoch) and self.s.polish_samples else self.s.samples_per_epoch
 
+    def _samples_before(self, epoch: int) -> int:
+        """Questions trained on in the epochs before `epoch` (counted from 0)."""
+        return sum(self._samples(e) for e in range(epoch))
+
     def _steps(self, epoch: int) -> int:
         return max(1, self._samples(epoch) // self.s.batch_size)
 
@@ -403,8 +407,7 @@ class Training:
 
     def _next_epoch_seconds(self) -> float:
         """The next epoch's likely length: the average so far per question, times its questions."""
-        seen = sum(self._samples(e) for e in range(self.epoch))
-        return self.elapsed / seen * self._samples(self.epoch)
+        return self.elapsed / self._samples_before(self.epoch) * self._samples(self.epoch)
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
