@@ -1,5 +1,7 @@
 """The questions a run trains and checks on: terms in range, no repeated questions, held-out never trained on."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,24 @@ def test_heldout_is_disjoint_from_training(task):
     fresh = epoch_questions(task, 20_000, heldout[:0], 0.0, rng, keys)
     for questions in (train, fresh):
         assert not np.isin(question_keys(questions, task), keys).any()
+
+
+def test_a_range_of_term_counts_holds_out_at_most_a_tenth_of_each_count():
+    """add-terms' check set: 50,000 questions uniform over 2, 3 and 4 terms. Drawn as one unique set it took
+    nearly all 5,050 distinct 2-term sums, so training never saw them and 2 terms became the weakest count.
+    Now each count gives a third of the set from at most a tenth of its own questions."""
+    task = TaskConfig(digits=2, terms=4, min_terms=2)
+    heldout, disjoint = heldout_set(task, 50_000, np.random.default_rng(1337))
+    keys, counts = question_keys(heldout, task), heldout.counts
+    assert disjoint and len(heldout) == 50_000
+    for k in (2, 3, 4):
+        distinct = distinct_count(dataclasses.replace(task, terms=k, min_terms=None))
+        assert abs(int((counts == k).sum()) - 50_000 / 3) <= 1  # uniform over counts, as the task draws them
+        assert len(np.unique(keys[counts == k])) <= distinct // 10
+    fresh = epoch_questions(task, 60_000, heldout[:0], 0.0, np.random.default_rng(2), keys)
+    two_terms = fresh[fresh.counts == 2]
+    assert len(np.unique(question_keys(two_terms, task))) > 4_000  # training sees most 2-term sums
+    assert not np.isin(question_keys(fresh, task), keys).any()
 
 
 def test_a_heldout_set_too_large_for_the_task_is_marked_as_not_held_out():
