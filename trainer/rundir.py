@@ -150,6 +150,24 @@ class RunFolder:
 
         self.guard(write, self.checkpoint)
 
+    def load_checkpoint(self, expected: Any) -> Any:
+        """The checkpoint's Keras model, refused unless its weights have the shapes of `expected` (the
+        network this run records): a checkpoint is read as data, like any file in the work folder."""
+        import keras
+
+        try:
+            model = keras.saving.load_model(self.checkpoint, compile=True, safe_mode=True)
+        except Exception as err:  # a damaged or foreign file: Keras raises many kinds
+            raise RunError(
+                f"the checkpoint in {self.work} cannot be read ({type(err).__name__}); start afresh without --resume"
+            ) from None
+        if [tuple(w.shape) for w in model.get_weights()] != [tuple(w.shape) for w in expected.get_weights()]:
+            raise RunError(
+                f"the checkpoint in {self.work} is not the network recorded with it (network.json); start "
+                "afresh without --resume"
+            )
+        return model
+
     def load_best(self) -> list[np.ndarray] | None:
         if not self.best.is_file():
             return None

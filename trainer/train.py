@@ -25,22 +25,18 @@ import numpy as np
 import tensorflow as tf
 
 from model.analysis import probe_questions, quantise
-from model.codec import encode_answers, encode_questions
 from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
 from model.network import build_model
-from model.questions import answers, question_keys
+from model.questions import question_keys
 
 from .data import epoch_questions, heldout_set, the_space, unique_questions
+from .epochs import POLISH_HARD_SHARE, batches, polishing, samples, samples_before, steps
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, fingerprint
+from .space_watch import SpaceWatch
 from .verify import Checker, run_together, sample_lines
 
 MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the run has no target margin
-# Questions whose margin is below the threshold plus this band are re-measured after every epoch: they are the
-# ones a step can push below it. The rest of the space is re-measured a rotating slice at a time.
-WATCH_BAND = 0.4
-POLISH_HARD_SHARE = 0.5  # share of a polishing round drawn from the hard questions
-MEASURE_FROM = 0.99  # the whole space is measured once held-out exact match passes this: earlier it is mostly wrong
 # A per-character cross-entropy above this means runaway weights: guessing uniformly scores about 2.6, and
 # Keras computes the loss from the logits, so it can grow without bound while staying a finite number.
 DIVERGED_LOSS = 1000.0
@@ -122,14 +118,13 @@ class Training:
                 "trained on: it is not held out" + ("; the headline is every question." if enumerable(task) else "."),
                 flush=True,
             )
-        space, self.complete = the_space(task, settings.pool_size, rng)
-        self.space = Checker(task, space)
-        self.trainable = (
+        space, complete = the_space(task, settings.pool_size, rng)
+        trainable = (
             np.ones(len(space), bool)
             if self.heldout_keys is None
             else ~np.isin(question_keys(space, task), self.heldout_keys)
         )
-        self.order = rng.permutation(len(space))
+        order = rng.permutation(len(space))
         self.fixed = None  # keras.io: the same questions every epoch, drawn once
         if settings.train_size:
             self.fixed = (
@@ -138,12 +133,14 @@ class Training:
                 else epoch_questions(task, settings.train_size, space[:0], 0.0, rng, self.heldout_keys)
             )
         # The space is measured after each epoch when something uses it: the margin target or hard questions.
-        self.needs_space = settings.target_margin is not None or (settings.hard_fraction > 0 and self.fixed is None)
+        needs_space = settings.target_margin is not None or (settings.hard_fraction > 0 and self.fixed is None)
+        threshold = settings.target_margin if settings.target_margin is not None else MINING_MARGIN
+        self.watch = SpaceWatch(
+            Checker(task, space), complete, trainable, order, settings.space_check_size, threshold, needs_space
+        )
         probe, self.probe_axis = probe_questions(task)
         self.probe = Checker(task, probe)
-        self.margins = np.full(len(space), np.nan, np.float32)  # the latest measured margin of each question
-        self.measured_at = np.full(len(space), -1, np.int32)  # ... and the epoch it was measured after
-        self.cursor, self.epoch, self.elapsed = 0, 0, 0.0
+        self.epoch, self.elapsed = 0, 0.0
         self.history: dict[str, list] = {}
         self.probes: list[np.ndarray] = []
         self.best = [-1.0]  # see _score
@@ -151,14 +148,13 @@ class Training:
         self.stop_reason = ""
         self.diverged: str | None = None
         self.fingerprint = fingerprint(task, net, settings)
-        steps = self._steps(0)
         with self.strategy.scope():  # variables made here are mirrored on every replica; Keras splits batches
             if resume:
-                self.model = self._load_checkpoint()
+                self.model = self.folder.load_checkpoint(build_model(task, net))
                 self._restore()
             else:
                 self.model = build_model(task, net)
-                self._compile(self._optimizer(steps))
+                self._compile(self._optimizer(steps(settings, 0)))
 
     def _compile(self, optimizer: keras.optimizers.Optimizer) -> None:
         self.model.compile(
@@ -168,10 +164,10 @@ class Training:
             jit_compile=self.s.batch_size >= 256 and self.strategy.num_replicas_in_sync == 1,
         )
 
-    def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
+    def _optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         rate: Any = self.s.learning_rate
         if self.s.schedule == "cosine":
-            total = steps * (self.s.decay_epochs or self.s.epochs)  # after this the rate stays at its floor
+            total = steps_per_epoch * (self.s.decay_epochs or self.s.epochs)  # after this the rate stays at its floor
             warmup = max(1, total // 20)  # a short warm-up keeps Adam's first steps from saturating the gates
             rate = keras.optimizers.schedules.CosineDecay(
                 0.0,
@@ -191,13 +187,13 @@ class Training:
         previous = signal.signal(signal.SIGINT, ctrl_c.on_sigint)
         try:
             while self.epoch < self.s.epochs and not self.stop_reason:
-                if self._polishing(self.epoch) and not self._polishing(self.epoch - 1):
+                if polishing(self.s, self.epoch) and not polishing(self.s, self.epoch - 1):
                     self._start_polishing()
                 self.model.fit(
                     self._dataset(self.epoch),
                     initial_epoch=self.epoch,
                     epochs=self.epoch + 1,
-                    steps_per_epoch=self._steps(self.epoch),
+                    steps_per_epoch=steps(self.s, self.epoch),
                     callbacks=[Steering(self), ctrl_c],
                     verbose=verbose,
                     shuffle=False,
@@ -215,8 +211,8 @@ class Training:
             self.history,
             self.heldout,
             self.disjoint and self.polish_rounds == 0,  # polishing teaches held-out questions too
-            self.space,
-            self.complete,
+            self.watch.space,
+            self.watch.complete,
             self.elapsed,
             self.diverged,
             self.stop_reason,
@@ -233,28 +229,16 @@ class Training:
         else:
             # Polishing teaches every question, held-out ones too: its target is every question right by the
             # margin, and a held-out one left below it could never be lifted. The run says so in its metrics.
-            polishing = self._polishing(epoch)
-            hard = np.flatnonzero((self.margins < self._threshold()) & (self.trainable | polishing))
+            polish = polishing(self.s, epoch)
             q = epoch_questions(
                 self.task,
-                self._samples(epoch),
-                self.space.questions[hard],
-                POLISH_HARD_SHARE if polishing else self.s.hard_fraction,
+                samples(self.s, epoch),
+                self.watch.space.questions[self.watch.hard(teach_all=polish)],
+                POLISH_HARD_SHARE if polish else self.s.hard_fraction,
                 rng,
-                None if polishing else self.heldout_keys,
+                None if polish else self.heldout_keys,
             )
-        x = encode_questions(q, self.task).astype(np.int8)
-        y = encode_answers(answers(q), self.task).astype(np.int8)
-        depth = self.task.num_chars
-        return (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .batch(self.s.batch_size, drop_remainder=True)
-            .map(
-                lambda a, b: (tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        return batches(q, self.task, self.s.batch_size)
 
     def after_epoch(self, epoch: int, logs: dict) -> None:
         self.epoch = epoch + 1
@@ -267,31 +251,29 @@ class Training:
             self.model.stop_training = True
             return
         # Held-out set, probe map and a slice of the space: one call, so the weights compile once.
-        space_rows = self._space_rows()
+        space_rows = self.watch.rows_to_measure(self.history.get("val_exact_match", [0.0])[-1])
         parts = [(self.heldout, slice(None)), (self.probe, slice(None))]
-        results = run_together(self.model, parts + ([(self.space, space_rows)] if space_rows is not None else []))
+        results = run_together(self.model, parts + ([(self.watch.space, space_rows)] if space_rows is not None else []))
         held = self.heldout.summary(*results[0])
         self.probes.append(quantise(results[1][1]).reshape(len(self.probe_axis), len(self.probe_axis)))
         if space_rows is not None:
-            self.margins[space_rows] = results[2][1]
-            self.measured_at[space_rows] = self.epoch
-        space_note = self._describe_space(space_rows)
+            self.watch.record(space_rows, results[2][1], self.epoch)
+        space_note = self.watch.describe(space_rows)
         self.elapsed = time.time() - self.started
-        measured = np.isfinite(self.margins).any()
-        wrong_known = int(np.sum(self.margins <= 0)) if measured else -1
+        wrong_known = self.watch.wrong
         logs.update(heldout_exact=held["exact_match"], space_wrong=wrong_known)
         for key, value in (
             ("loss", loss),
             ("val_exact_match", held["exact_match"]),
             ("val_char_accuracy", held["char_accuracy"]),
             ("elapsed_seconds", self.elapsed),
-            ("samples_seen", self._samples_before(self.epoch)),
+            ("samples_seen", samples_before(self.s, self.epoch)),
             ("space_wrong", wrong_known),
-            ("min_margin", float(np.nanmin(self.margins)) if measured else -1.0),
+            ("min_margin", self.watch.smallest_margin),
         ):
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
-        score = self._score(held["exact_match"], wrong_known if self.complete else -1)
+        score = self._score(held["exact_match"], wrong_known if self.watch.complete else -1)
         if score >= self.best:  # ties go to the later epoch
             self.best, self.best_weights = score, self.model.get_weights()
         eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
@@ -307,11 +289,7 @@ class Training:
                 "\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])), flush=True
             )
         self._decide(held["exact_match"])
-        progress: dict[str, np.ndarray] = {
-            "margins": self.margins,
-            "measured_at": self.measured_at,
-            "probes": np.array(self.probes, dtype=np.uint8),
-        }
+        progress = {**self.watch.progress(), "probes": np.array(self.probes, dtype=np.uint8)}
         self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
         if self.stop_reason:
             self.model.stop_training = True
@@ -324,38 +302,9 @@ class Training:
         stopped at its held-out target once kept an earlier epoch with two fewer wrong in the pool, below it."""
         return [1.0, -float(space_wrong), heldout_exact] if space_wrong >= 0 else [0.0, 0.0, heldout_exact]
 
-    def _space_rows(self) -> np.ndarray | None:
-        """Which questions of the space to measure now: None before it is worth it, then all of it once,
-        then a rotating slice plus every question still below the threshold."""
-        if not self.needs_space:
-            return None
-        if not np.isfinite(self.margins).any():
-            previous = self.history.get("val_exact_match", [0.0])[-1]  # the last epoch's, so one call measures all
-            return np.arange(len(self.space)) if previous >= MEASURE_FROM else None
-        size = min(self.s.space_check_size, len(self.space))
-        slice_rows = self.order[np.arange(self.cursor, self.cursor + size) % len(self.space)]
-        self.cursor = (self.cursor + size) % len(self.space)
-        return np.union1d(slice_rows, np.flatnonzero(self.margins < self._threshold() + WATCH_BAND))
-
-    def _describe_space(self, rows: np.ndarray | None) -> str:
-        what = "every question" if self.complete else f"a pool of {len(self.space):,}"
-        if not np.isfinite(self.margins).any():
-            return (
-                "" if not self.needs_space else f"{what}: measured once held-out exact match passes {MEASURE_FROM:.0%}"
-            )
-        fresh = 0 if rows is None else len(rows) / len(self.space)
-        return f"{what}: {int(np.sum(self.margins <= 0)):,} wrong, smallest margin {np.nanmin(self.margins):.3f}" + (
-            "" if fresh == 1 else f" ({fresh:.0%} re-measured now, the rest earlier)"
-        )
-
     @property
     def polish_rounds(self) -> int:
-        return sum(self._polishing(e) for e in range(self.epoch))
-
-    def _polishing(self, epoch: int) -> bool:
-        """Whether epoch (counted from 0) is a polishing round: after the rate has decayed to its floor."""
-        s = self.s
-        return s.polish_samples is not None and s.decay_epochs is not None and epoch >= s.decay_epochs
+        return sum(polishing(self.s, e) for e in range(self.epoch))
 
     def _start_polishing(self) -> None:
         """A fresh Adam at the floor rate for the polishing rounds. The decayed one's second-moment estimates
@@ -370,35 +319,13 @@ class Training:
         with self.strategy.scope():
             self._compile(keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm))
 
-    def _samples(self, epoch: int) -> int:
-        return self.s.polish_samples if self._polishing(epoch) and self.s.polish_samples else self.s.samples_per_epoch
-
-    def _samples_before(self, epoch: int) -> int:
-        """Questions trained on in the epochs before `epoch` (counted from 0)."""
-        return sum(self._samples(e) for e in range(epoch))
-
-    def _steps(self, epoch: int) -> int:
-        return max(1, self._samples(epoch) // self.s.batch_size)
-
-    def _threshold(self) -> float:
-        return self.s.target_margin if self.s.target_margin is not None else MINING_MARGIN
-
     def _decide(self, heldout_exact: float) -> None:
         s = self.s
-        if (
-            s.target_margin is not None
-            and np.isfinite(self.margins).all()
-            and float(self.margins.min()) >= s.target_margin
-        ):
-            stale = np.flatnonzero(self.measured_at < self.epoch)
-            if len(stale):  # measured on older weights: confirm on these before stopping
-                self.margins[stale] = self.space.run(self.model, stale)[1]
-                self.measured_at[stale] = self.epoch
-            if float(self.margins.min()) >= s.target_margin:
-                what = "every question" if self.complete else f"the whole pool of {len(self.space):,}"
-                self.stop_reason = f"{what} is right with margin >= {s.target_margin}"
-                print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
-                return
+        if s.target_margin is not None and self.watch.all_right_by(s.target_margin, self.model, self.epoch):
+            what = "every question" if self.watch.complete else f"the whole pool of {len(self.watch.space):,}"
+            self.stop_reason = f"{what} is right with margin >= {s.target_margin}"
+            print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
+            return
         if s.target_accuracy is not None and heldout_exact >= s.target_accuracy:
             self.stop_reason = f"held-out exact match reached {s.target_accuracy:.4%}"
             print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
@@ -409,7 +336,7 @@ class Training:
 
     def _next_epoch_seconds(self) -> float:
         """The next epoch's likely length: the average so far per question, times its questions."""
-        return self.elapsed / self._samples_before(self.epoch) * self._samples(self.epoch)
+        return self.elapsed / samples_before(self.s, self.epoch) * samples(self.s, self.epoch)
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
@@ -417,35 +344,19 @@ class Training:
             "epoch": self.epoch,
             "elapsed": self.elapsed,
             "history": self.history,
-            "cursor": self.cursor,
+            "cursor": self.watch.cursor,
             "best": self.best,
             "stop_reason": self.stop_reason,
             "fingerprint": self.fingerprint,
         }
-
-    def _load_checkpoint(self) -> keras.Model:
-        """The checkpoint's model, refused unless it is exactly the network this run records."""
-        try:
-            model = keras.saving.load_model(self.folder.checkpoint, compile=True, safe_mode=True)
-        except Exception as err:  # a damaged or foreign file: Keras raises many kinds
-            raise RunError(
-                f"the checkpoint in {self.folder.work} cannot be read ({type(err).__name__}); start "
-                "afresh without --resume"
-            ) from None
-        expected = [tuple(w.shape) for w in build_model(self.task, self.net).get_weights()]
-        if [tuple(w.shape) for w in model.get_weights()] != expected:
-            raise RunError(
-                f"the checkpoint in {self.folder.work} is not the network recorded with it "
-                "(network.json); start afresh without --resume"
-            )
-        return model
 
     def _restore(self) -> None:
         """The loop's state after the last saved epoch; RunError if the work folder's files are damaged."""
         try:
             state = json.loads(self.folder.state.read_text(encoding="utf-8"))
             self.epoch, self.elapsed, self.history = int(state["epoch"]), float(state["elapsed"]), state["history"]
-            self.cursor, self.best = int(state["cursor"]) % len(self.space), [float(v) for v in state["best"]]
+            self.watch.cursor = int(state["cursor"]) % len(self.watch.space)
+            self.best = [float(v) for v in state["best"]]
             self.stop_reason = str(state.get("stop_reason", ""))
             assert 0 < self.epoch <= self.s.epochs and np.isfinite(self.elapsed) and self.elapsed >= 0
             assert isinstance(self.history, dict) and len(self.history.get("loss", [])) == self.epoch
@@ -455,8 +366,7 @@ class Training:
             progress = self.folder.work / "progress.npz"
             if progress.is_file():
                 with np.load(progress) as saved:
-                    if saved["margins"].shape == self.margins.shape:
-                        self.margins, self.measured_at = saved["margins"], saved["measured_at"]
+                    self.watch.restore(saved)
                     self.probes = list(saved["probes"])
         except (AssertionError, KeyError, TypeError, ValueError, OSError, EOFError):
             raise RunError(f"the saved state in {self.folder.work} is damaged; start afresh without --resume") from None

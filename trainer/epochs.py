@@ -1,0 +1,58 @@
+"""The plan of a run's epochs: how many questions each trains on, which are polishing rounds, and the
+tf.data pipeline that feeds them to the network.
+
+An epoch trains on `samples_per_epoch` questions. With `--polish-samples`, the
+epochs after `--decay-epochs` are polishing rounds instead: that many questions
+each, half of them the hard ones (POLISH_HARD_SHARE), on a fresh optimizer at
+the floor rate (train.py). All of this is a pure function of the settings and
+the epoch number, so a resumed run makes the same plan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from model.codec import encode_answers, encode_questions
+from model.config import TaskConfig
+from model.questions import Questions, answers
+
+from .settings import TrainSettings
+
+POLISH_HARD_SHARE = 0.5  # share of a polishing round drawn from the hard questions
+
+
+def polishing(s: TrainSettings, epoch: int) -> bool:
+    """Whether epoch (counted from 0) is a polishing round: after the rate has decayed to its floor."""
+    return s.polish_samples is not None and s.decay_epochs is not None and epoch >= s.decay_epochs
+
+
+def samples(s: TrainSettings, epoch: int) -> int:
+    """Questions trained on in epoch (counted from 0)."""
+    return s.polish_samples if polishing(s, epoch) and s.polish_samples else s.samples_per_epoch
+
+
+def samples_before(s: TrainSettings, epoch: int) -> int:
+    """Questions trained on in the epochs before epoch (counted from 0)."""
+    return sum(samples(s, e) for e in range(epoch))
+
+
+def steps(s: TrainSettings, epoch: int) -> int:
+    return max(1, samples(s, epoch) // s.batch_size)
+
+
+def batches(questions: Questions, task: TaskConfig, batch_size: int) -> tf.data.Dataset:
+    """The questions as (one-hot question, answer tokens) batches. They travel as int8 tokens and are
+    one-hot encoded batch by batch, so an epoch of millions of questions never sits in memory as floats."""
+    x = encode_questions(questions, task).astype(np.int8)
+    y = encode_answers(answers(questions), task).astype(np.int8)
+    depth = task.num_chars
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .batch(batch_size, drop_remainder=True)
+        .map(
+            lambda a, b: (tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )
