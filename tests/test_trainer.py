@@ -121,6 +121,36 @@ def test_polishing_rounds_follow_the_decay_with_a_fresh_optimizer(tmp_path):
     assert "--polish-samples" in run_trainer("--help").stdout
 
 
+def test_short_run_learns_subtraction_with_negative_answers(tmp_path):
+    """2-digit subtraction: half the answers are negative, so the network must write a sign. All 10,000
+    questions are checked after training; a network that never learned the sign gets about half wrong."""
+    out = tmp_path / "run"
+    result = run_trainer(*TINY, "--operators", "-", "--epochs", "15", "--target-accuracy", "0.95", "--output-dir", out)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["exhaustive_total"] == 10_000 and metrics["exhaustive_wrong"] < 800, metrics
+    assert metrics["heldout_disjoint"] is True and metrics["heldout_exact_match"] >= 0.95
+    from model.storage import load_model_dir
+
+    task = load_model_dir(out).task
+    assert task.operators == "-" and task.negative_answers and "-" in task.chars
+
+
+def test_short_run_learns_every_term_count_of_a_range(tmp_path):
+    """One model for 2, 3 and 4 one-digit terms (11,100 questions, all checked): each term count is
+    reported on its own in the metrics, and each is learned, not only the most common one."""
+    out = tmp_path / "run"
+    # 90 held out: 30 of each count, the 2-term ones from a tenth (5) of their 55 distinct questions.
+    flags = ["--digits", "1", "--terms", "4", "--min-terms", "2", "--heldout-size", "90"]
+    result = run_trainer(*TINY[2:], *flags, "--epochs", "15", "--output-dir", out)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["exhaustive_total"] == 11_100, metrics
+    by_count = metrics["per_term_count"]
+    assert {k: v["size"] for k, v in by_count.items()} == {"2": 100, "3": 1_000, "4": 10_000}
+    assert all(v["exact_match"] >= 0.9 for v in by_count.values()), by_count
+
+
 def test_distribute_trains_on_two_logical_cpu_devices(tmp_path):
     """--distribute without a GPU: MirroredStrategy over two logical CPU devices, each global batch split
     between them; the run still learns (a real accuracy over all 10,000 questions)."""
