@@ -76,10 +76,10 @@ def unique_questions(
     task: TaskConfig, size: int, rng: np.random.Generator, exclude: np.ndarray | None = None
 ) -> Questions:
     """`size` different questions (for + alone or * alone, order does not make two questions different)."""
-    available = distinct_count(task) - (0 if exclude is None else len(exclude))
+    seen = np.array([], dtype=np.int64) if exclude is None else np.unique(exclude)  # a held-out set may repeat
+    available = distinct_count(task) - len(seen)
     if size > available:
         raise ValueError(f"asked for {size:,} distinct questions but the task has only {available:,} left")
-    seen = np.array([], dtype=np.int64) if exclude is None else np.unique(exclude)
     chosen: list[Questions] = []
     have = 0
     while have < size:
