@@ -52,6 +52,12 @@ class SpaceWatch:
         return int(np.sum(self.margins <= 0)) if self.measured else -1
 
     @property
+    def headline_wrong(self) -> int:
+        """The wrong count that ranks a run's epochs: every question's, once measured; -1 for a pool, which
+        is trained on (held-out exact match ranks those runs), and before any measurement."""
+        return self.wrong if self.complete else -1
+
+    @property
     def smallest_margin(self) -> float:
         return float(np.nanmin(self.margins)) if self.measured else -1.0
 

@@ -273,7 +273,7 @@ class Training:
         ):
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
-        score = self._score(held["exact_match"], wrong_known if self.watch.complete else -1)
+        score = self._score(held["exact_match"], self.watch.headline_wrong)
         if score >= self.best:  # ties go to the later epoch
             self.best, self.best_weights = score, self.model.get_weights()
         eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
@@ -298,8 +298,8 @@ class Training:
     def _score(heldout_exact: float, space_wrong: int) -> list[float]:
         """How good an epoch's weights are, for keeping the best: once every question is measured, its wrong
         count (a million questions say more than 20,000 held out, and it is the headline), then held-out exact
-        match. A pool is trained on, so for a pool's task (-1 here) held-out exact match alone decides: a run that
-        stopped at its held-out target once kept an earlier epoch with two fewer wrong in the pool, below it."""
+        match. With no such count (-1: not yet measured, or a pool, see SpaceWatch.headline_wrong) held-out
+        exact match alone decides."""
         return [1.0, -float(space_wrong), heldout_exact] if space_wrong >= 0 else [0.0, 0.0, heldout_exact]
 
     @property

@@ -119,9 +119,8 @@ def tab(service: Service, picker: Any) -> LearningTab:
     epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 
-    def polished(name: str) -> int:
-        rounds = service.resolve(name).stored.metrics.get("polish_rounds", 0)
-        return rounds if isinstance(rounds, int) else 0
+    def polished(name: str) -> int:  # metrics are cleaned on load: a count is an int or absent
+        return int(service.resolve(name).stored.metrics.get("polish_rounds", 0))
 
     def fill(name: str) -> tuple[Any, ...]:
         record = (service.resolve(name)).learning
