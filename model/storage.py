@@ -12,8 +12,9 @@ complete model or the new complete one.
 Reading (app, evaluate, publish): no Keras, no TensorFlow and no code from the
 folder. Every JSON file is size-capped and schema-checked; the network is the
 one our builder describes (`NetworkConfig`), and `model.weights.h5` must hold
-exactly the arrays that network has, with exactly their shapes, checked before
-any of them is read. Keras' `config.json` is never parsed here.
+exactly the arrays that network has, with exactly their shapes, stored as Keras
+stores them (in the file itself: no external storage, links or filters), checked
+before any of them is read. Keras' `config.json` is never parsed here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from .config import ConfigError, NetworkConfig, TaskConfig, parameter_count, parse_json, read_small_text
 from .forward import Network
+from .h5_safety import unsafe_structure
 from .metrics import clean_metrics
 from .network import weight_layout
 
@@ -120,7 +122,11 @@ def read_network(folder: Path) -> NetworkConfig:
 
 
 def read_weights(path: Path, task: TaskConfig, net: NetworkConfig) -> dict[str, np.ndarray]:
-    """The weight arrays of `net`, read from a Keras weights file only after its size and layout check out."""
+    """The weight arrays of `net`, read from a Keras weights file only after its size and layout check out.
+
+    Layout means both the arrays `net` has and how HDF5 stores them (model.h5_safety): a file that keeps
+    bytes in another file, links elsewhere or filters its data is refused before anything is read.
+    """
     import h5py  # a Keras dependency; reads the file's structure without reading its arrays
 
     expected_bytes = 4 * parameter_count(task, net)
@@ -134,6 +140,9 @@ def read_weights(path: Path, task: TaskConfig, net: NetworkConfig) -> dict[str, 
     weights = {}
     try:
         with h5py.File(path, "r") as f:
+            problem = unsafe_structure(f, size)  # before any array is read: no byte may come from elsewhere
+            if problem:
+                raise ModelLoadError(f"{path.name} is refused: {problem}")
             for name, shape in layout.items():
                 item = f.get(name)
                 if not isinstance(item, h5py.Dataset) or item.shape != shape or item.dtype != np.float32:

@@ -563,7 +563,33 @@ LOAD_FAILURES = {
         "alphabet of 14",
     ),
     "invalid repo id": (None, "not a repo id!", None, {}, "no such folder: not a repo id!; if you meant a Hub repo"),
+    # A data-only repo whose output bias would be the first bytes of the server's environment.
+    "weights from another file": (
+        "environ",
+        "org/environ",
+        None,
+        {},
+        "model.weights.h5 is refused: /layers/dense/vars/1 keeps its bytes in another file (HDF5 external storage)",
+    ),
 }
+
+
+def _bytes_from_environ(weights: Path) -> bytes:
+    """The weights file rewritten with its output bias stored externally, in /proc/self/environ."""
+    import h5py
+
+    arrays: dict = {}
+    with h5py.File(weights, "r") as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    rewritten = weights.parent.with_name("environ.weights.h5")  # outside the model folder
+    with h5py.File(rewritten, "w") as f:
+        for name, array in arrays.items():
+            if name == "layers/dense/vars/1":
+                f.require_group("layers/dense/vars")
+                f.create_dataset(name, array.shape, array.dtype, external=[("/proc/self/environ", 0, array.nbytes)])
+            else:
+                f.create_dataset(name, data=array)
+    return rewritten.read_bytes()
 
 
 @pytest.mark.parametrize("case", list(LOAD_FAILURES))
@@ -575,6 +601,7 @@ def test_load_failure_is_explained_and_falls_back_to_the_bundled_zoo(hub_server,
             "incomplete": {"model.weights.h5": None},
             "truncated": {"model.weights.h5": _cut(weights)},
             "mismatch": {"task_config.json": TaskConfig(digits=1, operators="+-*").to_json().encode()},
+            "environ": {"model.weights.h5": _bytes_from_environ(folders.good / "model.weights.h5")},
         }.get(setup, {})
         hub_server.put_files(source, folders.files(**changes))
     if setup == "down":
