@@ -197,10 +197,39 @@ def load_map(path: Path, task: TaskConfig) -> SpaceMap:
         arrays["ops"],
         bool(arrays["complete"]),
     )
-    inside = (space.wrong >= 0).all() and (space.wrong < side).all()
-    if not inside or len(space.weakest) > WEAKEST:
-        raise ValueError(f"{path.name} lists cells outside the map")
+    problem = map_problem(space, task)
+    if problem:
+        raise ValueError(f"{path.name} {problem}")
     return space
+
+
+def map_problem(space: SpaceMap, task: TaskConfig) -> str | None:
+    """What in a read map could not come from the trainer for this task (every value the page indexes or
+    shows is checked), as a clause; None when nothing."""
+    axis, complete = map_axes(task)
+    side = len(axis)
+    if not (np.array_equal(space.a_values, axis) and np.array_equal(space.b_values, axis)):
+        return "has axes that are not this task's"
+    if space.complete != complete:
+        return "says it holds every question when it does not, or the reverse"
+    if not ((space.wrong >= 0).all() and (space.wrong < side).all()):
+        return "lists wrong cells outside the map"
+    cells, margins = space.weakest[:, :2], space.weakest[:, 2]
+    cells_ok = np.isfinite(cells).all() and (cells == np.round(cells)).all() and ((cells >= 0) & (cells < side)).all()
+    if len(space.weakest) > WEAKEST or not cells_ok:
+        return "lists weakest cells outside the map"
+    if not (np.isfinite(margins).all() and ((margins > 0) & (margins <= 1)).all()):
+        return "lists weakest margins outside 0 to 1"
+    codes = [OPERATORS.index(op) for op in task.operators]
+    if not np.isin(space.ops, [-1, *codes]).all():
+        return f"holds operator codes this task does not have (it has {task.operators})"
+    ended = space.ops < 0
+    if ended[..., : task.fewest_terms - 1].any() or (ended[..., :-1] & ~ended[..., 1:]).any():
+        return "holds questions with too few numbers"
+    low, high = min(0, task.smallest), task.max_term  # 0 fills the slots of ended questions
+    if space.rest_terms.size and not ((space.rest_terms >= low) & (space.rest_terms <= high)).all():
+        return "holds numbers outside the task's range"
+    return None
 
 
 def network_margins(network: Network, task: TaskConfig, chunk: int = 4096) -> MarginFn:
@@ -286,4 +315,23 @@ def load_learning(path: Path, task: TaskConfig) -> LearningRecord:
     }
     if len(counts) != 1 or counts.pop() > MAX_EPOCHS_KEPT:
         raise ValueError(f"{path.name} has arrays of different lengths or too many epochs")
-    return LearningRecord(**arrays)
+    record = LearningRecord(**arrays)
+    problem = learning_problem(record, task)
+    if problem:
+        raise ValueError(f"{path.name} {problem}")
+    return record
+
+
+def learning_problem(record: LearningRecord, task: TaskConfig) -> str | None:
+    """What in a read learning record could not come from the trainer for this task, as a clause; None."""
+    axis = map_axes(task, PROBE_SIDE)[0]
+    if not (np.array_equal(record.probe_a, axis) and np.array_equal(record.probe_b, axis)):
+        return "has probe axes that are not this task's"
+    figures = (record.seconds, record.loss, record.exact_match, record.per_position)
+    if not all(np.isfinite(a).all() and (a >= 0).all() for a in figures):
+        return "holds negative, infinite or missing (NaN) figures"
+    if (record.exact_match > 1).any() or (record.per_position > 1).any():
+        return "holds accuracies above 100%"
+    if (record.samples_seen < 0).any() or (record.space_wrong < -1).any():
+        return "holds negative counts"
+    return None

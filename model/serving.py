@@ -13,10 +13,10 @@ from __future__ import annotations
 import functools
 import os
 import time
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -46,6 +46,7 @@ START_SECONDS = 30.0  # the most start-up may wait for the Hub, all models toget
 TIMEOUT_ENV = "ADDITION_HUB_TIMEOUT"
 MAX_EXTRA_MODELS = 10  # models named in ADDITION_MODEL and ADDITION_MODELS together
 MAX_WEIGHT_BYTES = 256_000_000  # all served models' weights together
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,10 +60,15 @@ class ServedModel:
     notes: list[str] = field(default_factory=list)
     network: Network = field(init=False)
     predictor: Predictor = field(init=False)
+    space_map: SpaceMap | None = field(init=False)  # the whole-space map the trainer stored (map.npz)
+    learning: LearningRecord | None = field(init=False)  # how the model learned (learning.npz)
 
     def __post_init__(self) -> None:
         self.network = self.stored.network()
         self.predictor = Predictor(self.stored.task, self.network)
+        # Read and checked now, so a bad file is a note at load time, never an error when a visitor opens a tab.
+        self.space_map = self._analysis(MAP_FILE, load_map)
+        self.learning = self._analysis(LEARNING_FILE, load_learning)
 
     @property
     def task(self) -> TaskConfig:
@@ -81,28 +87,16 @@ class ServedModel:
         """The Hub page of exactly this commit, for a link; None unless from the Hub."""
         return repo_page_url(self.source, self.revision) if self.revision else None
 
-    @functools.cached_property
-    def space_map(self) -> SpaceMap | None:
-        """The whole-space map the trainer stored (map.npz), read once; None if absent or invalid."""
-        path = self.stored.folder / MAP_FILE
+    def _analysis(self, name: str, load: Callable[[Path, TaskConfig], T]) -> T | None:
+        """An analysis file the folder carries, read and checked; None, with a note, when absent or invalid."""
+        path = self.stored.folder / name
         if not path.is_file():
             return None
         try:
-            return load_map(path, self.task)
-        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
-            self.notes.append(f"{MAP_FILE} was ignored: {err}")
-            return None
-
-    @functools.cached_property
-    def learning(self) -> LearningRecord | None:
-        """How the model learned (learning.npz), read once; None if absent or invalid."""
-        path = self.stored.folder / LEARNING_FILE
-        if not path.is_file():
-            return None
-        try:
-            return load_learning(path, self.task)
-        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
-            self.notes.append(f"{LEARNING_FILE} was ignored: {err}")
+            return load(path, self.task)
+        except Exception as err:  # untrusted bytes: whatever fails to parse, the model still answers
+            reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+            self.notes.append(f"{name} was ignored: {reason.rstrip('.')}.")
             return None
 
     @functools.cached_property

@@ -23,8 +23,9 @@ import h5py
 import numpy as np
 import pytest
 
+from model.analysis import LearningRecord, SpaceMap, load_learning, load_map, save_learning, save_map
 from model.serving import load_catalogue
-from model.storage import WEIGHTS_FILE, ZOO_DIR, ModelLoadError, load_model_dir
+from model.storage import LEARNING_FILE, MAP_FILE, WEIGHTS_FILE, ZOO_DIR, ModelLoadError, load_model_dir
 from web.service import Service
 
 SOURCE = ZOO_DIR / "add2"  # the smallest bundled model
@@ -195,3 +196,81 @@ def test_evaluate_and_publish_refuse_the_same_file_before_reading_it(tmp_path, c
     assert readers == 0 and exited.value.code == 2
     assert "keeps its bytes in another file" in capsys.readouterr().err
     assert str(refused.value).startswith("Refusing to publish a model that does not load: model.weights.h5 is refused")
+
+
+# Analysis files: checked when the model loads; a bad one is dropped with a note ---------------------------
+def bad_map(change: Callable[[SpaceMap], None]) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        space = load_map(SOURCE / MAP_FILE, load_model_dir(SOURCE).task)
+        change(space)
+        save_map(space, folder / MAP_FILE)
+
+    return write
+
+
+def bad_learning(change: Callable[[LearningRecord], None]) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        record = load_learning(SOURCE / LEARNING_FILE, load_model_dir(SOURCE).task)
+        change(record)
+        save_learning(record, folder / LEARNING_FILE)
+
+    return write
+
+
+def _set(name: str, index: object, value: object) -> Callable[[object], None]:
+    """Set one value of one array (a copy: arrays read from a file are read-only)."""
+
+    def change(analysis: object) -> None:
+        array = getattr(analysis, name).copy()
+        array[index] = value
+        setattr(analysis, name, array)
+
+    return change
+
+
+BAD_ANALYSES = {
+    "operator code past the table": (MAP_FILE, bad_map(_set("ops", (0, 0, 0), 9)), "holds operator codes"),
+    "another task's operator": (MAP_FILE, bad_map(_set("ops", (5, 5, 0), 2)), "holds operator codes"),
+    "axis not the task's": (MAP_FILE, bad_map(_set("a_values", 3, 7000)), "has axes that are not this task's"),
+    "weakest cell outside": (MAP_FILE, bad_map(_set("weakest", (0, 0), 1e6)), "lists weakest cells outside"),
+    "weakest margin NaN": (MAP_FILE, bad_map(_set("weakest", (0, 2), np.nan)), "lists weakest margins outside"),
+    "wrong cell outside": (
+        MAP_FILE,
+        bad_map(lambda s: setattr(s, "wrong", np.array([[0, 100]], np.int32))),
+        "lists wrong cells outside",
+    ),
+    "not a zip": (MAP_FILE, lambda folder: (folder / MAP_FILE).write_bytes(b"PK\x03\x04 nonsense"), "map.npz"),
+    "loss NaN": (LEARNING_FILE, bad_learning(_set("loss", 0, np.nan)), "holds negative, infinite or missing"),
+    "accuracy above 1": (LEARNING_FILE, bad_learning(_set("exact_match", 1, 3.0)), "holds accuracies above"),
+    "probe axis": (LEARNING_FILE, bad_learning(_set("probe_b", 0, -5)), "has probe axes"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ANALYSES))
+def test_a_bad_analysis_file_is_dropped_with_a_note_and_the_model_still_answers(tmp_path, case):
+    from web import learning, space_map
+
+    name, spoil, says = BAD_ANALYSES[case]
+    folder = tmp_path / "spoilt"
+    shutil.copytree(SOURCE, folder)
+    spoil(folder)
+    catalogue = load_catalogue(extra=[str(folder)], seconds=5)
+    service = Service(catalogue)
+    served = service.served("spoilt")
+    [note] = [n for n in catalogue.notes if n.startswith(f"{name} was ignored: ")]
+    assert says in note and note.endswith(".") and "\n" not in note, note
+    assert note in service.model_info("spoilt")["notes"]
+    assert (served.space_map is None) == (name == MAP_FILE) and (served.learning is None) == (name == LEARNING_FILE)
+    answer = service.predict("12+34", "spoilt")
+    assert (answer["error"], answer["answer"], answer["model"]) == (None, 46, "spoilt")
+    # What picking the model draws: the page's own functions, for the map and the learning record.
+    assert "stored map" in space_map.map_html(served.space_map, served.task) or name != MAP_FILE
+    space_map.lists_html(served.space_map)
+    learning.probe_html(served.learning, 1)
+    learning.curves(served.learning)
+
+
+def test_the_bundled_analyses_pass_the_checks():
+    catalogue = load_catalogue(extra=[], seconds=1)
+    assert catalogue.notes == [] and all(m.notes == [] for m in catalogue.models.values())
+    assert all(m.space_map is not None and m.learning is not None for m in catalogue.models.values())
