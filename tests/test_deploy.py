@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -151,10 +153,13 @@ def test_dry_run_lists_the_app_and_its_models_and_contacts_nothing(hub_server, e
     code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "model").glob("*.py")}
     assert {"app.py", "requirements.txt", "README.md", ".gitattributes"} | code | bundled <= set(files)
     assert "model/zoo/add3/model.weights.h5" in bundled and "model/storage.py" in code
+    # What Train your own runs (python -m trainer.live) goes up; the trainer's own tools do not.
+    assert {"trainer/__init__.py", "trainer/live.py"} <= set(files)
+    assert not {"trainer/publish.py", "trainer/deploy_space.py", "trainer/zoo.py"} & set(files)
     assert not [
         p
         for p in files
-        if p.split("/")[0] in ("tests", "runs", "bench", "docs", "trainer", "test-artifacts")
+        if p.split("/")[0] in ("tests", "runs", "bench", "docs", "test-artifacts")
         or "__pycache__" in p
         or "/." in "/" + p.removeprefix(".gitattributes")
     ]
@@ -211,21 +216,67 @@ def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
     assert got == expected
 
     # ... where `python app.py` starts with nothing from the checkout importable ...
+    log_path = work / "space-app.log"
+    with running_app(folder, {**env, **hub_server.variables(SPACE)}, log_path) as url:
+        # ... and answers through the real API.
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        try:
+            result = client.predict("535+61", api_name="/predict")
+            # The Space variable brought in the model repo, downloaded from the Hub at start-up.
+            from_hub = client.predict("535+61", MODEL_REPO, api_name="/predict")
+        finally:
+            client.close()
+        assert (result["error"], result["answer"]) == (None, 596)
+        assert (from_hub["error"], from_hub["model"], from_hub["answer"]) == (None, MODEL_REPO, 596)
+        assert "Traceback" not in log_path.read_text()
+
+
+def test_the_dry_run_files_alone_start_the_app_and_train_your_own_works(hub_server, env, work):
+    """Exactly the listed files, copied to an empty folder: the app starts there and /train (which runs
+    `python -m trainer.live` from that folder) gives a model that answers."""
+    proc = deploy("org/train-check", "--dry-run", env=env, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    folder = work / "dry-run-files"
+    for path in listed(proc.stdout):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / path, folder / path)
+    log_path = work / "dry-run-app.log"
+    with running_app(folder, hub_env(hub_server, work / "home-dry-run", None), log_path) as url:
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        try:
+            job = client.submit(1, "+", 2, True, "lstm", 8, 5, api_name="/train")  # the smallest training allowed
+            events = [e for e in job if isinstance(e, dict)] or [e for e in job.outputs() if isinstance(e, dict)]
+            final = job.outputs()[-1] if job.outputs() else None
+            assert isinstance(final, dict) and final.get("event") == "done", (events, log_path.read_text()[-3000:])
+            answer = client.predict("3+4", final["model"], api_name="/predict")
+        finally:
+            client.close()
+        assert answer["error"] is None and answer["model"] == final["model"] and isinstance(answer["answer"], int)
+        assert "Traceback" not in log_path.read_text()
+
+
+@contextmanager
+def running_app(folder: Path, env: dict, log_path: Path) -> Iterator[str]:
+    """`python app.py` started in `folder` with nothing from the checkout importable; yields its URL."""
     where = subprocess.run(
-        [sys.executable, "-c", "import model, web; print(model.__file__, web.__file__)"],
+        [sys.executable, "-c", "import model, web, trainer; print(model.__file__, web.__file__, trainer.__file__)"],
         cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert where.stdout.split() == [str(folder / "model/__init__.py"), str(folder / "web/__init__.py")]
-    port, log_path = free_port(), work / "space-app.log"
+    assert where.stdout.split() == [str(folder / f"{p}/__init__.py") for p in ("model", "web", "trainer")], where
+    port = free_port()
     with open(log_path, "w") as log:
         app = subprocess.Popen(
             [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
             cwd=folder,
-            env={**env, **hub_server.variables(SPACE)},
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -240,19 +291,7 @@ def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
             except OSError:
                 assert time.monotonic() < deadline, f"app.py did not start in 180 s:\n{log_path.read_text()[-3000:]}"
                 time.sleep(0.3)
-        # ... and answers through the real API.
-        from gradio_client import Client
-
-        client = Client(url, verbose=False)
-        try:
-            result = client.predict("535+61", api_name="/predict")
-            # The Space variable brought in the model repo, downloaded from the Hub at start-up.
-            from_hub = client.predict("535+61", MODEL_REPO, api_name="/predict")
-        finally:
-            client.close()
-        assert (result["error"], result["answer"]) == (None, 596)
-        assert (from_hub["error"], from_hub["model"], from_hub["answer"]) == (None, MODEL_REPO, 596)
-        assert "Traceback" not in log_path.read_text()
+        yield url
     finally:
         app.terminate()
         try:
@@ -324,17 +363,49 @@ def test_failures_are_one_sentence_and_exit_1(hub_server, work, case, says):
 
 def test_a_space_config_the_hub_rejects_is_one_sentence(hub_server, env, work):
     """A front matter with python_version: 3.10 (a number, read as 3.1) is refused before anything changes."""
-    copy = work / "bad-readme"
-    shutil.copytree(ROOT / "trainer", copy / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
-    for path in space_files(ROOT):
-        (copy / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / path, copy / path)
+    copy = app_copy(work / "bad-readme")
     readme = (copy / "README.md").read_text()
     (copy / "README.md").write_text(readme.replace('python_version: "3.11"', "python_version: 3.10", 1))
     proc = deploy("org/bad-readme", env=env, cwd=work, root=copy)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert 'the Hub rejected README.md\'s front matter ("python_version" must be a string)' in proc.stderr
     assert [c.message for c in hub_server.history("org/bad-readme", repo_type="space")] == ["initial commit"]
+
+
+def app_copy(folder: Path) -> Path:
+    """The deployable files (and the trainer, which runs the command) copied to `folder`."""
+    shutil.copytree(ROOT / "trainer", folder / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in space_files(ROOT):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / path, folder / path)
+    return folder
+
+
+PLANTED_TOKEN = "hf_" + "Pl4nted" * 5  # shaped like a real token: hf_ and 35 letters and digits
+
+
+@pytest.mark.parametrize("path", ["web/html.py", "model/zoo/add3/extra.json", "README.md"])
+def test_a_file_holding_a_token_stops_the_deploy_and_the_dry_run(hub_server, env, work, path):
+    """Names that look harmless (a .py, a .json, the README) do not let a token through."""
+    copy = app_copy(work / f"tokened-{path.replace('/', '-')}")
+    with open(copy / path, "a") as f:
+        f.write(f"\nHF_TOKEN = {PLANTED_TOKEN!r}\n")
+    space = f"org/tokened-{len(path)}"
+    for args in (["--dry-run"], []):
+        proc = deploy(space, *args, env=env, cwd=work, root=copy)
+        assert proc.returncode == 1 and proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+        assert proc.stderr.startswith(f"error: Refusing to deploy: {path} holds something shaped like a Hugging Face")
+        assert PLANTED_TOKEN not in proc.stderr
+    assert space not in hub_server.spaces and hub_server.requests_for(space) == []
+
+
+def test_a_linked_required_file_is_refused_not_followed(hub_server, env, work):
+    copy = app_copy(work / "linked")
+    (work / "requirements-elsewhere.txt").write_bytes((copy / "requirements.txt").read_bytes())
+    (copy / "requirements.txt").unlink()
+    (copy / "requirements.txt").symlink_to(work / "requirements-elsewhere.txt")
+    proc = deploy("org/linked", "--dry-run", env=env, cwd=work, root=copy)
+    assert proc.returncode == 1 and "lacks requirements.txt (as plain files: links are never uploaded)" in proc.stderr
 
 
 @pytest.mark.parametrize(

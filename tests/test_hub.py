@@ -444,6 +444,36 @@ def test_a_folder_that_does_not_load_is_refused(hub_server, client, folders):
     assert "Traceback" not in result["stderr"] and hub_server.requests_for("org/broken") == []
 
 
+PLANTED_TOKEN = "hf_" + "Pl4nted" * 5  # shaped like a real token: hf_ and 35 letters and digits
+SECRET = b"the contents of a secret file: never uploaded\n"
+LEAKS = {  # file -> (how it is spoilt, what the refusal says)
+    "training_curve.png": ("link", "is a symbolic link, and only plain files are uploaded"),
+    "model.weights.h5": ("link", "is a symbolic link, and only plain files are uploaded"),
+    "history.json": ("token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded; remove"),
+    "train_settings.json": ("token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded"),
+}
+
+
+@pytest.mark.parametrize("name", list(LEAKS))
+def test_publish_never_uploads_a_link_or_a_token(hub_server, client, folders, work, name):
+    how, says = LEAKS[name]
+    folder, repo = work / f"leaky-{name}", f"org/leaky-{name.split('.')[0].replace('_', '-')}"
+    shutil.copytree(folders.good, folder)
+    target = work / f"secret-{name}"
+    if how == "link":  # a link to a real file of the right kind still never goes up
+        target.write_bytes((folder / name).read_bytes() if name.endswith(".h5") else SECRET)
+        (folder / name).unlink()
+        (folder / name).symlink_to(target)
+    else:
+        (folder / name).write_text(json.dumps({"loss": [1.0], "note": f"token={PLANTED_TOKEN}"}))
+    result = client.cli(folder, repo)
+    assert result["rc"] == 1 and "Traceback" not in result["stderr"]
+    assert result["stderr"].startswith(f"error: Refusing to publish: {name} {says}"), result["stderr"]
+    assert len(result["stderr"].strip().splitlines()) == 1
+    assert PLANTED_TOKEN not in result["stderr"] + result["stdout"]
+    assert hub_server.requests_for(repo) == []  # refused before any request
+
+
 def test_help_explains_every_flag(work):
     proc = subprocess.run(
         [sys.executable, "-m", "trainer.publish", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120

@@ -7,11 +7,14 @@ Why a command rather than `git push`: the Space must hold exactly what the app
 needs, not whatever happens to lie in a checkout (runs, caches, test
 screenshots, a stray token file). So the files are chosen by an allow-list,
 relative to the folder that holds app.py whatever the current directory:
-app.py (and app_views.py), the app's packages (model/, web/ or views/: .py files
-only), the bundled models (model/zoo: .json .h5 .npz .png),
-requirements.txt, README.md (its front matter is the Space configuration) and
-.gitattributes. They go up in one commit that also deletes whatever else the
-Space holds, so the Space mirrors the allow-list.
+app.py and every project module it runs, found from its imports
+(trainer/app_code.py: the model/ and web/ code, and the trainer modules that
+"Train your own" starts as `python -m trainer.live`), the bundled models
+(model/zoo: .json .h5 .npz .png), requirements.txt, README.md (its front matter
+is the Space configuration) and .gitattributes. They go up in one commit that also deletes whatever else the
+Space holds, so the Space mirrors the allow-list. Symbolic links are never
+followed or uploaded, and a file holding something shaped like a token stops
+the deploy (and the dry run) with a sentence naming it, whatever its name.
 
 --model, --models and --revision set the Space variables that app.py reads
 (ADDITION_MODEL, ADDITION_MODELS, ADDITION_MODEL_REVISION); variables not named
@@ -30,12 +33,13 @@ import re
 import sys
 from pathlib import Path
 
+from .app_code import app_modules
 from .publish import NO_TOKEN_MESSAGE, explain_hub_error, scrub_token
+from .upload_safety import UploadRefused, read_for_upload
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding app.py
-TOP_FILES = ("app.py", "app_views.py", "requirements.txt", "README.md", ".gitattributes")
+TOP_FILES = ("app.py", "requirements.txt", "README.md", ".gitattributes")
 REQUIRED = ("app.py", "requirements.txt", "README.md")
-CODE_TREES = ("model", "web", "views")  # the app's packages: their .py files
 MODEL_TREES = ("model/zoo",)  # bundled models: their data files
 MODEL_SUFFIXES = (".json", ".h5", ".npz", ".png")
 # Never uploaded, even inside an allowed tree: caches, local runs and resume state, tests and their output.
@@ -67,18 +71,30 @@ class DeployError(RuntimeError):
 def space_files(root: Path = ROOT) -> list[str]:
     """The allow-listed files under `root`, as sorted POSIX paths relative to it."""
     root = Path(root)
-    missing = [name for name in REQUIRED if not (root / name).is_file()]
+    missing = [name for name in REQUIRED if not _plain_file(root / name)]
     if missing:
-        raise DeployError(f"{root} is not the app's folder: it lacks {', '.join(missing)}.")
+        raise DeployError(
+            f"{root} is not the app's folder: it lacks {', '.join(missing)} (as plain files: links are never uploaded)."
+        )
     found = {name for name in TOP_FILES if _plain_file(root / name)}
-    for tree, suffixes in [*((t, (".py",)) for t in CODE_TREES), *((t, MODEL_SUFFIXES) for t in MODEL_TREES)]:
+    found |= app_modules(root, lambda part: _allowed(part) and _allowed(part + ".py"))
+    for tree in MODEL_TREES:
         for folder, dirs, names in os.walk(root / tree):  # symlinked folders are not followed
             dirs[:] = sorted(d for d in dirs if _allowed(d) and not d.endswith(".partial"))
             for name in names:
                 path = Path(folder, name)
-                if name.endswith(suffixes) and _allowed(name) and _plain_file(path):
+                if name.endswith(MODEL_SUFFIXES) and _allowed(name) and _plain_file(path):
                     found.add(path.relative_to(root).as_posix())
     return sorted(found)
+
+
+def space_contents(root: Path = ROOT) -> dict[str, bytes]:
+    """path -> bytes of every allow-listed file, read once without following links; DeployError for a file
+    holding something shaped like a token (whatever its name)."""
+    try:
+        return {path: read_for_upload(Path(root) / path, path) for path in space_files(root)}
+    except UploadRefused as err:
+        raise DeployError(f"Refusing to deploy: {err}.") from None
 
 
 def _allowed(name: str) -> bool:
@@ -109,7 +125,8 @@ def deploy(
     Returns (Space URL, commit sha). Raises DeployError, whose message is meant to be shown as is.
     """
     root = Path(root)
-    files = space_files(root)
+    contents = space_contents(root)
+    files = sorted(contents)
     import huggingface_hub as hub
 
     if not (token or hub.get_token()):
@@ -122,7 +139,7 @@ def deploy(
             api.add_space_variable(repo_id, key, value)
         stale = sorted(set(api.list_repo_files(repo_id, repo_type="space")) - set(files))
         operations: list[hub.CommitOperationAdd | hub.CommitOperationDelete] = [
-            hub.CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(root / path)) for path in files
+            hub.CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in contents.items()
         ]
         operations += [hub.CommitOperationDelete(path_in_repo=path) for path in stale]
         info = api.create_commit(
@@ -150,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m trainer.deploy_space",
         description="Deploy this app as a Gradio Space on the Hugging Face Hub: create the Space if needed and "
-        "upload exactly the files it needs (app, model/ and web/ code, bundled models, "
+        "upload exactly the files it needs (app.py and the code it imports, the trainer modules Train your own runs, "
+        "bundled models, "
         "requirements.txt, README.md, .gitattributes) in one commit that also removes anything else. "
         "The token comes from HF_TOKEN or `hf auth login`.",
         epilog="Example: python -m trainer.deploy_space your-name/addition --model your-name/addition-lstm",
@@ -202,8 +220,9 @@ def check_arguments(args: argparse.Namespace) -> str | None:
 
 
 def dry_run(repo_id: str, variables: dict[str, str], root: Path = ROOT) -> None:
-    files = space_files(root)
-    sizes = [(root / path).stat().st_size for path in files]
+    contents = space_contents(root)  # the same checks as a deploy: a token-shaped file fails here too
+    files = sorted(contents)
+    sizes = [len(contents[path]) for path in files]
     width = max(len(path) for path in files)
     print(f"Would deploy {len(files)} files from {root} to the Space {repo_id} (dry run: nothing contacted):")
     for path, size in zip(files, sizes, strict=True):

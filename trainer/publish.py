@@ -8,7 +8,9 @@ works), task_config.json, network.json, train_settings.json, metrics.json,
 history.json, training_curve.png, the analyses the app shows when present
 (map.npz, learning.npz) and a generated model card
 (README.md). Anything else in the folder stays local; the folder is only read,
-never written.
+never written. Only plain files go up, read once and uploaded as read: a
+symbolic link, or a file (the card included) holding something shaped like a
+token, stops the publish with a sentence naming it.
 
 Before any upload the folder must load as the app loads it (checked, without
 TensorFlow) and pass the quality gate: its headline accuracy (every question
@@ -29,6 +31,8 @@ import sys
 from pathlib import Path
 
 from model.storage import KERAS_FILES, MODEL_FOLDER_FILES, TASK_CONFIG_FILE
+
+from .upload_safety import UploadRefused, checked_bytes, read_for_upload
 
 REQUIRED_FILES = (*KERAS_FILES, TASK_CONFIG_FILE)  # what `keras.saving.load_model("hf://...")` and the app need
 DEFAULT_MIN_ACCURACY = 0.999
@@ -68,6 +72,7 @@ def publish(
 
     metrics = read_metrics(folder)[0]  # schema-checked: only valid, finite figures
     check_quality(metrics, min_accuracy=min_accuracy, force=force)
+    contents = read_uploads(folder)  # plain files only, none holding a token: read once, uploaded as read
 
     import huggingface_hub  # after the cheap checks: a refusal stays instant
 
@@ -84,10 +89,13 @@ def publish(
         stored.task.to_dict(),
         metrics,
         _read_json(folder / "history.json") or None,
-        has_curve=(folder / "training_curve.png").is_file(),
+        has_curve="training_curve.png" in contents,
         net=stored.net.to_dict(),
     )
-    files = [name for name in MODEL_FOLDER_FILES if (folder / name).is_file()]
+    try:
+        card_bytes = checked_bytes(card.encode("utf-8"), "the generated model card (README.md)")
+    except UploadRefused as err:
+        raise PublishError(f"Refusing to publish: {err}.") from None
     accuracy, measured_on = headline(metrics)
     message = commit_message or (
         "Publish arithmetic model" + (f" ({_percent(accuracy)} right: {measured_on})" if accuracy is not None else "")
@@ -95,9 +103,8 @@ def publish(
     try:
         return _upload(
             huggingface_hub,
-            folder,
-            files,
-            card,
+            contents,
+            card_bytes,
             repo_id,
             token=token,
             private=private,
@@ -178,11 +185,23 @@ def _validate(folder: Path):
         raise PublishError(f"Refusing to publish a model that does not load: {err}.") from None
 
 
+def read_uploads(folder: Path) -> dict[str, bytes]:
+    """name -> bytes of every model folder file present; PublishError for a link or token-shaped content."""
+    contents = {}
+    for name in MODEL_FOLDER_FILES:
+        path = folder / name
+        if path.is_file() or path.is_symlink():
+            try:
+                contents[name] = read_for_upload(path, name)
+            except UploadRefused as err:
+                raise PublishError(f"Refusing to publish: {err}.") from None
+    return contents
+
+
 def _upload(
     hub,
-    folder: Path,
-    files: list[str],
-    card: str,
+    contents: dict[str, bytes],
+    card: bytes,
     repo_id: str,
     *,
     token: str | None,
@@ -194,8 +213,8 @@ def _upload(
     repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     if branch != "main":
         api.create_branch(repo_url.repo_id, branch=branch, exist_ok=True)
-    operations = [hub.CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in files]
-    operations.append(hub.CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
+    operations = [hub.CommitOperationAdd(path_in_repo=name, path_or_fileobj=data) for name, data in contents.items()]
+    operations.append(hub.CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card))
     info = api.create_commit(repo_url.repo_id, operations=operations, commit_message=message, revision=branch)
     url = str(repo_url).rstrip("/") + ("" if branch == "main" else f"/tree/{branch}")
     return url, info.oid
