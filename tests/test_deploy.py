@@ -184,6 +184,30 @@ def test_planted_files_in_a_copy_of_the_checkout_are_never_listed(hub_server, en
     assert not set(PLANTED) & set(files) and "model/zoo/linked.json" not in files
 
 
+def test_the_code_list_follows_imports_and_module_names_and_nothing_else(tmp_path):
+    """A made-up project: lazy, relative and `python -m` imports are followed; unused and test modules are not."""
+    from trainer.app_code import app_modules
+
+    files = {
+        "app.py": "import os\nfrom pkg import a\ndef later():\n    import pkg.lazy\n",
+        "pkg/__init__.py": "",
+        "pkg/a.py": "import sys\nCOMMAND = [sys.executable, '-m', 'pkg.sub.job']\nTESTS = 'tests.helper'\n",
+        "pkg/lazy.py": "from . import shared\n",
+        "pkg/shared.py": "",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/job.py": "from ..tool import run\n",
+        "pkg/tool.py": "import json\n",
+        "pkg/unused.py": "import pkg.a\n",
+        "tests/__init__.py": "",
+        "tests/helper.py": "",
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    found = app_modules(tmp_path, lambda part: part != "tests")
+    assert found == set(files) - {"pkg/unused.py", "tests/__init__.py", "tests/helper.py"}
+
+
 # The end-to-end proof -------------------------------------------------------------------------
 def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
     sha, out = deployed["sha"], deployed["proc"].stdout
