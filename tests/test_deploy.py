@@ -277,9 +277,13 @@ def test_the_dry_run_files_alone_start_the_app_and_train_your_own_works(hub_serv
             final = job.outputs()[-1] if job.outputs() else None
             assert isinstance(final, dict) and final.get("event") == "done", (events, log_path.read_text()[-3000:])
             answer = client.predict("3+4", final["model"], api_name="/predict")
+            info = client.predict(final["model"], api_name="/model_info")
         finally:
             client.close()
         assert answer["error"] is None and answer["model"] == final["model"] and isinstance(answer["answer"], int)
+        assert info["error"] is None and not [
+            n for n in info["notes"] if "ignored" in n
+        ]  # its analyses pass the checks
         assert "Traceback" not in log_path.read_text()
 
 

@@ -240,7 +240,7 @@ BAD_ANALYSES = {
         "lists wrong cells outside",
     ),
     "not a zip": (MAP_FILE, lambda folder: (folder / MAP_FILE).write_bytes(b"PK\x03\x04 nonsense"), "map.npz"),
-    "loss NaN": (LEARNING_FILE, bad_learning(_set("loss", 0, np.nan)), "holds negative, infinite or missing"),
+    "loss NaN": (LEARNING_FILE, bad_learning(_set("loss", 0, np.nan)), "holds infinite or missing (NaN) figures"),
     "accuracy above 1": (LEARNING_FILE, bad_learning(_set("exact_match", 1, 3.0)), "holds accuracies above"),
     "probe axis": (LEARNING_FILE, bad_learning(_set("probe_b", 0, -5)), "has probe axes"),
 }
