@@ -220,14 +220,23 @@ def map_problem(space: SpaceMap, task: TaskConfig) -> str | None:
         return "lists weakest cells outside the map"
     if not (np.isfinite(margins).all() and ((margins > 0) & (margins <= 1.01)).all()):  # float32 softmax may pass 1
         return "lists weakest margins outside 0 to 1"
+    for row in range(0, side, 64):  # in blocks of rows: a million cells need no million-cell temporaries
+        problem = _cells_problem(space.ops[row : row + 64], space.rest_terms[row : row + 64], task)
+        if problem:
+            return problem
+    return None
+
+
+def _cells_problem(ops: np.ndarray, rest_terms: np.ndarray, task: TaskConfig) -> str | None:
+    """What in some cells' questions (operator codes, numbers) this task cannot ask, as a clause; None."""
     codes = [OPERATORS.index(op) for op in task.operators]
-    if not np.isin(space.ops, [-1, *codes]).all():
+    if not np.isin(ops, [-1, *codes]).all():
         return f"holds operator codes this task does not have (it has {task.operators})"
-    ended = space.ops < 0
+    ended = ops < 0
     if ended[..., : task.fewest_terms - 1].any() or (ended[..., :-1] & ~ended[..., 1:]).any():
         return "holds questions with too few numbers"
     low, high = min(0, task.smallest), task.max_term  # 0 fills the slots of ended questions
-    if space.rest_terms.size and not ((space.rest_terms >= low) & (space.rest_terms <= high)).all():
+    if rest_terms.size and not ((rest_terms >= low) & (rest_terms <= high)).all():
         return "holds numbers outside the task's range"
     return None
 
