@@ -191,7 +191,11 @@ def test_the_code_list_follows_imports_and_module_names_and_nothing_else(tmp_pat
     files = {
         "app.py": "import os\nfrom pkg import a\ndef later():\n    import pkg.lazy\n",
         "pkg/__init__.py": "",
-        "pkg/a.py": "import sys\nCOMMAND = [sys.executable, '-m', 'pkg.sub.job']\nTESTS = 'tests.helper'\n",
+        "pkg/a.py": "import sys\nCOMMAND = [sys.executable, '-m', 'pkg.sub.job']\nTESTS = 'tests.helper'\n"
+        "TOOL = (sys.executable, '-m', 'runner', '--fast')\n",
+        "runner/__init__.py": "",
+        "runner/__main__.py": "from runner import core\n",
+        "runner/core.py": "",
         "pkg/lazy.py": "from . import shared\n",
         "pkg/shared.py": "",
         "pkg/sub/__init__.py": "",

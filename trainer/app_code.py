@@ -13,6 +13,7 @@ benchmarks and anything else are never imported by the app and never listed.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,11 @@ def _named_modules(path: Path, package: tuple[str, ...]) -> Iterator[str]:
             yield from (f"{module}.{alias.name}" if module else alias.name for alias in node.names)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_NAME.fullmatch(node.value):
             yield node.value
+        elif isinstance(node, (ast.List, ast.Tuple)):  # a command line: "-m", NAME runs NAME (a package: its __main__)
+            words = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            for flag, name in itertools.pairwise(words):
+                if flag == "-m" and isinstance(name, str):
+                    yield from (name, f"{name}.__main__")
 
 
 def _files(root: Path, name: str, allowed: Callable[[str], bool]) -> list[Path]:
