@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import cells
+
 PAD = " "
 OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
 DIGITS = "0123456789"
 ALLOWED_CHARS = PAD + OPERATORS + DIGITS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
-CELLS = ("lstm", "gru", "simple_rnn")
+CELLS = tuple(cells.CELLS)  # "lstm", "gru", "simple_rnn"
 
 MAX_DIGITS = 9
 MAX_TERMS = 18
@@ -330,11 +332,10 @@ def validate_network(net: NetworkConfig) -> None:
 
 def parameter_count(task: TaskConfig, net: NetworkConfig) -> int:
     """Trainable numbers in the network (sizes the weights file before it is read)."""
-    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[net.cell]
-    bias_rows = 2 if net.cell == "gru" else 1
+    cell = cells.CELLS[net.cell]
     total, width = 0, task.num_chars
     for units in [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers:
-        total += gates * units * (width + units + bias_rows)
+        total += cell.parameter_count(width, units)
         width = units
     return total + (net.decoder_units + 1) * task.num_chars
 
