@@ -19,6 +19,10 @@ FLOPs per question for the default network (LSTM 128, 3-digit sums): encoder
 3 x 131k (h @ U; the first step starts from zero) + 4 x 3k (dense) = 536k;
 ~0.68 MFLOP in all, against 2.08 MFLOP for the plain network. The result
 equals Keras' own argmax (tests/test_fast_verify.py).
+
+The cell maths and the decoder are not written here: each step is
+model/cells.py's (`Cell.advance`, `decode`), the same lines the numpy forward
+pass runs, given TensorFlow's sigmoid and tanh.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndar
     cell: str | None = None
     seen_repeat = False
     for layer in model.layers:
-        kind = kinds.get(type(layer))
+        kind = next((name for cls, name in kinds.items() if isinstance(layer, cls)), None)
         if kind:
             cell = kind
             (decoder if seen_repeat else encoder).append([np.asarray(w, np.float32) for w in layer.get_weights()])
