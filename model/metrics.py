@@ -9,39 +9,39 @@ figures are shown, and it never rounds 99.998% up to "100%".
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, TypeAdapter, ValidationError, with_config
+from annotated_types import Ge, Gt, Le, Lt, MaxLen
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
 
 MAX_TEXT = 300
 MAX_LIST = 64
 
-# Strict: a bool is no number, "0.5" is no fraction; floats must be finite.
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Fraction = Annotated[Number, Field(ge=0, le=1)]
-Count = Annotated[StrictInt, Field(ge=0, lt=10**18)]
-Seconds = Annotated[Number, Field(ge=0)]
-Text = Annotated[str, Field(strict=True, max_length=MAX_TEXT)]
-Whole = Annotated[StrictInt, Field(gt=-(10**18), lt=10**18)]
-Plain = StrictBool | Whole | Number | Text | None  # a training setting, as train_settings.json holds it
+# The schema is declared with annotated_types bounds, which pydantic reads; pydantic itself loads on first use.
+# Strict (a bool is no number, "0.5" is no fraction), finite floats, no unknown field.
+RULES = {"strict": True, "allow_inf_nan": False, "extra": "forbid"}  # a pydantic ConfigDict
+
+Fraction = Annotated[float, Ge(0), Le(1)]
+Count = Annotated[int, Ge(0), Lt(10**18)]
+Seconds = Annotated[float, Ge(0)]
+Text = Annotated[str, MaxLen(MAX_TEXT)]
+Plain = bool | Annotated[int, Gt(-(10**18)), Lt(10**18)] | float | Text | None  # one training setting
 
 
-@with_config(ConfigDict(extra="forbid"))
 class TermCount(TypedDict):
     exact_match: Fraction
     size: Count
 
 
-@with_config(ConfigDict(extra="forbid"))
 class Metrics(TypedDict, total=False):
     """Every field metrics.json may hold; any of them may be missing."""
 
     heldout_exact_match: Fraction
     heldout_char_accuracy: Fraction
     exact_match: Fraction
-    min_margin: Annotated[Number, Field(ge=-1, le=1)]
+    min_margin: Annotated[float, Ge(-1), Le(1)]
     heldout_size: Count
     exhaustive_wrong: Count
     exhaustive_total: Count
@@ -57,19 +57,29 @@ class Metrics(TypedDict, total=False):
     tensorflow_version: Text
     note: Text
     headline: Text
-    heldout_disjoint: StrictBool
-    heldout_per_position_accuracy: Annotated[list[Fraction], Field(max_length=MAX_LIST)]
-    training: Annotated[dict[Annotated[str, Field(max_length=60)], Plain], Field(max_length=MAX_LIST)]
-    per_term_count: Annotated[dict[str, TermCount], Field(max_length=MAX_LIST)]  # {"2": {...}, "3": {...}}
+    heldout_disjoint: bool
+    heldout_per_position_accuracy: Annotated[list[Fraction], MaxLen(MAX_LIST)]
+    training: Annotated[dict[Annotated[str, MaxLen(60)], Plain], MaxLen(MAX_LIST)]
+    per_term_count: Annotated[dict[str, TermCount], MaxLen(MAX_LIST)]  # {"2": {...}, "3": {...}}
 
 
-SCHEMA = TypeAdapter(Metrics)
+TermCount.__pydantic_config__ = Metrics.__pydantic_config__ = RULES  # type: ignore[attr-defined]
+
+
+@functools.cache
+def schema() -> Any:
+    """The pydantic validator of Metrics, built on first use: the command line never waits for pydantic."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Metrics)
 
 
 def invalid_fields(data: dict) -> set:
-    """The keys of `data` that are unknown or whose values SCHEMA refuses."""
+    """The keys of `data` that are unknown or whose values the schema refuses."""
+    from pydantic import ValidationError
+
     try:
-        SCHEMA.validate_python(data)
+        schema().validate_python(data)
     except ValidationError as err:
         return {error["loc"][0] for error in err.errors() if error["loc"]}
     return set()

@@ -4,6 +4,8 @@ fields are dropped one by one with a note, and the rest is kept as it was writte
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -85,3 +87,13 @@ def test_unknown_fields_more_wrong_than_asked_and_non_objects():
     assert headline({}) == (None, "no accuracy recorded")
     held_out = {"heldout_exact_match": 0.5, "heldout_size": 10}
     assert headline(held_out) == (0.5, "exact match on held-out questions of 10")
+
+
+def test_pydantic_loads_only_when_a_metrics_file_is_read():
+    """The trainer's command line imports model.storage; it should not wait ~0.1 s for pydantic to check a flag."""
+    code = (
+        "import sys, model.storage; before = 'pydantic' in sys.modules; from model.metrics import clean_metrics; "
+        "clean_metrics({'epochs': 1}); print(before, 'pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
