@@ -99,8 +99,10 @@ class Cell:
     def advance(
         self, ops: Ops, layer: LayerWeights, x: Array, h: Array | None, c: Array | None
     ) -> tuple[Array, Array, dict[str, Array]]:
-        """One step from projected input x (input bias included). h None: the first step, from zeros,
-        which needs no h @ U at all."""
+        """One step from projected input x (input bias included): (h, c, gates).
+
+        h None means the first step, from zeros, which needs no h @ U at all.
+        """
         if h is None:
             rec = 0.0 if layer.recurrent_bias is None else layer.recurrent_bias
             return self.step(ops, x, rec, 0.0, 0.0)
