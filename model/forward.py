@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cells import CELLS, LayerWeights, Ops, StepRecord, decode, run_layer
+from .cells import CELLS, Ops, StepRecord, decode, run_layer
 from .config import NetworkConfig, TaskConfig
-from .network import rnn_layer_paths
+from .network import weight_layout
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -57,16 +57,13 @@ class Network:
     def __init__(self, task: TaskConfig, net: NetworkConfig, weights: dict[str, np.ndarray]):
         self.task, self.net = task, net
         self.cell = CELLS[net.cell]
-        layers: list[LayerWeights] = []
-        for path in rnn_layer_paths(net):
-            arrays = (np.asarray(weights[f"{path}/cell/vars/{j}"], np.float32) for j in range(3))
-            layers.append(self.cell.layer(*arrays))
+        # weight_layout lists each recurrent layer's (kernel, recurrent, bias), encoders first, then the dense pair.
+        arrays = [np.asarray(weights[path], np.float32) for path in weight_layout(task, net)]
+        count = net.encoder_layers + net.decoder_layers
+        layers = [self.cell.layer(*arrays[3 * i : 3 * i + 3]) for i in range(count)]
         self.encoder = layers[: net.encoder_layers]
         self.decoder = layers[net.encoder_layers :]
-        self.dense = (
-            np.asarray(weights["layers/dense/vars/0"], np.float32),
-            np.asarray(weights["layers/dense/vars/1"], np.float32),
-        )
+        self.dense = (arrays[-2], arrays[-1])
         blocks = len(self.cell.blocks)
         assert all(layer.kernel.shape[1] == blocks * layer.recurrent.shape[0] for layer in layers)
 
