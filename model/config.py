@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import cells
+
 PAD = " "
 OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
 DIGITS = "0123456789"
 ALLOWED_CHARS = PAD + OPERATORS + DIGITS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
-CELLS = ("lstm", "gru", "simple_rnn")
+CELLS = tuple(cells.CELLS)  # "lstm", "gru", "simple_rnn"
 
 MAX_DIGITS = 9
 MAX_TERMS = 18
@@ -44,8 +46,14 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _whole(name: str, value: object, low: int, high: int, high_text: str = "") -> None:
+    """`name` must be an int (not a bool) from low to high."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    _check(ok, f"{name} must be a whole number from {low} to {high_text or high}, got {value!r}")
+
+
+def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
+    _check(value in choices, f"{name} must be one of {', '.join(choices)}, got {repr(value)[:40]}")
 
 
 def default_alphabet(operators: str) -> str:
@@ -256,18 +264,10 @@ def parse_json(text: str, what: str) -> Any:
 def validate_task(config: TaskConfig) -> None:
     """Raise ConfigError with one clear sentence if the task is unusable or too large."""
     c = config
-    _check(
-        _is_int(c.digits) and 1 <= c.digits <= MAX_DIGITS,
-        f"digits must be a whole number from 1 to {MAX_DIGITS}, got {c.digits!r}",
-    )
-    _check(
-        _is_int(c.terms) and 2 <= c.terms <= MAX_TERMS,
-        f"terms must be a whole number from 2 to {MAX_TERMS}, got {c.terms!r}",
-    )
-    _check(
-        c.min_terms is None or (_is_int(c.min_terms) and 2 <= c.min_terms <= c.terms),
-        f"min_terms must be a whole number from 2 to terms ({c.terms}), got {c.min_terms!r}",
-    )
+    _whole("digits", c.digits, 1, MAX_DIGITS)
+    _whole("terms", c.terms, 2, MAX_TERMS)
+    if c.min_terms is not None:
+        _whole("min_terms", c.min_terms, 2, c.terms, high_text=f"terms ({c.terms})")
     _check(
         isinstance(c.operators, str)
         and 1 <= len(c.operators) <= len(OPERATORS)
@@ -284,17 +284,11 @@ def validate_task(config: TaskConfig) -> None:
     _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
     missing = sorted(set(DIGITS + PAD + c.operators) - set(c.chars))
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
-    _check(c.padding in PADDINGS, f"padding must be one of {', '.join(PADDINGS)}, got {c.padding!r}")
-    _check(c.sampling in SAMPLINGS, f"sampling must be one of {', '.join(SAMPLINGS)}, got {c.sampling!r}")
-    _check(
-        _is_int(c.smallest) and 0 <= c.smallest < 10**c.digits,
-        f"smallest must be a whole number from 0 to {10**c.digits - 1}, got {c.smallest!r}",
-    )
+    _one_of("padding", c.padding, PADDINGS)
+    _one_of("sampling", c.sampling, SAMPLINGS)
+    _whole("smallest", c.smallest, 0, 10**c.digits - 1)
     if c.largest is not None:
-        _check(
-            _is_int(c.largest) and 1 <= c.largest < 10**c.digits,
-            f"largest must be a whole number from 1 to {10**c.digits - 1}, got {c.largest!r}",
-        )
+        _whole("largest", c.largest, 1, 10**c.digits - 1)
     _check(c.smallest < c.max_term, f"smallest ({c.smallest}) must be below the largest term ({c.max_term})")
     # Answers and question indexes are int64 numbers (codec, trainer/data.py): keep them below 10**18.
     _check(
@@ -313,28 +307,19 @@ def index_space(config: TaskConfig) -> int:
 
 
 def validate_network(net: NetworkConfig) -> None:
-    _check(net.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, got {str(net.cell)[:40]!r}")
-    for name in ("encoder_units", "decoder_units"):
-        value = getattr(net, name)
-        _check(
-            _is_int(value) and 1 <= value <= MAX_UNITS,
-            f"{name} must be a whole number from 1 to {MAX_UNITS}, got {value!r}",
-        )
-    for name in ("encoder_layers", "decoder_layers"):
-        value = getattr(net, name)
-        _check(
-            _is_int(value) and 1 <= value <= MAX_LAYERS,
-            f"{name} must be a whole number from 1 to {MAX_LAYERS}, got {value!r}",
-        )
+    _one_of("cell", net.cell, CELLS)
+    _whole("encoder_units", net.encoder_units, 1, MAX_UNITS)
+    _whole("decoder_units", net.decoder_units, 1, MAX_UNITS)
+    _whole("encoder_layers", net.encoder_layers, 1, MAX_LAYERS)
+    _whole("decoder_layers", net.decoder_layers, 1, MAX_LAYERS)
 
 
 def parameter_count(task: TaskConfig, net: NetworkConfig) -> int:
     """Trainable numbers in the network (sizes the weights file before it is read)."""
-    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[net.cell]
-    bias_rows = 2 if net.cell == "gru" else 1
+    cell = cells.CELLS[net.cell]
     total, width = 0, task.num_chars
     for units in [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers:
-        total += gates * units * (width + units + bias_rows)
+        total += cell.parameter_count(width, units)
         width = units
     return total + (net.decoder_units + 1) * task.num_chars
 

@@ -4,9 +4,9 @@ The app answers with this, not with Keras: it builds the network our builder
 describes (`NetworkConfig`) from checked weight arrays, so a model repo's
 `config.json` is never deserialised, TensorFlow is never loaded to serve, and
 each intermediate (hidden and cell states, input/forget/output gates) is there
-to be shown. tests/test_forward.py proves it equals Keras to 1e-5 for every
-cell type. The maths is Keras' own: LSTM gates in the order i, f, c, o with
-sigmoid and tanh; GRU with reset_after=True (z, r, h); SimpleRNN with tanh.
+to be shown. The maths lives in model/cells.py (one step per cell, shared with
+the fast verifier); this file runs it with numpy and keeps the trace.
+tests/test_forward.py proves it equals Keras to 1e-5 for every cell type.
 """
 
 from __future__ import annotations
@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cells import CELLS, Ops, StepRecord, decode, run_layer
 from .config import NetworkConfig, TaskConfig
-from .network import GATES, rnn_layer_paths
+from .network import weight_layout
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + e^-x), without overflow warnings
+
+
+NUMPY = Ops(sigmoid=sigmoid, tanh=np.tanh)
 
 
 @dataclass
@@ -33,60 +37,18 @@ class LayerTrace:
     gates: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. "input", "forget", "output"
 
 
-@dataclass
-class RecurrentLayer:
-    cell: str
-    kernel: np.ndarray  # (inputs, gates * units)
-    recurrent: np.ndarray  # (units, gates * units)
-    bias: np.ndarray  # (gates * units,), or (2, 3 * units) for a GRU
+def layer_trace(name: str, steps: list[StepRecord], has_cell_state: bool) -> LayerTrace:
+    """One layer's per-step records stacked along the step axis."""
 
-    @property
-    def units(self) -> int:
-        return self.recurrent.shape[0]
+    def stack(values: list[np.ndarray]) -> np.ndarray:
+        return np.stack(values, axis=1)
 
-    @property
-    def input_bias(self) -> np.ndarray:
-        return self.bias[0] if self.cell == "gru" else self.bias
-
-    def run(self, projected: np.ndarray, name: str, record: bool) -> tuple[np.ndarray, LayerTrace | None]:
-        """Run over pre-projected inputs (N, steps, gates*units), input bias included; return h per step."""
-        n, steps, _ = projected.shape
-        u = self.units
-        h = np.zeros((n, u), dtype=np.float32)
-        c = np.zeros((n, u), dtype=np.float32)
-        hidden = np.empty((n, steps, u), dtype=np.float32)
-        kept: dict[str, list[np.ndarray]] = {}
-        cells = []
-        for t in range(steps):
-            x = projected[:, t]
-            if self.cell == "lstm":
-                z = x + h @ self.recurrent
-                i, f, o = sigmoid(z[:, :u]), sigmoid(z[:, u : 2 * u]), sigmoid(z[:, 3 * u :])
-                candidate = np.tanh(z[:, 2 * u : 3 * u])
-                c = f * c + i * candidate
-                h = o * np.tanh(c)
-                step_gates = {"input": i, "forget": f, "output": o, "candidate": candidate}
-                cells.append(c)
-            elif self.cell == "gru":
-                rec = h @ self.recurrent + self.bias[1]
-                update = sigmoid(x[:, :u] + rec[:, :u])
-                reset = sigmoid(x[:, u : 2 * u] + rec[:, u : 2 * u])
-                candidate = np.tanh(x[:, 2 * u :] + reset * rec[:, 2 * u :])
-                h = update * h + (1.0 - update) * candidate
-                step_gates = {"update": update, "reset": reset, "candidate": candidate}
-            else:
-                h = np.tanh(x + h @ self.recurrent)
-                step_gates = {}
-            hidden[:, t] = h
-            if record:
-                for key, value in step_gates.items():
-                    kept.setdefault(key, []).append(value)
-        if not record:
-            return hidden, None
-        trace = LayerTrace(
-            name, hidden, np.stack(cells, axis=1) if cells else None, {k: np.stack(v, axis=1) for k, v in kept.items()}
-        )
-        return hidden, trace
+    return LayerTrace(
+        name,
+        stack([s.hidden for s in steps]),
+        stack([s.cell for s in steps]) if has_cell_state else None,
+        {key: stack([s.gates[key] for s in steps]) for key in steps[0].gates},
+    )
 
 
 class Network:
@@ -94,16 +56,16 @@ class Network:
 
     def __init__(self, task: TaskConfig, net: NetworkConfig, weights: dict[str, np.ndarray]):
         self.task, self.net = task, net
-        paths = rnn_layer_paths(net)
-        layers = [
-            RecurrentLayer(net.cell, *(np.asarray(weights[f"{p}/cell/vars/{j}"], np.float32) for j in range(3)))
-            for p in paths
-        ]
+        self.cell = CELLS[net.cell]
+        # weight_layout lists each recurrent layer's (kernel, recurrent, bias), encoders first, then the dense pair.
+        arrays = [np.asarray(weights[path], np.float32) for path in weight_layout(task, net)]
+        count = net.encoder_layers + net.decoder_layers
+        layers = [self.cell.layer(*arrays[3 * i : 3 * i + 3]) for i in range(count)]
         self.encoder = layers[: net.encoder_layers]
         self.decoder = layers[net.encoder_layers :]
-        self.dense_kernel = np.asarray(weights["layers/dense/vars/0"], np.float32)
-        self.dense_bias = np.asarray(weights["layers/dense/vars/1"], np.float32)
-        assert all(layer.kernel.shape[1] == GATES[net.cell] * layer.units for layer in layers)
+        self.dense = (arrays[-2], arrays[-1])
+        blocks = len(self.cell.blocks)
+        assert all(layer.kernel.shape[1] == blocks * layer.recurrent.shape[0] for layer in layers)
 
     def probabilities(self, tokens: np.ndarray) -> np.ndarray:
         """(N, question_length) token ids -> (N, answer_length, num_chars) softmax probabilities."""
@@ -114,25 +76,31 @@ class Network:
         return self._forward(np.asarray(tokens), record=True)
 
     def _forward(self, tokens: np.ndarray, record: bool) -> tuple[np.ndarray, list[LayerTrace]]:
-        traces: list[LayerTrace] = []
-        # One-hot times the first kernel is a row lookup.
+        encoded: list[list[StepRecord]] = []
         first = self.encoder[0]
-        sequence, trace = first.run(first.kernel[tokens] + first.input_bias, "encoder 1", record)
-        traces += [trace] if trace else []
-        for i, layer in enumerate(self.encoder[1:], start=2):
-            sequence, trace = layer.run(sequence @ layer.kernel + layer.input_bias, f"encoder {i}", record)
-            traces += [trace] if trace else []
-        summary = sequence[:, -1]
-        steps = self.task.answer_length
-        for i, layer in enumerate(self.decoder):
-            if i == 0:  # RepeatVector: the same input at every step, so project it once
-                once = summary @ layer.kernel + layer.input_bias
-                projected = np.broadcast_to(once[:, None, :], (len(once), steps, once.shape[1]))
-            else:
-                projected = sequence @ layer.kernel + layer.input_bias
-            sequence, trace = layer.run(projected, f"decoder {i + 1}", record)
-            traces += [trace] if trace else []
-        logits = sequence @ self.dense_kernel + self.dense_bias
+        # One-hot times the first kernel is a row lookup.
+        projected = first.kernel[tokens] + first.input_bias
+        inputs = [projected[:, t] for t in range(tokens.shape[1])]
+        sequence: list[np.ndarray] = []
+        for depth, layer in enumerate(self.encoder):
+            if depth:
+                inputs = [h @ layer.kernel + layer.input_bias for h in sequence]
+            steps: list[StepRecord] | None = [] if record else None
+            sequence = run_layer(NUMPY, self.cell, layer, inputs, steps)
+            encoded += [steps] if steps is not None else []
+        decoded: list[list[StepRecord]] | None = [] if record else None
+        logits = np.stack(
+            decode(NUMPY, self.cell, self.decoder, self.dense, sequence[-1], self.task.answer_length, decoded), axis=1
+        )
         logits -= logits.max(axis=-1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=-1, keepdims=True), traces
+        probabilities = exp / exp.sum(axis=-1, keepdims=True)
+        if decoded is None:
+            return probabilities, []
+        names = [f"encoder {i + 1}" for i in range(len(self.encoder))] + [
+            f"decoder {i + 1}" for i in range(len(self.decoder))
+        ]
+        records = encoded + decoded
+        return probabilities, [
+            layer_trace(name, steps, self.cell.has_cell_state) for name, steps in zip(names, records, strict=True)
+        ]

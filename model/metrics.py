@@ -1,96 +1,103 @@
 """The measurements stored with a model (`metrics.json`): their schema, and how to show them.
 
-A metrics file may come from anyone's Hub repo, so it is read against a schema:
-each known field must have its type and range, anything else is dropped with a
-note, and the result is always plain, finite, JSON-safe data. `percent` is the
-one way figures are shown, and it never rounds 99.998% up to "100%".
+A metrics file may come from anyone's Hub repo, so it is read against a schema
+(`Metrics`: strict pydantic types with bounds): each known field must have its
+type and range, anything else is dropped with a note, and what is kept is
+plain, finite, JSON-safe data, as it was written. `percent` is the one way
+figures are shown, and it never rounds 99.998% up to "100%".
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Annotated, Any
 
-FRACTIONS = ("heldout_exact_match", "heldout_char_accuracy", "exact_match", "min_margin")
-COUNTS = (
-    "heldout_size",
-    "exhaustive_wrong",
-    "exhaustive_total",
-    "samples_seen",
-    "epochs",
-    "polish_rounds",
-    "sample_size",
-    "sample_wrong",
-)
-SECONDS = ("train_seconds", "exhaustive_seconds", "seconds_to_99")
-TEXTS = ("keras_version", "tensorflow_version", "note", "headline")
-FLAGS = ("heldout_disjoint",)
+from annotated_types import Ge, Gt, Le, Lt, MaxLen
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
+
 MAX_TEXT = 300
 MAX_LIST = 64
 
+# The schema is declared with annotated_types bounds, which pydantic reads; pydantic itself loads on first use.
+# Strict (a bool is no number, "0.5" is no fraction), finite floats, no unknown field.
+RULES = {"strict": True, "allow_inf_nan": False, "extra": "forbid"}  # a pydantic ConfigDict
 
-def _fraction(value: Any, low: float = 0.0) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= 1
-    )
+Fraction = Annotated[float, Ge(0), Le(1)]
+Count = Annotated[int, Ge(0), Lt(10**18)]
+Seconds = Annotated[float, Ge(0)]
+Text = Annotated[str, MaxLen(MAX_TEXT)]
+Plain = bool | Annotated[int, Gt(-(10**18)), Lt(10**18)] | float | Text | None  # one training setting
 
 
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**18
+class TermCount(TypedDict):
+    exact_match: Fraction
+    size: Count
 
 
-def _plain(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or (isinstance(value, (bool, int, str)) and len(str(value)) <= MAX_TEXT)
+class Metrics(TypedDict, total=False):
+    """Every field metrics.json may hold; any of them may be missing."""
+
+    heldout_exact_match: Fraction
+    heldout_char_accuracy: Fraction
+    exact_match: Fraction
+    min_margin: Annotated[float, Ge(-1), Le(1)]
+    heldout_size: Count
+    exhaustive_wrong: Count
+    exhaustive_total: Count
+    samples_seen: Count
+    epochs: Count
+    polish_rounds: Count
+    sample_size: Count
+    sample_wrong: Count
+    train_seconds: Seconds
+    exhaustive_seconds: Seconds
+    seconds_to_99: Seconds
+    keras_version: Text
+    tensorflow_version: Text
+    note: Text
+    headline: Text
+    heldout_disjoint: bool
+    heldout_per_position_accuracy: Annotated[list[Fraction], MaxLen(MAX_LIST)]
+    training: Annotated[dict[Annotated[str, MaxLen(60)], Plain], MaxLen(MAX_LIST)]
+    per_term_count: Annotated[dict[str, TermCount], MaxLen(MAX_LIST)]  # {"2": {...}, "3": {...}}
+
+
+TermCount.__pydantic_config__ = Metrics.__pydantic_config__ = RULES  # type: ignore[attr-defined]
+
+
+@functools.cache
+def schema() -> Any:
+    """The pydantic validator of Metrics, built on first use: the command line never waits for pydantic."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Metrics)
+
+
+def invalid_fields(data: dict) -> set:
+    """The keys of `data` that are unknown or whose values the schema refuses."""
+    from pydantic import ValidationError
+
+    try:
+        schema().validate_python(data)
+    except ValidationError as err:
+        return {error["loc"][0] for error in err.errors() if error["loc"]}
+    return set()
+
+
+def valid(name: str, value: Any) -> bool:
+    """Whether `value` is what the schema allows for the field `name`."""
+    return not invalid_fields({name: value})
 
 
 def clean_metrics(data: Any) -> tuple[dict[str, Any], list[str]]:
-    """(valid fields, notes about what was dropped) from a parsed metrics.json."""
+    """(valid fields, notes about what was dropped) from a parsed metrics.json; valid values are kept as they are."""
     if not isinstance(data, dict):
         return {}, [f"metrics.json is not a JSON object ({type(data).__name__}); it was ignored"]
-    out: dict[str, Any] = {}
-    dropped: list[str] = []
-    for key, value in data.items():
-        ok = (
-            (key in FRACTIONS and _fraction(value, -1.0 if key == "min_margin" else 0.0))
-            or (key in COUNTS and _count(value))
-            or (
-                key in SECONDS
-                and isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and value >= 0
-            )
-            or (key in TEXTS and isinstance(value, str) and len(value) <= MAX_TEXT)
-            or (key in FLAGS and isinstance(value, bool))
-        )
-        if key == "heldout_per_position_accuracy":
-            ok = isinstance(value, list) and len(value) <= MAX_LIST and all(_fraction(v) for v in value)
-        if key == "training":
-            ok = (
-                isinstance(value, dict)
-                and len(value) <= MAX_LIST
-                and all(isinstance(k, str) and len(k) <= 60 and _plain(v) for k, v in value.items())
-            )
-        if key == "per_term_count":  # {"2": {"exact_match": ..., "size": ...}, ...}
-            ok = (
-                isinstance(value, dict)
-                and len(value) <= MAX_LIST
-                and all(
-                    isinstance(v, dict) and _fraction(v.get("exact_match")) and _count(v.get("size"))
-                    for v in value.values()
-                )
-            )
-        if ok:
-            out[key] = value
-        else:
-            dropped.append(str(key)[:40])
-    if (
-        _count(out.get("exhaustive_wrong"))
-        and _count(out.get("exhaustive_total"))
-        and out["exhaustive_wrong"] > out["exhaustive_total"]
-    ):
+    refused = invalid_fields(data)
+    out = {key: value for key, value in data.items() if key not in refused}
+    dropped = [str(key)[:40] for key in data if key in refused]
+    if out.get("exhaustive_wrong", 0) > out.get("exhaustive_total", math.inf):
         out.pop("exhaustive_wrong"), out.pop("exhaustive_total")
         dropped.append("exhaustive_wrong/exhaustive_total")
     notes = [f"metrics.json: ignored invalid field(s) {', '.join(dropped[:8])}"] if dropped else []
@@ -118,11 +125,11 @@ def percent(value: float, decimals: int = 2) -> str:
 def headline(metrics: dict[str, Any]) -> tuple[float | None, str]:
     """The accuracy to lead with, and what it is: every question when they were all asked, else held-out."""
     wrong, total = metrics.get("exhaustive_wrong"), metrics.get("exhaustive_total")
-    if _count(wrong) and _count(total) and total:
+    if valid("exhaustive_total", total) and valid("exhaustive_wrong", wrong) and total:
         return 1 - wrong / total, f"{wrong:,} wrong of all {total:,} questions"
-    if _fraction(metrics.get("heldout_exact_match")):
+    if valid("heldout_exact_match", metrics.get("heldout_exact_match")):
         size = metrics.get("heldout_size")
-        of = f" of {size:,}" if _count(size) else ""
+        of = f" of {size:,}" if valid("heldout_size", size) else ""
         where = "held-out" if metrics.get("heldout_disjoint", True) else "random (not held out)"
         return metrics["heldout_exact_match"], f"exact match on {where} questions{of}"
     return None, "no accuracy recorded"

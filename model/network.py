@@ -1,10 +1,11 @@
 """The seq2seq network from the keras.io example, for any TaskConfig and NetworkConfig.
 
 encoder RNN(s) -> RepeatVector(answer_length) -> decoder RNN(s) -> per-step softmax,
-with LSTM (the keras.io choice), GRU or SimpleRNN cells. `build_model` makes the
-Keras model the trainer fits; `weight_layout` says, without TensorFlow, exactly
-which arrays (and shapes) Keras writes to `model.weights.h5` for that network,
-so a weights file from anywhere can be checked before a byte of it is trusted.
+with LSTM (the keras.io choice), GRU or SimpleRNN cells (each one's maths and
+weight blocks: model/cells.py). `build_model` makes the Keras model the trainer
+fits; `weight_layout` says, without TensorFlow, exactly which arrays (and
+shapes) Keras writes to `model.weights.h5` for that network, in get_weights()
+order, so a weights file from anywhere can be checked before a byte of it is trusted.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from .cells import CELLS
 from .config import NetworkConfig, TaskConfig
 
 if TYPE_CHECKING:
     import keras
-
-KERAS_LAYER = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
-GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}  # how many blocks of `units` a cell's kernels hold
 
 
 def build_model(task: TaskConfig, net: NetworkConfig, unroll: bool = True) -> keras.Model:
@@ -33,7 +32,7 @@ def build_model(task: TaskConfig, net: NetworkConfig, unroll: bool = True) -> ke
     import keras
     from keras import layers
 
-    rnn = getattr(layers, KERAS_LAYER[net.cell])
+    rnn = getattr(layers, CELLS[net.cell].keras_class)
     model = keras.Sequential(name=f"addition_{net.cell}")
     model.add(keras.Input(shape=(task.question_length, task.num_chars), name="question"))
     for i in range(net.encoder_layers):
@@ -55,15 +54,14 @@ def rnn_layer_paths(net: NetworkConfig) -> list[str]:
 
 def weight_layout(task: TaskConfig, net: NetworkConfig) -> dict[str, tuple[int, ...]]:
     """Every array in `model.weights.h5` for this network: path -> shape (all float32)."""
-    gates = GATES[net.cell]
+    cell = CELLS[net.cell]
     layout: dict[str, tuple[int, ...]] = {}
     sizes = [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers
     width = task.num_chars
     for path, units in zip(rnn_layer_paths(net), sizes, strict=True):
-        layout[f"{path}/cell/vars/0"] = (width, gates * units)  # input kernel
-        layout[f"{path}/cell/vars/1"] = (units, gates * units)  # recurrent kernel
-        # Keras' GRU (reset_after=True) keeps separate input and recurrent biases.
-        layout[f"{path}/cell/vars/2"] = (2, gates * units) if net.cell == "gru" else (gates * units,)
+        # input kernel, recurrent kernel, bias (Keras' GRU keeps an input and a recurrent row)
+        for j, shape in enumerate(cell.weight_shapes(width, units)):
+            layout[f"{path}/cell/vars/{j}"] = shape
         width = units
     layout["layers/dense/vars/0"] = (net.decoder_units, task.num_chars)
     layout["layers/dense/vars/1"] = (task.num_chars,)

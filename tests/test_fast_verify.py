@@ -38,6 +38,32 @@ def test_fast_margins_equal_keras(cell, layers):
     assert np.abs(margin - expected_margin).max() < 1e-5
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_fast_margins_equal_the_numpy_network_through_a_model_folder(cell, tmp_path):
+    """Both passes run model/cells.py's step: the app's numpy network and the verifier agree on a saved model."""
+    import keras
+
+    from model.forward import Network
+    from model.storage import load_model_dir, write_keras_files
+    from trainer.verify import keras_model
+
+    keras.utils.set_random_seed(4)
+    net = NetworkConfig(cell=cell, encoder_units=16, decoder_units=12, encoder_layers=2, decoder_layers=2)
+    model = build_model(TASK, net)
+    model.set_weights([w * 1.5 for w in model.get_weights()])
+    write_keras_files(model, tmp_path)
+    TASK.save(tmp_path / "task_config.json")
+    net.save(tmp_path / "network.json")
+    stored = load_model_dir(tmp_path)
+    q = sample_questions(TASK, 2000, np.random.default_rng(2))
+    tokens, truth = encode_questions(q, TASK), encode_answers(answers(q), TASK)
+    probs = Network(TASK, net, stored.weights).probabilities(tokens)
+    predicted, margin = fast_margins(keras_model(stored), tokens, truth, chunk=1024)
+    assert (predicted == probs.argmax(-1)).all()
+    assert np.abs(margin - margins(probs, truth).min(axis=1)).max() < 1e-5
+    assert margin.std() > 1e-3  # margins that differ from question to question, not one constant
+
+
 def test_prefix_trie_shares_prefixes():
     tokens = np.array([[1, 2, 3], [1, 2, 4], [1, 5, 3], [1, 2, 3]])
     parents, _last, ids = prefix_trie(tokens)

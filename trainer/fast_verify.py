@@ -19,6 +19,10 @@ FLOPs per question for the default network (LSTM 128, 3-digit sums): encoder
 3 x 131k (h @ U; the first step starts from zero) + 4 x 3k (dense) = 536k;
 ~0.68 MFLOP in all, against 2.08 MFLOP for the plain network. The result
 equals Keras' own argmax (tests/test_fast_verify.py).
+
+The cell maths and the decoder are not written here: each step is
+model/cells.py's (`Cell.advance`, `decode`), the same lines the numpy forward
+pass runs, given TensorFlow's sigmoid and tanh.
 """
 
 from __future__ import annotations
@@ -29,15 +33,20 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from model.cells import CELLS, Ops, decode
+
 CHUNK = 16384  # decoder rows per compiled call (the last chunk is padded, so one shape is compiled)
 THREADS = 2  # chunks computed at once
+
+
+TENSORFLOW = Ops(sigmoid=tf.sigmoid, tanh=tf.tanh)
 
 
 def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndarray]], list[np.ndarray]]:
     """(cell, encoder layers' [kernel, recurrent, bias], decoder layers' ditto, [dense kernel, bias])."""
     import keras
 
-    kinds = {keras.layers.LSTM: "lstm", keras.layers.GRU: "gru", keras.layers.SimpleRNN: "simple_rnn"}
+    kinds = {getattr(keras.layers, cell.keras_class): name for name, cell in CELLS.items()}
     encoder: list[list[np.ndarray]] = []
     decoder: list[list[np.ndarray]] = []
     dense: list[np.ndarray] | None = None
@@ -54,38 +63,6 @@ def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndar
             dense = [np.asarray(w, np.float32) for w in layer.get_weights()]
     assert cell and encoder and decoder and dense is not None, "not a network our builder makes"
     return cell, encoder, decoder, dense
-
-
-def step(
-    cell: str,
-    x: tf.Tensor,
-    h: tf.Tensor | None,
-    c: tf.Tensor | None,
-    recurrent: tf.Tensor,
-    recurrent_bias: tf.Tensor | None,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """One recurrent step from projected input x (input bias included): the new (h, c).
-
-    h = c = None means a first step from zeros, which needs no h @ U at all.
-    """
-    u = recurrent.shape[0]
-    if h is None:
-        h = c = tf.zeros_like(x[:, :u])
-        rec = tf.zeros_like(x) if recurrent_bias is None else tf.zeros_like(x) + recurrent_bias
-    else:
-        rec = tf.matmul(h, recurrent) + (0.0 if recurrent_bias is None else recurrent_bias)
-    if cell == "lstm":
-        z = x + rec
-        i, f = tf.sigmoid(z[:, :u]), tf.sigmoid(z[:, u : 2 * u])
-        g, o = tf.tanh(z[:, 2 * u : 3 * u]), tf.sigmoid(z[:, 3 * u :])
-        c = f * c + i * g
-        return o * tf.tanh(c), c
-    if cell == "gru":
-        update = tf.sigmoid(x[:, :u] + rec[:, :u])
-        reset = tf.sigmoid(x[:, u : 2 * u] + rec[:, u : 2 * u])
-        candidate = tf.tanh(x[:, 2 * u :] + reset * rec[:, 2 * u :])
-        return update * h + (1.0 - update) * candidate, c
-    return tf.tanh(x + rec), c
 
 
 def prefix_trie(tokens: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
@@ -163,12 +140,14 @@ def encode_prefixes(
     if questions.shape[1] == 1:
         return states, np.zeros(len(questions), np.int64)
     parents, last_tokens, ids = prefix_trie(questions[:, :-1])
+    kind = CELLS[cell]
+    arrays = [kind.layer(*weights) for weights in encoder]  # numpy, for the input projections
+    tensors = [kind.layer(*(tf.constant(w) for w in weights)) for weights in encoder]  # for the steps
     for parent, token in zip(parents, last_tokens, strict=True):
         new_states = []
         x = np.empty((0, 0), np.float32)  # the previous layer's output; depth 0 reads the tokens instead
-        for depth, (kernel, recurrent, bias) in enumerate(encoder):
-            input_bias = bias[0] if cell == "gru" else bias
-            recurrent_bias = tf.constant(bias[1]) if cell == "gru" else None
+        for depth, layer in enumerate(arrays):
+            kernel, input_bias = layer.kernel, layer.input_bias
             h_parent, c_parent = states[depth]
             h_out = np.empty((len(parent), units[depth]), np.float32)
             c_out = np.empty_like(h_out)
@@ -177,13 +156,12 @@ def encode_prefixes(
                 projected = (
                     kernel[token[s : s + rows]] + input_bias if depth == 0 else x[s : s + rows] @ kernel + input_bias
                 )
-                h, c = step(
-                    cell,
+                h, c, _ = kind.advance(
+                    TENSORFLOW,
+                    tensors[depth],
                     tf.constant(projected),
                     tf.constant(h_parent[index]),
                     tf.constant(c_parent[index]),
-                    tf.constant(recurrent),
-                    recurrent_bias,
                 )
                 h_out[s : s + rows], c_out[s : s + rows] = h.numpy(), c.numpy()
             new_states.append((h_out, c_out))
@@ -208,8 +186,7 @@ def _finisher(cell: str, encoder_layers: int, decoder_layers: int, steps: int) -
 
 
 def _compile_finisher(cell: str, encoder_layers: int, steps: int) -> Any:
-    def split(bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
-        return (bias[0], bias[1]) if cell == "gru" else (bias, None)
+    kind = CELLS[cell]
 
     @tf.function(jit_compile=True, autograph=False)  # XLA fuses each step's gate arithmetic
     def finish(
@@ -217,25 +194,14 @@ def _compile_finisher(cell: str, encoder_layers: int, steps: int) -> Any:
     ) -> tuple[tf.Tensor, tf.Tensor]:
         x = None
         for depth in range(encoder_layers):
-            kernel, recurrent, bias = enc[3 * depth : 3 * depth + 3]
-            input_bias, recurrent_bias = split(bias)
-            projected = tf.gather(kernel, last) + input_bias if depth == 0 else tf.matmul(x, kernel) + input_bias
-            x, _ = step(cell, projected, h0[depth], c0[depth], recurrent, recurrent_bias)
-        sequence: list[tf.Tensor] = []  # the previous decoder layer's outputs; depth 0 reads `once` instead
-        for depth in range(len(dec) // 3):
-            kernel, recurrent, bias = dec[3 * depth : 3 * depth + 3]
-            input_bias, recurrent_bias = split(bias)
-            once = tf.matmul(x, kernel) + input_bias if depth == 0 else None  # RepeatVector: project once
-            h = c = None
-            outputs = []
-            for t in range(steps):
-                projected = once if depth == 0 else tf.matmul(sequence[t], kernel) + input_bias
-                h, c = step(cell, projected, h, c, recurrent, recurrent_bias)  # h None: from zeros, no h @ U
-                outputs.append(h)
-            sequence = outputs
-        dense_k, dense_b = dense
-        logits = tf.stack([tf.matmul(h, dense_k) + dense_b for h in sequence], axis=1)  # (n, steps, chars)
-        probs = tf.nn.softmax(logits)
+            layer = kind.layer(*enc[3 * depth : 3 * depth + 3])
+            projected = (
+                tf.gather(layer.kernel, last) + layer.input_bias if depth == 0 else x @ layer.kernel + layer.input_bias
+            )
+            x, _, _ = kind.advance(TENSORFLOW, layer, projected, h0[depth], c0[depth])
+        decoder = [kind.layer(*dec[3 * depth : 3 * depth + 3]) for depth in range(len(dec) // 3)]
+        logits = tf.stack(decode(TENSORFLOW, kind, decoder, (dense[0], dense[1]), x, steps), axis=1)
+        probs = tf.nn.softmax(logits)  # (n, steps, chars)
         right = tf.gather(probs, truth, axis=2, batch_dims=2)
         others = tf.where(tf.one_hot(truth, tf.shape(probs)[2]) > 0, -1.0, probs)
         margin = tf.reduce_min(right - tf.reduce_max(others, axis=2), axis=1)

@@ -70,11 +70,11 @@ def keras_model(stored: Any) -> Any:
 
     Built by our own builder from network.json, never from the folder's Keras config.
     """
-    from model.network import build_model, rnn_layer_paths
+    from model.network import build_model, weight_layout
 
     model = build_model(stored.task, stored.net)
-    weights = [stored.weights[f"{path}/cell/vars/{j}"] for path in rnn_layer_paths(stored.net) for j in range(3)]
-    model.set_weights([*weights, stored.weights["layers/dense/vars/0"], stored.weights["layers/dense/vars/1"]])
+    # weight_layout lists the arrays in the order Keras' get_weights() returns them.
+    model.set_weights([stored.weights[path] for path in weight_layout(stored.task, stored.net)])
     return model
 
 
