@@ -127,12 +127,18 @@ def test_requests_outside_the_caps_are_refused_before_anything_starts(server, ap
 
 
 def test_the_limits_are_defined_once():
-    """The page's sliders are built from trainer.live's LIMITS, and the app's check is trainer.live's."""
-    from web import train_own
+    """The tab's sliders are built from trainer.live's LIMITS, and the tab's check is trainer.live's."""
+    import gradio as gr
 
-    source = Path(train_own.__file__).read_text()
+    from model.serving import load_catalogue
+    from web import train_own
+    from web.service import Service
+
+    with gr.Blocks() as demo:
+        train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown())
+    sliders = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Slider)}
     for name, (low, high) in LIMITS.items():
-        assert f'*LIMITS["{name}"]' in source
+        assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)
         assert train_own.settings_error(*_settings(**{name: high + 1})) is not None
         assert train_own.settings_error(*_settings(**{name: low})) is None
 
@@ -171,7 +177,9 @@ def test_the_done_event_names_the_model_and_never_shows_a_server_path(server):
 def test_the_trainer_is_warm_before_it_is_needed_and_the_budget_holds(server, app_pid):
     """A trainer waits with TensorFlow loaded (the one that trains is the one that was waiting), the clock
     never shows more than the budget, and the training ends within the budget plus a little."""
-    warm = wait_for(lambda: live_trainings(app_pid), 60)  # the previous test's training left a fresh one
+    if not live_trainings(app_pid):  # run alone: no training (nor page) has started the server's trainer yet
+        train(Client(server, verbose=False), seconds=5)
+    warm = wait_for(lambda: live_trainings(app_pid), 10)  # a training leaves a fresh trainer behind
     assert len(warm) == 1, warm
     budget = 6
     started = time.monotonic()
@@ -186,7 +194,6 @@ def test_the_trainer_is_warm_before_it_is_needed_and_the_budget_holds(server, ap
     assert training == warm, "the training did not run in the trainer that was waiting for it"
     clocks = [e["seconds"] for e in events if "seconds" in e]
     assert clocks and max(clocks) <= budget, clocks
-    assert events[-1]["metrics"]["train_seconds"] <= budget
     assert took <= budget + 15, f"{took:.1f}s from the request to done on a {budget}s budget"
     again = wait_for(lambda: live_trainings(app_pid), 10)
     assert len(again) == 1 and again != warm, "no fresh trainer was started after the training"

@@ -47,6 +47,10 @@ MIN_TRAINING = 0.5  # seconds: a last, shorter epoch is worth starting only with
 MAX_REQUEST_BYTES = 4096  # the settings line a warm trainer reads
 
 
+class TrainingFailed(Exception):
+    """A training that cannot go on, in one sentence for the visitor."""
+
+
 @dataclass(frozen=True)
 class LiveSettings:
     """One visitor's training: the task, the network and the time budget, all within LIMITS."""
@@ -213,12 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         prepare_tensorflow()
     try:
         run(settings, output, should_stop, events)
-    except Exception as err:  # one sentence to the page; the traceback goes to stderr, which the app logs
+    except TrainingFailed as err:
+        events.emit("error", message=str(err))
+        return 1
+    except Exception:  # the traceback goes to stderr, which the app logs; the page gets one sentence, no paths
         import traceback
 
         traceback.print_exc()
-        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        events.emit("error", message=f"The training failed: {first}.")
+        events.emit("error", message="The training failed on the server; nothing was saved.")
         return 1
     return 0
 
@@ -229,9 +235,23 @@ def prepare_tensorflow() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import keras  # noqa: F401
+    import keras
+    import numpy as np
 
-    from . import verify  # noqa: F401
+    from model.codec import encode_answers, encode_questions
+    from model.network import build_model
+    from model.questions import answers, sample_questions
+
+    from .verify import Checker, run_together
+
+    # One tiny fit and check: TensorFlow's kernels and Keras' machinery load now, not after the visitor's click.
+    task = TaskConfig(digits=1)
+    model = build_model(task, NetworkConfig(encoder_units=8, decoder_units=8))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    q = sample_questions(task, BATCH, np.random.default_rng(0))
+    x = tf.one_hot(encode_questions(q, task), task.num_chars)
+    model.fit(x, encode_answers(answers(q), task), batch_size=BATCH, epochs=1, verbose=0)
+    run_together(model, [(Checker(task, q), slice(None))])
 
 
 def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], events: Events) -> None:
@@ -300,11 +320,9 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
             if long or budget.training_over(check_seconds) or should_stop():
                 self.model.stop_training = True
 
-    # Trace the training step and the checks once before the clock starts, so that the first epoch's timings
-    # predict the others (the budget, and the share the final checks need, are planned from them).
-    warm = sample_questions(task, BATCH, rng)
-    x = tf.one_hot(encode_questions(warm, task), task.num_chars)
-    model.fit(x, encode_answers(answers(warm), task), batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    # Trace the checks once before the clock starts, so that the first epoch's check time predicts the others
+    # (the share of the budget the final checks need is planned from it). Tracing the training step is part
+    # of the first epoch.
     run_together(model, [(held, slice(None))])
     parts: list[tuple[Checker, Any]] = [(held, slice(None)), (on_map, slice(None))]
     parts += [(every, slice(None))] if every else []
@@ -362,7 +380,7 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
             map=base64.b64encode(probes[-1].tobytes()).decode("ascii"),
         )
         if not math.isfinite(loss):
-            raise RuntimeError("the loss became NaN; try fewer units")
+            raise TrainingFailed("The loss became NaN; try fewer units.")
         if wrong == 0 and float(margins.min()) >= TARGET_MARGIN and measured["exact_match"] == 1.0:
             reason = "every question on the map is right"
         elif budget.training_over(check_seconds + MIN_TRAINING):
