@@ -22,6 +22,7 @@ from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfi
 
 from .rundir import RunError, RunFolder
 from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_settings
+from .tf_config import cluster_spec
 
 TASK_FLAGS = ("digits", "terms", "min_terms", "operators", "reverse", "sampling", "smallest", "largest")
 NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers")
@@ -316,24 +317,29 @@ def main(argv: list[str] | None = None) -> int:
     if not 2 <= args.cpu_replicas <= MAX_CPU_REPLICAS:
         parser.exit(2, f"{parser.prog}: error: --cpu-replicas must be a whole number from 2 to {MAX_CPU_REPLICAS}\n")
     try:
-        folder = RunFolder(args.output_dir or default_output(args))
+        spec = cluster_spec() if args.distribute else None
+        worker = spec[1] if spec is not None else 0
+        folder = RunFolder(worker_folder(args.output_dir or default_output(args), worker))
         if args.resume:
             task, net, settings = resume_run(args, folder)
         else:
             task, net, settings = resolve(args)
-            folder.start(task, net, settings, overwrite=args.overwrite)
+            # A worker started again with the same command continues the run (kill and restart, see README).
+            args.resume = spec is not None and folder.belongs_to(task, net, settings)
+            if not args.resume:
+                folder.start(task, net, settings, overwrite=args.overwrite)
     except (ValueError, RunError) as err:  # ConfigError is a ValueError
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
     quiet_tensorflow()
-    from .distribute import choose_strategy  # TensorFlow loads here, after the flags are known to be good
+    from .distribute import ClusterError, choose_strategy  # TensorFlow loads here, after the flags are good
     from .finish import finish
     from .train import Training
 
-    strategy = choose_strategy(args.distribute, args.cpu_replicas)
     try:
+        strategy = choose_strategy(args.distribute, args.cpu_replicas)
         outcome = Training(task, net, settings, folder, resume=args.resume, strategy=strategy).fit()
-        status = finish(outcome, task, net, settings, folder)
+        status = finish(outcome, task, net, settings, folder, chief=worker == 0)
     except KeyboardInterrupt:
         if folder.can_resume():
             print(
@@ -344,12 +350,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\nInterrupted before the first epoch was saved; there is nothing to resume.", flush=True)
         return 130
-    except RunError as err:
+    except (RunError, ClusterError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
         return 1
-    if args.push_to_hub and status == 0:
+    if args.push_to_hub and status == 0 and worker == 0:
         return push(folder.out, args)
     return status
+
+
+def worker_folder(out: Path, worker: int) -> Path:
+    """Where a worker of a multi-worker run keeps its work: the chief (0) the output folder itself, the
+    others a sibling of their own, whose model is written to a temporary folder and dropped (finish.py)."""
+    return out if worker == 0 else out.with_name(f"{out.name}.worker-{worker}")
 
 
 def quiet_tensorflow() -> None:

@@ -100,12 +100,22 @@ BIG = _Budget(epochs=60, time_budget=480.0)
 # questions is right by a margin of 0.5. Its rate decays to a thousandth of its peak over 10 epochs of 200,000
 # questions; then come polishing rounds of 50,000, half of them the questions below the margin (held-out ones
 # too), each followed by a re-measure of the questions near it. It passes with at most 4 wrong of 1,000,000
-# (the model it replaced) when the budget runs out before the target.
+# (the model it replaced) if its 60 epochs end before the target.
+# Its result must not depend on the machine's speed: the margin target or the 60 epochs end it, and the
+# time budget is only a safety cap that a machine several times slower does not reach (the zoo's run took
+# 191 s for 17 epochs; all 60 would take about 360 s there, and 1,300 s on a day this machine ran 3.6x
+# slower). The zoo's add3 was made with a 300 s budget it did not reach: the same run as with this cap.
 ADD3 = (
     TaskConfig(),
     NetworkConfig(),
     TrainSettings(
-        batch_size=512, epochs=60, decay_epochs=10, floor=0.001, polish_samples=50_000, pass_accuracy=0.999996
+        batch_size=512,
+        epochs=60,
+        decay_epochs=10,
+        floor=0.001,
+        polish_samples=50_000,
+        pass_accuracy=0.999996,
+        time_budget=3600.0,
     ),
 )
 PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
