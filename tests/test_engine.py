@@ -129,3 +129,21 @@ def test_the_default_is_bounded_by_epochs_not_by_the_clock():
     reach (the zoo's add3 took 191 s; 60 epochs would take about 360 s there)."""
     _, _, default = PRESETS["add3"]
     assert default.epochs == 60 and default.time_budget is not None and default.time_budget >= 3600
+
+
+def test_the_bundled_add3_is_the_default_presets_run():
+    """model/zoo/add3 was made by the default: its settings are the preset's (but for the time budget, now a
+    cap, which that run did not reach), and its recorded schedule is the preset's plan epoch for epoch."""
+    from model.storage import ZOO_DIR
+    from trainer.epochs import samples_before
+
+    zoo = ZOO_DIR / "add3"
+    recorded = TrainSettings.from_json((zoo / "train_settings.json").read_text())
+    metrics = json.loads((zoo / "metrics.json").read_text())
+    _, _, preset = PRESETS["add3"]
+    assert dataclasses.replace(recorded, time_budget=preset.time_budget) == preset
+    assert recorded.time_budget is not None and metrics["train_seconds"] < recorded.time_budget
+    assert metrics["exhaustive_wrong"] == 0 and metrics["min_margin"] >= preset.target_margin  # stopped at target
+    epochs = metrics["epochs"]
+    assert metrics["polish_rounds"] == epochs - preset.decay_epochs
+    assert metrics["samples_seen"] == samples_before(preset, epochs) == 2_350_000
