@@ -147,3 +147,19 @@ def test_the_bundled_add3_is_the_default_presets_run():
     epochs = metrics["epochs"]
     assert metrics["polish_rounds"] == epochs - preset.decay_epochs
     assert metrics["samples_seen"] == samples_before(preset, epochs) == 2_350_000
+
+
+def test_a_changed_task_drops_the_presets_pass_mark_and_names_the_curve():
+    from trainer.cli import build_parser, resolve
+    from trainer.finish import task_title
+
+    parse = build_parser().parse_args
+    assert resolve(parse([]))[2].pass_accuracy == 0.999996  # add3's own task keeps add3's pass mark
+    assert resolve(parse(["--digits", "3"]))[2].pass_accuracy == 0.999996  # the same task, typed out
+    two_digit, _, s = resolve(parse(["--digits", "2"]))
+    assert s.pass_accuracy is None and s.target_margin == 0.5  # judged by its margin target alone
+    assert resolve(parse(["--digits", "2", "--pass-accuracy", "0.99"]))[2].pass_accuracy == 0.99
+    assert task_title(two_digit, s) == "2 numbers of up to 2 digits, sums"
+    assert task_title(TaskConfig(), s) == "add3"
+    mixed = TaskConfig(digits=1, terms=3, min_terms=2, operators="+-")
+    assert task_title(mixed, s) == "2-3 numbers of up to 1 digit, '+-' questions"

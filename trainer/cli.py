@@ -139,7 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--clipnorm", type=float, help="clip gradients to this norm; 0 = no clipping")
     fit.add_argument(
-        "--time-budget", type=float, help="seconds of training; stops before an epoch that would pass it; 0 = no limit"
+        "--time-budget",
+        type=float,
+        help="seconds of training, a cap: the run skips an epoch it expects to pass it and ends one that "
+        "reaches it at the next batch; that epoch's checks and the final verification come after. "
+        "0 = no limit (add3: 3600, a cap only: its 60 epochs or its margin end it)",
     )
     fit.add_argument(
         "--target-margin",
@@ -159,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the run passes (exit 0) when its headline accuracy (every question when they can be "
         "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
         "only by reaching the target. Presets set it (add3: 0.999996, at most 4 wrong of 1,000,000); a "
-        "--target-margin or --target-accuracy given without it drops the preset's",
+        "--target-margin or --target-accuracy, or a task flag that changes the task, given without it "
+        "drops the preset's",
     )
     fit.add_argument(
         "--hard-fraction",
@@ -257,8 +262,11 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
             ("--" + flag.replace("_", "-") + text[len(flag) :]) if flag in TASK_FLAGS + NET_FLAGS else text
         ) from None
     changes = setting_flags(args)
-    if ("target_margin" in changes or "target_accuracy" in changes) and "pass_accuracy" not in changes:
-        changes["pass_accuracy"] = None  # a target typed now says what success is; the preset's pass mark goes
+    # The preset's pass mark belongs to its own task and target: a target typed now says what success is,
+    # and a changed task (add3's 99.9996% is 4 wrong of its 1,000,000) is judged by its target alone.
+    retargeted = "target_margin" in changes or "target_accuracy" in changes or task != base_task
+    if retargeted and "pass_accuracy" not in changes:
+        changes["pass_accuracy"] = None
     settings = dataclasses.replace(base_settings, **changes)
     distinct = distinct_count(task)
     # Hold out at most a tenth of a small task, unless a flag or the preset chose the check set's size.

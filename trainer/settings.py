@@ -46,7 +46,7 @@ class TrainSettings:
     epochs: int = 12  # the most epochs
     decay_epochs: int | None = None  # cosine: epochs over which the rate decays (None: all); then it stays low
     floor: float = 0.1  # cosine: the rate it decays to, as a fraction of the peak
-    time_budget: float | None = 300.0  # seconds of training; stops before an epoch that would pass it
+    time_budget: float | None = 300.0  # seconds of training, a cap (see --time-budget for the rule)
     target_accuracy: float | None = None  # stop once held-out exact match reaches this (None: use the margin)
     target_margin: float | None = 0.5  # stop once every question (or the whole pool) is right by this margin
     # The run passes (exit 0) when its headline accuracy reaches this, whether or not it stopped at a target;
@@ -90,8 +90,9 @@ class _Budget(TypedDict):
 
 
 # Presets: (task, network, settings). Each zoo model is one `python -m trainer --preset NAME`, and each
-# stays within 10 minutes on 2 CPU cores: a run stops before an epoch that would pass its time budget, and
-# the budgets leave room for preparing questions and the final verification.
+# stays within 10 minutes on 2 CPU cores: a run skips an epoch that would pass its time budget (and ends one
+# that reaches it at the next batch), and the budgets leave room for preparing questions and the final
+# verification.
 # The larger zoo tasks: as many epochs as 8 minutes allow. A cosine schedule over all 60 would never decay
 # before the budget stops the run, so the big presets decay over the epochs that fit (decay_epochs).
 BIG = _Budget(epochs=60, time_budget=480.0)
