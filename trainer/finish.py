@@ -52,6 +52,7 @@ def finish(
     *,
     log: Log = say,
     chief: bool = True,
+    draw_map: bool = True,
 ) -> int:
     """Verify the trained model, write its folder (weights, task, network, settings, metrics, history, map,
     learning record, curve) in one atomic step, and return the exit status: the one place a model folder is
@@ -105,7 +106,11 @@ def finish(
     if not chief:
         destination = Path(tempfile.mkdtemp(prefix=f"{folder.out.name}.worker-")) / "model"
     whole = map_axes(task)[1]  # a map of every question: read its cells from the measurement just made
-    space_map = build_map(task, (lambda q: lookup(task, margins, q)) if whole else margins_function(model, task))
+    space_map = (  # draw_map=False: no map.npz (Train your own, when drawing it would not fit in the budget)
+        build_map(task, (lambda q: lookup(task, margins, q)) if whole else margins_function(model, task))
+        if draw_map
+        else None
+    )
     record = learning_record(outcome, task)
 
     def write(tmp: Path) -> None:
@@ -115,7 +120,8 @@ def finish(
         (tmp / SETTINGS_FILE).write_text(settings.to_json() + "\n", encoding="utf-8")
         write_json(tmp / METRICS_FILE, metrics)
         (tmp / HISTORY_FILE).write_text(json.dumps(outcome.history), encoding="utf-8")
-        save_map(space_map, tmp / MAP_FILE)
+        if space_map is not None:
+            save_map(space_map, tmp / MAP_FILE)
         save_learning(record, tmp / LEARNING_FILE)
         plot_history(outcome.history, tmp / "training_curve.png", title=f"{task_title(task, settings)}: how it learned")
 

@@ -6,12 +6,19 @@ exits, and the app starts the next. Each line on stdout is one event: `ready`
 (warm and waiting), `start` (the task and the map's axes), `epoch` (loss,
 held-out exact match, per-position accuracy, keras.io-style sample lines, the
 margins of every question on the map), then `done` or `error`. Anything else
-the process prints goes to stderr. The budget is counted from the first
-epoch, and the final checks are inside it: training stops early enough that
-verifying and saving end by the budget. It stops when every question on the
-map is right with a clear margin, when the budget is spent, or when told to
-stop (a `stop` line on stdin, or the stop file); the model trained so far is
-saved as a folder `python app.py --model` and `keras.saving.load_model` accept.
+the process prints goes to stderr.
+
+The training is the project's one engine (trainer/train.py `Training`, with
+settings made here: short epochs, no targets of its own) and its one folder
+writer (trainer/finish.py), so a live model has the same history keys,
+metrics and files as any other. The budget is counted from the first epoch,
+and the final checks are inside it: training stops early enough that
+verifying and saving end by the budget (the check of every question and the
+map are skipped, with a note, when they would not fit). It stops when every
+question on the map is right with a clear margin, when the budget is spent, or
+when told to stop (a `stop` line on stdin, or the stop file); the model
+trained so far is saved as a folder `python app.py --model` and
+`keras.saving.load_model` accept.
 
 `LIMITS` and `check_settings` are the one definition of what a visitor may
 ask for; the web tab imports them (this module loads TensorFlow only to train).
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import base64
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -39,10 +47,14 @@ from model.config import CELLS, OPERATORS, NetworkConfig, TaskConfig
 LIMITS = {"digits": (1, 3), "terms": (2, 3), "units": (8, 256), "seconds": (5, 90)}
 TARGET_MARGIN = 0.2  # every question on the map right by this much ends the run early
 BATCH = 128
-STEPS_PER_EPOCH = 100  # 12,800 questions: an epoch of a second or two, so the page updates often
-EXHAUSTIVE_LIMIT = 20_000  # tasks with at most this many questions are checked on all of them after each epoch
-SAVE_SECONDS = 0.75  # writing the folder (Keras files, map, record) after the final check
-MAP_SHARE = 1 / 3  # the whole-space map is drawn only when it fits in this share of the budget
+STEPS_PER_EPOCH = 100  # 12,800 questions for a 64-unit network: an epoch of about a second
+MIN_STEPS = 10  # larger networks take fewer steps per epoch (their steps cost more), but not fewer than this
+EPOCH_SECONDS = 1.0  # about how long an epoch takes: the rate's cosine decays over the epochs the budget holds
+PEAK_RATE = 1e-2
+MAX_EPOCHS = 10_000  # a cap never reached: the budget ends the run
+POOL_SIZE = 10_000  # questions that stand for a task too large to list
+SAVE_SECONDS = 1.5  # writing the folder (Keras files, map, record, curve) after the final check
+WHOLE_SHARE = 1 / 3  # the final check asks every question (and draws the map) only within this share of the budget
 MIN_TRAINING = 0.5  # seconds: a last, shorter epoch is worth starting only with at least this much left
 MAX_REQUEST_BYTES = 4096  # the settings line a warm trainer reads
 
@@ -119,16 +131,23 @@ def check_settings(raw: Mapping[str, Any]) -> LiveSettings:
 
 
 class Events:
-    """JSON lines on the process's own copy of stdout; anything else written to stdout goes to stderr."""
+    """JSON lines to `out` (none: a rehearsal, nobody listens)."""
 
-    def __init__(self) -> None:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    @classmethod
+    def on_stdout(cls) -> Events:
+        """Events on the process's own copy of stdout; anything else written to stdout goes to stderr."""
         sys.stdout.flush()
-        self.out: TextIO = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+        out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
         os.dup2(2, 1)  # Keras' and TensorFlow's prints can no longer break the event stream
+        return cls(out)
 
     def emit(self, event: str, **data: Any) -> None:
-        self.out.write(json.dumps({"event": event, **data}) + "\n")
-        self.out.flush()
+        if self.out is not None:
+            self.out.write(json.dumps({"event": event, **data}) + "\n")
+            self.out.flush()
 
 
 class Budget:
@@ -185,10 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    events = Events()
+    events = Events.on_stdout()
     stop = threading.Event()
     if args.warm:
-        prepare_tensorflow()
+        prepare_tensorflow(rehearse=True)
         events.emit("ready")
         line = sys.stdin.readline(MAX_REQUEST_BYTES)
         if not line:
@@ -229,218 +248,178 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def prepare_tensorflow() -> None:
-    """Import TensorFlow and the training code once, on one thread (the other core serves visitors)."""
+def prepare_tensorflow(rehearse: bool = False) -> None:
+    """Import TensorFlow and the training code once, on one thread (the other core serves visitors); with
+    `rehearse`, also run a tiny training to a throw-away folder, so TensorFlow's kernels, the engine and the
+    folder writer (matplotlib included) are loaded before a visitor's click, not after it."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import keras
-    import numpy as np
+    from . import finish, train  # noqa: F401
 
-    from model.codec import encode_answers, encode_questions
-    from model.network import build_model
-    from model.questions import answers, sample_questions
+    if rehearse:
+        import shutil
+        import tempfile
 
-    from .verify import Checker, run_together
+        scratch = Path(tempfile.mkdtemp(prefix="trainer-live-rehearsal-"))
+        try:
+            tiny = LiveSettings(digits=1, units=8, seconds=LIMITS["seconds"][0])
+            run(tiny, scratch / "model", lambda: True, Events())
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
-    # One tiny fit and check: TensorFlow's kernels and Keras' machinery load now, not after the visitor's click.
-    task = TaskConfig(digits=1)
-    model = build_model(task, NetworkConfig(encoder_units=8, decoder_units=8))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    q = sample_questions(task, BATCH, np.random.default_rng(0))
-    x = tf.one_hot(encode_questions(q, task), task.num_chars)
-    model.fit(x, encode_answers(answers(q), task), batch_size=BATCH, epochs=1, verbose=0)
-    run_together(model, [(Checker(task, q), slice(None))])
+
+def engine_settings(settings: LiveSettings, task: TaskConfig) -> Any:
+    """The live run as the engine's settings: short epochs, no targets of its own, the budget as a cap (the
+    live budget, with the final checks inside it, is kept by `Progress.should_stop` first)."""
+    from .settings import TrainSettings
+
+    scale = (64 / settings.units) ** 2  # epochs of about a second whatever the network, so the page updates often
+    steps = max(MIN_STEPS, min(STEPS_PER_EPOCH, round(STEPS_PER_EPOCH * scale)))
+    return TrainSettings(
+        preset="live",
+        heldout_size=min(1000, max(1, task.question_count // 10)),
+        samples_per_epoch=BATCH * steps,
+        batch_size=BATCH,
+        learning_rate=PEAK_RATE,
+        epochs=MAX_EPOCHS,
+        decay_epochs=max(2, round(settings.seconds / EPOCH_SECONDS)),  # the rate reaches its floor near the end
+        time_budget=settings.seconds,
+        target_margin=None,
+        hard_fraction=0.0,  # the space is not re-measured after each epoch; the final check asks all of it
+        space_check_size=1_000,
+        pool_size=POOL_SIZE,
+        seed=settings.seed,
+        show_samples=5,
+    )
+
+
+class Progress:
+    """The live run's side of the engine: each epoch as an `epoch` event, and when to stop (asked after every
+    batch): the visitor's Stop, every question on the map right, or the budget with the final checks' share
+    kept. It also decides whether the final check can be every question (and the map) within the budget."""
+
+    def __init__(self, *, budget: Budget, events: Events, asked: Callable[[], bool], whole: int, checked: int):
+        self.budget, self.events, self.asked = budget, events, asked
+        self.whole_questions = whole  # what the final check asks when it asks every question (and draws the map)
+        self.checked = checked  # what each epoch's checks ask (held-out set and probe map)
+        self.check_seconds = 0.0  # the last epoch's checks and checkpoint, measured
+        self.calls: list[float] = []  # when should_stop was asked since the last epoch's end
+        self.reason = ""
+        self.whole = True  # whether the final check is every question, and the map is drawn
+
+    def should_stop(self) -> bool:
+        self.calls.append(time.monotonic())
+        if not self.reason and self.asked():
+            self.reason = "stopped"
+        elif not self.reason and self.budget.training_over(self.check_seconds + MIN_TRAINING):
+            self.reason = "the time budget is spent"
+        return bool(self.reason)
+
+    def on_epoch(self, record: dict) -> None:
+        import numpy as np
+
+        from model.analysis import quantise
+
+        # The engine asks after every batch (and once more after measuring): the longest gap between two asks,
+        # or since the last one, is the epoch's checks (or, if a batch takes longer, that batch): an upper bound.
+        times = [*self.calls, time.monotonic()]
+        self.check_seconds = max(b - a for a, b in itertools.pairwise(times)) if len(times) > 1 else 0.0
+        self.calls = []
+        per_question = self.check_seconds / max(1, self.checked)
+        whole_seconds = self.whole_questions * per_question
+        self.whole = whole_seconds <= WHOLE_SHARE * self.budget.seconds
+        self.budget.reserve = SAVE_SECONDS + (whole_seconds if self.whole else self.check_seconds)
+        probe = np.asarray(record["probe_margin"], np.uint8)
+        wrong = int((probe <= 127).sum())  # quantised margins, as the learning tab reads them: <= 127 is wrong
+        self.events.emit(
+            "epoch",
+            epoch=record["epoch"],
+            seconds=self.budget.shown(),
+            budget=self.budget.seconds,
+            loss=record["loss"],
+            exact_match=record["val_exact_match"],
+            per_position=record["per_position"],
+            wrong_on_map=wrong,
+            samples=record["samples"],
+            map=base64.b64encode(probe.tobytes()).decode("ascii"),
+        )
+        if not math.isfinite(record["loss"]):
+            raise TrainingFailed("The loss became NaN; try fewer units.")
+        target = int(quantise(np.array([TARGET_MARGIN]))[0])
+        if not self.reason and int(probe.min()) >= target and record["val_exact_match"] == 1.0:
+            self.reason = "every question on the map is right"
 
 
 def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], events: Events) -> None:
-    import keras
-    import numpy as np
-    import tensorflow as tf
+    """Train on the engine (trainer/train.py) and write the folder with its one writer (trainer/finish.py)."""
+    from model.analysis import map_axes
+    from model.storage import METRICS_FILE
 
-    from model.analysis import LearningRecord, build_map, map_axes, map_questions, quantise, save_learning, save_map
-    from model.codec import encode_answers, encode_questions
-    from model.config import enumerable
-    from model.network import build_model
-    from model.questions import Questions, all_questions, answers, sample_questions
-    from model.storage import (
-        HISTORY_FILE,
-        LEARNING_FILE,
-        MAP_FILE,
-        METRICS_FILE,
-        NETWORK_FILE,
-        TASK_CONFIG_FILE,
-        write_json,
-        write_keras_files,
-        write_model_folder,
-    )
-
-    from .data import heldout_set
-    from .verify import Checker, margins_function, run_together, sample_lines
+    from .finish import finish
+    from .rundir import RunError, RunFolder
+    from .settings import check_settings as check_engine_settings
+    from .train import Training
 
     task, net = settings.task(), settings.network()
-    keras.utils.set_random_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
-    heldout, disjoint = heldout_set(task, min(1000, max(1, task.question_count // 10)), rng)
-    held = Checker(task, heldout)
-    grid, axis, complete = map_questions(task, seed=1, most=100)
-    on_map = Checker(task, grid)
-    every = Checker(task, all_questions(task)) if enumerable(task, EXHAUSTIVE_LIMIT) else None
-    map_cells = len(map_axes(task)[0]) ** 2
+    engine = engine_settings(settings, task)
+    check_engine_settings(engine, task)
+    folder = RunFolder(output)
+    folder.start(task, net, engine, overwrite=True)
+    budget = Budget(settings.seconds)
+    progress: Progress | None = None  # made once the engine has drawn its questions
+    run = Training(
+        task,
+        net,
+        engine,
+        folder,
+        on_epoch=lambda record: progress.on_epoch(record) if progress else None,
+        should_stop=lambda: progress.should_stop() if progress else False,
+        log=to_stderr,
+    )
+    axis, map_whole = run.probe_axis, map_axes(task)[1]
+    assert axis is not None
+    cells = 0 if map_whole else len(map_axes(task)[0]) ** 2  # a whole map is read from the final check itself
+    progress = Progress(
+        budget=budget,
+        events=events,
+        asked=should_stop,
+        whole=len(run.heldout) + len(run.watch.space) + cells,
+        checked=len(run.heldout) + len(run.probe),
+    )
     events.emit(
         "start",
         side=len(axis),
         axis=axis.tolist(),
-        complete=complete,
+        complete=map_whole,
         questions=task.question_count,
         task=task.to_dict(),
         network=net.to_dict(),
         budget=settings.seconds,
     )
-    model = build_model(task, net)
-    peak = 1e-2
-    model.compile(optimizer=keras.optimizers.Adam(peak, clipnorm=1.0), loss="sparse_categorical_crossentropy")
-    budget = Budget(settings.seconds)
-    history: dict[str, list] = {}
-    probes: list[Any] = []
-    check_seconds, draw_map, epoch, reason, trained = 0.0, True, 0, "", 0
-
-    class Deadline(keras.callbacks.Callback):
-        """Ends an epoch between batches when the budget's training part is spent (Keras 3 checks per batch)."""
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.began = time.monotonic()
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            nonlocal trained
-            trained += BATCH
-            # A long epoch is cut short too, so that the page updates at least every tenth of the budget.
-            long = time.monotonic() - self.began > max(1.0, settings.seconds / 10)
-            if long or budget.training_over(check_seconds) or should_stop():
-                self.model.stop_training = True
-
-    # Trace the checks once before the clock starts, so that the first epoch's check time predicts the others
-    # (the share of the budget the final checks need is planned from it). Tracing the training step is part
-    # of the first epoch.
-    run_together(model, [(held, slice(None))])
-    parts: list[tuple[Checker, Any]] = [(held, slice(None)), (on_map, slice(None))]
-    parts += [(every, slice(None))] if every else []
     budget.start()
-    while not reason:
-        # Cosine decay over the budget's training part, to a tenth of the peak: the run ends at a low rate.
-        share = min(1.0, budget.elapsed() / max(1.0, settings.seconds - budget.reserve))
-        model.optimizer.learning_rate.assign(peak * (0.1 + 0.45 * (1 + math.cos(math.pi * share))))
-        q = sample_questions(task, BATCH * STEPS_PER_EPOCH, rng)
-        x = tf.one_hot(encode_questions(q, task), task.num_chars)
-        result = model.fit(
-            x,
-            encode_answers(answers(q), task),
-            batch_size=BATCH,
-            epochs=1,
-            verbose=0,
-            shuffle=False,
-            callbacks=[Deadline()],
-        )
-        loss = float(result.history["loss"][-1])
-        epoch += 1
-        checked = time.monotonic()
-        results = run_together(model, parts)
-        check_seconds = time.monotonic() - checked
-        measured = held.summary(*results[0])
-        margins = results[1][1]
-        space_wrong = int((results[2][1] <= 0).sum()) if every else -1
-        probes.append(quantise(margins).reshape(len(axis), len(axis)))
-        # What the final map would cost at this epoch's measured speed; drawn only when it fits in the budget.
-        map_seconds = map_cells * check_seconds / sum(len(c) for c, _ in parts)
-        draw_map = map_seconds <= MAP_SHARE * settings.seconds
-        budget.reserve = SAVE_SECONDS + (map_seconds if draw_map else 0.0)
-        wrong = int((margins <= 0).sum())
-        for key, value in (
-            ("loss", loss),
-            ("val_exact_match", measured["exact_match"]),
-            ("val_char_accuracy", measured["char_accuracy"]),
-            ("elapsed_seconds", budget.elapsed()),
-            ("samples_seen", trained),
-            ("space_wrong", space_wrong),
-            ("per_position", measured["per_position_accuracy"]),
-        ):
-            history.setdefault(key, []).append(value)
-        picks = rng.choice(len(held), min(5, len(held)), replace=False)
-        events.emit(
-            "epoch",
-            epoch=epoch,
-            seconds=budget.shown(),
-            budget=settings.seconds,
-            loss=loss,
-            exact_match=measured["exact_match"],
-            per_position=measured["per_position_accuracy"],
-            wrong_on_map=wrong,
-            samples=sample_lines(task, heldout[picks], measured["predicted"][picks]),
-            map=base64.b64encode(probes[-1].tobytes()).decode("ascii"),
-        )
-        if not math.isfinite(loss):
-            raise TrainingFailed("The loss became NaN; try fewer units.")
-        if wrong == 0 and float(margins.min()) >= TARGET_MARGIN and measured["exact_match"] == 1.0:
-            reason = "every question on the map is right"
-        elif budget.training_over(check_seconds + MIN_TRAINING):
-            reason = "the time budget is spent"
-        elif should_stop():
-            reason = "stopped"
-
-    # The final numbers are the last epoch's checks (they measured the final weights); the map is one more pass.
-    final = results[2] if every else results[1]
-    final_questions: Questions = every.questions if every else grid
-    _, final_margins = final
-    metrics: dict[str, Any] = {
-        "heldout_exact_match": history["val_exact_match"][-1],
-        "heldout_size": len(held),
-        "heldout_disjoint": disjoint,
-        "train_seconds": round(history["elapsed_seconds"][-1], 1),
-        "samples_seen": history["samples_seen"][-1],
-        "epochs": epoch,
-        "min_margin": float(final_margins.min()),
-        "note": f"trained live in the app ({reason})",
-    }
-    if every:
-        metrics.update(exhaustive_wrong=int((final_margins <= 0).sum()), exhaustive_total=len(final_questions))
-    else:
-        metrics.update(sample_wrong=int((final_margins <= 0).sum()), sample_size=len(final_questions))
-    space_map = build_map(task, margins_function(model, task), seed=0) if draw_map else None
-    if space_map is not None and space_map.complete and not every:
-        metrics.update(exhaustive_wrong=len(space_map.wrong), exhaustive_total=space_map.cells)
-    record = LearningRecord(
-        samples_seen=np.array(history["samples_seen"], np.int64),
-        seconds=np.array(history["elapsed_seconds"], np.float32),
-        loss=np.array(history["loss"], np.float32),
-        exact_match=np.array(history["val_exact_match"], np.float32),
-        per_position=np.array(history["per_position"], np.float32),
-        space_wrong=np.array(history["space_wrong"], np.int64),
-        probe_margin=np.array(probes, np.uint8),
-        probe_a=axis,
-        probe_b=axis,
-    )
-
-    def write(folder: Path) -> None:
-        write_keras_files(model, folder)
-        task.save(folder / TASK_CONFIG_FILE)
-        net.save(folder / NETWORK_FILE)
-        write_json(folder / METRICS_FILE, metrics)
-        (folder / HISTORY_FILE).write_text(json.dumps(history), encoding="utf-8")
-        if space_map is not None:
-            save_map(space_map, folder / MAP_FILE)
-        save_learning(record, folder / LEARNING_FILE)
-
-    write_model_folder(output, write)
+    outcome = run.fit()
+    if not progress.whole:  # every question would not fit in the budget: the probe map's questions stand for them
+        outcome = dataclasses.replace(outcome, space=run.probe, space_complete=False)
+    try:
+        finish(outcome, task, net, engine, folder, log=to_stderr, draw_map=progress.whole)
+    except RunError as err:
+        raise TrainingFailed("The training diverged; try fewer units.") from err
+    metrics = json.loads((output / METRICS_FILE).read_text(encoding="utf-8"))
     events.emit(
         "done",
         folder=str(output),
-        reason=reason,
+        reason=progress.reason or outcome.stopped,
         metrics=metrics,
         seconds=budget.shown(),
         budget=settings.seconds,
-        map_saved=space_map is not None,
+        map_saved=progress.whole,
     )
+
+
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
