@@ -199,6 +199,19 @@ def test_the_trainer_is_warm_before_it_is_needed_and_the_budget_holds(server, ap
     assert len(again) == 1 and again != warm, "no fresh trainer was started after the training"
 
 
+def test_a_task_too_large_to_check_whole_in_its_budget_still_ends_on_time(server):
+    """3-digit sums: all 1,000,000 questions (and their map) cannot be checked in a 6 s budget, so the final
+    check is the probe map's 10,000 and the model comes without a map, on time."""
+    budget = 6
+    started = time.monotonic()
+    events = list(Client(server, verbose=False).submit(3, "+", 2, True, "lstm", 32, budget, api_name="/train"))
+    took = time.monotonic() - started
+    done = [e for e in events if isinstance(e, dict)][-1]
+    assert done["event"] == "done", done
+    assert done["map_saved"] is False and done["metrics"]["sample_size"] == 10_000, done["metrics"]
+    assert took <= budget + 15, f"{took:.1f}s from the request to done on a {budget}s budget"
+
+
 def test_a_trainer_that_dies_is_reported_in_one_sentence_and_the_next_one_works(app_server, app_pid):
     url, _, log = app_server
     job = Client(url, verbose=False).submit(1, "+", 2, True, "lstm", 32, 20, api_name="/train")
@@ -211,6 +224,9 @@ def test_a_trainer_that_dies_is_reported_in_one_sentence_and_the_next_one_works(
     assert last["event"] == "error" and last["message"].endswith("nothing was saved."), last
     assert "Traceback" not in last["message"] and "/" not in last["message"]
     assert wait_for(lambda: "the trainer stopped without finishing" in log.read_text(), 10)
+    # The fresh trainer waiting for the next visitor dies too: the next training gets another one.
+    (waiting,) = wait_for(lambda: live_trainings(app_pid), 10)
+    os.kill(waiting, signal.SIGKILL)
     assert train(Client(url, verbose=False), seconds=5)[-1]["event"] == "done"
 
 

@@ -141,6 +141,13 @@ class Trainer:
 
     def warm_up(self) -> None:
         with self.lock:
+            if (
+                self.process is not None
+                and self.process.proc.poll() is not None
+                and self.process not in self.running.values()
+            ):
+                self.process.end()  # it died while waiting (killed, out of memory): reap it, start another
+                self.process = None
             if self.process is None:
                 self.process = TrainerProcess()
 
@@ -226,13 +233,11 @@ def train_events(
         yield {"event": "error", "message": "Another training is running on this server; try again in a minute."}
         return
     run = Path(tempfile.mkdtemp(prefix="arithmetic-own-"))
-    kept = False
     try:
         yield from _follow(service, session, process, settings, run)
-        kept = any(run.glob("*.zip"))
     finally:  # the page closed, Stop, or the end: never leave a training running
         TRAINER.give_back(session)
-        if not kept:
+        if not any(run.glob("*.zip")):  # no model joined the visitor's picker: nothing of the run is kept
             shutil.rmtree(run, ignore_errors=True)
 
 
@@ -411,6 +416,7 @@ def tab(service: Service, picker: Any) -> None:
         concurrency_id="train",
         api_visibility="private",
         api_name="train_page",
+        trigger_mode="always_last",  # a click that lands while the last training's event is ending runs after it
     )
 
     def stop_mine(request: gr.Request) -> str:
