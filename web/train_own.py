@@ -283,7 +283,7 @@ def _follow(
 def stop(session: str) -> str:
     if not TRAINER.stop(session):
         return '<div class="panel hint">No training of yours is running.</div>'
-    return '<div class="panel">Stopping after this epoch; the model trained so far will be saved…</div>'
+    return '<div class="panel">Stopping at the next batch; the model trained so far will be checked and saved…</div>'
 
 
 def tab(service: Service, picker: Any) -> None:
