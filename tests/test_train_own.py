@@ -4,14 +4,22 @@ Trainings here are 1- and 2-digit sums with a few seconds of budget; each
 must reach a real accuracy, stream its progress, and give a model that answers
 in the other tabs. Also: sizes outside the caps are refused with one sentence,
 a second training waits for the first, one visitor's model is invisible to
-another, and closing the page stops the training process.
+another, the trainer is warm before it is needed and there is never more than
+one, the budget holds (clock and wall time), a dead trainer is reported, no
+server path reaches the visitor, and closing the page (or the app) stops the
+training process.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -21,24 +29,42 @@ import pytest
 from app_fixtures import ROOT, free_port
 from gradio_client import Client
 
+from model.serving import ServedModel
+from model.storage import ZOO_DIR, load_model_dir
+from trainer.live import LIMITS
+from web.service import OwnModels
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def live_trainings() -> list[int]:
-    """Process ids of running `trainer.live` processes."""
+def live_trainings(parent: int) -> list[int]:
+    """Process ids of the `trainer.live` processes the app with pid `parent` started (other runs on the
+    machine have their own)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"trainer.live" in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+                if b"trainer.live" not in (entry / "cmdline").read_bytes():
+                    continue
+                status = (entry / "status").read_text()
             except OSError:
-                pass
+                continue
+            ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+            if ppid == parent:
+                found.append(int(entry.name))
     return found
 
 
+def wait_for(condition, seconds: float, step: float = 0.1):
+    deadline = time.monotonic() + seconds
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(step)
+    return result
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def app_server(tmp_path_factory):
+    """(url, app process, log path); at the end, the app is stopped and no trainer it started may be left."""
     port = free_port()
     log = tmp_path_factory.mktemp("own") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
@@ -55,12 +81,28 @@ def server(tmp_path_factory):
         except OSError:
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.3)
-    yield url
-    proc.terminate()
+    yield url, proc, log
+    trainers = live_trainings(proc.pid)
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C does
     proc.wait(timeout=30)
+    left = wait_for(lambda: [pid for pid in trainers if Path(f"/proc/{pid}").exists()] == [], 30)
+    for pid in trainers:  # never leave one behind, even when the check below fails
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+    assert left, f"trainer processes {trainers} outlived the app"
 
 
-def train(client: Client, digits: int = 1, seconds: float = 8, units: int = 32) -> list[dict]:
+@pytest.fixture(scope="module")
+def server(app_server):
+    return app_server[0]
+
+
+@pytest.fixture(scope="module")
+def app_pid(app_server):
+    return app_server[1].pid
+
+
+def train(client: Client, digits: int = 1, seconds: float = 6, units: int = 32) -> list[dict]:
     job = client.submit(digits, "+", 2, True, "lstm", units, seconds, api_name="/train")
     return [event for event in job if isinstance(event, dict)] or job.outputs()
 
@@ -68,23 +110,45 @@ def train(client: Client, digits: int = 1, seconds: float = 8, units: int = 32) 
 @pytest.mark.parametrize(
     "args,phrase",
     [
-        ((4, "+", 2, True, "lstm", 32, 10), "Digits must be 1, 2 or 3"),
+        ((4, "+", 2, True, "lstm", 32, 10), "Digits must be a whole number from 1 to 3"),
         ((2, "/", 2, True, "lstm", 32, 10), "Choose at least one operator"),
-        ((2, "+", 5, True, "lstm", 32, 10), "Numbers per question must be 2 or 3"),
+        ((2, "+", 5, True, "lstm", 32, 10), "Numbers per question must be from 2 to 3"),
         ((2, "+", 2, True, "transformer", 32, 10), "The cell must be"),
         ((2, "+", 2, True, "lstm", 4096, 10), "Units must be a whole number from 8 to 256"),
         ((2, "+", 2, True, "lstm", 32, 3600), "The time budget must be from 5 to 90 seconds"),
     ],
 )
-def test_requests_outside_the_caps_are_refused_before_anything_starts(server, args, phrase):
-    before = live_trainings()
+def test_requests_outside_the_caps_are_refused_before_anything_starts(server, app_pid, args, phrase):
+    before = live_trainings(app_pid)
     events = Client(server, verbose=False).predict(*args, api_name="/train")
     events = events if isinstance(events, list) else [events]
     assert events[-1]["event"] == "error" and phrase in events[-1]["message"]
-    assert live_trainings() == before
+    assert live_trainings(app_pid) == before
 
 
-def test_a_live_training_learns_streams_and_its_model_answers(server):
+def test_the_limits_are_defined_once():
+    """The tab's sliders are built from trainer.live's LIMITS, and the tab's check is trainer.live's."""
+    import gradio as gr
+
+    from model.serving import load_catalogue
+    from web import train_own
+    from web.service import Service
+
+    with gr.Blocks() as demo:
+        train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown())
+    sliders = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Slider)}
+    for name, (low, high) in LIMITS.items():
+        assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)
+        assert train_own.settings_error(*_settings(**{name: high + 1})) is not None
+        assert train_own.settings_error(*_settings(**{name: low})) is None
+
+
+def _settings(**given):
+    values = {"digits": 1, "operators": ["+"], "terms": 2, "cell": "lstm", "units": 8, "seconds": 5, **given}
+    return [values[k] for k in ("digits", "operators", "terms", "cell", "units", "seconds")]
+
+
+def test_a_live_training_learns_streams_and_its_model_answers(server, app_pid):
     client = Client(server, verbose=False)
     events = client.submit(1, "+", 2, True, "lstm", 48, 12, api_name="/train")
     seen = [e for e in events if isinstance(e, dict)]
@@ -100,14 +164,128 @@ def test_a_live_training_learns_streams_and_its_model_answers(server):
     assert answer["error"] is None and answer["model"] == name
     other = Client(server, verbose=False)
     assert name not in [m["name"] for m in other.predict(api_name="/models")["models"]]
-    assert not live_trainings()
+
+
+def test_the_done_event_names_the_model_and_never_shows_a_server_path(server):
+    done = train(Client(server, verbose=False), seconds=5)[-1]
+    assert done["event"] == "done", done
+    text = json.dumps(done)
+    assert "folder" not in done and tempfile.gettempdir() not in text and str(ROOT) not in text, text
+    assert done["model"].startswith("yours-") and len(done["model"]) == len("yours-") + 12  # 48 random bits
+
+
+def test_the_trainer_is_warm_before_it_is_needed_and_the_budget_holds(server, app_pid):
+    """A trainer waits with TensorFlow loaded (the one that trains is the one that was waiting), the clock
+    never shows more than the budget, and the training ends within the budget plus a little."""
+    if not live_trainings(app_pid):  # run alone: no training (nor page) has started the server's trainer yet
+        train(Client(server, verbose=False), seconds=5)
+    warm = wait_for(lambda: live_trainings(app_pid), 10)  # a training leaves a fresh trainer behind
+    assert len(warm) == 1, warm
+    budget = 6
+    started = time.monotonic()
+    job = Client(server, verbose=False).submit(1, "+", 2, True, "lstm", 32, budget, api_name="/train")
+    training: list[int] = []
+    for event in job:
+        if isinstance(event, dict) and event.get("event") == "start":
+            training = live_trainings(app_pid)
+    took = time.monotonic() - started
+    events = [e for e in job.outputs() if isinstance(e, dict)]
+    assert events[-1]["event"] == "done", events[-1]
+    assert training == warm, "the training did not run in the trainer that was waiting for it"
+    clocks = [e["seconds"] for e in events if "seconds" in e]
+    assert clocks and max(clocks) <= budget, clocks
+    assert took <= budget + 15, f"{took:.1f}s from the request to done on a {budget}s budget"
+    again = wait_for(lambda: live_trainings(app_pid), 10)
+    assert len(again) == 1 and again != warm, "no fresh trainer was started after the training"
+
+
+def test_a_task_too_large_to_check_whole_in_its_budget_still_ends_on_time(server):
+    """3-digit sums: all 1,000,000 questions (and their map) cannot be checked in a 6 s budget, so the final
+    check is the probe map's 10,000 and the model comes without a map, on time."""
+    budget = 6
+    started = time.monotonic()
+    events = list(Client(server, verbose=False).submit(3, "+", 2, True, "lstm", 32, budget, api_name="/train"))
+    took = time.monotonic() - started
+    done = [e for e in events if isinstance(e, dict)][-1]
+    assert done["event"] == "done", done
+    assert done["map_saved"] is False and done["metrics"]["sample_size"] == 10_000, done["metrics"]
+    assert took <= budget + 15, f"{took:.1f}s from the request to done on a {budget}s budget"
+
+
+def test_a_trainer_that_dies_is_reported_in_one_sentence_and_the_next_one_works(app_server, app_pid):
+    url, _, log = app_server
+    job = Client(url, verbose=False).submit(1, "+", 2, True, "lstm", 32, 20, api_name="/train")
+    killed = None
+    for event in job:
+        if isinstance(event, dict) and event.get("event") == "epoch" and killed is None:
+            (killed,) = live_trainings(app_pid)
+            os.kill(killed, signal.SIGKILL)
+    last = [e for e in job.outputs() if isinstance(e, dict)][-1]
+    assert last["event"] == "error" and last["message"].endswith("nothing was saved."), last
+    assert "Traceback" not in last["message"] and "/" not in last["message"]
+    assert wait_for(lambda: "the trainer stopped without finishing" in log.read_text(), 10)
+    # The fresh trainer waiting for the next visitor dies too: the next training gets another one.
+    (waiting,) = wait_for(lambda: live_trainings(app_pid), 10)
+    os.kill(waiting, signal.SIGKILL)
+    assert train(Client(url, verbose=False), seconds=5)[-1]["event"] == "done"
+
+
+def test_at_most_one_trainer_exists_whatever_arrives(server, app_pid):
+    """Direct calls skip the queue's one-at-a-time; the trainer's own slot still allows a single process."""
+    host, port = server.removeprefix("http://").split(":")
+    most = [0]
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            most[0] = max(most[0], len(live_trainings(app_pid)))
+            time.sleep(0.05)
+
+    def direct() -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        body = json.dumps({"data": [1, "+", 2, True, "lstm", 8, 5]})
+        conn.request("POST", "/gradio_api/run/train", body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    callers = [threading.Thread(target=direct) for _ in range(3)]
+    callers.append(threading.Thread(target=train, args=(Client(server, verbose=False),), kwargs={"seconds": 5}))
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(180)
+    stop.set()
+    watcher.join()
+    assert most[0] == 1, f"{most[0]} trainer processes at once"
+
+
+def test_one_visitors_trainings_push_out_only_their_own_models(tmp_path):
+    """8 new models from one session leave another session's model in place (the table holds 8)."""
+
+    runs: list[Path] = []
+
+    def served() -> ServedModel:
+        runs.append(Path(tempfile.mkdtemp(dir=tmp_path)))  # OwnModels deletes a dropped model's run folder
+        shutil.copytree(ZOO_DIR / "add2", runs[-1] / "model")
+        return ServedModel("yours", load_model_dir(runs[-1] / "model"), "trained here")
+
+    own = OwnModels()
+    theirs = own.add(served(), owner="them")
+    mine = [own.add(served(), owner="me") for _ in range(8)]
+    assert own.get(theirs) is not None and runs[0].exists(), "another visitor's model was pushed out"
+    kept = OwnModels.PER_OWNER
+    assert all(own.get(name) is not None for name in mine[-kept:])
+    assert all(own.get(name) is None for name in mine[:-kept]) and not any(r.exists() for r in runs[1:-kept])
+    assert len(own.models) == 1 + kept
 
 
 def test_a_second_training_waits_for_the_first(server):
     times: dict[str, list[float]] = {"a": [], "b": []}
 
     def run(key: str) -> None:
-        for event in Client(server, verbose=False).submit(1, "+", 2, True, "lstm", 16, 6, api_name="/train"):
+        for event in Client(server, verbose=False).submit(1, "+", 2, True, "lstm", 16, 5, api_name="/train"):
             if isinstance(event, dict):
                 times[key].append((time.monotonic(), event.get("event")))  # type: ignore[arg-type]
 
@@ -124,7 +302,7 @@ def test_a_second_training_waits_for_the_first(server):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed")
-def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(server):
+def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(server, app_pid):
     from playwright.sync_api import sync_playwright
 
     artifacts = ROOT / "test-artifacts"
@@ -139,7 +317,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.set_default_timeout(120_000)
         page.goto(server, wait_until="domcontentloaded")
         page.get_by_role("tab", name="Train your own").click()
-        page.locator("#own-seconds input[type=number]").fill("12")
+        page.locator("#own-seconds input[type=number]").fill("10")
         page.locator("#own-seconds input[type=number]").press("Enter")
         page.locator("#own-train").click()
         page.get_by_text("Epoch 1:").wait_for()
@@ -149,16 +327,13 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.screenshot(path=str(artifacts / "train-own-live.png"), full_page=True)
         page.locator("#own-done").wait_for()
         name = page.locator("#own-done b").inner_text()
-        # Train again at once: the page must take the click, not ignore it while the first
-        # trainer process is still exiting (it did: the event ended only when the process had).
-        before = set(live_trainings())
+        assert "s of 10s" in page.locator("#own-done").inner_text()
+        # Train again at once: the page must take the click, not ignore it while the first trainer ends.
         page.locator("#own-train").click()
-        deadline = time.monotonic() + 60
-        while not set(live_trainings()) - before and time.monotonic() < deadline:
-            time.sleep(0.2)
-        again = set(live_trainings()) - before
-        assert again, "a Train pressed right after a training had ended did not start another"
+        page.locator("#own-done").wait_for(state="detached", timeout=10_000)
         assert page.locator("#model-picker input").input_value() == name
+        page.get_by_text("Epoch 1:").wait_for()
+        (training,) = live_trainings(app_pid)
         page.screenshot(path=str(artifacts / "train-own-done.png"), full_page=True)
 
         # The new model answers in the other tabs while the next one trains.
@@ -168,11 +343,8 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.locator('#verdict [data-question="35+12"]').wait_for()
         assert name in page.locator("#model-line").inner_text()
 
-        # Closing the page stops the training (12 s of budget after TensorFlow has loaded: still running).
-        assert again <= set(live_trainings()), "the second training ended before the page was closed"
+        # Closing the page stops the training (10 s of budget from its first epoch: still running).
+        assert Path(f"/proc/{training}").exists(), "the second training ended before the page was closed"
         page.close()
-        deadline = time.monotonic() + 30
-        while again & set(live_trainings()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not again & set(live_trainings()), "the training kept running after the page was closed"
+        assert wait_for(lambda: not Path(f"/proc/{training}").exists(), 30), "the training outlived its page"
         browser.close()

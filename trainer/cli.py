@@ -22,6 +22,7 @@ from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfi
 
 from .rundir import RunError, RunFolder
 from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_settings
+from .tf_config import cluster_spec
 
 TASK_FLAGS = ("digits", "terms", "min_terms", "operators", "reverse", "sampling", "smallest", "largest")
 NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers")
@@ -138,7 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--clipnorm", type=float, help="clip gradients to this norm; 0 = no clipping")
     fit.add_argument(
-        "--time-budget", type=float, help="seconds of training; stops before an epoch that would pass it; 0 = no limit"
+        "--time-budget",
+        type=float,
+        help="seconds of training, a cap: the run skips an epoch it expects to pass it and ends one that "
+        "reaches it at the next batch; that epoch's checks and the final verification come after. "
+        "0 = no limit (add3: 3600, a cap only: its 60 epochs or its margin end it)",
     )
     fit.add_argument(
         "--target-margin",
@@ -158,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the run passes (exit 0) when its headline accuracy (every question when they can be "
         "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
         "only by reaching the target. Presets set it (add3: 0.999996, at most 4 wrong of 1,000,000); a "
-        "--target-margin or --target-accuracy given without it drops the preset's",
+        "--target-margin or --target-accuracy, or a task flag that changes the task, given without it "
+        "drops the preset's",
     )
     fit.add_argument(
         "--hard-fraction",
@@ -256,8 +262,11 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
             ("--" + flag.replace("_", "-") + text[len(flag) :]) if flag in TASK_FLAGS + NET_FLAGS else text
         ) from None
     changes = setting_flags(args)
-    if ("target_margin" in changes or "target_accuracy" in changes) and "pass_accuracy" not in changes:
-        changes["pass_accuracy"] = None  # a target typed now says what success is; the preset's pass mark goes
+    # The preset's pass mark belongs to its own task and target: a target typed now says what success is,
+    # and a changed task (add3's 99.9996% is 4 wrong of its 1,000,000) is judged by its target alone.
+    retargeted = "target_margin" in changes or "target_accuracy" in changes or task != base_task
+    if retargeted and "pass_accuracy" not in changes:
+        changes["pass_accuracy"] = None
     settings = dataclasses.replace(base_settings, **changes)
     distinct = distinct_count(task)
     # Hold out at most a tenth of a small task, unless a flag or the preset chose the check set's size.
@@ -316,24 +325,29 @@ def main(argv: list[str] | None = None) -> int:
     if not 2 <= args.cpu_replicas <= MAX_CPU_REPLICAS:
         parser.exit(2, f"{parser.prog}: error: --cpu-replicas must be a whole number from 2 to {MAX_CPU_REPLICAS}\n")
     try:
-        folder = RunFolder(args.output_dir or default_output(args))
+        spec = cluster_spec() if args.distribute else None
+        worker = spec[1] if spec is not None else 0
+        folder = RunFolder(worker_folder(args.output_dir or default_output(args), worker))
         if args.resume:
             task, net, settings = resume_run(args, folder)
         else:
             task, net, settings = resolve(args)
-            folder.start(task, net, settings, overwrite=args.overwrite)
+            # A worker started again with the same command continues the run (kill and restart, see README).
+            args.resume = spec is not None and folder.belongs_to(task, net, settings)
+            if not args.resume:
+                folder.start(task, net, settings, overwrite=args.overwrite)
     except (ValueError, RunError) as err:  # ConfigError is a ValueError
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
     quiet_tensorflow()
-    from .distribute import choose_strategy  # TensorFlow loads here, after the flags are known to be good
+    from .distribute import ClusterError, choose_strategy  # TensorFlow loads here, after the flags are good
     from .finish import finish
     from .train import Training
 
-    strategy = choose_strategy(args.distribute, args.cpu_replicas)
     try:
+        strategy = choose_strategy(args.distribute, args.cpu_replicas)
         outcome = Training(task, net, settings, folder, resume=args.resume, strategy=strategy).fit()
-        status = finish(outcome, task, net, settings, folder)
+        status = finish(outcome, task, net, settings, folder, chief=worker == 0)
     except KeyboardInterrupt:
         if folder.can_resume():
             print(
@@ -344,12 +358,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\nInterrupted before the first epoch was saved; there is nothing to resume.", flush=True)
         return 130
-    except RunError as err:
+    except (RunError, ClusterError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
         return 1
-    if args.push_to_hub and status == 0:
+    if args.push_to_hub and status == 0 and worker == 0:
         return push(folder.out, args)
     return status
+
+
+def worker_folder(out: Path, worker: int) -> Path:
+    """Where a worker of a multi-worker run keeps its work: the chief (0) the output folder itself, the
+    others a sibling of their own, whose model is written to a temporary folder and dropped (finish.py)."""
+    return out if worker == 0 else out.with_name(f"{out.name}.worker-{worker}")
 
 
 def quiet_tensorflow() -> None:

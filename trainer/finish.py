@@ -13,7 +13,9 @@ model.metrics.headline) is printed last.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +39,25 @@ from model.storage import (
 from .report import plot_history
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings
-from .train import Outcome
+from .train import Log, Outcome, say
 from .verify import margins_function, run_together, sample_lines
 
 
-def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: TrainSettings, folder: RunFolder) -> int:
+def finish(
+    outcome: Outcome,
+    task: TaskConfig,
+    net: NetworkConfig,
+    settings: TrainSettings,
+    folder: RunFolder,
+    *,
+    log: Log = say,
+    chief: bool = True,
+    draw_map: bool = True,
+) -> int:
+    """Verify the trained model, write its folder (weights, task, network, settings, metrics, history, map,
+    learning record, curve) in one atomic step, and return the exit status: the one place a model folder is
+    written. A worker that is not the chief (chief=False) writes it to a temporary folder, then deletes it:
+    only the chief's folder is kept, as in TensorFlow's multi-worker guide. RunError if the run diverged."""
     model = outcome.model
     if outcome.diverged or not all(np.isfinite(w).all() for w in model.get_weights()):
         why = outcome.diverged or "the weights are no longer finite numbers"
@@ -50,7 +66,7 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
     checker, complete = outcome.space, outcome.space_complete
     space = checker.questions
     what = f"every question ({len(space):,})" if complete else f"a pool of {len(space):,} questions"
-    print(f"Verifying: {what} and {len(outcome.heldout):,} held out...", flush=True)
+    log(f"Verifying: {what} and {len(outcome.heldout):,} held out...")
     held_result, space_result = run_together(model, [(outcome.heldout, slice(None)), (checker, slice(None))])
     held = outcome.heldout.summary(*held_result)
     predicted, margins = space_result
@@ -83,12 +99,18 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
     accuracy, measured_on = headline(metrics)
     metrics["headline"] = f"{percent(accuracy or 0)} right: {measured_on}"
     for line in sample_lines(task, space[wrong][:10], predicted[wrong][:10]):
-        print("  wrong: " + line)
+        log("  wrong: " + line)
 
     reached, why = target_met(settings, metrics, margins)
     destination = folder.out if reached or not folder.has_model() else folder.below_target
+    if not chief:
+        destination = Path(tempfile.mkdtemp(prefix=f"{folder.out.name}.worker-")) / "model"
     whole = map_axes(task)[1]  # a map of every question: read its cells from the measurement just made
-    space_map = build_map(task, (lambda q: lookup(task, margins, q)) if whole else margins_function(model, task))
+    space_map = (  # draw_map=False: no map.npz (Train your own, when drawing it would not fit in the budget)
+        build_map(task, (lambda q: lookup(task, margins, q)) if whole else margins_function(model, task))
+        if draw_map
+        else None
+    )
     record = learning_record(outcome, task)
 
     def write(tmp: Path) -> None:
@@ -98,17 +120,21 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
         (tmp / SETTINGS_FILE).write_text(settings.to_json() + "\n", encoding="utf-8")
         write_json(tmp / METRICS_FILE, metrics)
         (tmp / HISTORY_FILE).write_text(json.dumps(outcome.history), encoding="utf-8")
-        save_map(space_map, tmp / MAP_FILE)
+        if space_map is not None:
+            save_map(space_map, tmp / MAP_FILE)
         save_learning(record, tmp / LEARNING_FILE)
-        plot_history(outcome.history, tmp / "training_curve.png", title=f"{settings.preset}: how it learned")
+        plot_history(outcome.history, tmp / "training_curve.png", title=f"{task_title(task, settings)}: how it learned")
 
     folder.install(write, destination)
     folder.finish()
+    if not chief:
+        shutil.rmtree(destination.parent, ignore_errors=True)
+        destination = folder.out
     disjoint = "" if outcome.heldout_disjoint else f" ({not_held_out(outcome.polish_rounds)})"
-    print(
+    saved = f"Saved to {destination}" if chief else "The chief (worker 0) saves the model"
+    log(
         f"Trained {outcome.train_seconds:.0f}s ({outcome.stopped}); held-out exact match "
-        f"{percent(held['exact_match'])} on {held['size']:,}{disjoint}. Saved to {destination}",
-        flush=True,
+        f"{percent(held['exact_match'])} on {held['size']:,}{disjoint}. {saved}"
     )
     if not reached:
         where = (
@@ -116,15 +142,16 @@ def finish(outcome: Outcome, task: TaskConfig, net: NetworkConfig, settings: Tra
             if destination != folder.out
             else str(destination)
         )
-        print(f"{metrics['headline']}.", flush=True)
+        log(f"{metrics['headline']}.")
         print(
             f"error: the run missed its target ({why}); the model is in {where}, for a look",
             file=sys.stderr,
             flush=True,
         )
         return 1
-    print(f"Use it in the app:  python app.py --model {destination}", flush=True)
-    print(f"{metrics['headline']}.", flush=True)
+    if chief:
+        log(f"Use it in the app:  python app.py --model {destination}")
+    log(f"{metrics['headline']}.")
     return 0
 
 
@@ -145,6 +172,20 @@ def target_met(settings: TrainSettings, metrics: dict, margins: np.ndarray) -> t
             f"{percent(accuracy or 0)} ({measured_on}), target {percent(settings.target_accuracy)}",
         )
     return True, "no target"
+
+
+def task_title(task: TaskConfig, settings: TrainSettings) -> str:
+    """The run's task in a few words: the preset's name when the run trains the preset's own task."""
+    from .settings import PRESETS
+
+    preset = PRESETS.get(settings.preset)
+    if preset is not None and preset[0] == task:
+        return settings.preset
+    ops = {"+": "sums", "-": "differences", "*": "products"}
+    kind = ops[task.operators] if len(task.operators) == 1 else f"'{task.operators}' questions"
+    terms = f"{task.fewest_terms}-{task.terms}" if task.fewest_terms < task.terms else str(task.terms)
+    digits = "digit" if task.digits == 1 else "digits"
+    return f"{terms} numbers of up to {task.digits} {digits}, {kind}"
 
 
 def lookup(task: TaskConfig, margins: np.ndarray, q: Questions) -> np.ndarray:

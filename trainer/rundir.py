@@ -102,6 +102,14 @@ class RunFolder:
         (self.work / "train_settings.json").write_text(settings.to_json() + "\n", encoding="utf-8")
         (self.work / "fingerprint").write_text(fingerprint(task, net, settings) + "\n", encoding="utf-8")
 
+    def belongs_to(self, task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -> bool:
+        """Whether the work folder holds an interrupted run of exactly this task, network and settings."""
+        try:
+            recorded = read_small_text(self.work / "fingerprint").strip()
+        except (OSError, ConfigError):
+            return False
+        return self.can_resume() and recorded == fingerprint(task, net, settings)
+
     def resume(self) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
         """The interrupted run's task, network and settings, checked against its fingerprint."""
         if not self.can_resume():

@@ -29,6 +29,7 @@ class SpaceWatch:
     def __init__(
         self,
         space: Checker,
+        *,
         complete: bool,
         trainable: np.ndarray,
         order: np.ndarray,
@@ -61,10 +62,10 @@ class SpaceWatch:
     def smallest_margin(self) -> float:
         return float(np.nanmin(self.margins)) if self.measured else -1.0
 
-    def rows_to_measure(self, heldout_exact: float) -> np.ndarray | None:
-        """Which questions to measure now, given the last epoch's held-out exact match (so one call can
-        measure everything): None before it is worth it, then all of them once, then a rotating slice plus
-        every question still below the threshold plus the band."""
+    def next_rows(self, heldout_exact: float) -> np.ndarray | None:
+        """Take the next questions to measure, given the last epoch's held-out exact match, and move the
+        cursor past them: None before it is worth it, then all of them once, then the next rotating slice
+        plus every question still below the threshold plus the band. Each call takes a new slice."""
         if not self.enabled:
             return None
         if not self.measured:

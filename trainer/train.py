@@ -1,14 +1,36 @@
-"""Fit the network, with the whole question space as stopping rule and teacher.
+"""The training engine: one run's questions, model and loop, on one device, several, or several machines.
 
 Each epoch trains on fresh questions drawn as the task samples them, plus a
-share of the questions the model is least sure of. After each epoch (inside
-the fit, so the progress bar shows it) the run measures: held-out exact match;
-a rotating slice of the whole space (every question when they can be listed,
-else a fixed pool), whose margins pick the next epoch's hard questions; and a
-coarse probe map for the learning record. It stops when every question of the
-space is right by the target margin (confirmed by re-measuring all of it), when
-held-out exact match reaches its target, or when the time budget is spent.
-A checkpoint after every epoch makes `--resume` lose at most one epoch.
+share of the questions the model is least sure of. After each epoch the run
+measures: held-out exact match; a rotating slice of the whole space (every
+question when they can be listed, else a fixed pool), whose margins pick the
+next epoch's hard questions; and a coarse probe map for the learning record. It
+stops when every question of the space is right by the target margin (confirmed
+by re-measuring all of it), when held-out exact match reaches its target, when
+the epochs are done, when the time budget is spent, or when asked to from
+outside. A checkpoint after every epoch makes a resumed run lose at most one epoch.
+
+The loop is our own (a `tf.function` step run through `strategy.run`), not
+Keras' `fit`: Keras 3's `fit` fails under MultiWorkerMirroredStrategy
+(keras-team/keras#20585), and one loop serves every strategy (distribute.py).
+
+Used as a library (the app's "Train your own" does):
+
+    settings = dataclasses.replace(PRESETS["add2"][2], time_budget=20)   # keyword settings
+    check_settings(settings, task)
+    folder = RunFolder(out); folder.start(task, net, settings, overwrite=True)
+    run = Training(task, net, settings, folder, on_epoch=print_json, should_stop=stop_file.exists, log=to_stderr)
+    status = finish(run.fit(), task, net, settings, folder, log=to_stderr)   # trainer/finish.py
+
+`on_epoch(record)` gets each epoch's record: the history keys (`loss`,
+`val_exact_match`, `val_char_accuracy`, `elapsed_seconds`, `samples_seen`,
+`space_wrong`, `min_margin`, `per_position`) as plain numbers, plus `epoch`,
+`probe_margin` (the quantised probe map, uint8, see `probe_axis`), `samples`
+(keras.io-style lines, `show_samples` of them) and `stop_reason` ("" while it
+goes on). `should_stop()` is asked after every batch; once it says yes the run
+ends that epoch there, measures and checkpoints it, and `fit` returns what was
+trained (stop_reason "asked to stop"). `log(line)` receives every human-readable
+line (default: stdout).
 """
 
 from __future__ import annotations
@@ -16,7 +38,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +54,8 @@ from model.network import build_model
 from model.questions import question_keys
 
 from .data import epoch_questions, heldout_set, the_space, unique_questions
-from .epochs import POLISH_HARD_SHARE, batches, polishing, samples, samples_before, steps
+from .distribute import Cluster, distributed_batches
+from .epochs import POLISH_HARD_SHARE, polishing, samples, samples_before, steps
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, fingerprint
 from .space_watch import SpaceWatch
@@ -40,9 +65,17 @@ MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the
 # A per-character cross-entropy above this means runaway weights: guessing uniformly scores about 2.6, and
 # Keras computes the loss from the logits, so it can grow without bound while staying a finite number.
 DIVERGED_LOSS = 1000.0
+ASKED_TO_STOP = "asked to stop"
+
+Log = Callable[[str], None]
+EpochCallback = Callable[[dict], None]
 
 
-@dataclass
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass(kw_only=True)
 class Outcome:
     model: Any
     history: dict[str, list]
@@ -58,35 +91,9 @@ class Outcome:
     polish_rounds: int = 0  # how many of the epochs were polishing rounds
 
 
-class CtrlC(keras.callbacks.Callback):
-    """Acts on Ctrl-C between batches. Raised wherever the signal lands, a KeyboardInterrupt inside
-    TensorFlow's input pipeline can be taken for the end of the data and ignored, and the run goes on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pending = False
-
-    def on_sigint(self, signum: int, frame: Any) -> None:
-        self.pending = True
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.pending:
-            raise KeyboardInterrupt
-
-
-class Steering(keras.callbacks.Callback):
-    """After each epoch: measure, record, checkpoint, and decide whether to stop."""
-
-    def __init__(self, run: Training):
-        super().__init__()
-        self.run = run
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.run.after_epoch(epoch, logs if logs is not None else {})
-
-
 class Training:
-    """One run: its questions, its model, and the state the loop carries from epoch to epoch."""
+    """One run: its questions, its model, and the state the loop carries from epoch to epoch (see the module
+    docstring for its use as a library)."""
 
     def __init__(
         self,
@@ -94,50 +101,22 @@ class Training:
         net: NetworkConfig,
         settings: TrainSettings,
         folder: RunFolder,
-        resume: bool,
+        *,
+        resume: bool = False,
         strategy: tf.distribute.Strategy | None = None,
+        on_epoch: EpochCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        log: Log = say,
     ):
         self.task, self.net, self.s, self.folder = task, net, settings, folder
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.cluster = Cluster(self.strategy)
+        self.on_epoch, self.should_stop, self.log = on_epoch, should_stop, log
+        replicas = self.strategy.num_replicas_in_sync
+        if settings.batch_size % replicas:
+            raise RunError(f"--batch-size ({settings.batch_size:,}) must be a multiple of the {replicas} replicas")
         keras.utils.set_random_seed(settings.seed)
-        rng = np.random.default_rng(settings.seed)
-        fixed = "distinct" if settings.unique else "drawn once"
-        print(
-            f"Preparing questions: {settings.heldout_size:,} held out"
-            + (f", {settings.train_size:,} {fixed} to train on" if settings.train_size else "")
-            + "...",
-            flush=True,
-        )
-        heldout, self.disjoint = heldout_set(task, settings.heldout_size, rng)
-        self.heldout = Checker(task, heldout)
-        self.heldout_keys = question_keys(heldout, task) if self.disjoint else None
-        if not self.disjoint:
-            print(
-                f"Note: the task has {distinct_count(task):,} distinct questions, too few to hold "
-                f"{settings.heldout_size:,} out (at most a tenth), so the check set is drawn at random and also "
-                "trained on: it is not held out" + ("; the headline is every question." if enumerable(task) else "."),
-                flush=True,
-            )
-        space, complete = the_space(task, settings.pool_size, rng)
-        trainable = (
-            np.ones(len(space), bool)
-            if self.heldout_keys is None
-            else ~np.isin(question_keys(space, task), self.heldout_keys)
-        )
-        order = rng.permutation(len(space))
-        self.fixed = None  # keras.io: the same questions every epoch, drawn once
-        if settings.train_size:
-            self.fixed = (
-                unique_questions(task, settings.train_size, rng, self.heldout_keys)
-                if settings.unique
-                else epoch_questions(task, settings.train_size, space[:0], 0.0, rng, self.heldout_keys)
-            )
-        # The space is measured after each epoch when something uses it: the margin target or hard questions.
-        needs_space = settings.target_margin is not None or (settings.hard_fraction > 0 and self.fixed is None)
-        threshold = settings.target_margin if settings.target_margin is not None else MINING_MARGIN
-        self.watch = SpaceWatch(
-            Checker(task, space), complete, trainable, order, settings.space_check_size, threshold, needs_space
-        )
+        self._prepare_questions(np.random.default_rng(settings.seed))
         probe, self.probe_axis = probe_questions(task)
         self.probe = Checker(task, probe)
         self.epoch, self.elapsed = 0, 0.0
@@ -147,22 +126,66 @@ class Training:
         self.best_weights: list[np.ndarray] | None = None
         self.stop_reason = ""
         self.diverged: str | None = None
+        self.interrupted = False
         self.fingerprint = fingerprint(task, net, settings)
-        with self.strategy.scope():  # variables made here are mirrored on every replica; Keras splits batches
+        with self.strategy.scope():  # variables made here are mirrored on every replica
             if resume:
                 self.model = self.folder.load_checkpoint(build_model(task, net))
                 self._restore()
             else:
                 self.model = build_model(task, net)
                 self._compile(self._optimizer(steps(settings, 0)))
+        self._step = self._make_step()
+
+    def _prepare_questions(self, rng: np.random.Generator) -> None:
+        """The held-out set, the space (or pool) and its watch, and keras.io's fixed draws, all from one rng."""
+        task, s = self.task, self.s
+        fixed = "distinct" if s.unique else "drawn once"
+        self.log(
+            f"Preparing questions: {s.heldout_size:,} held out"
+            + (f", {s.train_size:,} {fixed} to train on" if s.train_size else "")
+            + "..."
+        )
+        heldout, self.disjoint = heldout_set(task, s.heldout_size, rng)
+        self.heldout = Checker(task, heldout)
+        self.heldout_keys = question_keys(heldout, task) if self.disjoint else None
+        if not self.disjoint:
+            self.log(
+                f"Note: the task has {distinct_count(task):,} distinct questions, too few to hold "
+                f"{s.heldout_size:,} out (at most a tenth), so the check set is drawn at random and also "
+                "trained on: it is not held out" + ("; the headline is every question." if enumerable(task) else ".")
+            )
+        space, complete = the_space(task, s.pool_size, rng)
+        trainable = (
+            np.ones(len(space), bool)
+            if self.heldout_keys is None
+            else ~np.isin(question_keys(space, task), self.heldout_keys)
+        )
+        order = rng.permutation(len(space))
+        self.fixed = None  # keras.io: the same questions every epoch, drawn once
+        if s.train_size:
+            self.fixed = (
+                unique_questions(task, s.train_size, rng, self.heldout_keys)
+                if s.unique
+                else epoch_questions(task, s.train_size, space[:0], 0.0, rng, self.heldout_keys)
+            )
+        # The space is measured after each epoch when something uses it: the margin target or hard questions.
+        needs_space = s.target_margin is not None or (s.hard_fraction > 0 and self.fixed is None)
+        threshold = s.target_margin if s.target_margin is not None else MINING_MARGIN
+        self.watch = SpaceWatch(
+            Checker(task, space),
+            complete=complete,
+            trainable=trainable,
+            order=order,
+            slice_size=s.space_check_size,
+            threshold=threshold,
+            enabled=needs_space,
+        )
 
     def _compile(self, optimizer: keras.optimizers.Optimizer) -> None:
-        self.model.compile(
-            optimizer=optimizer,
-            loss="sparse_categorical_crossentropy",
-            # XLA pays off for large batches on one device; replicas run the plain graph
-            jit_compile=self.s.batch_size >= 256 and self.strategy.num_replicas_in_sync == 1,
-        )
+        # Compiled so the checkpoint archive carries the optimizer and its state; the loop is our own.
+        self.model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        optimizer.build(self.model.trainable_variables)  # its variables made now, mirrored, not inside the step
 
     def _optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         rate: Any = self.s.learning_rate
@@ -178,121 +201,171 @@ class Training:
             )
         return keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm)
 
+    def _make_step(self) -> Callable[[Any], tf.Tensor]:
+        """One gradient step on the next global batch of an iterator, on every replica; returns its mean loss.
+
+        Each replica's loss is its share of the global batch's mean (summed over its questions, divided by
+        the global batch), so the optimizer's all-reduce of the gradients sums to the global batch's gradient.
+        """
+        model, optimizer, strategy, global_batch = self.model, self.model.optimizer, self.strategy, self.s.batch_size
+
+        def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                per_character = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
+                loss = tf.reduce_sum(tf.reduce_mean(per_character, axis=-1)) / global_batch
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+            return loss
+
+        # XLA pays off for large batches on one device; replicas run the plain graph
+        if self.s.batch_size >= 256 and strategy.num_replicas_in_sync == 1:
+            replica_step = tf.function(replica_step, jit_compile=True)
+
+        def step(iterator: Any) -> tf.Tensor:
+            x, y = next(iterator)  # the input pipeline stays outside XLA
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(x, y)), axis=None)
+
+        return tf.function(step)
+
     # The loop ---------------------------------------------------------------------------------
     def fit(self) -> Outcome:
-        verbose = 1 if sys.stdout.isatty() else 0  # a live bar in a terminal; logs get our epoch line only
-        started = time.time() - self.elapsed
-        self.started = started
-        ctrl_c = CtrlC()
-        previous = signal.signal(signal.SIGINT, ctrl_c.on_sigint)
+        self.started = time.time() - self.elapsed
+        previous = self._catch_ctrl_c()
         try:
             while self.epoch < self.s.epochs and not self.stop_reason:
                 if polishing(self.s, self.epoch) and not polishing(self.s, self.epoch - 1):
                     self._start_polishing()
-                self.model.fit(
-                    self._dataset(self.epoch),
-                    initial_epoch=self.epoch,
-                    epochs=self.epoch + 1,
-                    steps_per_epoch=steps(self.s, self.epoch),
-                    callbacks=[Steering(self), ctrl_c],
-                    verbose=verbose,
-                    shuffle=False,
-                )
-                if ctrl_c.pending:  # it came during the epoch's checks: stop before the next epoch
-                    raise KeyboardInterrupt
+                loss, trained = self._train_epoch()
+                self.after_epoch(loss, trained)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         if self.history.get("loss") and not self.stop_reason:
             self.stop_reason = f"all {self.s.epochs} epochs done"
         if self.best_weights is not None and not self.diverged:
             self.model.set_weights(self.best_weights)
         return Outcome(
-            self.model,
-            self.history,
-            self.heldout,
-            self.disjoint and self.polish_rounds == 0,  # polishing teaches held-out questions too
-            self.watch.space,
-            self.watch.complete,
-            self.elapsed,
-            self.diverged,
-            self.stop_reason,
-            self.probes,
-            self.probe_axis,
-            self.polish_rounds,
+            model=self.model,
+            history=self.history,
+            heldout=self.heldout,
+            heldout_disjoint=self.disjoint and self.polish_rounds == 0,  # polishing teaches held-out questions too
+            space=self.watch.space,
+            space_complete=self.watch.complete,
+            train_seconds=self.elapsed,
+            diverged=self.diverged,
+            stopped=self.stop_reason,
+            probes=self.probes,
+            probe_axis=self.probe_axis,
+            polish_rounds=self.polish_rounds,
         )
 
-    def _dataset(self, epoch: int) -> tf.data.Dataset:
+    def _catch_ctrl_c(self) -> Any:
+        """Ctrl-C ends the run between batches (signals can only be caught on the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            self.interrupted = True
+
+        return signal.signal(signal.SIGINT, on_sigint)
+
+    def _train_epoch(self) -> tuple[float, int]:
+        """Train one epoch; (mean loss, questions trained). It ends early, after a batch, when asked to stop
+        or when the time budget is spent (on one machine: several stop only together, after an epoch)."""
+        total = steps(self.s, self.epoch)
+        iterator = iter(distributed_batches(self.strategy, self._questions(self.epoch), self.task, self.s.batch_size))
+        bar = keras.utils.Progbar(total) if self.log is say and sys.stdout.isatty() else None
+        loss_sum, done = tf.constant(0.0), 0
+        while done < total:
+            loss_sum += self._step(iterator)  # a tensor: reading it every step would wait for each step
+            done += 1
+            if bar is not None:
+                bar.update(done, [("loss", float(loss_sum) / done)])
+            if self.interrupted:
+                raise KeyboardInterrupt
+            if not self.cluster.several_workers and self._stop_requested(budget_now=True):
+                break
+        # Questions seen: the epoch's draw when it ran to its end (as the zoo's records count them, the
+        # remainder short of a whole batch included), else the batches it trained.
+        return float(loss_sum) / done, samples(self.s, self.epoch) if done == total else done * self.s.batch_size
+
+    def _stop_requested(self, budget_now: bool) -> bool:
+        """Whether the caller asked to stop, or (budget_now) the time budget is already spent; sets the reason."""
+        if self.should_stop is not None and self.should_stop():
+            self.stop_reason = ASKED_TO_STOP
+        elif budget_now and self.s.time_budget and time.time() - self.started >= self.s.time_budget:
+            self.stop_reason = f"the time budget of {self.s.time_budget:.0f}s is spent"
+        return bool(self.stop_reason)
+
+    def _questions(self, epoch: int) -> Any:
         rng = np.random.default_rng([self.s.seed, epoch])
         if self.fixed is not None:  # keras.io: the same questions every epoch, reshuffled
             q = self.fixed[rng.permutation(len(self.fixed))]
-            q = q[np.resize(np.arange(len(q)), self.s.samples_per_epoch)]
-        else:
-            # Polishing teaches every question, held-out ones too: its target is every question right by the
-            # margin, and a held-out one left below it could never be lifted. The run says so in its metrics.
-            polish = polishing(self.s, epoch)
-            q = epoch_questions(
-                self.task,
-                samples(self.s, epoch),
-                self.watch.space.questions[self.watch.hard(teach_all=polish)],
-                POLISH_HARD_SHARE if polish else self.s.hard_fraction,
-                rng,
-                None if polish else self.heldout_keys,
-            )
-        return batches(q, self.task, self.s.batch_size)
+            return q[np.resize(np.arange(len(q)), self.s.samples_per_epoch)]
+        # Polishing teaches every question, held-out ones too: its target is every question right by the
+        # margin, and a held-out one left below it could never be lifted. The run says so in its metrics.
+        polish = polishing(self.s, epoch)
+        return epoch_questions(
+            self.task,
+            samples(self.s, epoch),
+            self.watch.space.questions[self.watch.hard(teach_all=polish)],
+            POLISH_HARD_SHARE if polish else self.s.hard_fraction,
+            rng,
+            None if polish else self.heldout_keys,
+        )
 
-    def after_epoch(self, epoch: int, logs: dict) -> None:
-        self.epoch = epoch + 1
-        loss = float(logs.get("loss", float("nan")))
-        finite = all(np.isfinite(w).all() for w in self.model.get_weights())
-        if not np.isfinite(loss) or loss > DIVERGED_LOSS or not finite:
-            what = f"the loss became {loss:.3g}" if finite else "the weights stopped being finite numbers"
-            self.diverged = f"{what} in epoch {self.epoch}"
-            self.stop_reason = "diverged"
-            self.model.stop_training = True
+    # After each epoch -------------------------------------------------------------------------
+    def after_epoch(self, loss: float, trained: int) -> None:
+        """Measure, record, report, decide, checkpoint and tell the caller, in that order."""
+        self.epoch += 1
+        self.elapsed = time.time() - self.started
+        if self._diverged(loss):
             return
-        # Held-out set, probe map and a slice of the space: one call, so the weights compile once.
-        space_rows = self.watch.rows_to_measure(self.history.get("val_exact_match", [0.0])[-1])
+        held, space_rows = self._measure()
+        self._record(loss, held, trained)
+        self._keep_best(held["exact_match"])
+        self._report(loss, held, space_rows)
+        self._decide(held["exact_match"])
+        self._checkpoint()
+        self._tell(held)
+
+    def _diverged(self, loss: float) -> bool:
+        finite = all(np.isfinite(w).all() for w in self.model.get_weights())
+        if np.isfinite(loss) and loss <= DIVERGED_LOSS and finite:
+            return False
+        what = f"the loss became {loss:.3g}" if finite else "the weights stopped being finite numbers"
+        self.diverged = f"{what} in epoch {self.epoch}"
+        self.stop_reason = "diverged"
+        return True
+
+    def _measure(self) -> tuple[dict, np.ndarray | None]:
+        """Held-out set, probe map and the space's next rows in one call, so the weights compile once."""
+        space_rows = self.watch.next_rows(self.history.get("val_exact_match", [0.0])[-1])
         parts = [(self.heldout, slice(None)), (self.probe, slice(None))]
         results = run_together(self.model, parts + ([(self.watch.space, space_rows)] if space_rows is not None else []))
-        held = self.heldout.summary(*results[0])
         self.probes.append(quantise(results[1][1]).reshape(len(self.probe_axis), len(self.probe_axis)))
         if space_rows is not None:
             self.watch.record(space_rows, results[2][1], self.epoch)
-        space_note = self.watch.describe(space_rows)
-        self.elapsed = time.time() - self.started
-        wrong_known = self.watch.wrong
-        logs.update(heldout_exact=held["exact_match"], space_wrong=wrong_known)
+        return self.heldout.summary(*results[0]), space_rows
+
+    def _record(self, loss: float, held: dict, trained: int) -> None:
+        seen = (self.history["samples_seen"][-1] if self.history.get("samples_seen") else 0) + trained
         for key, value in (
             ("loss", loss),
             ("val_exact_match", held["exact_match"]),
             ("val_char_accuracy", held["char_accuracy"]),
             ("elapsed_seconds", self.elapsed),
-            ("samples_seen", samples_before(self.s, self.epoch)),
-            ("space_wrong", wrong_known),
+            ("samples_seen", seen),
+            ("space_wrong", self.watch.wrong),
             ("min_margin", self.watch.smallest_margin),
         ):
             self.history.setdefault(key, []).append(float(value))
         self.history.setdefault("per_position", []).append(held["per_position_accuracy"])
-        score = self._score(held["exact_match"], self.watch.headline_wrong)
+
+    def _keep_best(self, heldout_exact: float) -> None:
+        score = self._score(heldout_exact, self.watch.headline_wrong)
         if score >= self.best:  # ties go to the later epoch
             self.best, self.best_weights = score, self.model.get_weights()
-        eta = self.elapsed / self.epoch * (self.s.epochs - self.epoch)
-        print(
-            f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
-            f"{space_note}  elapsed {self.elapsed:.0f}s  ETA {eta:.0f}s",
-            flush=True,
-        )
-        if self.s.show_samples:
-            rng = np.random.default_rng([self.s.seed, self.epoch, 7])
-            picks = rng.choice(len(self.heldout), min(self.s.show_samples, len(self.heldout)), replace=False)
-            print(
-                "\n".join(sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])), flush=True
-            )
-        self._decide(held["exact_match"])
-        progress = {**self.watch.progress(), "probes": np.array(self.probes, dtype=np.uint8)}
-        self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
-        if self.stop_reason:
-            self.model.stop_training = True
 
     @staticmethod
     def _score(heldout_exact: float, space_wrong: int) -> list[float]:
@@ -301,6 +374,68 @@ class Training:
         match. With no such count (-1: not yet measured, or a pool, see SpaceWatch.headline_wrong) held-out
         exact match alone decides."""
         return [1.0, -float(space_wrong), heldout_exact] if space_wrong >= 0 else [0.0, 0.0, heldout_exact]
+
+    def _report(self, loss: float, held: dict, space_rows: np.ndarray | None) -> None:
+        self.log(
+            f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
+            f"{self.watch.describe(space_rows)}  elapsed {self.elapsed:.0f}s  ETA {self.eta():.0f}s"
+        )
+        if self.s.show_samples:
+            self.log("\n".join(self._sample_lines(held)))
+
+    def _sample_lines(self, held: dict) -> list[str]:
+        rng = np.random.default_rng([self.s.seed, self.epoch, 7])
+        picks = rng.choice(len(self.heldout), min(self.s.show_samples, len(self.heldout)), replace=False)
+        return sample_lines(self.task, self.heldout.questions[picks], held["predicted"][picks])
+
+    def eta(self) -> float:
+        """Seconds left: the epochs left at this run's pace, or the budget left when that comes first."""
+        seen = self.history["samples_seen"][-1] if self.history.get("samples_seen") else 0
+        left = samples_before(self.s, self.s.epochs) - samples_before(self.s, self.epoch)
+        by_epochs = self.elapsed / max(seen, 1) * left
+        return min(by_epochs, max(0.0, self.s.time_budget - self.elapsed)) if self.s.time_budget else by_epochs
+
+    def _decide(self, heldout_exact: float) -> None:
+        s = self.s
+        if self.stop_reason:  # stopped during the epoch (asked to, or the budget)
+            self.log(f"Stopping: {self.stop_reason}.")
+        elif s.target_margin is not None and self.watch.all_right_by(s.target_margin, self.model, self.epoch):
+            what = "every question" if self.watch.complete else f"the whole pool of {len(self.watch.space):,}"
+            self.stop_reason = f"{what} is right with margin >= {s.target_margin}"
+            self.log(f"Target reached: {self.stop_reason}; stopping.")
+        elif s.target_accuracy is not None and heldout_exact >= s.target_accuracy:
+            self.stop_reason = f"held-out exact match reached {s.target_accuracy:.4%}"
+            self.log(f"Target reached: {self.stop_reason}; stopping.")
+        elif self._stop_requested(budget_now=False):
+            self.log(f"Stopping: {self.stop_reason}.")
+        elif s.time_budget and self.epoch < s.epochs and self.elapsed + self._next_epoch_seconds() > s.time_budget:
+            # Another epoch would pass the budget: stop now, not after it.
+            self.stop_reason = f"the time budget of {s.time_budget:.0f}s is spent"
+            self.log(f"Time budget of {s.time_budget:.0f}s spent (another epoch would pass it); stopping.")
+        # Workers stop together, though each may see the clock (or a stop request) differently.
+        if self.cluster.several_workers and self.cluster.any_worker(bool(self.stop_reason)) and not self.stop_reason:
+            self.stop_reason = "another worker stopped"
+            self.log("Stopping: another worker stopped.")
+
+    def _next_epoch_seconds(self) -> float:
+        """The next epoch's likely length: the average so far per question, times its questions."""
+        return self.elapsed / max(self.history["samples_seen"][-1], 1) * samples(self.s, self.epoch)
+
+    def _checkpoint(self) -> None:
+        progress = {**self.watch.progress(), "probes": np.array(self.probes, dtype=np.uint8)}
+        self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
+
+    def _tell(self, held: dict) -> None:
+        if self.on_epoch is None:
+            return
+        record: dict[str, Any] = {key: values[-1] for key, values in self.history.items()}
+        record.update(
+            epoch=self.epoch,
+            probe_margin=self.probes[-1],
+            samples=self._sample_lines(held) if self.s.show_samples else [],
+            stop_reason=self.stop_reason,
+        )
+        self.on_epoch(record)
 
     @property
     def polish_rounds(self) -> int:
@@ -311,32 +446,13 @@ class Training:
         trail the smaller gradients of the end of the decay, so the hard rounds' larger ones took steps
         several times the rate: right and wrong questions swapped places round after round."""
         rate = self.s.learning_rate * self.s.floor
-        print(
+        self.log(
             f"Polishing: rounds of {self.s.polish_samples:,} questions at a rate of {rate:.2g}, held-out ones "
-            "included (from here the check set is not held out; the headline is every question).",
-            flush=True,
+            "included (from here the check set is not held out; the headline is every question)."
         )
         with self.strategy.scope():
             self._compile(keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm))
-
-    def _decide(self, heldout_exact: float) -> None:
-        s = self.s
-        if s.target_margin is not None and self.watch.all_right_by(s.target_margin, self.model, self.epoch):
-            what = "every question" if self.watch.complete else f"the whole pool of {len(self.watch.space):,}"
-            self.stop_reason = f"{what} is right with margin >= {s.target_margin}"
-            print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
-            return
-        if s.target_accuracy is not None and heldout_exact >= s.target_accuracy:
-            self.stop_reason = f"held-out exact match reached {s.target_accuracy:.4%}"
-            print(f"Target reached: {self.stop_reason}; stopping.", flush=True)
-        elif s.time_budget and self.elapsed + self._next_epoch_seconds() > s.time_budget:
-            # Another epoch would pass the budget: stop now, not after it.
-            self.stop_reason = f"the time budget of {s.time_budget:.0f}s is spent"
-            print(f"Time budget of {s.time_budget:.0f}s spent (another epoch would pass it); stopping.", flush=True)
-
-    def _next_epoch_seconds(self) -> float:
-        """The next epoch's likely length: the average so far per question, times its questions."""
-        return self.elapsed / samples_before(self.s, self.epoch) * samples(self.s, self.epoch)
+        self._step = self._make_step()
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
@@ -370,4 +486,4 @@ class Training:
                     self.probes = list(saved["probes"])
         except (AssertionError, KeyError, TypeError, ValueError, OSError, EOFError):
             raise RunError(f"the saved state in {self.folder.work} is damaged; start afresh without --resume") from None
-        print(f"Resuming after epoch {self.epoch} ({self.elapsed:.0f}s of training so far).", flush=True)
+        self.log(f"Resuming after epoch {self.epoch} ({self.elapsed:.0f}s of training so far).")

@@ -97,27 +97,33 @@ def finite(value: Any) -> Any:
 
 
 class OwnModels:
-    """Models visitors trained in the app: at most MAX_OWN, each kept for OWN_SECONDS, named unguessably.
+    """Models visitors trained in the app: at most MAX_OWN, PER_OWNER per session, each kept for OWN_SECONDS.
 
-    Only the session that trained a model learns its name, so no other visitor sees it in their
-    picker or in /models; its folder is deleted when it expires or is pushed out.
+    A model is reached by its name alone, `yours-` and 48 random bits: only the session that trained it
+    learns it, so no other visitor sees it in their picker or in /models (a bearer name: whoever has it can
+    use the model). A session's new model pushes out that session's oldest first; only when the table is
+    full of other sessions' models does the oldest of all go. Its folder is deleted when it goes.
     """
 
     MAX_OWN = 8
+    PER_OWNER = 2
     OWN_SECONDS = 30 * 60
 
     def __init__(self) -> None:
         self.models: dict[str, tuple[float, ServedModel]] = {}
+        self.owners: dict[str, str] = {}  # model name -> the session that trained it
         self.lock = threading.Lock()
 
-    def add(self, served: ServedModel) -> str:
+    def add(self, served: ServedModel, owner: str = "") -> str:
         with self.lock:
             self._expire()
+            while (mine := [k for k, who in self.owners.items() if who == owner]) and len(mine) >= self.PER_OWNER:
+                self._drop(min(mine, key=lambda k: self.models[k][0]))
             while len(self.models) >= self.MAX_OWN:
-                oldest = min(self.models, key=lambda k: self.models[k][0])
-                self._drop(oldest)
+                self._drop(min(self.models, key=lambda k: self.models[k][0]))
             served.name = f"yours-{secrets.token_hex(6)}"
             self.models[served.name] = (time.monotonic(), served)
+            self.owners[served.name] = owner
             return served.name
 
     def get(self, name: object) -> ServedModel | None:
@@ -133,6 +139,7 @@ class OwnModels:
 
     def _drop(self, name: str) -> None:
         _, served = self.models.pop(name)
+        self.owners.pop(name, None)
         shutil.rmtree(served.stored.folder.parent, ignore_errors=True)  # the run's temporary folder
 
 

@@ -1,28 +1,34 @@
 """The "Train your own" tab: a visitor picks a small task and network and watches it learn, live.
 
 The training runs in a subprocess (`python -m trainer.live`, niced and on one
-thread, so answers to other visitors stay fast) and reports every epoch; the
-page redraws the curves, the sample lines and the map of the task each time.
-One training runs at a time (others see their place in the queue); sizes and
-time are capped; closing the page stops it. When it ends (target, time, or
-Stop) the model joins that visitor's model picker, for every other tab, and can
-be downloaded as a model folder. API clients get the same as a streaming
-endpoint, /train.
+thread, so answers to other visitors stay fast) that is started before it is
+needed: warm, TensorFlow imported, waiting for its settings. It reports every
+epoch; the page redraws the curves, the sample lines and the map of the task
+each time. At most one training subprocess exists at any moment (`Trainer`;
+others wait in the queue); sizes and time are capped by trainer.live's LIMITS;
+closing the page stops it. When it ends (target, time, or Stop) the model joins
+that visitor's model picker, for every other tab, and can be downloaded as a
+model folder. API clients get the same as a streaming endpoint, /train.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
+import collections
 import json
+import logging
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gradio as gr
 import numpy as np
@@ -30,15 +36,19 @@ import pandas as pd
 
 from model.serving import ServedModel
 from model.storage import ModelLoadError, load_model_dir
+from trainer.live import LIMITS, LiveSettings, check_settings
 
 from .html import CSS, esc
 from .learning import epoch_plot, probe_picture
 from .service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 OPERATOR_CHOICES = [("+ add", "+"), ("− subtract", "-"), ("× multiply", "*")]
-RUNS: dict[str, Path] = {}  # session -> the stop file of its training
-RUNS_LOCK = threading.Lock()
+SLOT_WAIT = 10.0  # seconds a training waits for the one trainer before it is refused (the queue orders them)
+READY_WAIT = 120.0  # seconds a fresh trainer may take to import TensorFlow
+OVERRUN = 30.0  # seconds past its budget after which a trainer that has not finished is killed
+STDERR_LINES = 40  # the trainer's last stderr lines, logged when it fails
 TRAIN_CSS = """
 .progress { height: 14px; border-radius: 7px; background: var(--background-fill-secondary); overflow: hidden; }
 .progress i { display: block; height: 100%; background: #2563eb; transition: width 0.3s; }
@@ -46,30 +56,159 @@ TRAIN_CSS = """
 """
 
 
-def settings_error(digits: Any, operators: Any, terms: Any, cell: Any, units: Any, seconds: Any) -> str | None:
-    """One sentence if the request is outside the caps (checked before anything starts), else None."""
+class TrainerProcess:
+    """One `python -m trainer.live --warm` child: its event lines in a queue, its stderr's tail kept for the log."""
 
-    def whole(value: Any, low: int, high: int) -> bool:
-        return (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and float(value).is_integer()
-            and low <= value <= high
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trainer.live", "--warm"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: os.nice(10),
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        self._drain(self.proc.stdout, self.lines.put)
+        self._drain(self.proc.stderr, lambda line: self.stderr.append(line[:500]) if line else None)
+
+    @staticmethod
+    def _drain(stream: IO[str] | None, keep: Any) -> None:
+        def read() -> None:
+            assert stream is not None
+            for line in iter(lambda: stream.readline(1_000_000), ""):
+                keep(line)
+            keep(None)  # end of output
+
+        threading.Thread(target=read, daemon=True, name="trainer-output").start()
+
+    def event(self, timeout: float) -> dict | None:
+        """The next event, or None when the process has ended its output or sent nothing for `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                return None
+            if line is None:
+                return None
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            if isinstance(event, dict) and isinstance(event.get("event"), str):
+                return event
+            log.warning("trainer.live printed a line that is not an event: %.200s", line)
+        return None
+
+    def send(self, line: str) -> bool:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            return True
+        except (OSError, ValueError):  # it has exited: the caller reports that
+            return False
+
+    def end(self) -> int:
+        """Kill it (its folder, if any, is already written) and wait: no process is left behind."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.proc.wait()
+
+    def log_failure(self, why: str) -> None:
+        tail = "".join(self.stderr).strip()
+        log.warning(
+            "Train your own: %s (exit status %s)%s", why, self.proc.poll(), f"; its stderr:\n{tail}" * bool(tail)
         )
 
-    if not whole(digits, 1, 3):
-        return "Digits must be 1, 2 or 3."
-    if not isinstance(operators, list) or not operators or not set(operators) <= {"+", "-", "*"}:
-        return "Choose at least one operator: +, - or *."
-    if not whole(terms, 2, 3):
-        return "Numbers per question must be 2 or 3."
-    if cell not in ("lstm", "gru", "simple_rnn"):
-        return "The cell must be lstm, gru or simple_rnn."
-    if not whole(units, 8, 256):
-        return "Units must be a whole number from 8 to 256."
-    if not whole(seconds, 5, 90):
-        return "The time budget must be from 5 to 90 seconds."
+
+class Trainer:
+    """This server's training subprocess: at most one exists at any moment, warm before a visitor needs it.
+
+    `warm_up` starts one if none exists; `training` hands it to one visitor (the slot: one at a time, whatever
+    route the request came by), and afterwards kills it and starts the next warm one.
+    """
+
+    def __init__(self) -> None:
+        self.slot = threading.Lock()  # held for a whole training
+        self.lock = threading.Lock()  # guards `process`
+        self.process: TrainerProcess | None = None
+        self.running: dict[str, TrainerProcess] = {}  # session -> its training, for Stop
+
+    def warm_up(self) -> None:
+        with self.lock:
+            if (
+                self.process is not None
+                and self.process.proc.poll() is not None
+                and self.process not in self.running.values()
+            ):
+                self.process.end()  # it died while waiting (killed, out of memory): reap it, start another
+                self.process = None
+            if self.process is None:
+                self.process = TrainerProcess()
+
+    def take(self, session: str) -> TrainerProcess | None:
+        """The warm trainer for one training, or None if another training holds the slot for too long."""
+        if not self.slot.acquire(timeout=SLOT_WAIT):
+            return None
+        self.warm_up()
+        with self.lock:
+            assert self.process is not None
+            self.running[session] = self.process
+            return self.process
+
+    def give_back(self, session: str) -> None:
+        """End the used trainer, start the next warm one, free the slot."""
+        with self.lock:
+            used, self.process = self.process, None
+            self.running.pop(session, None)
+            if used is not None:
+                used.end()
+        try:
+            self.warm_up()
+        finally:
+            self.slot.release()
+
+    def stop(self, session: str) -> bool:
+        with self.lock:
+            process = self.running.get(session)
+        return process is not None and process.send("stop")
+
+    def close(self) -> None:
+        """At exit: no trainer outlives the app (a warm one also exits by itself when its stdin closes)."""
+        with self.lock:
+            if self.process is not None:
+                self.process.end()
+                self.process = None
+
+
+TRAINER = Trainer()
+atexit.register(TRAINER.close)
+
+
+def settings_error(digits: Any, operators: Any, terms: Any, cell: Any, units: Any, seconds: Any) -> str | None:
+    """One sentence if the request is outside trainer.live's LIMITS (checked before anything starts), else None."""
+    try:
+        check_settings(_raw(digits, operators, terms, True, cell, units, seconds))
+    except ValueError as err:
+        return str(err)
     return None
+
+
+def _raw(digits: Any, operators: Any, terms: Any, reverse: Any, cell: Any, units: Any, seconds: Any) -> dict:
+    return {
+        "digits": digits,
+        "operators": operators,
+        "terms": terms,
+        "reverse": reverse,
+        "cell": cell,
+        "units": units,
+        "seconds": seconds,
+    }
 
 
 def train_events(
@@ -83,82 +222,68 @@ def train_events(
     units: Any,
     seconds: Any,
 ) -> Iterator[dict]:
-    """Run one live training; yield its events (start, epoch…, done or error) as dicts."""
-    problem = settings_error(digits, operators, terms, cell, units, seconds)
-    if problem:
-        yield {"event": "error", "message": problem}
+    """Run one live training; yield its events (start, epoch…, done or error) as dicts, never a server path."""
+    try:
+        settings = check_settings(_raw(digits, operators, terms, reverse, cell, units, seconds))
+    except ValueError as err:
+        yield {"event": "error", "message": str(err)}
+        return
+    process = TRAINER.take(session)
+    if process is None:
+        yield {"event": "error", "message": "Another training is running on this server; try again in a minute."}
         return
     run = Path(tempfile.mkdtemp(prefix="arithmetic-own-"))
-    stop_file = run / "stop"
-    ops = "".join(op for op in "+-*" if op in operators)
-    command = [
-        sys.executable,
-        "-m",
-        "trainer.live",
-        "--digits",
-        str(int(digits)),
-        "--terms",
-        str(int(terms)),
-        "--operators",
-        ops,
-        "--reverse" if reverse else "--no-reverse",
-        "--cell",
-        cell,
-        "--units",
-        str(int(units)),
-        "--seconds",
-        str(float(seconds)),
-        "--output",
-        str(run / "model"),
-        "--stop-file",
-        str(stop_file),
-    ]
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=lambda: os.nice(10),
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    with RUNS_LOCK:
-        RUNS[session] = stop_file
-    finished = False
     try:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            event = json.loads(line)
-            if event["event"] == "done":
-                try:
-                    served = ServedModel("yours", load_model_dir(event["folder"]), "trained here")
-                except ModelLoadError as err:
-                    yield {"event": "error", "message": f"The trained model could not be loaded: {err}."}
-                    return
-                event["model"] = service.own.add(served)
-                event["zip"] = shutil.make_archive(str(run / event["model"]), "zip", event["folder"])
-                finished = True
-            yield event
-            if finished:
-                # "done" is the trainer's last line; what is left is its exit (a second or more while
-                # TensorFlow tears down). End the event now: until it ends, the page ignores a new Train.
-                return
+        yield from _follow(service, session, process, settings, run)
     finally:  # the page closed, Stop, or the end: never leave a training running
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        with RUNS_LOCK:
-            RUNS.pop(session, None)
-        if not finished:
+        TRAINER.give_back(session)
+        if not any(run.glob("*.zip")):  # no model joined the visitor's picker: nothing of the run is kept
             shutil.rmtree(run, ignore_errors=True)
 
 
+def _follow(
+    service: Service, session: str, process: TrainerProcess, settings: LiveSettings, run: Path
+) -> Iterator[dict]:
+    """Hand the settings to the warm trainer and pass its events on until `done` or a failure."""
+    ready = process.event(READY_WAIT)
+    request = {"settings": vars(settings), "output": str(run / "model")}
+    if ready is None or ready["event"] != "ready" or not process.send(json.dumps(request)):
+        process.log_failure("the trainer did not start")
+        yield {"event": "error", "message": "The trainer could not start; please try again in a minute."}
+        return
+    wait = READY_WAIT  # until the first epoch: building the network takes a few seconds
+    while (event := process.event(wait)) is not None:
+        kind = event.pop("event")
+        folder = event.pop("folder", None)
+        if kind == "start":
+            wait = settings.seconds + OVERRUN
+        if kind == "error":
+            process.log_failure(f"the trainer refused or failed: {event.get('message', '')}")
+            yield {"event": "error", "message": str(event.get("message", "The training failed."))}
+            return
+        if kind == "done":
+            try:
+                served = ServedModel("yours", load_model_dir(folder), "trained here")
+            except (ModelLoadError, TypeError, OSError) as err:
+                yield {"event": "error", "message": f"The trained model could not be loaded: {err}."}
+                return
+            event["model"] = service.own.add(served, owner=session)
+            event["zip"] = shutil.make_archive(str(run / event["model"]), "zip", str(folder))
+            yield {"event": "done", **event}
+            return
+        yield {"event": kind, **event}
+    process.end()
+    process.log_failure("the trainer stopped without finishing")
+    yield {
+        "event": "error",
+        "message": "The trainer stopped before it finished (it may have run out of memory); nothing was saved.",
+    }
+
+
 def stop(session: str) -> str:
-    with RUNS_LOCK:
-        stop_file = RUNS.get(session)
-    if stop_file is None:
+    if not TRAINER.stop(session):
         return '<div class="panel hint">No training of yours is running.</div>'
-    stop_file.touch()
-    return '<div class="panel">Stopping after this epoch; the model trained so far will be saved…</div>'
+    return '<div class="panel">Stopping at the next batch; the model trained so far will be checked and saved…</div>'
 
 
 def tab(service: Service, picker: Any) -> None:
@@ -167,9 +292,24 @@ def tab(service: Service, picker: Any) -> None:
         "Train a small network here and watch it learn: the curves, sample answers and the map of every "
         "question update after each epoch. One training runs at a time on this server."
     )
+    default = LiveSettings()
     with gr.Row():
-        digits = gr.Slider(1, 3, value=2, step=1, label="Digits per number", elem_id="own-digits", min_width=160)
-        terms = gr.Slider(2, 3, value=2, step=1, label="Numbers per question", elem_id="own-terms", min_width=160)
+        digits = gr.Slider(
+            *LIMITS["digits"],
+            value=default.digits,
+            step=1,
+            label="Digits per number",
+            elem_id="own-digits",
+            min_width=160,
+        )
+        terms = gr.Slider(
+            *LIMITS["terms"],
+            value=default.terms,
+            step=1,
+            label="Numbers per question",
+            elem_id="own-terms",
+            min_width=160,
+        )
         operators = gr.CheckboxGroup(OPERATOR_CHOICES, value=["+"], label="Operators", elem_id="own-ops", min_width=200)
     with gr.Row():
         cell = gr.Radio(
@@ -179,8 +319,17 @@ def tab(service: Service, picker: Any) -> None:
             elem_id="own-cell",
             min_width=200,
         )
-        units = gr.Slider(8, 256, value=64, step=8, label="Units", elem_id="own-units", min_width=160)
-        seconds = gr.Slider(5, 90, value=30, step=5, label="Time budget (s)", elem_id="own-seconds", min_width=160)
+        units = gr.Slider(
+            *LIMITS["units"], value=default.units, step=8, label="Units", elem_id="own-units", min_width=160
+        )
+        seconds = gr.Slider(
+            *LIMITS["seconds"],
+            value=default.seconds,
+            step=5,
+            label="Time budget (s), from the first epoch, final checks included",
+            elem_id="own-seconds",
+            min_width=160,
+        )
         reverse = gr.Checkbox(True, label="Reverse the input", elem_id="own-reverse", min_width=140)
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="own-train", min_width=120)
@@ -203,7 +352,7 @@ def tab(service: Service, picker: Any) -> None:
         axis: np.ndarray | None = None
         shown: list[Any] = [gr.skip(), "", ""]  # the chart (none until there is data), the map, the sample lines
         yield (
-            _status(0, float(s or 0), "Starting the trainer (TensorFlow takes a few seconds to load)…"),
+            _status(0, float(s or 0), "Preparing the questions and the network; the budget starts at the first epoch…"),
             *shown,
             gr.skip(),
             gr.DownloadButton(visible=False),
@@ -215,6 +364,8 @@ def tab(service: Service, picker: Any) -> None:
                 return
             if kind == "start":
                 axis = np.array(event["axis"])
+                text = "Training: the budget counts from the first epoch, the final checks included…"
+                yield (_status(0, event["budget"], text), *shown, gr.skip(), gr.skip())
             elif kind == "epoch" and axis is not None:
                 rows += [
                     {"epoch": event["epoch"], "value": 100 * event["exact_match"], "series": "held-out exact %"},
@@ -243,12 +394,18 @@ def tab(service: Service, picker: Any) -> None:
                 )
                 if "exhaustive_wrong" in metrics:
                     text += f", {metrics['exhaustive_wrong']:,} wrong of all {metrics['exhaustive_total']:,} questions"
+                text += f"; trained {event['seconds']:.0f}s of {event['budget']:.0f}s"
+                if not event.get("map_saved", True):
+                    text += " (the map of every question did not fit in the budget: its Map tab stays empty)"
                 yield (
                     f'<div class="panel" id="own-done">{text}.</div>',
                     *shown,
                     gr.Dropdown(choices=[*service.names(), event["model"]], value=event["model"]),
                     gr.DownloadButton(value=event["zip"], visible=True),
                 )
+
+    # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
+    gr.on(None, TRAINER.warm_up, None, None, api_visibility="private", queue=False)
 
     inputs = [digits, operators, terms, reverse, cell, units, seconds]
     start.click(
@@ -259,6 +416,7 @@ def tab(service: Service, picker: Any) -> None:
         concurrency_id="train",
         api_visibility="private",
         api_name="train_page",
+        trigger_mode="always_last",  # a click that lands while the last training's event is ending runs after it
     )
 
     def stop_mine(request: gr.Request) -> str:
@@ -295,8 +453,10 @@ def _chart(rows: list[dict]) -> pd.DataFrame:
 
 
 def _status(elapsed: float, budget: float, text: str) -> str:
-    share = min(1.0, elapsed / budget) if budget else 0.0
-    left = max(0.0, budget - elapsed)
+    """The progress bar and clock: seconds since the first epoch, never more than the budget."""
+    elapsed = min(max(0.0, elapsed), budget)
+    share = elapsed / budget if budget else 0.0
+    left = budget - elapsed
     return (
         f'<div class="panel"><div class="progress"><i style="width:{100 * share:.0f}%"></i></div>'
         f"<div>{esc(text)} · {elapsed:.0f}s of {budget:.0f}s, at most {left:.0f}s left</div></div>"
