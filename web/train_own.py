@@ -39,6 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OPERATOR_CHOICES = [("+ add", "+"), ("− subtract", "-"), ("× multiply", "*")]
 RUNS: dict[str, Path] = {}  # session -> the stop file of its training
 RUNS_LOCK = threading.Lock()
+# At most one training subprocess exists at any moment, however a call arrives (the queue's limit of one
+# is the usual guard; this holds even for a call that went around it). A slot freed a moment ago (the
+# last run's process still exiting) is waited for briefly.
+TRAINING_SLOT = threading.Lock()
+SLOT_WAIT_S = 15
 TRAIN_CSS = """
 .progress { height: 14px; border-radius: 7px; background: var(--background-fill-secondary); overflow: hidden; }
 .progress i { display: block; height: 100%; background: #2563eb; transition: width 0.3s; }
@@ -88,6 +93,27 @@ def train_events(
     if problem:
         yield {"event": "error", "message": problem}
         return
+    if not TRAINING_SLOT.acquire(timeout=SLOT_WAIT_S):
+        yield {"event": "error", "message": "Another training is running; please try again when it ends."}
+        return
+    try:
+        yield from _train_in_slot(service, session, digits, operators, terms, reverse, cell, units, seconds)
+    finally:
+        TRAINING_SLOT.release()
+
+
+def _train_in_slot(
+    service: Service,
+    session: str,
+    digits: Any,
+    operators: Any,
+    terms: Any,
+    reverse: Any,
+    cell: Any,
+    units: Any,
+    seconds: Any,
+) -> Iterator[dict]:
+    """train_events' work, run while holding TRAINING_SLOT."""
     run = Path(tempfile.mkdtemp(prefix="arithmetic-own-"))
     stop_file = run / "stop"
     ops = "".join(op for op in "+-*" if op in operators)
