@@ -315,3 +315,19 @@ def test_the_client_is_the_peer_unless_a_proxy_is_trusted():
     assert guard.client_of(scope, trust_forwarded=False) == "10.0.0.5"
     assert guard.client_of(scope, trust_forwarded=True) == "203.0.113.7"  # the entry the proxy itself added
     assert guard.client_of({"client": None, "headers": []}, trust_forwarded=True) == "unknown"
+
+
+def test_a_training_never_starts_while_another_holds_the_slot(monkeypatch):
+    """Item 4, whatever arrives: even a call that went around the queue finds the one training slot taken."""
+    from web import train_own
+
+    monkeypatch.setattr(train_own, "SLOT_WAIT_S", 0.2)
+    spawned: list = []
+    monkeypatch.setattr(train_own.subprocess, "Popen", lambda *a, **k: spawned.append(a))  # would start one
+    assert train_own.TRAINING_SLOT.acquire(timeout=5)  # as a running training holds it
+    try:
+        events = list(train_own.train_events(None, "s", 1, ["+"], 2, True, "lstm", 8, 5))  # type: ignore[arg-type]
+    finally:
+        train_own.TRAINING_SLOT.release()
+    assert events == [{"event": "error", "message": "Another training is running; please try again when it ends."}]
+    assert spawned == [] and not train_own.TRAINING_SLOT.locked()

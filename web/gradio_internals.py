@@ -122,6 +122,8 @@ class ParkedSessions(LRUCache):
             idle = [session for session in self if session not in busy]  # least recent first
             for session in idle[: len(self) - self.max_size + 1]:
                 del self[session]
+                # its undelivered event ids go with it (Gradio would keep them for ever)
+                self.demo._queue.pending_event_ids_session.pop(session, None)
         OrderedDict.__setitem__(self, key, value)
 
 
