@@ -103,11 +103,12 @@ def unread_results(demo: gr.Blocks, session: str) -> int:
 class ParkedSessions(LRUCache):
     """Gradio's table of per-session message queues, which never evicts a session that has a job.
 
-    Gradio keeps it as an LRU table and drops the least recent session when full; if that session
-    still had a job waiting, the queue's loop raised KeyError on its next message and stopped for
-    good ("Queue is stopped"). Here only sessions with no waiting or running job are evicted; those
-    with one are bounded by the queue's max_size and its workers, so the table holds at most
-    max_size idle sessions plus those.
+    Gradio's table drops the oldest session when full; if that session still had a job waiting, the
+    queue's loop raised KeyError on its next message and stopped for good ("Queue is stopped"). Here
+    only sessions with no waiting or running job are evicted; those with one are bounded by the
+    queue's max_size and its workers, so the table holds at most max_size idle sessions plus those.
+    An idle session's unread results can still be dropped (as Gradio did) if max_size newer sessions
+    arrive before its client reads them.
     """
 
     def __init__(self, max_size: int, demo: gr.Blocks):
@@ -119,7 +120,7 @@ class ParkedSessions(LRUCache):
             self.move_to_end(key)
         elif len(self) >= self.max_size:
             busy = {job.session for job in jobs(self.demo)}
-            idle = [session for session in self if session not in busy]  # least recent first
+            idle = [session for session in self if session not in busy]  # oldest first
             for session in idle[: len(self) - self.max_size + 1]:
                 del self[session]
                 # its undelivered event ids go with it (Gradio would keep them for ever)
