@@ -31,6 +31,7 @@ from app_fixtures import ROOT, free_port
 from starlette.middleware import Middleware
 
 from web import guard
+from web import queue_share as share
 from web.gradio_internals import make_queue_safe
 
 PAGES, ACTIVE = 300, 32
@@ -240,7 +241,8 @@ def test_trainings_wait_a_few_minutes_at_most_and_one_runs_at_a_time(server):
 # The guard in front of a queue that stays full for as long as a test needs ----------------------------------
 @pytest.fixture
 def held_queue():
-    """A tiny Gradio app behind the guard: /slow and /train wait until `release`; yields (port, release)."""
+    """A tiny Gradio app behind the guard: /slow and /train wait until `release`; yields (port, release).
+    (Its /train shares the real training queue's id, so the guard treats it as a training.)"""
     release = threading.Event()
 
     def slow(text: str) -> str:
@@ -253,7 +255,7 @@ def held_queue():
 
     with gr.Blocks() as demo:
         gr.api(slow, api_name="slow", concurrency_limit=1)
-        gr.api(train, api_name="train", concurrency_limit=1, concurrency_id=guard.TRAINING_QUEUE)
+        gr.api(train, api_name="train", concurrency_limit=1, concurrency_id=share.TRAINING_QUEUE)
     demo.queue(max_size=200, api_open=False)
     make_queue_safe(demo, 8)
     port = free_port()
@@ -281,10 +283,10 @@ def test_one_client_cannot_fill_the_queue(held_queue):
     """Item 5: waiting jobs are capped per session and per client address; others still get in."""
     port, release = held_queue
     session = uuid.uuid4().hex
-    mine = [join("127.0.5.1", port, session)[0] for _ in range(guard.MAX_JOBS_PER_SESSION + 2)]
-    assert mine == [200] * guard.MAX_JOBS_PER_SESSION + [429, 429]
-    fresh = [join("127.0.5.1", port, uuid.uuid4().hex) for _ in range(guard.MAX_JOBS_PER_CLIENT + 10)]
-    accepted = guard.MAX_JOBS_PER_CLIENT - guard.MAX_JOBS_PER_SESSION
+    mine = [join("127.0.5.1", port, session)[0] for _ in range(share.MAX_JOBS_PER_SESSION + 2)]
+    assert mine == [200] * share.MAX_JOBS_PER_SESSION + [429, 429]
+    fresh = [join("127.0.5.1", port, uuid.uuid4().hex) for _ in range(share.MAX_JOBS_PER_CLIENT + 10)]
+    accepted = share.MAX_JOBS_PER_CLIENT - share.MAX_JOBS_PER_SESSION
     assert [status for status, _ in fresh] == [200] * accepted + [429] * (len(fresh) - accepted)
     assert b"Your address already has" in fresh[-1][1]
     assert call("127.0.5.1", port, "slow", ["x"])[0] == 429  # /call/ joins count too
@@ -297,7 +299,7 @@ def test_a_burst_of_joins_from_one_client_never_passes_its_cap(held_queue):
     port, _ = held_queue
     with ThreadPoolExecutor(32) as pool:
         statuses = list(pool.map(lambda _: join("127.0.6.1", port, uuid.uuid4().hex)[0], range(256)))
-    assert statuses.count(200) == guard.MAX_JOBS_PER_CLIENT and statuses.count(429) == 256 - guard.MAX_JOBS_PER_CLIENT
+    assert statuses.count(200) == share.MAX_JOBS_PER_CLIENT and statuses.count(429) == 256 - share.MAX_JOBS_PER_CLIENT
 
 
 def test_waiting_trainings_are_capped_overall(held_queue):
@@ -305,8 +307,8 @@ def test_waiting_trainings_are_capped_overall(held_queue):
     first = join("127.0.7.1", port, uuid.uuid4().hex, fn_index=1)
     time.sleep(0.3)  # it leaves the queue for the one worker: it runs, it does not wait
     statuses = [first] + [join(f"127.0.7.{i + 2}", port, uuid.uuid4().hex, fn_index=1) for i in range(4)]
-    told = 4 - guard.MAX_WAITING_TRAININGS  # one runs, MAX_WAITING_TRAININGS wait, the rest are told now
-    assert [s for s, _ in statuses] == [200] * (1 + guard.MAX_WAITING_TRAININGS) + [503] * told
+    told = 4 - share.MAX_WAITING_TRAININGS  # one runs, MAX_WAITING_TRAININGS wait, the rest are told now
+    assert [s for s, _ in statuses] == [200] * (1 + share.MAX_WAITING_TRAININGS) + [503] * told
     assert b"please try again in a few minutes" in statuses[-1][1]
 
 

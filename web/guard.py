@@ -14,12 +14,8 @@ and its HTTP status; the server keeps serving. It:
   one client MAX_READING_PER_CLIENT; streams: MAX_STREAMS, one client
   MAX_STREAMS_PER_CLIENT. One client holding hundreds of sockets is limited
   alone;
-- bounds the queue per visitor: a queue join (/queue/join, /call/…) is refused
-  for a session with MAX_UNREAD results it has not read (Gradio parks each
-  result until read), a session with MAX_JOBS_PER_SESSION calls waiting or
-  running, a client address with MAX_JOBS_PER_CLIENT; and a training is refused
-  at once when MAX_WAITING_TRAININGS are already waiting (each may take 90 s),
-  so nobody waits silently for many minutes;
+- bounds each visitor's share of the queue (web/queue_share.py): waiting calls
+  per session and per client address, unread results, waiting trainings;
 - fills in omitted trailing arguments (the optional model name) with null, so
   `{"data": ["535+61"]}` still works now that /predict takes a model too;
 - sends direct calls of /predict (/gradio_api/run/predict) to its unbatched twin
@@ -49,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import gradio_internals as gi
+from .queue_share import Joining, QueueShare
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -65,12 +62,6 @@ MAX_READING = 256  # requests whose body is still arriving
 MAX_READING_PER_CLIENT = 16
 MAX_STREAMS = 2048  # open heartbeat, event and MCP streams (each an idle socket, a few kB)
 MAX_STREAMS_PER_CLIENT = 64  # a household or office behind one address may have many pages open
-MAX_UNREAD = 2  # results a session may leave unread before its next queue join is refused
-MAX_JOBS_PER_SESSION = 4  # queued calls waiting or running for one session
-MAX_JOBS_PER_CLIENT = 32  # ... for one client address (a household or office shares one)
-MAX_WAITING_TRAININGS = 2  # with one running, a new training starts within about 3 minutes
-TRAINING_QUEUE = "train"  # the concurrency id of the Train button and /train (web/train_own.py)
-TRAINING_SECONDS = 100  # the longest a training holds its slot: a 90 s budget plus its final checks
 SHARED_SESSION = "direct-api-calls"
 DIRECT_TWINS = {"predict": "predict_direct"}  # batched endpoint -> the same function for one direct call
 REFUSED_PATHS = ("/gradio_api/upload", "/upload")
@@ -140,15 +131,6 @@ class Tally:
             del self.by_client[client]
 
 
-@dataclass(frozen=True)
-class Joining:
-    """A queue join the guard let through that Gradio has not answered yet (so not yet in the queue)."""
-
-    session: str | None
-    client: str
-    queue: str | None
-
-
 class RequestGuard:
     """ASGI middleware: body size, time and depth caps, no uploads, bounded requests, streams and queue use."""
 
@@ -166,7 +148,11 @@ class RequestGuard:
         self.requests = Tally(max_in_flight, min(max_in_flight, MAX_IN_FLIGHT_PER_CLIENT))
         self.reading = Tally(MAX_READING, MAX_READING_PER_CLIENT)
         self.streams = Tally(MAX_STREAMS, MAX_STREAMS_PER_CLIENT)
-        self.joining: list[Joining] = []
+        self.share = QueueShare(
+            self.policy.unread,
+            self.policy.jobs,
+            lambda job: client_of(getattr(job.request, "scope", {}), self.trust_forwarded),
+        )
 
     @property
     def in_flight(self) -> int:
@@ -214,14 +200,14 @@ class RequestGuard:
                     await refuse(send, status, problem)
                     return
                 if joining is not None:
-                    self.joining.append(joining)
+                    self.share.joining.append(joining)
                 scope = direct_twin(scope)
                 receive = replay(body, receive)
             await self.app(scope, receive, send)
         finally:
             self.requests.add(client, -1)
             if joining is not None:
-                self.joining.remove(joining)
+                self.share.joining.remove(joining)
 
     async def _read_body(self, receive: Receive, client: str) -> tuple[bytes, int, str | None]:
         """(body, 200, None), or (b"", status, why) when it is too large, too slow or too deep."""
@@ -274,43 +260,13 @@ class RequestGuard:
         if not direct:
             key: str | int | None = call.fn_index if call.fn_index is not None else name
             joining = Joining(call.session, client, self.policy.queue_of.get(key) if key is not None else None)
-            status, problem = self._queue_room(joining)
-            if problem:
-                return body, None, status, problem
+            refused = self.share.refusal(joining)
+            if refused:
+                return body, None, *refused
         changed = gi.rewrite_call_body(
             data, session=SHARED_SESSION if direct else None, arity=self.policy.arity.get(name or "")
         )
         return (json.dumps(data).encode() if changed else body), joining, 200, None
-
-    def _queue_room(self, join: Joining) -> tuple[int, str | None]:
-        """(200, None) if this join may enter the queue, else (status, one sentence why not)."""
-        if join.session is not None and self.policy.unread(join.session) >= MAX_UNREAD:
-            return 429, (
-                f"This session has {MAX_UNREAD} results it has not read yet; read them from its event "
-                "stream before sending more."
-            )
-        sessions: Counter[str | None] = Counter()
-        clients: Counter[str] = Counter()
-        trainings = 0
-        for job in self.policy.jobs():
-            sessions[job.session] += 1
-            clients[client_of(getattr(job.request, "scope", {}), self.trust_forwarded)] += 1
-            trainings += job.concurrency_id == TRAINING_QUEUE and not job.running
-        for other in self.joining:
-            sessions[other.session] += 1
-            clients[other.client] += 1
-            trainings += other.queue == TRAINING_QUEUE
-        if join.session is not None and sessions[join.session] >= MAX_JOBS_PER_SESSION:
-            return 429, f"This session already has {MAX_JOBS_PER_SESSION} calls waiting; wait for their results."
-        if clients[join.client] >= MAX_JOBS_PER_CLIENT:
-            return 429, f"Your address already has {MAX_JOBS_PER_CLIENT} calls waiting; wait for their results."
-        if join.queue == TRAINING_QUEUE and trainings >= MAX_WAITING_TRAININGS:
-            minutes = (trainings + 1) * TRAINING_SECONDS / 60
-            return 503, (
-                f"{trainings} trainings are already waiting (about {minutes:.0f} minutes); "
-                "please try again in a few minutes."
-            )
-        return 200, None
 
 
 def direct_twin(scope: Scope) -> Scope:
