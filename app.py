@@ -14,6 +14,8 @@ is what the page shows; its endpoints are listed in the README.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import logging
 import os
 import socket
@@ -27,6 +29,7 @@ from starlette.middleware import Middleware
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
 from web import about, compare, inside, learning, many, one_sum, space_map, train_own
+from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
 from web.service import Service, task_summary
@@ -35,7 +38,11 @@ log = logging.getLogger("app")
 
 SESSION_CAPACITY = 100  # Gradio keeps each session's last inputs and outputs; at most this many sessions
 PREDICT_BATCH = 64  # concurrent queued /predict calls answered by one function call
-PARKED_SESSIONS = 128  # Gradio parks unread queued results per session; at most this many sessions
+QUEUE_SIZE = 256  # queued calls waiting at once, all visitors together (web/guard.py bounds each visitor's share)
+PARKED_SESSIONS = 64  # sessions without a waiting job whose unread results Gradio keeps (see make_queue_safe)
+MCP_ENV = "ADDITION_MCP"  # "0" turns the MCP server off (as --no-mcp does)
+NOT_MCP_TOOLS = {"/train"}  # a training holds the one training slot for up to 90 s: not a tool for agents
+MCP_TOOLS = {"predict": "/predict_direct"}  # MCP's predict takes one question: the unbatched twin
 TITLE = "Recurrent networks that learned arithmetic"
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
@@ -138,15 +145,25 @@ def build_demo(service: Service) -> gr.Blocks:
             if fn.api_name and fn.api_visibility == "public":
                 for output in fn.outputs:
                     output.label = "result"
-    demo.queue(max_size=256, default_concurrency_limit=2)
-    # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it (the
-    # guard bounds unread results per session). bench/memory_attack.py measures what this buys.
-    demo._queue.pending_messages_per_session.max_size = PARKED_SESSIONS
+    # api_open=False: a queued function (/train, the page's Train) cannot be called directly, around
+    # the queue and its one-at-a-time limit, by name or by fn_index; the guard sends direct /predict
+    # calls to /predict_direct, and every other endpoint is unqueued.
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2, api_open=False)
+    # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it, and
+    # never evict a session that still waits (that stopped the queue for good). bench/memory_attack.py
+    # measures what this buys; the guard bounds unread results and waiting jobs per session.
+    make_queue_safe(demo, PARKED_SESSIONS)
     return demo
 
 
-def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
-    """Start the server behind the request guard; show_error=False keeps exception text out of the page."""
+def launch(demo: gr.Blocks, host: str, port: int, block: bool = True, mcp: bool = True) -> None:
+    """Start the server behind the request guard; show_error=False keeps exception text out of the page.
+
+    With `mcp`, the named endpoints (not /train) are also MCP tools at /gradio_api/mcp/, their docstrings
+    the tools' descriptions; MCP requests pass the same guard as every other request."""
+    app_kwargs: dict[str, Any] = {"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]}
+    if mcp:
+        app_kwargs["lifespan"] = mcp_lifespan(demo, hidden=NOT_MCP_TOOLS, tools=MCP_TOOLS)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -160,7 +177,8 @@ def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
         state_session_capacity=SESSION_CAPACITY,
         max_file_size=1,
         run_history=False,
-        app_kwargs={"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]},
+        mcp_server=mcp,
+        app_kwargs=app_kwargs,
     )
 
 
@@ -213,12 +231,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         help="port (default: $GRADIO_SERVER_PORT or 7860)",
     )
+    parser.add_argument(
+        "--mcp",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get(MCP_ENV, "1") != "0",
+        help=f"also serve the named endpoints (not /train) as MCP tools at /gradio_api/mcp/; --no-mcp or "
+        f"{MCP_ENV}=0 turns it off (default: on)",
+    )
     return parser.parse_args(argv)
 
 
 def catalogue_from(args: argparse.Namespace) -> Service:
     extra = [s.strip() for s in (args.models or "").split(",") if s.strip()]
     return Service(load_catalogue(args.model, args.revision, extra))
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Keep glibc to a few malloc arenas: by default each of the server's many worker threads gets its own,
+    and freed request memory stays in them, so resident memory grew with every burst (glibc only; elsewhere
+    nothing changes). bench/memory_attack.py measures the difference."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    limit_malloc_arenas()
     service = catalogue_from(args)
     log.info("serving %s (default %s)", ", ".join(service.names()), service.default)
     for note in service.catalogue.notes:
         log.warning("%s", note)
-    launch(build_demo(service), args.host, args.port)
+    launch(build_demo(service), args.host, args.port, mcp=args.mcp)
     return 0
 
 

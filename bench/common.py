@@ -219,6 +219,14 @@ def running_app(model: Path | None, log_path: Path) -> Iterator[tuple[str, subpr
         stop(proc)
 
 
+def loopback_source(i: int) -> str:
+    """The i-th distinct client address on this machine (127.0.1.2, 127.0.1.3, …: all loopback on Linux).
+
+    The server limits what one client address may hold (web/guard.py), so a benchmark of many users
+    gives each its own source address, as real users have: bind the client socket to it."""
+    return f"127.0.{1 + i // 250}.{2 + i % 250}"
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process (VmRSS from /proc), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

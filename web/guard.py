@@ -1,36 +1,51 @@
-"""Limits every request before Gradio sees it, so no visitor can grow the server's memory.
+"""Limits every request before Gradio sees it, so no visitor, crowd or single client can lock the server.
 
-Gradio reads a request body whole and keeps each session's inputs and outputs
-in memory; this ASGI layer sits in front of it and:
-- refuses a body over MAX_BODY_BYTES, from its Content-Length or, when there is
-  none, by counting as it arrives (at most MAX_BODY_BYTES is ever buffered);
+An ASGI layer in front of Gradio. Each limit answers with one JSON sentence
+and its HTTP status; the server keeps serving. It:
+- refuses a body over MAX_BODY_BYTES (from its Content-Length, else counted as
+  it arrives: at most that much is ever buffered), a body that takes longer
+  than BODY_DEADLINE_S to arrive (a trickled body holds nothing for long), and
+  a JSON body nested deeper than MAX_JSON_DEPTH (it would cost a RecursionError);
 - refuses file uploads (the app has no file input);
-- answers 503 once MAX_IN_FLIGHT requests are open at once;
-- refuses a queue join (/queue/join, /call/…) for a session that already has
-  MAX_UNREAD results it has not read: Gradio parks each queued result until the
-  client reads it, under a session id the client chooses, so without this one
-  client could park results without limit (app.py also caps how many sessions
-  Gradio keeps such results for);
+- counts ordinary requests and long-lived streams apart: each open page holds a
+  heartbeat stream, and a queued result arrives on an event stream, so streams
+  must not use up the request limit. Requests: MAX_IN_FLIGHT at once, one
+  client at most MAX_IN_FLIGHT_PER_CLIENT; bodies still arriving: MAX_READING,
+  one client MAX_READING_PER_CLIENT; streams: MAX_STREAMS, one client
+  MAX_STREAMS_PER_CLIENT. One client holding hundreds of sockets is limited
+  alone;
+- bounds each visitor's share of the queue (web/queue_share.py): waiting calls
+  per session and per client address, unread results, waiting trainings;
 - fills in omitted trailing arguments (the optional model name) with null, so
   `{"data": ["535+61"]}` still works now that /predict takes a model too;
 - sends direct calls of /predict (/gradio_api/run/predict) to its unbatched twin
-  /predict_direct: the queued /predict is batched (concurrent callers share one
-  call), and Gradio's direct route would want batch-shaped data for it;
+  /predict_direct: the queued /predict is batched, and Gradio's direct route
+  would want batch-shaped data for it;
 - gives direct calls (/gradio_api/run/…) that name no session one shared
   session: without one Gradio builds a fresh copy of the whole page's component
-  config for every request, which was most of the server's time under load.
-  It is safe because every function here is stateless.
-Each refusal is one JSON sentence with its HTTP status; the server keeps serving.
-Together with Gradio's own session capacity (see app.py) this bounds memory.
+  config for every request. It is safe because every direct function is stateless.
+
+Who is a client: the address of the TCP peer (ASGI `client`). Behind a reverse
+proxy (a Hugging Face Space: SYSTEM=spaces, or ADDITION_TRUST_FORWARDED=1) every
+peer is the proxy, so there the right-most X-Forwarded-For entry is used: the
+address the proxy itself saw, which a visitor cannot forge (entries to its left
+can be). Elsewhere X-Forwarded-For is ignored, since anyone could send one.
+Gradio's routes and body fields are read through web/gradio_internals.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from . import gradio_internals as gi
+from .queue_share import Joining, QueueShare
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -39,38 +54,85 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 96 * 1024  # the largest legitimate body: a 20,000-character batch, JSON-encoded
-MAX_IN_FLIGHT = 256
-MAX_UNREAD = 2  # results a session may leave unread before its next queue join is refused
+BODY_DEADLINE_S = 10.0  # a body takes at most this long to arrive (a real one takes milliseconds)
+MAX_JSON_DEPTH = 32  # the deepest legitimate body (an MCP call) nests about 5 levels
+MAX_IN_FLIGHT = 256  # ordinary requests being answered at once
+MAX_IN_FLIGHT_PER_CLIENT = 128  # ... by one client address: never the whole server
+MAX_READING = 256  # requests whose body is still arriving
+MAX_READING_PER_CLIENT = 16
+MAX_STREAMS = 2048  # open heartbeat, event and MCP streams (each an idle socket, a few kB)
+MAX_STREAMS_PER_CLIENT = 64  # a household or office behind one address may have many pages open
 SHARED_SESSION = "direct-api-calls"
 DIRECT_TWINS = {"predict": "predict_direct"}  # batched endpoint -> the same function for one direct call
 REFUSED_PATHS = ("/gradio_api/upload", "/upload")
-_NAMED_CALL = re.compile(r"/gradio_api/(run|call|api)/([A-Za-z0-9_]+)/?")
-_QUEUE_JOIN = re.compile(r"/gradio_api/queue/join/?")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def trust_forwarded_default() -> bool:
+    """Trust X-Forwarded-For only behind a known proxy: on a Space, or when told to."""
+    return os.environ.get("SYSTEM") == "spaces" or os.environ.get("ADDITION_TRUST_FORWARDED") == "1"
+
+
+def client_of(scope: Scope, trust_forwarded: bool) -> str:
+    """The client address a request counts against (see the module docstring)."""
+    if trust_forwarded:
+        for name, value in scope.get("headers") or []:
+            if name == b"x-forwarded-for":
+                last = value.decode("latin-1").rsplit(",", 1)[-1].strip()
+                if last:
+                    return last
+    peer = scope.get("client")
+    return str(peer[0]) if peer else "unknown"
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply brackets nest in a JSON body (strings skipped); cheap, and never recursive."""
+    depth = deepest = 0
+    for byte in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 @dataclass
 class EndpointPolicy:
-    """What the guard knows of the app: each endpoint's number of inputs, and a session's unread results."""
+    """What the guard knows of the app: endpoints' inputs and queues, unread results, and the queue's jobs."""
 
     arity: dict[str, int] = field(default_factory=dict)
+    queue_of: dict[str | int, str] = field(default_factory=dict)  # api name or fn_index -> concurrency id
     unread: Callable[[str], int] = lambda session: 0
+    jobs: Callable[[], Iterable[gi.Job]] = lambda: ()
 
     @classmethod
     def of(cls, demo: Any) -> EndpointPolicy:
         arity = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name}
+        queue_of: dict[str | int, str] = {index: fn.concurrency_id for index, fn in demo.fns.items()}
+        queue_of.update({fn.api_name: fn.concurrency_id for fn in demo.fns.values() if fn.api_name})
+        return cls(arity, queue_of, lambda session: gi.unread_results(demo, session), lambda: gi.jobs(demo))
 
-        def unread(session: str) -> int:
-            """Finished results parked for `session` (its queue also holds small progress messages)."""
-            waiting = demo._queue.pending_messages_per_session.get(session)
-            if waiting is None:
-                return 0
-            return sum(getattr(m, "msg", None) == "process_completed" for m in list(waiting._queue))
 
-        return cls(arity, unread)
+@dataclass
+class Tally:
+    """Open things of one kind (requests, bodies arriving, streams): in all and per client address."""
+
+    limit: int
+    per_client: int
+    total: int = 0
+    by_client: Counter[str] = field(default_factory=Counter)
+
+    def full_for(self, client: str) -> bool:
+        return self.total >= self.limit or self.by_client[client] >= self.per_client
+
+    def add(self, client: str, step: int) -> None:
+        self.total += step
+        self.by_client[client] += step
+        if self.by_client[client] <= 0:
+            del self.by_client[client]
 
 
 class RequestGuard:
-    """ASGI middleware: body size cap, no uploads, bounded concurrency."""
+    """ASGI middleware: body size, time and depth caps, no uploads, bounded requests, streams and queue use."""
 
     def __init__(
         self,
@@ -78,78 +140,93 @@ class RequestGuard:
         policy: EndpointPolicy | None = None,
         max_body: int = MAX_BODY_BYTES,
         max_in_flight: int = MAX_IN_FLIGHT,
+        trust_forwarded: bool | None = None,
     ):
         self.app, self.policy = app, policy or EndpointPolicy()
-        self.max_body, self.max_in_flight = max_body, max_in_flight
-        self.in_flight = 0
+        self.max_body = max_body
+        self.trust_forwarded = trust_forwarded_default() if trust_forwarded is None else trust_forwarded
+        self.requests = Tally(max_in_flight, min(max_in_flight, MAX_IN_FLIGHT_PER_CLIENT))
+        self.reading = Tally(MAX_READING, MAX_READING_PER_CLIENT)
+        self.streams = Tally(MAX_STREAMS, MAX_STREAMS_PER_CLIENT)
+        self.share = QueueShare(
+            self.policy.unread,
+            self.policy.jobs,
+            lambda job: client_of(getattr(job.request, "scope", {}), self.trust_forwarded),
+        )
+
+    @property
+    def in_flight(self) -> int:
+        return self.requests.total
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
+        path, client = scope.get("path", ""), client_of(scope, self.trust_forwarded)
         if any(path.endswith(p) for p in REFUSED_PATHS):
             await refuse(send, 403, "This app takes no file uploads.")
+        elif scope.get("method") == "GET" and gi.STREAMS.fullmatch(path):
+            await self._stream(scope, receive, send, client)
+        else:
+            await self._request(scope, receive, send, client)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, client: str) -> None:
+        if self.streams.full_for(client):
+            await refuse(send, 429, "Too many open pages or event streams from your address; close some and retry.")
             return
-        if self.in_flight >= self.max_in_flight:
-            await refuse(send, 503, "The server is busy; please try again in a moment.")
+        self.streams.add(client, 1)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.streams.add(client, -1)
+
+    async def _request(self, scope: Scope, receive: Receive, send: Send, client: str) -> None:
+        if self.requests.full_for(client):
+            busy = self.requests.total >= self.requests.limit
+            await refuse(send, 503 if busy else 429, "The server is busy; please try again in a moment.")
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await refuse(send, 413, f"A request body may be at most {self.max_body:,} bytes.")
             return
-        self.in_flight += 1
+        joining: Joining | None = None
+        self.requests.add(client, 1)
         try:
             if scope.get("method") in ("POST", "PUT", "PATCH"):
-                body = await self._read_body(receive)
-                if body is None:
-                    await refuse(send, 413, f"A request body may be at most {self.max_body:,} bytes.")
+                body, status, problem = await self._read_body(receive, client)
+                if problem is None:
+                    body, joining, status, problem = self._check_call(scope.get("path", ""), body, client)
+                if problem is not None:
+                    await refuse(send, status, problem)
                     return
-                body, problem = self._check_endpoint(path, body)
-                if problem:
-                    await refuse(send, 429, problem)
-                    return
+                if joining is not None:
+                    self.share.joining.append(joining)
                 scope = direct_twin(scope)
                 receive = replay(body, receive)
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.requests.add(client, -1)
+            if joining is not None:
+                self.share.joining.remove(joining)
 
-    def _check_endpoint(self, path: str, body: bytes) -> tuple[bytes, str | None]:
-        """(body, None) to pass on, with omitted trailing arguments filled in; or (body, why it is refused)."""
-        named = _NAMED_CALL.fullmatch(path)
-        if not named and not _QUEUE_JOIN.fullmatch(path):
-            return body, None
+    async def _read_body(self, receive: Receive, client: str) -> tuple[bytes, int, str | None]:
+        """(body, 200, None), or (b"", status, why) when it is too large, too slow or too deep."""
+        if self.reading.full_for(client):
+            return b"", 429, "Too many requests from your address are still sending their bodies."
+        self.reading.add(client, 1)
         try:
-            data = json.loads(body or b"{}")
-        except ValueError:
-            return body, None  # Gradio answers malformed JSON itself
-        if not isinstance(data, dict):
-            return body, None
-        session = data.get("session_hash")
-        if (
-            not (named and named.group(1) == "run")
-            and isinstance(session, str)
-            and self.policy.unread(session) >= MAX_UNREAD
-        ):
-            return body, (
-                f"This session has {MAX_UNREAD} results it has not read yet; read them from its event "
-                "stream before sending more."
-            )
-        changed = False
-        if named and named.group(1) == "run" and not isinstance(session, str):
-            data["session_hash"], changed = SHARED_SESSION, True
-        name = (
-            DIRECT_TWINS.get(named.group(2), named.group(2))
-            if named and named.group(1) == "run"
-            else (named.group(2) if named else None)
-        )
-        wanted, given = self.policy.arity.get(name or ""), data.get("data")
-        if wanted is not None and isinstance(given, list) and len(given) < wanted:
-            data["data"], changed = given + [None] * (wanted - len(given)), True
-        return (json.dumps(data).encode() if changed else body), None
+            body = await asyncio.wait_for(self._receive_capped(receive), BODY_DEADLINE_S)
+        except TimeoutError:
+            return b"", 408, f"A request body must arrive within {BODY_DEADLINE_S:.0f} seconds."
+        finally:
+            self.reading.add(client, -1)
+        if body is None:
+            return b"", 413, f"A request body may be at most {self.max_body:,} bytes."
+        if json_depth(body) > MAX_JSON_DEPTH:
+            return b"", 400, f"A JSON body may nest at most {MAX_JSON_DEPTH} levels deep."
+        return body, 200, None
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
+    async def _receive_capped(self, receive: Receive) -> bytes | None:
         """The whole body, or None as soon as it passes the cap (the rest is never buffered)."""
         chunks: list[bytes] = []
         size = 0
@@ -165,10 +242,36 @@ class RequestGuard:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
+    def _check_call(self, path: str, body: bytes, client: str) -> tuple[bytes, Joining | None, int, str | None]:
+        """(body to pass on, the queue join it is, 200, None), or (body, None, status, why it is refused)."""
+        named = gi.NAMED_CALL.fullmatch(path)
+        if not named and not gi.QUEUE_JOIN.fullmatch(path):
+            return body, None, 200, None
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return body, None, 200, None  # Gradio answers malformed JSON itself
+        if not isinstance(data, dict):
+            return body, None, 200, None
+        call = gi.CallBody.of(data)
+        direct = bool(named and named.group(1) == "run")
+        name = (DIRECT_TWINS.get(named.group(2), named.group(2)) if direct else named.group(2)) if named else None
+        joining = None
+        if not direct:
+            key: str | int | None = call.fn_index if call.fn_index is not None else name
+            joining = Joining(call.session, client, self.policy.queue_of.get(key) if key is not None else None)
+            refused = self.share.refusal(joining)
+            if refused:
+                return body, None, *refused
+        changed = gi.rewrite_call_body(
+            data, session=SHARED_SESSION if direct else None, arity=self.policy.arity.get(name or "")
+        )
+        return (json.dumps(data).encode() if changed else body), joining, 200, None
+
 
 def direct_twin(scope: Scope) -> Scope:
     """The request re-addressed to a batched endpoint's unbatched twin, for a direct call; else unchanged."""
-    named = _NAMED_CALL.fullmatch(scope.get("path", ""))
+    named = gi.NAMED_CALL.fullmatch(scope.get("path", ""))
     if not named or named.group(1) != "run" or named.group(2) not in DIRECT_TWINS:
         return scope
     path = f"/gradio_api/run/{DIRECT_TWINS[named.group(2)]}"

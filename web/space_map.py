@@ -22,6 +22,7 @@ import numpy as np
 from model.analysis import SpaceMap
 from model.config import OPERATORS, TaskConfig
 
+from . import gradio_internals
 from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
 from .service import Service
 
@@ -251,7 +252,7 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
         return map_html(served.space_map, served.task, (int(b or 0), int(a or 0), min(200, block_size)))
 
     def open_cell(name: str, evt: gr.EventData) -> tuple[Any, Any]:
-        text = cell_question(service, name, getattr(evt, "_data", None))
+        text = cell_question(service, name, gradio_internals.event_payload(evt))
         return (gr.Textbox() if text is None else text), gr.Tabs(selected="one" if text else "map")
 
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}

@@ -1,0 +1,121 @@
+"""The app as an MCP server (issue 18): its named endpoints are tools, /train is not, and the guard applies.
+
+`python app.py` serves MCP by default at /gradio_api/mcp/ (streamable HTTP).
+The tests speak JSON-RPC to it over raw HTTP, as any MCP client does: list the
+tools, call predict, and send what the guard refuses anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from app_fixtures import ROOT, free_port
+
+MCP = "/gradio_api/mcp/"
+
+
+def start(*flags: str, env: dict | None = None) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), *flags],
+        cwd=ROOT,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        assert proc.poll() is None, f"app.py exited with {proc.returncode}"
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            return url, proc
+        except OSError:
+            assert time.monotonic() < deadline, "app.py did not start"
+            time.sleep(0.3)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    url, proc = start()
+    yield url
+    stop(proc)
+
+
+def post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url + MCP,
+        data=body,
+        headers={"content-type": "application/json", "accept": "application/json, text/event-stream"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def rpc(url: str, method: str, params: dict) -> dict:
+    """One JSON-RPC call; the answer arrives as a server-sent event (or plain JSON)."""
+    status, body = post(url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode())
+    assert status == 200, body
+    text = body.decode()
+    data = [line[6:] for line in text.splitlines() if line.startswith("data: ")]
+    return json.loads(data[-1] if data else text)["result"]
+
+
+def test_the_named_endpoints_are_tools_that_say_what_they_return_and_train_is_not(server):
+    tools = {tool["name"]: tool for tool in rpc(server, "tools/list", {})["tools"]}
+    assert {"predict", "predict_batch", "random_sums", "attribution", "states", "compare", "models"} <= set(tools)
+    assert not {"train", "train_api", "train_page", "predict_direct"} & set(tools)
+    for name, tool in tools.items():
+        assert len(tool["description"]) > 20, name
+    assert "answer" in tools["predict"]["description"]
+    assert tools["predict"]["inputSchema"]["properties"]["question"]["type"] == "string"  # one question, not a batch
+
+
+def test_predict_through_mcp(server):
+    result = rpc(server, "tools/call", {"name": "predict", "arguments": {"question": "535+61"}})
+    assert not result.get("isError"), result
+    text = result["content"][0]["text"]
+    assert "596" in text and "'correct': True" in text
+    refused = rpc(server, "tools/call", {"name": "train", "arguments": {}})
+    assert refused.get("isError")
+
+
+def test_mcp_requests_pass_the_same_guard(server):
+    status, body = post(server, b"[" * 90_000)
+    assert status == 400 and b"nest at most" in body
+    status, body = post(server, b'{"jsonrpc": "2.0", "params": "' + b"9" * 200_000 + b'"}')
+    assert status == 413 and b"at most 98,304 bytes" in body
+
+
+def test_mcp_can_be_turned_off():
+    from app import MCP_ENV, parse_args
+
+    assert parse_args([]).mcp and not parse_args(["--no-mcp"]).mcp
+    os.environ[MCP_ENV] = "0"
+    try:
+        assert not parse_args([]).mcp and parse_args(["--mcp"]).mcp
+    finally:
+        del os.environ[MCP_ENV]
+    url, proc = start(env={MCP_ENV: "0"})
+    try:
+        assert post(url, b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}')[0] == 404
+    finally:
+        stop(proc)

@@ -1,0 +1,173 @@
+"""Every Gradio internal the app relies on, in one place, written for one Gradio version.
+
+Gradio has no public API for what the request guard and the queue safety need
+(who is waiting in the queue, a session's unread results, the shape of a call's
+body, a click's raw event data), so this module reads and patches Gradio's own
+objects. Nothing else in the app touches a private Gradio name. WRITTEN_FOR is
+the version this was read against; tests/test_gradio_internals.py fails loudly
+on any other, so an upgrade means re-reading gradio/queueing.py and
+gradio/routes.py, not finding out in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+from gradio.queueing import Queue
+from gradio.utils import LRUCache
+
+WRITTEN_FOR = "6.31"  # major.minor of the Gradio this module was read against
+
+# Routes (gradio/routes.py, all under /gradio_api). Direct calls: POST /run|/api/{name}; queued calls:
+# POST /call/{name} (then GET /call/{name}/{event_id}) or POST /queue/join (then GET /queue/data).
+NAMED_CALL = re.compile(r"/gradio_api/(run|api|call/v2|call)/([A-Za-z0-9_]+)/?")
+QUEUE_JOIN = re.compile(r"/gradio_api/queue/join/?")
+# Long-lived responses: each open page holds a heartbeat stream, a queued call's result arrives on an
+# event stream, and an MCP client may hold a server-sent-events stream.
+STREAMS = re.compile(r"/gradio_api/(heartbeat/[^/]+|queue/data|call/(v2/)?[A-Za-z0-9_]+/[A-Za-z0-9_-]+|mcp/sse)/?")
+MCP_ROUTES = re.compile(r"/gradio_api/mcp(/.*)?")
+
+
+def version_supported(version: str | None = None) -> bool:
+    """Whether this module was written for `version` (default: the installed Gradio)."""
+    version = version or gr.__version__
+    return version == WRITTEN_FOR or version.startswith(WRITTEN_FOR + ".")
+
+
+# A call's JSON body ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallBody:
+    """The fields of a call's body the guard reads: {"data": [...], "session_hash": ..., "fn_index": ...}."""
+
+    data: list | None
+    session: str | None
+    fn_index: int | None
+
+    @classmethod
+    def of(cls, body: dict) -> CallBody:
+        data, session, index = body.get("data"), body.get("session_hash"), body.get("fn_index")
+        return cls(
+            data if isinstance(data, list) else None,
+            session if isinstance(session, str) else None,
+            index if isinstance(index, int) and not isinstance(index, bool) else None,
+        )
+
+
+def rewrite_call_body(body: dict, *, session: str | None = None, arity: int | None = None) -> bool:
+    """Give the call `session` if it names none, and pad its data with nulls to `arity`; True if changed."""
+    changed = False
+    if session is not None and not isinstance(body.get("session_hash"), str):
+        body["session_hash"], changed = session, True
+    data = body.get("data")
+    if arity is not None and isinstance(data, list) and len(data) < arity:
+        body["data"], changed = data + [None] * (arity - len(data)), True
+    return changed
+
+
+# The queue ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """A queued call waiting or running: its session, the HTTP request that joined it, and its queue."""
+
+    session: str
+    request: Any  # the fastapi.Request of the join (its scope says who sent it)
+    concurrency_id: str
+    running: bool
+
+
+def jobs(demo: gr.Blocks) -> Iterator[Job]:
+    """Every job waiting in the queue or running now."""
+    queue: Queue = demo._queue
+    for concurrency_id, events in list(queue.event_queue_per_concurrency_id.items()):
+        for event in list(events.queue):
+            yield Job(event.session_hash, event.request, concurrency_id, running=False)
+    for batch in list(queue.active_jobs):
+        for event in batch or ():
+            yield Job(event.session_hash, event.request, event.concurrency_id, running=True)
+
+
+def unread_results(demo: gr.Blocks, session: str) -> int:
+    """Finished results parked for `session` that its client has not read (its queue also holds progress)."""
+    waiting = demo._queue.pending_messages_per_session.get(session)
+    if waiting is None:
+        return 0
+    return sum(getattr(m, "msg", None) == "process_completed" for m in list(waiting._queue))
+
+
+class ParkedSessions(LRUCache):
+    """Gradio's table of per-session message queues, which never evicts a session that has a job.
+
+    Gradio's table drops the oldest session when full; if that session still had a job waiting, the
+    queue's loop raised KeyError on its next message and stopped for good ("Queue is stopped"). Here
+    only sessions with no waiting or running job are evicted; those with one are bounded by the
+    queue's max_size and its workers, so the table holds at most max_size idle sessions plus those.
+    An idle session's unread results can still be dropped (as Gradio did) if max_size newer sessions
+    arrive before its client reads them.
+    """
+
+    def __init__(self, max_size: int, demo: gr.Blocks):
+        super().__init__(max_size)
+        self.demo = demo
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key in self:
+            self.move_to_end(key)
+        elif len(self) >= self.max_size:
+            busy = {job.session for job in jobs(self.demo)}
+            idle = [session for session in self if session not in busy]  # oldest first
+            for session in idle[: len(self) - self.max_size + 1]:
+                del self[session]
+                # its undelivered event ids go with it (Gradio would keep them for ever)
+                self.demo._queue.pending_event_ids_session.pop(session, None)
+        OrderedDict.__setitem__(self, key, value)
+
+
+def make_queue_safe(demo: gr.Blocks, parked_sessions: int) -> None:
+    """Bound the parked-session table without ever evicting a waiting job, and let a message to a
+    session that is gone be dropped instead of stopping the queue's loop. Call after demo.queue()."""
+    queue: Queue = demo._queue
+    table = ParkedSessions(parked_sessions, demo)
+    table.update(queue.pending_messages_per_session)
+    queue.pending_messages_per_session = table
+    deliver = queue.send_message
+
+    def send_message(event: Any, event_message: Any) -> None:
+        if event.session_hash in queue.pending_messages_per_session:
+            deliver(event, event_message)  # else nobody can read it: the session's table entry is gone
+
+    queue.send_message = send_message  # type: ignore[method-assign]
+
+
+# Events ---------------------------------------------------------------------------------------------------
+def event_payload(evt: Any) -> Any:
+    """The raw data a custom HTML component sent with its event (gr.EventData keeps it as `_data`)."""
+    return getattr(evt, "_data", None)
+
+
+# The MCP server ----------------------------------------------------------------------------------------
+def mcp_lifespan(demo: gr.Blocks, *, hidden: set[str], tools: dict[str, str]) -> Callable[[Any], Any]:
+    """A server lifespan that shapes the MCP tools before the first request: takes the `hidden` endpoints
+    (e.g. {"/train"}) out, and points each tool in `tools` at another endpoint (e.g. "predict" at the
+    unbatched "/predict_direct", whose arguments are one question, not a batch). Gradio makes a tool of
+    every public endpoint as it is and has no per-endpoint switch."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        server = getattr(demo, "mcp_server_obj", None)
+        if server is not None:
+            for tool, endpoint in list(server.tool_to_endpoint.items()):
+                if endpoint in hidden:
+                    del server.tool_to_endpoint[tool]
+            every = demo.get_api_info(all_endpoints=True)["named_endpoints"]
+            for tool, endpoint in tools.items():
+                server.api_info["named_endpoints"][endpoint] = every[endpoint]
+                server.tool_to_endpoint[tool] = endpoint
+        yield
+
+    return lifespan
