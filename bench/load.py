@@ -24,7 +24,19 @@ import threading
 import time
 from pathlib import Path
 
-from common import QUIET_ENV, ROOT, finish, free_port, header, parser, percentile, rss_mib, stop, wait_until_up
+from common import (
+    QUIET_ENV,
+    ROOT,
+    finish,
+    free_port,
+    header,
+    loopback_source,
+    parser,
+    percentile,
+    rss_mib,
+    stop,
+    wait_until_up,
+)
 
 ROUTES = {"run": "/gradio_api/run/predict", "call": "/gradio_api/call/predict"}
 
@@ -68,7 +80,9 @@ def request(method: str, path: str, body: bytes = b"") -> bytes:
 
 async def one_user(port: int, route: str, seconds: float, seed: int, out: list) -> None:
     rng = random.Random(seed)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    # Each user is its own client address, as real users are: the server caps what one address may hold.
+    source = (loopback_source(seed), 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=source)
     stop_at = time.perf_counter() + seconds
     try:
         while time.perf_counter() < stop_at:
@@ -90,7 +104,7 @@ async def one_user(port: int, route: str, seconds: float, seed: int, out: list) 
             except (OSError, ValueError, KeyError, TypeError, IndexError, asyncio.IncompleteReadError):
                 out.append((time.perf_counter() - started, False, False))
                 writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=source)
     finally:
         writer.close()
 
