@@ -80,7 +80,7 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("How it learned", id="learning") as learning_tab:
                 record = learning.tab(service, picker)
             with gr.Tab("Many questions", id="many"):
-                lines = many.tab(service, picker)
+                batch = many.tab(service, picker)
             with gr.Tab("Compare", id="compare"):
                 compare.tab(service, picker)
             with gr.Tab("Train your own", id="train"):
@@ -96,12 +96,14 @@ def build_demo(service: Service) -> gr.Blocks:
         map_tab.select(space.fill, picker, space.outputs, **private)
         learning_tab.select(record.fill, picker, record.outputs, **private)
 
-        def switch_model(name: str) -> tuple[Any, ...]:
+        def switch_model(name: str, question: str) -> tuple[Any, ...]:
+            """Every view follows the new model: answered again by it, or cleared with a note saying why."""
             examples = service.examples(name)
             return (
                 header(name),
-                *one.on_model(service, name),
+                *one.on_model(service, name, question),
                 gr.Textbox(placeholder="\n".join(examples[:3])),
+                *many.cleared(service.resolve(name).name),
                 about.model_html(service.model_info(name)),
                 *space.fill(name),
                 *record.fill(name),
@@ -109,10 +111,20 @@ def build_demo(service: Service) -> gr.Blocks:
 
         picker.change(
             switch_model,
-            picker,
-            [line, one.examples, one.question, lines, panel, *space.outputs, *record.outputs],
+            [picker, one.question],
+            [
+                line,
+                one.examples,
+                one.question,
+                *one.outputs,
+                batch.lines,
+                *batch.outputs,
+                panel,
+                *space.outputs,
+                *record.outputs,
+            ],
             **private,
-        )
+        ).then(cells.render, cells.inputs, cells.outputs, **private)
 
         # The API: plain JSON in and out (web/service.py; the README's API section lists them).
         def predict(question: list[str], model: list[str | None] | None = None) -> tuple[list[dict]]:

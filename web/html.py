@@ -13,6 +13,8 @@ import io
 
 import numpy as np
 
+from model.metrics import percent
+
 PAD_SHOWN = "␣"  # how the padding space is drawn, so a person can see it
 RIGHT, WRONG, WARN = "☑", "☒", "⚠"
 
@@ -59,6 +61,16 @@ def esc(text: object) -> str:
     """Escape for HTML, and neutralise the characters Gradio's HTML templates treat specially."""
     escaped = html.escape(str(text), quote=True)
     return escaped.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;").replace("`", "&#96;")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 layer", "2 layers", "1,000 questions": the count and the word in its proper number."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def confidence_text(value: float) -> str:
+    """How sure the model is of a character, as every view writes it (99.99%, never a rounded-up 100.0%)."""
+    return percent(value, 1)
 
 
 def show_char(char: str) -> str:
