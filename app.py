@@ -70,7 +70,8 @@ def build_demo(service: Service) -> gr.Blocks:
                 interactive=True,
             )
             line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4, min_width=300)
-        with gr.Tabs(selected="one") as tabs:
+        # "wrap": on a phone every tab keeps its visible label on a second row, not behind an unlabelled "⋯".
+        with gr.Tabs(selected="one", overflow_behavior="wrap", elem_id="tabs") as tabs:
             with gr.Tab("One question", id="one"):
                 one = one_sum.tab(service, picker)
             with gr.Tab("Inside the network", id="inside"):

@@ -211,8 +211,9 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
     bad = sorted({c for c in compact if c not in DIGITS + OPERATORS})
     if bad:
         shown = " ".join(repr(c) for c in bad[:5])
+        characters = "characters" if len(bad) > 1 else "character"
         raise InputError(
-            f"The question has the character{'s' if len(bad) > 1 else ''} {shown}; write whole numbers joined by {ops_shown}, such as {example}."
+            f"The question has the {characters} {shown}; write whole numbers joined by {ops_shown}, such as {example}."
         )
     unknown = sorted({c for c in compact if c in OPERATORS and c not in config.operators})
     if unknown and not (set(unknown) == {"-"} and re.fullmatch(r"-?[0-9]+([+*]-?[0-9]+)*", compact)):
@@ -235,9 +236,10 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
         )
     for part in parts:
         if len(part) > 20 or not config.smallest <= int(part) <= config.max_term:
+            digits = f"{config.digits} digit" + ("s" if config.digits > 1 else "")
             raise InputError(
                 f"{part[:20]} is outside what this model learned: each number must be from "
-                f"{config.smallest} to {config.max_term} ({config.digits} digit{'s' if config.digits > 1 else ''} at most)."
+                f"{config.smallest} to {config.max_term} ({digits} at most)."
             )
     terms = [int(p) for p in parts] + [0] * (config.terms - len(parts))
     codes = [OPERATORS.index(op) for op in ops] + [-1] * (config.terms - len(parts))

@@ -30,7 +30,8 @@ def _confidences(result: dict) -> str:
     if result.get("error"):
         return ""
     return " ".join(
-        f'<span class="mono">{show_char(p["char"])}</span> {confidence_text(p["confidence"])}' for p in result["positions"]
+        f'<span class="mono">{show_char(p["char"])}</span> {confidence_text(p["confidence"])}'
+        for p in result["positions"]
     )
 
 
@@ -148,6 +149,9 @@ def tab(service: Service, picker: Any) -> None:
         **private,
     )
     model_a.change(
-        lambda a: (gr.Textbox(placeholder=service.examples(a)[0]), cleared("A", a)), model_a, [question, result], **private
+        lambda a: (gr.Textbox(placeholder=service.examples(a)[0]), cleared("A", a)),
+        model_a,
+        [question, result],
+        **private,
     )
     model_b.change(lambda b: cleared("B", b), model_b, result, **private)

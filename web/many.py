@@ -24,7 +24,7 @@ TABLE_CSS = """
 .batch tr.refused td { background: rgba(217, 119, 6, 0.10); }
 .batch .mark { font-size: 20px; font-weight: 700; }
 .batch .mark.ok { color: #059669; } .batch .mark.no { color: #dc2626; } .batch .mark.warn { color: #d97706; }
-.tablebox { max-height: 520px; overflow: auto; }
+.tablebox { max-height: 520px; max-width: 100%; overflow: auto; }  /* long or wide tables scroll in their box */
 """
 
 

@@ -125,7 +125,9 @@ class OneQuestionTab:
     def on_model(self, service: Service, name: str, text: str) -> list[Any]:
         """A new model: its examples, and the question on screen answered again by it (or the start note)."""
         examples = service.examples(name)
-        answers = self.show(text, name) if isinstance(text, str) and text.strip() else (START, "", "", NO_ATTRIBUTION, None)
+        answers = (
+            self.show(text, name) if isinstance(text, str) and text.strip() else (START, "", "", NO_ATTRIBUTION, None)
+        )
         return [gr.Dataset(samples=[[q] for q in examples]), gr.Textbox(placeholder=examples[0]), *answers]
 
 
@@ -171,7 +173,13 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
             if result["error"] is None
             else '<div class="panel hint">No attribution: the question was not accepted.</div>'
         )
-        return verdict_html(result, served.name), encoding_html(result, served.task), positions_html(result), grid, result
+        return (
+            verdict_html(result, served.name),
+            encoding_html(result, served.task),
+            positions_html(result),
+            grid,
+            result,
+        )
 
     outputs = [verdict, encoding, positions, depends, raw]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
