@@ -40,12 +40,12 @@ MAP_CSS = """
 .maptip { position: absolute; pointer-events: none; background: var(--background-fill-primary);
   border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 1px 6px; font-size: 13px;
   font-family: ui-monospace, Menlo, Consolas, monospace; display: none; white-space: nowrap; z-index: 5; }
-.mapframe { display: grid; grid-template-columns: auto minmax(0, 640px); column-gap: 4px; max-width: 100%; }
+.mapframe { display: grid; grid-template-columns: 3.2em minmax(0, 640px); justify-content: start; column-gap: 4px;
+  max-width: 100%; }
 .mapframe .mapbox { display: block; }
 .mapframe img.spacemap { width: 100%; }
 .yticks, .xticks { position: relative; font-size: 11px; color: var(--body-text-color-subdued);
   font-family: ui-monospace, Menlo, Consolas, monospace; }
-.yticks { min-width: 3.2em; }
 .xticks { height: 1.4em; }
 .yticks span { position: absolute; right: 2px; transform: translateY(-50%); white-space: nowrap; }
 .xticks span { position: absolute; top: 0; transform: translateX(-50%); white-space: nowrap; }
