@@ -60,8 +60,9 @@ def read_manifest() -> dict[str, dict]:
     return json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
 
 
-def record(png: bytes, file: str, model: str | None, what: str) -> None:
-    """Write a screenshot into docs/ and note it in the manifest (only with ADDITION_SCREENSHOTS=docs)."""
+def record(png: bytes, file: str, models: list[str], what: str) -> None:
+    """Write a screenshot into docs/ and note it in the manifest with the bundled models it shows and their
+    fingerprints (only with ADDITION_SCREENSHOTS=docs)."""
     if not UPDATE:
         return
     path = DOCS / file
@@ -69,8 +70,7 @@ def record(png: bytes, file: str, model: str | None, what: str) -> None:
     manifest = read_manifest()
     manifest[file] = {
         "what": what,
-        "model": model,
-        "model_fingerprint": model_fingerprint(model) if model else None,
+        "models": {name: model_fingerprint(name) for name in models},
         "sha256": file_hash(path),
     }
     MANIFEST.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")

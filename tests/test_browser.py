@@ -338,9 +338,10 @@ def show_tab(page, label: str) -> None:
         page.locator("#model-panel").wait_for()
 
 
-def shoot(page, name: str, what: str, model: str | None = "add3", full_page: bool = True) -> None:
+def shoot(page, name: str, what: str, models: tuple[str, ...] = ("add3",), full_page: bool = True) -> None:
+    """A screenshot into test-artifacts/ (and docs/, see tests/screenshots.py) of what `models` answered."""
     png = page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, animations="disabled")
-    record(png, name, model, what)
+    record(png, name, list(models), what)
 
 
 def tour(page, suffix: str, what: str, width: int) -> None:
@@ -350,7 +351,8 @@ def tour(page, suffix: str, what: str, width: int) -> None:
         show_tab(page, label)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{label}: the page is {wide}px wide on a {width}px screen"
-        shoot(page, f"{name}{suffix}.png", f"{label}, {what}")
+        shown = ("add3", "add2") if label == "Compare" else ("add3",)  # Compare: model A and model B
+        shoot(page, f"{name}{suffix}.png", f"{label}, {what}", shown)
 
 
 def new_page(site, viewport: dict, scheme: str = "light", touch: bool = False):

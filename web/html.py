@@ -128,7 +128,7 @@ def margin_legend() -> str:
     marks = "".join(f'<span style="left:{100 * float(margin_position(m)):.1f}%">{m:g}</span>' for m in MARGIN_TICKS)
     return (
         '<span class="hint marginkey">Colour: how sure the model is of its least sure answer digit (margin = '
-        "p(right) − p(best wrong), on a log scale of 1 − margin): barely right"
+        "p(right) − p(best wrong), on a log scale of 1 − margin):<br>barely right"
         f'<span class="legendbox"><span class="legend" style="background: linear-gradient(90deg, {stops})"></span>'
         f'<span class="legendticks">{marks}</span></span>sure</span>'
     )
