@@ -181,7 +181,7 @@ PAGE_CSS = """
 #title h1.title { font-size: 28px; font-weight: 700; margin: 4px 0; }
 #title .subtitle { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
 #predict-button { align-self: end; max-height: 44px; }
-@media (max-width: 600px) { #header-row { flex-direction: column; } }
+@media (max-width: 600px) { #header-row, .chart-row { flex-direction: column; } }  /* one chart a row on phones */
 """
 
 

@@ -298,6 +298,20 @@ def test_the_zoom_answers_bad_values_in_one_sentence_and_says_which_block_it_sho
     assert "log scale of 1 − margin" in page.locator("#map").inner_text()
 
 
+def test_other_controls_answer_bad_values_in_one_sentence(page):
+    ask(page, "535+61")
+    page.get_by_role("tab", name="Inside the network").click()
+    page.locator("#states img.heat").first.wait_for()
+    page.locator("#step input[type=number]").fill("50")
+    page.locator("#step input[type=number]").press("Enter")
+    page.locator("#step-box").get_by_text("not 50: showing 11").wait_for()
+    page.get_by_role("tab", name="Many questions").click()
+    page.locator("#n-random input").fill("2.5")
+    page.locator("#random-button").click()
+    page.locator("#batch-summary").get_by_text("must be a whole number from 1 to 500, got 2.5").wait_for()
+    assert page.locator(".toast-body").count() == 0  # no bare red "Error" pill
+
+
 # Phone, dark mode and the screenshots -------------------------------------------------------------
 TABS = {  # tab label -> screenshot name
     "One question": "one-question",
@@ -397,6 +411,9 @@ def test_every_tab_on_a_phone_has_a_visible_label_and_fits(site):
         show_tab(page, "Map")
         assert page.locator("#map .touch").is_visible() and not page.locator("#map .mouse").is_visible()
         assert "Tap a question" in page.locator("#map").inner_text()
+        show_tab(page, "How it learned")  # one chart a row, each as wide as the screen allows
+        for plot in ("#curve-loss", "#curve-positions"):
+            assert page.locator(f"{plot} svg").bounding_box()["width"] >= 300
         show_tab(page, "Compare")  # the table scrolls inside its own box, not the page
         box = page.locator("#compare-random .tablebox").bounding_box()
         assert box and box["x"] + box["width"] <= 390

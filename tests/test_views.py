@@ -16,7 +16,7 @@ import pytest
 from model.analysis import SpaceMap
 from model.questions import InputError, parse_question
 from model.serving import load_catalogue
-from web import about, chart, compare, inside, learning, many, one_sum, space_map
+from web import about, chart, compare, controls, inside, learning, many, one_sum, space_map
 from web.html import margin_palette
 from web.service import Service
 
@@ -161,6 +161,13 @@ def test_the_map_colours_show_structure_among_right_answers(service):
     # The two commonest margins (0.992 and 1.0 once quantised) get visibly different colours.
     assert np.abs(palette[254].astype(int) - palette[255].astype(int)).sum() > 40
     assert "log scale of 1 − margin" in space_map.map_html(space, service.resolve("add3").task)
+
+
+def test_a_slider_value_out_of_range_reaches_the_view_which_says_so():
+    step = controls.lenient_slider(1, 11, value=1, step=1)
+    assert step.preprocess(50) == 50  # gr.Slider itself raises here, which the page shows as a bare "Error"
+    assert controls.in_range(50, 1, 11, "step") == (11, "The step is a whole number from 1 to 11, not 50: showing 11.")
+    assert controls.in_range(2.5, 1, 11, "step")[0] == 1 and controls.in_range(4.0, 1, 11, "step") == (4, "")
 
 
 def tiny_map(value: int) -> SpaceMap:

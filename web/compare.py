@@ -126,7 +126,6 @@ def tab(service: Service, picker: Any) -> None:
         count = gr.Number(
             label=f"Or this many random questions from model A's task (1 to {MAX_RANDOM})",
             value=20,
-            precision=0,
             elem_id="compare-n",
             min_width=200,
         )

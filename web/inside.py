@@ -19,6 +19,7 @@ import numpy as np
 from model.forward import LayerTrace
 from model.questions import InputError
 
+from .controls import in_range, lenient_slider
 from .html import (
     CSS,
     DIVERGING,
@@ -29,6 +30,7 @@ from .html import (
     data_uri,
     esc,
     legend,
+    message,
     png_bytes,
     show_char,
 )
@@ -179,7 +181,7 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
         "to walk through the computation one character at a time."
     )
     with gr.Row():
-        step = gr.Slider(1, 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
+        step = lenient_slider(1, 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
         show = gr.CheckboxGroup(
             [("cell state c", "cell"), ("gates", "gates")],
             value=[],
@@ -205,7 +207,8 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
             return gr.Slider(), f'<div class="panel hint" data-model="{model}">{model}: {esc(str(err))}</div>', ""
         read, written = result["network_input"], result["answer_text"]
         total = len(read) + len(written)
-        index = int(max(1, min(float(step_number or 1), total))) - 1
+        shown, why = in_range(step_number, 1, total, "step")
+        index = shown - 1
         confidence = [p["confidence"] for p in result["positions"]]
         missing = ""
         if extra and served.stored.net.cell != "lstm":
@@ -220,7 +223,9 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
             )
         return (
             gr.Slider(maximum=total, value=index + 1),
-            step_text(traces, read, written, confidence, index, served.name) + missing,
+            (message(why, "warn") if why else "")
+            + step_text(traces, read, written, confidence, index, served.name)
+            + missing,
             states_html(traces, served.unit_orders, read, written, index, list(extra or [])),
         )
 

@@ -23,6 +23,7 @@ import pandas as pd
 from model.analysis import LearningRecord
 
 from .chart import CHART_CSS, Chart, Scale, Series, chart_html, frame_chart
+from .controls import in_range, lenient_slider
 from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
 from .service import Service
 
@@ -138,14 +139,14 @@ class LearningTab:
 
 def tab(service: Service, picker: Any) -> LearningTab:
     """The "How it learned" tab: loss, errors and per-position accuracy per epoch, and the replayed probe map."""
-    with gr.Row():
+    with gr.Row(elem_classes="chart-row"):
         loss = epoch_plot("Training loss", "cross-entropy loss", "curve-loss")
         share = epoch_plot("What share is still wrong", "% of questions wrong", "curve-errors")
-    with gr.Row():
+    with gr.Row(elem_classes="chart-row"):
         count = epoch_plot("How many of all questions are wrong", "wrong questions", "curve-wrong-count")
         positions = epoch_plot("Which answer digit is learned first", "% right", "curve-positions")
     plots = [loss, share, count, positions]
-    epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
+    epoch = lenient_slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 
     def polished(name: str) -> int:  # metrics are cleaned on load: a count is an int or absent
@@ -164,7 +165,10 @@ def tab(service: Service, picker: Any) -> LearningTab:
 
     def replay(name: str, chosen: float) -> str:
         record = (service.resolve(name)).learning
-        return probe_html(record, int(chosen or 1), polished(name))
+        if record is None:
+            return probe_html(None, 1)
+        shown, why = in_range(chosen, 1, record.epochs, "epoch")
+        return (message(why, "warn") if why else "") + probe_html(record, shown, polished(name))
 
     epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)
     return LearningTab([*plots, epoch, probe], fill)

@@ -98,9 +98,7 @@ def tab(service: Service, picker: Any) -> ManyTab:
             )
             check = gr.Button("Check these", elem_id="batch-button")
         with gr.Column(scale=2, min_width=220):
-            count = gr.Number(
-                label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, precision=0, elem_id="n-random"
-            )
+            count = gr.Number(label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, elem_id="n-random")
             seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed", max_length=20)
             sample = gr.Button("Draw random questions", elem_id="random-button")
     summary = gr.HTML(elem_id="batch-summary", css_template=CSS)

@@ -26,6 +26,7 @@ from model.analysis import SpaceMap
 from model.config import OPERATORS, TaskConfig
 
 from .cache import BoundedCache, fingerprint
+from .controls import whole_number
 from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
 from .service import Service
 
@@ -177,15 +178,6 @@ def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
         f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
         f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">'
     )
-
-
-def whole_number(value: object) -> int | None:
-    """The whole number a number box holds (2.0 is 2), else None (2.5, NaN, text, True)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or value != int(value):
-        return None
-    return int(value)
 
 
 def zoom_request(space: SpaceMap, a_from: object, b_from: object, block: object) -> tuple[int, int, int] | str:
