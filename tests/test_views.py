@@ -241,6 +241,9 @@ def test_the_shared_epoch_plot_draws_a_long_table_as_train_your_own_yields_it():
     rows = pd.DataFrame(
         {"epoch": [1, 1, 2, 2], "value": [40.0, 60.0, 80.0, 20.0], "series": ["held-out exact %", "wrong %"] * 2}
     )
-    html = plot.postprocess(rows)
-    assert "<svg" in html and "</i>held-out exact %</span>" in html and "</i>wrong %</span>" in html
+    rebuilt = type(plot)(**{**plot.constructor_args, "render": False})  # as Gradio rebuilds a session's copy
+    for component in (plot, rebuilt):
+        html = component.postprocess(rows)
+        assert "<svg" in html and "</i>held-out exact %</span>" in html and "</i>wrong %</span>" in html
+        assert "Held-out exact match and wrong on the map" in html
     assert plot.postprocess("<b>text</b>") == "<b>text</b>"

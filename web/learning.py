@@ -74,26 +74,34 @@ def charts(record: LearningRecord) -> list[Chart]:
     ]
 
 
+_PLOTS: dict[str, tuple[str, str, Scale]] = {}  # elem_id -> (title, y title, scale) of each epoch_plot
+_html_postprocess = gr.HTML.postprocess
+
+
+def _postprocess(self: gr.HTML, value: Any) -> str | None:
+    """gr.HTML's postprocess, which also draws a Chart, or a long table as the epoch_plot with this elem_id."""
+    if isinstance(value, pd.DataFrame) and self.elem_id in _PLOTS:
+        value = frame_chart(*_PLOTS[self.elem_id][:2], value, _PLOTS[self.elem_id][2])
+    if isinstance(value, Chart):
+        value = chart_html(value)
+    return _html_postprocess(self, value)
+
+
+# On the class, not the instance: Gradio may rebuild a session's component from its constructor arguments
+# (an instance's own postprocess would be lost), and a gr.HTML subclass gets a generated .pyi stub beside it.
+gr.HTML.postprocess = _postprocess  # type: ignore[method-assign]
+
+
 def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280, scale: Scale = "linear") -> gr.HTML:
     """A chart of per-epoch values (one quantity: `y_title`, with its unit), as an HTML component.
 
-    Set it to chart_html(Chart(...)), or to a long table (columns epoch, value, series; what gr.LinePlot
-    took), which is drawn with this title, y title and scale, so a view that yields tables keeps working."""
-    plot = gr.HTML(
+    Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series: what
+    gr.LinePlot took), which is drawn with this title, y title and scale, so a view that yields tables
+    keeps working."""
+    _PLOTS[elem_id] = (title, y_title, scale)
+    return gr.HTML(
         message(f"{title}: nothing to draw yet."), css_template=CSS + CHART_CSS, elem_id=elem_id, min_width=min_width
     )
-    as_html = plot.postprocess
-
-    def postprocess(value: Any) -> str | None:
-        if isinstance(value, pd.DataFrame):
-            value = frame_chart(title, y_title, value, scale)
-        if isinstance(value, Chart):
-            value = chart_html(value)
-        return as_html(value)
-
-    # An instance's own postprocess, not a gr.HTML subclass: Gradio writes a .pyi stub beside each subclass.
-    plot.postprocess = postprocess  # type: ignore[method-assign]
-    return plot
 
 
 def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
