@@ -222,7 +222,7 @@ def test_the_model_tab_and_the_learning_tab(page):
     page.get_by_role("tab", name="How it learned").click()
     page.locator("#probe-box .panel").wait_for()
     for plot in ("#curve-loss", "#curve-errors", "#curve-wrong-count", "#curve-positions"):
-        page.locator(f"{plot} svg").wait_for()
+        page.locator(f"{plot} .chart svg").wait_for()
     keys = page.locator("#curve-errors .keys").inner_text()
     assert "held-out questions wrong" in keys and "probe map questions wrong" in keys  # named in full
     assert "answer digit 4 (rightmost)" in page.locator("#curve-positions .keys").inner_text()
@@ -336,7 +336,7 @@ def show_tab(page, label: str) -> None:
         page.locator("#map img.spacemap").wait_for()
         page.wait_for_function("document.querySelector('#map img.spacemap').complete")
     elif label == "How it learned":
-        page.locator("#curve-positions svg").wait_for()
+        page.locator("#curve-positions .chart svg").wait_for()
         page.locator("#probe-box img").wait_for()
     elif label == "Many questions":
         page.locator("#n-random input").fill("12")
@@ -413,7 +413,7 @@ def test_every_tab_on_a_phone_has_a_visible_label_and_fits(site):
         assert "Tap a question" in page.locator("#map").inner_text()
         show_tab(page, "How it learned")  # one chart a row, each as wide as the screen allows
         for plot in ("#curve-loss", "#curve-positions"):
-            assert page.locator(f"{plot} svg").bounding_box()["width"] >= 300
+            assert page.locator(f"{plot} .chart svg").bounding_box()["width"] >= 300
         show_tab(page, "Compare")  # the table scrolls inside its own box, not the page
         box = page.locator("#compare-random .tablebox").bounding_box()
         assert box and box["x"] + box["width"] <= 390

@@ -27,7 +27,7 @@ CHART_CSS = """
 .chart svg { width: 100%; height: auto; display: block; overflow: visible; }
 .chart .axis { stroke: currentColor; stroke-opacity: 0.55; }
 .chart .gridline { stroke: currentColor; stroke-opacity: 0.12; }
-.chart text { fill: currentColor; font-size: 11px; }
+.chart text { fill: currentColor; font-size: 12.5px; }
 .chart .title { font-size: 14px; font-weight: 600; margin: 0 0 2px 0; }
 .chart .keys { display: flex; flex-wrap: wrap; gap: 2px 14px; font-size: 13px; margin-top: 2px; }
 .chart .keys i { display: inline-block; width: 14px; height: 3px; vertical-align: middle; margin-right: 5px; }
