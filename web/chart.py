@@ -21,7 +21,7 @@ from .html import esc
 Scale = Literal["linear", "log", "symlog"]
 COLOURS = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
 WIDTH, HEIGHT = 460, 250  # the SVG's own units; it is drawn at the box's width
-LEFT, RIGHT, TOP, BOTTOM = 58, 12, 10, 34  # room for tick labels and axis titles inside the picture
+LEFT, RIGHT, TOP, BOTTOM = 66, 14, 10, 36  # room for tick labels and axis titles inside the picture
 CHART_CSS = """
 .chart { margin: 0; max-width: 560px; }
 .chart svg { width: 100%; height: auto; display: block; overflow: visible; }
