@@ -261,6 +261,10 @@ def test_every_view_follows_the_model_picker(page):
         pick_model(page, "gru3")  # Inside the network redraws gru3's units
         page.locator('#step-text[data-model="gru3"]').wait_for()
         assert "(gru3)" in page.locator("#step-box").inner_text()
+        for tab, view in (("Map", "#map"), ("How it learned", "#probe-box")):
+            page.get_by_role("tab", name=tab).click()
+            page.locator(f'{view} [data-model="gru3"]').wait_for(state="attached")  # an empty marker
+        assert "GRU" in page.locator("#model-tab").inner_text()
         page.get_by_role("tab", name="Many questions").click()
         page.locator("#n-random input").fill("10")
         page.locator("#random-button").click()

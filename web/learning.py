@@ -161,14 +161,15 @@ def tab(service: Service, picker: Any) -> LearningTab:
         return int(service.resolve(name).stored.metrics.get("polish_rounds", 0))
 
     def fill(name: str) -> tuple[Any, ...]:
-        record = (service.resolve(name)).learning
+        served = service.resolve(name)
+        record, model = served.learning, f'<div data-model="{esc(served.name)}"></div>'  # whose record this is
         if record is None:
-            return (*[message(NO_RECORD)] * len(plots), gr.Slider(maximum=2, value=1), probe_html(None, 1))
+            return (*[message(NO_RECORD)] * len(plots), gr.Slider(maximum=2, value=1), model + probe_html(None, 1))
         last = record.epochs
         return (
             *[chart_html(chart) for chart in charts(record)],
             gr.Slider(maximum=max(2, last), value=last),
-            probe_html(record, last, polished(name)),
+            model + probe_html(record, last, polished(name)),
         )
 
     def replay(name: str, chosen: float) -> str:

@@ -331,7 +331,8 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
 
     def fill(name: str) -> tuple[str, str, str]:
         served = service.resolve(name)
-        return map_html(served.space_map, served.task), "", lists_html(served.space_map)
+        model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
+        return model + map_html(served.space_map, served.task), "", lists_html(served.space_map)
 
     def zoom_in(name: str, a: float | None, b: float | None, block: Any) -> str:
         served = service.resolve(name)
