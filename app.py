@@ -77,7 +77,8 @@ def build_demo(service: Service) -> gr.Blocks:
                 interactive=True,
             )
             line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4, min_width=300)
-        with gr.Tabs(selected="one") as tabs:
+        # "wrap": on a phone every tab keeps its visible label on a second row, not behind an unlabelled "⋯".
+        with gr.Tabs(selected="one", overflow_behavior="wrap", elem_id="tabs") as tabs:
             with gr.Tab("One question", id="one"):
                 one = one_sum.tab(service, picker)
             with gr.Tab("Inside the network", id="inside"):
@@ -87,7 +88,7 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("How it learned", id="learning") as learning_tab:
                 record = learning.tab(service, picker)
             with gr.Tab("Many questions", id="many"):
-                lines = many.tab(service, picker)
+                batch = many.tab(service, picker)
             with gr.Tab("Compare", id="compare"):
                 compare.tab(service, picker)
             with gr.Tab("Train your own", id="train"):
@@ -103,12 +104,14 @@ def build_demo(service: Service) -> gr.Blocks:
         map_tab.select(space.fill, picker, space.outputs, **private)
         learning_tab.select(record.fill, picker, record.outputs, **private)
 
-        def switch_model(name: str) -> tuple[Any, ...]:
+        def switch_model(name: str, question: str) -> tuple[Any, ...]:
+            """Every view follows the new model: answered again by it, or cleared with a note saying why."""
             examples = service.examples(name)
             return (
                 header(name),
-                *one.on_model(service, name),
+                *one.on_model(service, name, question),
                 gr.Textbox(placeholder="\n".join(examples[:3])),
+                *many.cleared(service.resolve(name).name),
                 about.model_html(service.model_info(name)),
                 *space.fill(name),
                 *record.fill(name),
@@ -116,10 +119,20 @@ def build_demo(service: Service) -> gr.Blocks:
 
         picker.change(
             switch_model,
-            picker,
-            [line, one.examples, one.question, lines, panel, *space.outputs, *record.outputs],
+            [picker, one.question],
+            [
+                line,
+                one.examples,
+                one.question,
+                *one.outputs,
+                batch.lines,
+                *batch.outputs,
+                panel,
+                *space.outputs,
+                *record.outputs,
+            ],
             **private,
-        )
+        ).then(cells.render, cells.inputs, cells.outputs, **private)
 
         # The API: plain JSON in and out (web/service.py; the README's API section lists them).
         def predict(question: list[str], model: list[str | None] | None = None) -> tuple[list[dict]]:
@@ -186,7 +199,7 @@ PAGE_CSS = """
 #title h1.title { font-size: 28px; font-weight: 700; margin: 4px 0; }
 #title .subtitle { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
 #predict-button { align-self: end; max-height: 44px; }
-@media (max-width: 600px) { #header-row { flex-direction: column; } }
+@media (max-width: 600px) { #header-row, .chart-row { flex-direction: column; } }  /* one chart a row on phones */
 """
 
 

@@ -232,7 +232,8 @@ def _from_dict(cls: type[Config], data: object, what: str) -> Config:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(str(k) for k in set(data) - known)
     if unknown:
-        raise ConfigError(f"{what} has unknown field(s): {', '.join(unknown)[:200]}")
+        fields = "an unknown field" if len(unknown) == 1 else "unknown fields"
+        raise ConfigError(f"{what} has {fields}: {', '.join(unknown)[:200]}")
     return cls(**data)
 
 

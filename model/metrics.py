@@ -100,7 +100,8 @@ def clean_metrics(data: Any) -> tuple[dict[str, Any], list[str]]:
     if out.get("exhaustive_wrong", 0) > out.get("exhaustive_total", math.inf):
         out.pop("exhaustive_wrong"), out.pop("exhaustive_total")
         dropped.append("exhaustive_wrong/exhaustive_total")
-    notes = [f"metrics.json: ignored invalid field(s) {', '.join(dropped[:8])}"] if dropped else []
+    fields = "an invalid field" if len(dropped) == 1 else "invalid fields"
+    notes = [f"metrics.json: ignored {fields} {', '.join(dropped[:8])}"] if dropped else []
     return out, notes
 
 

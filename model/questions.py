@@ -168,6 +168,8 @@ _SPACE_IN_NUMBER = re.compile(r"[0-9]\s+[0-9]")
 def example_questions(config: TaskConfig, count: int = 4) -> list[str]:
     """Questions this task accepts, e.g. ["535+61", "7+8", ...], made from the config alone."""
     picks = [[535, 61, 7, 20], [7, 8, 3, 6], [99, 1, 40, 2], [120, 45, 9, 11], [12, 7, 30, 4]]
+    if config.digits > 3:  # lead with numbers as wide as the task's (53572+6184 for 5 digits), not 3-digit ones
+        picks[0] = [int("53572819"[: config.digits]), int("61847"[: config.digits - 1]), 7, 20]
     out = []
     for i, numbers in enumerate(picks):
         k = config.fewest_terms + i % (config.terms - config.fewest_terms + 1)
@@ -209,8 +211,9 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
     bad = sorted({c for c in compact if c not in DIGITS + OPERATORS})
     if bad:
         shown = " ".join(repr(c) for c in bad[:5])
+        characters = "characters" if len(bad) > 1 else "character"
         raise InputError(
-            f"The question has the character(s) {shown}; write whole numbers joined by {ops_shown}, such as {example}."
+            f"The question has the {characters} {shown}; write whole numbers joined by {ops_shown}, such as {example}."
         )
     unknown = sorted({c for c in compact if c in OPERATORS and c not in config.operators})
     if unknown and not (set(unknown) == {"-"} and re.fullmatch(r"-?[0-9]+([+*]-?[0-9]+)*", compact)):
@@ -233,9 +236,10 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
         )
     for part in parts:
         if len(part) > 20 or not config.smallest <= int(part) <= config.max_term:
+            digits = f"{config.digits} digit" + ("s" if config.digits > 1 else "")
             raise InputError(
                 f"{part[:20]} is outside what this model learned: each number must be from "
-                f"{config.smallest} to {config.max_term} ({config.digits} digit(s) at most)."
+                f"{config.smallest} to {config.max_term} ({digits} at most)."
             )
     terms = [int(p) for p in parts] + [0] * (config.terms - len(parts))
     codes = [OPERATORS.index(op) for op in ops] + [-1] * (config.terms - len(parts))

@@ -275,7 +275,7 @@ def test_invalid_metric_fields_are_dropped_with_a_note(client):
     info = client.predict("html-note", api_name="/model_info")
     assert "exhaustive_wrong" not in info["metrics"] and "exhaustive_total" not in info["metrics"]
     assert info["metrics"]["note"] == HOSTILE_NOTE  # kept as data; the page shows it as text
-    assert any("ignored invalid field(s)" in note for note in info["notes"])
+    assert any("ignored invalid fields" in note for note in info["notes"])
 
 
 def test_a_repo_note_is_shown_as_text_never_as_markup(client):

@@ -1,9 +1,11 @@
 """The app as a person uses it: a real headless Chromium types questions, clicks, and reads the page.
 
 The app runs in-process (one launch for the module); Chromium is Debian's
-(/usr/bin/chromium, installed by tests/run.sh). Screenshots of every view go to
+(/usr/bin/chromium, installed by tests/run.sh). Screenshots of every tab go to
 test-artifacts/ at the repo root (desktop, dark mode and a 390 px phone) for a
-person to look at.
+person to look at; with ADDITION_SCREENSHOTS=docs they also replace the ones in
+docs/ and their manifest (tests/screenshots.py), which tests/test_screenshots.py
+checks against the bundled zoo.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import ROOT, served_app
+from screenshots import record
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -136,9 +139,14 @@ def test_the_map_shows_quickly_and_a_click_opens_the_question(page):
     assert page.locator("#predicted-answer").inner_text().strip() == str(a + b)
 
 
+def choose(page, dropdown: str, name: str) -> None:
+    """Pick `name` in the dropdown with this element id (its options are listed inside it)."""
+    page.locator(f"#{dropdown} input").click()
+    page.locator(f"#{dropdown}").get_by_role("option", name=name, exact=True).click()
+
+
 def pick_model(page, name: str) -> None:
-    page.locator("#model-picker input").click()
-    page.get_by_role("option", name=name, exact=True).click()
+    choose(page, "model-picker", name)
     page.wait_for_function(f"document.querySelector('#model-line').innerText.includes({name!r})")
 
 
@@ -185,7 +193,7 @@ def test_many_questions_table_and_accuracy(page):
     page.locator("#lines textarea").fill("535+61\n12+7\nabc")
     page.locator("#batch-button").click()
     page.get_by_text("Exact-match accuracy").wait_for()
-    assert "of 2 valid questions right; 1 line(s) not accepted" in page.locator("#batch-summary").inner_text()
+    assert "of 2 valid questions right; 1 line not accepted" in page.locator("#batch-summary").inner_text()
     table = page.locator("#batch-table").inner_text()
     assert "596" in table and "The question has" in table
     page.locator("#n-random input").fill("25")
@@ -203,6 +211,8 @@ def test_compare_two_models(page):
     page.locator("#compare-random-button").click()
     page.locator("#compare-random").wait_for()
     assert "they disagree on" in page.locator("#compare-random").inner_text()
+    # add3 against add2: add2 cannot answer 3-digit questions, and says so apart from disagreements
+    assert "add2 cannot answer these" in page.locator("#compare-counts").inner_text()
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
 
 
@@ -211,25 +221,206 @@ def test_the_model_tab_and_the_learning_tab(page):
     assert "LSTM" in page.locator("#model-tab").inner_text()
     page.get_by_role("tab", name="How it learned").click()
     page.locator("#probe-box .panel").wait_for()
-    for plot in ("#curve-loss", "#curve-errors", "#curve-positions"):  # drawn, not still loading
-        page.wait_for_function(f"document.querySelector('{plot} canvas, {plot} svg.marks') !== null")
-    page.wait_for_function("document.querySelector('#probe-box .pending, #curve-loss .pending') === null")
+    for plot in ("#curve-loss", "#curve-errors", "#curve-wrong-count", "#curve-positions"):
+        page.locator(f"{plot} .chart svg").wait_for()
+    keys = page.locator("#curve-errors .keys").inner_text()
+    assert "held-out questions wrong" in keys and "probe map questions wrong" in keys  # named in full
+    assert "answer digit 4 (rightmost)" in page.locator("#curve-positions .keys").inner_text()
+    # Nothing cut off: every legend entry lies inside its chart's box.
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('.chart .key')].filter(k => {
+             const f = k.closest('.chart').getBoundingClientRect(), r = k.getBoundingClientRect();
+             return r.right > f.right + 1 || r.left < f.left - 1 || k.scrollWidth > k.clientWidth + 1;
+           }).length"""
+    )
+    assert outside == 0
     assert "A polishing round" in page.locator("#probe-box").inner_text()  # add3's last 7 epochs polished
     page.screenshot(path=str(ARTIFACTS / "learning.png"), full_page=True)
 
 
-def test_dark_mode_and_a_phone(site):
+# Views that follow the model ----------------------------------------------------------------------
+def test_every_view_follows_the_model_picker(page):
+    ask(page, "535+61")
+    assert page.locator('#verdict [data-model="add3"]').count() == 1
+    try:
+        pick_model(page, "mul2")  # 535+61 is not a question for mul2: the verdict says so, naming mul2
+        page.locator('#verdict [data-model="mul2"]').wait_for()
+        assert "only knows *" in page.locator("#verdict-text").inner_text()
+        assert page.locator("#predicted-answer").count() == 0
+        assert "35*61" in page.locator("#examples").inner_text()
+        pick_model(page, "add5")  # a question add5 answers: answered again, by add5
+        page.locator('#verdict [data-model="add5"][data-question="535+61"]').wait_for()
+        assert page.locator("#predicted-answer").inner_text().strip() == "596"
+        examples = page.locator("#examples").inner_text()
+        assert "53572+6184" in examples and "535+61" not in examples  # examples as wide as add5's numbers
+        # What the page shows is what /predict answers for the model it names.
+        page.get_by_text("The /predict API result (JSON)").click()
+        page.locator("#predict-json").get_by_text("add5").first.wait_for()
+        page.get_by_role("tab", name="Inside the network").click()
+        page.locator('#step-text[data-model="add5"]').wait_for()
+        pick_model(page, "gru3")  # Inside the network redraws gru3's units
+        page.locator('#step-text[data-model="gru3"]').wait_for()
+        assert "(gru3)" in page.locator("#step-box").inner_text()
+        for tab, view in (("Map", "#map"), ("How it learned", "#probe-box")):
+            page.get_by_role("tab", name=tab).click()
+            page.locator(f'{view} [data-model="gru3"]').wait_for(state="attached")  # an empty marker
+        assert "GRU" in page.locator("#model-tab").inner_text()
+        page.get_by_role("tab", name="Many questions").click()
+        page.locator("#n-random input").fill("10")
+        page.locator("#random-button").click()
+        page.locator('#batch-summary [data-model="gru3"]').wait_for()
+        pick_model(page, "add3")  # the table was gru3's: cleared, with a note saying why
+        page.get_by_text("The model is now add3").wait_for()
+        assert page.locator("#batch-rows").count() == 0
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-random-button").click()
+        page.locator("#compare-random").wait_for()
+        choose(page, "compare-b", "gru3")
+        page.get_by_text("Model B is now gru3").wait_for()
+        assert page.locator("#compare-random").count() == 0
+    finally:
+        pick_model(page, "add3")
+
+
+# Inputs and errors ---------------------------------------------------------------------------------
+def test_the_zoom_answers_bad_values_in_one_sentence_and_says_which_block_it_shows(page):
+    page.get_by_role("tab", name="Map").click()
+    page.locator("#map img.spacemap").wait_for()
+    assert page.locator("#map .xticks span").count() >= 3 and page.locator("#map .yticks span").count() >= 3
+    for a, b, phrase in (("-5", "0", "so -5 is outside the map"), ("0", "1000", "so 1,000 is outside the map")):
+        page.locator("#zoom-a input").fill(a)
+        page.locator("#zoom-b input").fill(b)
+        page.locator("#zoom-button").click()
+        page.locator("#map-zoom").get_by_text(phrase).wait_for()
+        assert page.locator(".toast-body").count() == 0  # no bare red "Error" pill
+    page.locator("#zoom-a input").fill("900")
+    page.locator("#zoom-b input").fill("0")
+    page.locator("#zoom-button").click()
+    page.locator("#map-zoom img.spacemap").wait_for()
+    assert "first number 900–999, second 0–99" in page.locator("#map-zoom").inner_text()
+    assert page.locator("#map-zoom .xticks span").count() >= 3
+    assert "log scale of 1 − margin" in page.locator("#map").inner_text()
+
+
+def test_other_controls_answer_bad_values_in_one_sentence(page):
+    ask(page, "535+61")
+    page.get_by_role("tab", name="Inside the network").click()
+    page.locator("#states img.heat").first.wait_for()
+    page.locator("#step input[type=number]").fill("50")
+    page.locator("#step input[type=number]").press("Enter")
+    page.locator("#step-box").get_by_text("not 50: showing 11").wait_for()
+    page.get_by_role("tab", name="Many questions").click()
+    page.locator("#n-random input").fill("2.5")
+    page.locator("#random-button").click()
+    page.locator("#batch-summary").get_by_text("must be a whole number from 1 to 500, got 2.5").wait_for()
+    assert page.locator(".toast-body").count() == 0  # no bare red "Error" pill
+
+
+# Phone, dark mode and the screenshots -------------------------------------------------------------
+TABS = {  # tab label -> screenshot name
+    "One question": "one-question",
+    "Inside the network": "inside",
+    "Map": "map",
+    "How it learned": "learning",
+    "Many questions": "many",
+    "Compare": "compare",
+    "Train your own": "train-own",
+    "The model": "model",
+}
+
+
+def show_tab(page, label: str) -> None:
+    """Open a tab and wait until what it shows is drawn (the bundled default model, add3)."""
+    page.get_by_role("tab", name=label).click()
+    if label == "One question":
+        page.locator("#attribution table.att").wait_for()
+    elif label == "Inside the network":
+        page.locator("#states img.heat").first.wait_for()
+    elif label == "Map":
+        page.locator("#map img.spacemap").wait_for()
+        page.wait_for_function("document.querySelector('#map img.spacemap').complete")
+    elif label == "How it learned":
+        page.locator("#curve-positions .chart svg").wait_for()
+        page.locator("#probe-box img").wait_for()
+    elif label == "Many questions":
+        page.locator("#n-random input").fill("12")
+        page.locator("#seed input, #seed textarea").first.fill("7")
+        page.locator("#random-button").click()
+        page.locator("#batch-rows").wait_for()
+    elif label == "Compare":
+        page.locator("#compare-n input").fill("12")
+        page.locator("#compare-seed input, #compare-seed textarea").first.fill("1")
+        page.locator("#compare-random-button").click()
+        page.locator("#compare-random").wait_for()
+    elif label == "The model":
+        page.locator("#model-panel").wait_for()
+
+
+def shoot(page, name: str, what: str, models: tuple[str, ...] = ("add3",), full_page: bool = True) -> None:
+    """A screenshot into test-artifacts/ (and docs/, see tests/screenshots.py) of what `models` answered."""
+    png = page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, animations="disabled")
+    record(png, name, list(models), what)
+
+
+def tour(page, suffix: str, what: str, width: int) -> None:
+    """Every tab, each checked to fit the screen and screenshotted."""
+    ask(page, "535+61")
+    for label, name in TABS.items():
+        show_tab(page, label)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{label}: the page is {wide}px wide on a {width}px screen"
+        shown = ("add3", "add2") if label == "Compare" else ("add3",)  # Compare: model A and model B
+        shoot(page, f"{name}{suffix}.png", f"{label}, {what}", shown)
+
+
+def new_page(site, viewport: dict, scheme: str = "light", touch: bool = False):
     url, _, browser = site
-    for name, viewport, scheme in (
-        ("phone", {"width": 390, "height": 844}, "dark"),
-        ("dark", {"width": 1280, "height": 900}, "dark"),
-    ):
-        page = browser.new_page(viewport=viewport, color_scheme=scheme)
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url + "/?__theme=dark", wait_until="domcontentloaded")
+    page = browser.new_page(viewport=viewport, color_scheme=scheme, has_touch=touch, is_mobile=touch)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url + ("/?__theme=dark" if scheme == "dark" else ""), wait_until="domcontentloaded")
+    return page
+
+
+def test_every_tab_on_a_desktop(site):
+    page = new_page(site, {"width": 1280, "height": 900})
+    try:
         ask(page, "535+61")
-        # Nothing may be wider than the screen: the positions table fits a phone.
-        width = page.evaluate("document.querySelector('#positions').scrollWidth")
-        assert width <= viewport["width"], f"the positions table is {width}px wide on a {viewport['width']}px screen"
-        page.screenshot(path=str(ARTIFACTS / f"one-question-{name}.png"), full_page=True)
+        shoot(page, "app.png", "the page as it opens, answering 535+61", full_page=False)
+        tour(page, "", "desktop, 1280 px", 1280)
+    finally:
+        page.close()
+
+
+def test_every_tab_in_dark_mode(site):
+    page = new_page(site, {"width": 1280, "height": 900}, "dark")
+    try:
+        tour(page, "-dark", "dark mode, 1280 px", 1280)
+    finally:
+        page.close()
+
+
+def test_every_tab_on_a_phone_has_a_visible_label_and_fits(site):
+    page = new_page(site, {"width": 390, "height": 844}, "dark", touch=True)
+    try:
+        ask(page, "535+61")
+        for label in TABS:  # every tab reachable by its own visible label, none behind a "⋯" menu
+            tab = page.get_by_role("tab", name=label)
+            assert tab.is_visible(), label
+            box = tab.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+        # The predicted and true answers stay on one line each.
+        for boxes in page.locator("#verdict .chars").all():
+            heights = boxes.evaluate("b => [b.getBoundingClientRect().height, b.firstElementChild.offsetHeight]")
+            assert heights[0] < 2 * heights[1], heights
+        show_tab(page, "Map")
+        assert page.locator("#map .touch").is_visible() and not page.locator("#map .mouse").is_visible()
+        assert "Tap a question" in page.locator("#map").inner_text()
+        show_tab(page, "How it learned")  # one chart a row, each as wide as the screen allows
+        for plot in ("#curve-loss", "#curve-positions"):
+            assert page.locator(f"{plot} .chart svg").bounding_box()["width"] >= 300
+        show_tab(page, "Compare")  # the table scrolls inside its own box, not the page
+        box = page.locator("#compare-random .tablebox").bounding_box()
+        assert box and box["x"] + box["width"] <= 390
+        tour(page, "-phone", "a 390 px phone, dark mode", 390)
+    finally:
         page.close()

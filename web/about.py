@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from model.metrics import percent
 
-from .html import WARN, esc
+from .html import WARN, esc, plural
 
 
 def model_line(info: dict, summary: str) -> str:
@@ -49,8 +49,8 @@ def model_html(info: dict) -> str:
         ),
         (
             "Network",
-            f"{esc(n['cell'].upper())}: {n['encoder_layers']} encoder layer(s) of {n['encoder_units']} units, "
-            f"RepeatVector({t['answer_length']}), {n['decoder_layers']} decoder layer(s) of "
+            f"{esc(n['cell'].upper())}: {plural(n['encoder_layers'], 'encoder layer')} of {n['encoder_units']} units, "
+            f"RepeatVector({t['answer_length']}), {plural(n['decoder_layers'], 'decoder layer')} of "
             f"{n['decoder_units']} units, softmax over {len(t['alphabet'])} characters",
         ),
     ]

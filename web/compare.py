@@ -8,7 +8,7 @@ import gradio as gr
 
 from model.metrics import percent
 
-from .html import CSS, RIGHT, WARN, WRONG, esc, show_char
+from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural, show_char
 from .many import TABLE_CSS
 from .one_sum import verdict_html
 from .service import MAX_RANDOM, Service
@@ -21,6 +21,8 @@ COMPARE_CSS = """
 .both td.q { font-family: ui-monospace, Menlo, Consolas, monospace; }
 .both .no { color: #dc2626; font-weight: 700; } .both .ok { color: #059669; } .both .warn { color: #d97706; }
 .both tr.differ td { background: rgba(217, 119, 6, 0.12); }
+.both tr.refused td { color: var(--body-text-color-subdued); }
+.both thead th { position: sticky; top: 0; z-index: 1; background: var(--background-fill-primary); }
 """
 
 
@@ -28,7 +30,8 @@ def _confidences(result: dict) -> str:
     if result.get("error"):
         return ""
     return " ".join(
-        f'<span class="mono">{show_char(p["char"])}</span> {percent(p["confidence"], 1)}' for p in result["positions"]
+        f'<span class="mono">{show_char(p["char"])}</span> {confidence_text(p["confidence"])}'
+        for p in result["positions"]
     )
 
 
@@ -38,7 +41,7 @@ def compare_one_html(data: dict, name_a: str, name_b: str) -> str:
     sides = []
     for name, result in ((name_a, data["a"]), (name_b, data["b"])):
         sides.append(
-            f'<div><h3>{esc(name)}</h3>{verdict_html(result)}<div class="hint">{_confidences(result)}</div></div>'
+            f'<div><h3>{esc(name)}</h3>{verdict_html(result, name)}<div class="hint">{_confidences(result)}</div></div>'
         )
     return f'<div class="panel sides" id="compare-one">{"".join(sides)}</div>'
 
@@ -49,32 +52,56 @@ def _mark(row: dict | None) -> str:
     return f'<span class="ok">{RIGHT}</span>' if row["correct"] else f'<span class="no">{WRONG}</span>'
 
 
+def row_kind(ra: dict, rb: dict) -> str:
+    """How two answers to one question relate: "refused" (either model could not answer), "differ", "agree"."""
+    if ra.get("error") or rb.get("error"):
+        return "refused"
+    return "differ" if ra.get("prediction") != rb.get("prediction") else "agree"
+
+
 def compare_random_html(data: dict, name_a: str, name_b: str) -> str:
+    """Both tables side by side: differing rows first, then refused ones, then agreeing; counted apart."""
     if data.get("error"):
         return f'<div class="panel warn">{WARN} {esc(data["error"])}</div>'
     a, b = data["a"], data["b"]
+    if b.get("error"):
+        return f'<div class="panel warn">{WARN} {esc(name_b)}: {esc(b["error"])}</div>'
     summary = []
     for name, table in ((name_a, a), (name_b, b)):
         accuracy = "no valid questions" if table["accuracy"] is None else percent(table["accuracy"], 1)
         summary.append(f"<b>{esc(name)}</b>: {accuracy} ({table['correct']} of {table['valid']} right)")
-    rows, differ = [], 0
-    for i, (ra, rb) in enumerate(zip(a["rows"], b["rows"], strict=False)):
-        disagree = ra.get("prediction") != rb.get("prediction")
-        differ += disagree
+    pairs = list(enumerate(zip(a["rows"], b["rows"], strict=True)))
+    kinds = [row_kind(ra, rb) for _, (ra, rb) in pairs]
+    order = sorted(range(len(pairs)), key=lambda k: ("differ", "refused", "agree").index(kinds[k]))
+    rows = []
+    for k in order:
+        i, (ra, rb) = pairs[k]
         rows.append(
-            f'<tr class="{"differ" if disagree else ""}"><td>{i + 1}</td><td class="q">{esc(ra["question"])}</td>'
+            f'<tr class="{kinds[k]}"><td>{i + 1}</td><td class="q">{esc(ra["question"])}</td>'
             f'<td class="q">{esc(ra["true_answer"])}</td><td class="q">{esc(ra.get("prediction") or "")}</td>'
             f'<td>{_mark(ra)}</td><td class="q">{esc(rb.get("prediction") or "")}</td><td>{_mark(rb)}</td></tr>'
         )
+    both = kinds.count("differ") + kinds.count("agree")
+    counts = [f"they disagree on {kinds.count('differ')} of the {plural(both, 'question')} both answered"]
+    for name, table in ((name_a, a), (name_b, b)):
+        refused = table["total"] - table["valid"]
+        if refused:
+            counts.append(f"{esc(name)} cannot answer these: {refused}")
     head = (
-        f"<tr><th>#</th><th>Question</th><th>True</th><th>{esc(name_a)}</th><th></th><th>{esc(name_b)}</th>"
-        "<th></th></tr>"
+        f"<thead><tr><th>#</th><th>Question</th><th>True</th><th>{esc(name_a)}</th><th></th><th>{esc(name_b)}</th>"
+        "<th></th></tr></thead>"
     )
     return (
-        f'<div class="panel" id="compare-random"><div>{" · ".join(summary)} · they disagree on {differ} of '
-        f'{len(rows)} (seed {a.get("seed")})</div><div class="tablebox"><table class="both">{head}'
-        f"{''.join(rows)}</table></div></div>"
+        f'<div class="panel" id="compare-random" data-models="{esc(name_a)} {esc(name_b)}">'
+        f'<div>{" · ".join(summary)}</div><div id="compare-counts">{" · ".join(counts)} (seed {a.get("seed")}; '
+        f'rows where they differ come first)</div><div class="tablebox"><table class="both">{head}<tbody>'
+        f"{''.join(rows)}</tbody></table></div></div>"
     )
+
+
+def cleared(which: str, name: str) -> str:
+    """The result after model A or B changed: it was another pair's answers."""
+    return message(f"Model {which} is now {name}, so the last comparison was cleared: press Compare to ask both.")
 
 
 def tab(service: Service, picker: Any) -> None:
@@ -99,7 +126,6 @@ def tab(service: Service, picker: Any) -> None:
         count = gr.Number(
             label=f"Or this many random questions from model A's task (1 to {MAX_RANDOM})",
             value=20,
-            precision=0,
             elem_id="compare-n",
             min_width=200,
         )
@@ -121,4 +147,10 @@ def tab(service: Service, picker: Any) -> None:
         result,
         **private,
     )
-    model_a.change(lambda a: gr.Textbox(placeholder=service.examples(a)[0]), model_a, question, **private)
+    model_a.change(
+        lambda a: (gr.Textbox(placeholder=service.examples(a)[0]), cleared("A", a)),
+        model_a,
+        [question, result],
+        **private,
+    )
+    model_b.change(lambda b: cleared("B", b), model_b, result, **private)

@@ -13,6 +13,8 @@ import io
 
 import numpy as np
 
+from model.metrics import percent
+
 PAD_SHOWN = "␣"  # how the padding space is drawn, so a person can see it
 RIGHT, WRONG, WARN = "☑", "☒", "⚠"
 
@@ -26,6 +28,7 @@ CSS = """
 .panel { font-size: 15px; line-height: 1.5; }
 .panel tr { border: 0 !important; }  /* Gradio's default HTML styles box every row */
 .mono, .grid td, .grid th, .chars span { font-family: ui-monospace, Menlo, Consolas, monospace; }
+.chars { display: inline-block; white-space: nowrap; }  /* an answer's boxes stay on one line */
 .chars span { display: inline-block; min-width: 1.5em; padding: 2px 4px; margin: 1px; text-align: center;
   border: 1px solid var(--border-color-primary); border-radius: 4px; }
 .chars span.bad { background: #fde2e2; color: #9b1c1c; border-color: #e02424; font-weight: 700; }
@@ -50,6 +53,10 @@ CSS = """
 .hint { color: var(--body-text-color-subdued); font-size: 13px; }
 .legend { display: inline-block; width: 140px; height: 10px; border-radius: 3px; vertical-align: middle;
   margin: 0 6px; border: 1px solid var(--border-color-primary); }
+.legendbox { display: inline-block; position: relative; vertical-align: middle; margin: 0 6px 12px 6px; }
+.legendbox .legend { margin: 0; width: 200px; }
+.legendticks { position: absolute; left: 0; right: 0; top: 12px; height: 12px; font-size: 10px; }
+.legendticks span { position: absolute; transform: translateX(-50%); }
 .heat { image-rendering: pixelated; border: 1px solid var(--border-color-primary); max-width: 100%; }
 @media (max-width: 600px) { .pos .tops { display: none; } .big { font-size: 22px; } .panel { font-size: 14px; } }
 """
@@ -59,6 +66,16 @@ def esc(text: object) -> str:
     """Escape for HTML, and neutralise the characters Gradio's HTML templates treat specially."""
     escaped = html.escape(str(text), quote=True)
     return escaped.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;").replace("`", "&#96;")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 layer", "2 layers", "1,000 questions": the count and the word in its proper number."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def confidence_text(value: float) -> str:
+    """How sure the model is of a character, as every view writes it (99.99%, never a rounded-up 100.0%)."""
+    return percent(value, 1)
 
 
 def show_char(char: str) -> str:
@@ -87,11 +104,34 @@ def colour_scale(values: np.ndarray, anchors: list[tuple[float, tuple[int, int, 
     return np.stack(channels, axis=-1).round().astype(np.uint8)
 
 
+MARGIN_TICKS = (0.0, 0.9, 0.99, 1.0)  # margins labelled on the legend
+
+
+def margin_position(margin: np.ndarray | float) -> np.ndarray:
+    """Where a right answer's margin sits on the colour scale, 0 (barely right) … 1 (sure), on a log scale of
+    1 - margin: a linear scale paints 0.9, 0.99 and 0.999 the same teal, hiding where carries make a model
+    less sure. The stored margins are bytes of 1/127.5, so 1 - margin runs over 0, 1/127.5 … 1."""
+    gap = np.clip((1 - np.asarray(margin, dtype=np.float64)) * 127.5, 0, 127.5)
+    return 1 - np.log1p(gap) / np.log1p(127.5)
+
+
 def margin_palette() -> np.ndarray:
     """256 colours for stored margins (0 = -1 … 255 = +1): yellow (barely right) to teal (sure), red wrong."""
-    palette = colour_scale(np.clip(np.arange(256) / 127.5 - 1, 0, 1), MARGIN)
+    palette = colour_scale(margin_position(np.arange(256) / 127.5 - 1), MARGIN)
     palette[:128] = WRONG_RGB  # a margin of 0 or less is a wrong answer
     return palette
+
+
+def margin_legend() -> str:
+    """The map legend: what the colour means, with margins marked where they fall on the log scale."""
+    stops = ", ".join(f"rgb{rgb} {100 * pos:.0f}%" for pos, rgb in MARGIN)
+    marks = "".join(f'<span style="left:{100 * float(margin_position(m)):.1f}%">{m:g}</span>' for m in MARGIN_TICKS)
+    return (
+        '<span class="hint marginkey">Colour: how sure the model is of its least sure answer digit (margin = '
+        "p(right) − p(best wrong), on a log scale of 1 − margin):<br>barely right"
+        f'<span class="legendbox"><span class="legend" style="background: linear-gradient(90deg, {stops})"></span>'
+        f'<span class="legendticks">{marks}</span></span>sure</span>'
+    )
 
 
 def css_colour(value: float, anchors: list[tuple[float, tuple[int, int, int]]]) -> str:

@@ -19,7 +19,21 @@ import numpy as np
 from model.forward import LayerTrace
 from model.questions import InputError
 
-from .html import CSS, DIVERGING, SEQUENTIAL, colour_scale, css_colour, data_uri, esc, legend, png_bytes, show_char
+from .controls import in_range, lenient_slider
+from .html import (
+    CSS,
+    DIVERGING,
+    SEQUENTIAL,
+    colour_scale,
+    confidence_text,
+    css_colour,
+    data_uri,
+    esc,
+    legend,
+    message,
+    png_bytes,
+    show_char,
+)
 from .service import Service
 
 ATTRIBUTION_METHOD = (
@@ -29,6 +43,7 @@ ATTRIBUTION_METHOD = (
 )
 STEP_PX, UNIT_PX = 26, 3
 FRAME = (245, 158, 11)
+ASK_FIRST = '<div class="panel hint">Ask a question in the One question tab first.</div>'
 INSIDE_CSS = """
 .att td.v { min-width: 2.2em; text-align: center; font-size: 12px; }
 .states { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
@@ -125,8 +140,11 @@ def states_html(
     )
 
 
-def step_text(traces: list[LayerTrace], read: str, written: str, confidence: list[float], step: int) -> str:
-    """What happens at one step, in words: the character read or written and the units that moved most."""
+def step_text(
+    traces: list[LayerTrace], read: str, written: str, confidence: list[float], step: int, model: str = ""
+) -> str:
+    """What happens at one step, in words: the character read or written and the units that moved most;
+    the panel names the model (data-model) whose states these are."""
     total = len(read) + len(written)
     step = max(0, min(step, total - 1))
     encoder = [t for t in traces if t.name.startswith("encoder")][-1]
@@ -136,13 +154,14 @@ def step_text(traces: list[LayerTrace], read: str, written: str, confidence: lis
         what = f"the encoder reads {show_char(read[step])}"
     else:
         trace, local = decoder, step - len(read)
-        what = f"the decoder writes {show_char(written[local])} ({100 * confidence[local]:.1f}% sure)"
+        what = f"the decoder writes {show_char(written[local])} ({confidence_text(confidence[local])} sure)"
     before = trace.hidden[0, local - 1] if local else np.zeros_like(trace.hidden[0, 0])
     change = trace.hidden[0, local] - before
     top = np.argsort(-np.abs(change))[:5]
     moved = ", ".join(f"unit {int(u)} ({change[u]:+.2f})" for u in top)
     return (
-        f'<div class="panel" id="step-text"><b>Step {step + 1} of {total}</b>: {what}. '
+        f'<div class="panel" id="step-text" data-model="{esc(model)}"><b>Step {step + 1} of {total}</b> '
+        f"({esc(model)}): {what}. "
         f"The hidden-state units that changed most: {moved}.</div>"
     )
 
@@ -162,7 +181,7 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
         "to walk through the computation one character at a time."
     )
     with gr.Row():
-        step = gr.Slider(1, 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
+        step = lenient_slider(1, 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
         show = gr.CheckboxGroup(
             [("cell state c", "cell"), ("gates", "gates")],
             value=[],
@@ -172,20 +191,24 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
             min_width=200,
         )
     text = gr.HTML(
-        '<div class="panel hint">Ask a question in the One question tab first.</div>',
+        ASK_FIRST,
         elem_id="step-box",
         css_template=CSS + INSIDE_CSS,
     )
     pictures = gr.HTML(elem_id="states", css_template=CSS + INSIDE_CSS)
 
     def render(question_text: str, name: str, step_number: float, extra: list[str]) -> tuple[Any, str, str]:
+        if not isinstance(question_text, str) or not question_text.strip():
+            return gr.Slider(), ASK_FIRST, ""
         try:
             served, result, traces = service.trace(question_text, name)
         except InputError as err:
-            return gr.Slider(), f'<div class="panel hint">{esc(str(err))}</div>', ""
+            model = esc(service.resolve(name).name)
+            return gr.Slider(), f'<div class="panel hint" data-model="{model}">{model}: {esc(str(err))}</div>', ""
         read, written = result["network_input"], result["answer_text"]
         total = len(read) + len(written)
-        index = int(max(1, min(float(step_number or 1), total))) - 1
+        shown, why = in_range(step_number, 1, total, "step")
+        index = shown - 1
         confidence = [p["confidence"] for p in result["positions"]]
         missing = ""
         if extra and served.stored.net.cell != "lstm":
@@ -200,7 +223,9 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
             )
         return (
             gr.Slider(maximum=total, value=index + 1),
-            step_text(traces, read, written, confidence, index) + missing,
+            (message(why, "warn") if why else "")
+            + step_text(traces, read, written, confidence, index, served.name)
+            + missing,
             states_html(traces, served.unit_orders, read, written, index, list(extra or [])),
         )
 

@@ -2,8 +2,12 @@
 
 The trainer records, after every epoch, the loss, held-out exact match, the
 accuracy of each answer position (which digit is learned first) and the
-answers to a fixed probe of evenly spaced questions (learning.npz). Curves
-are Gradio line plots; the slider redraws the probe map of that epoch.
+answers to a fixed probe of evenly spaced questions (learning.npz). Each chart
+shows one quantity on its y axis, with its unit, every series named in full
+below it, whole-number epochs on x, and a logarithmic axis where values fall
+from thousands to zero. Charts are
+drawn as SVG (web/chart.py); `epoch_plot` is the chart component the other tabs share. The slider
+redraws the probe map of that epoch.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import pandas as pd
 
 from model.analysis import LearningRecord
 
-from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
+from .chart import CHART_CSS, Chart, Scale, Series, chart_html, frame_chart
+from .controls import in_range, lenient_slider
+from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
 from .service import Service
 
 NO_RECORD = (
@@ -27,32 +33,75 @@ NO_RECORD = (
 )
 
 
-def curves(record: LearningRecord | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(loss, errors, per-position accuracy) as long tables for line plots, x = epoch."""
-    if record is None:
-        empty = pd.DataFrame({"epoch": [], "value": [], "series": []})
-        return empty, empty, empty
+def charts(record: LearningRecord) -> list[Chart]:
+    """A learning record as four charts: the loss, the share still wrong, the count still wrong, each digit."""
     epochs = np.arange(1, record.epochs + 1)
-    loss = pd.DataFrame({"epoch": epochs, "value": record.loss, "series": "training loss"})
-    errors = [pd.DataFrame({"epoch": epochs, "value": 100 * (1 - record.exact_match), "series": "held-out wrong %"})]
-    measured = record.space_wrong >= 0
-    if measured.any():
-        errors.append(
-            pd.DataFrame(
-                {
-                    "epoch": epochs[measured],
-                    "value": record.space_wrong[measured].astype(float),
-                    "series": "wrong over every question (count)",
-                }
-            )
-        )
     probe_wrong = (record.probe_margin <= 127).reshape(record.epochs, -1).mean(axis=1) * 100
-    errors.append(pd.DataFrame({"epoch": epochs, "value": probe_wrong, "series": "probe map wrong %"}))
-    positions = [
-        pd.DataFrame({"epoch": epochs, "value": 100 * record.per_position[:, p], "series": f"answer position {p + 1}"})
-        for p in range(record.per_position.shape[1])
+    measured = record.space_wrong >= 0
+    digits = record.per_position.shape[1]
+
+    def digit_name(p: int) -> str:
+        where = " (leftmost)" if p == 0 else " (rightmost)" if p == digits - 1 else ""
+        return f"answer digit {p + 1}{where}"
+
+    return [
+        Chart(
+            "Training loss (cross-entropy)", "loss (log scale)", [Series("training loss", epochs, record.loss)], "log"
+        ),
+        Chart(
+            "What share is still wrong",
+            "% wrong (log scale)",
+            [
+                Series("held-out questions wrong", epochs, 100 * (1 - record.exact_match)),
+                Series("probe map questions wrong", epochs, probe_wrong),
+            ],
+            "symlog",
+        ),
+        Chart(
+            "How many of all questions are wrong",
+            "count (log scale)",
+            [Series("wrong over every question", epochs[measured], record.space_wrong[measured])]
+            if measured.any()
+            else [],
+            "symlog",
+            "Not measured for this model: it is measured after an epoch only when every question can be asked.",
+        ),
+        Chart(
+            "Which answer digit is learned first",
+            "% right (held-out)",
+            [Series(digit_name(p), epochs, 100 * record.per_position[:, p]) for p in range(digits)],
+        ),
     ]
-    return loss, pd.concat(errors, ignore_index=True), pd.concat(positions, ignore_index=True)
+
+
+_PLOTS: dict[str, tuple[str, str, Scale]] = {}  # elem_id -> (title, y title, scale) of each epoch_plot
+_html_postprocess = gr.HTML.postprocess
+
+
+def _postprocess(self: gr.HTML, value: Any) -> str | None:
+    """gr.HTML's postprocess, which also draws a Chart, or a long table as the epoch_plot with this elem_id."""
+    if isinstance(value, pd.DataFrame) and self.elem_id in _PLOTS:
+        value = frame_chart(*_PLOTS[self.elem_id][:2], value, _PLOTS[self.elem_id][2])
+    if isinstance(value, Chart):
+        value = chart_html(value)
+    return _html_postprocess(self, value)
+
+
+# On the class, not the instance: Gradio may rebuild a session's component from its constructor arguments
+# (an instance's own postprocess would be lost), and a gr.HTML subclass gets a generated .pyi stub beside it.
+gr.HTML.postprocess = _postprocess  # type: ignore[method-assign]
+
+
+def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280, scale: Scale = "linear") -> gr.HTML:
+    """A chart of per-epoch values (one quantity: `y_title`, with its unit), as an HTML component.
+
+    Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series: what
+    gr.LinePlot took), which is drawn with this title, y title and scale, so a view that yields tables
+    keeps working."""
+    _PLOTS[elem_id] = (title, y_title, scale)
+    return gr.HTML(
+        message(f"{title}: nothing to draw yet."), css_template=CSS + CHART_CSS, elem_id=elem_id, min_width=min_width
+    )
 
 
 def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
@@ -62,7 +111,7 @@ def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
     return (
         f'<div><img class="heat" style="width:min(400px,100%)" alt="map {esc(caption)}" '
-        f'src="{data_uri(png_bytes(rgb))}"></div><div>{legend(MARGIN, "barely right", "sure")} '
+        f'src="{data_uri(png_bytes(rgb))}"></div><div>{margin_legend()} '
         f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
         f"{esc(axis[0])}…{esc(axis[-1])}, y: second ({esc(caption)})</span></div>"
     )
@@ -96,41 +145,39 @@ class LearningTab:
     fill: Callable[[str], tuple]
 
 
-def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280) -> gr.LinePlot:
-    """A line plot of per-epoch values: one line per `series` (the long tables `curves` builds)."""
-    return gr.LinePlot(
-        x="epoch",
-        y="value",
-        color="series",
-        title=title,
-        y_title=y_title,
-        elem_id=elem_id,
-        min_width=min_width,
-        height=260,
-    )
-
-
 def tab(service: Service, picker: Any) -> LearningTab:
     """The "How it learned" tab: loss, errors and per-position accuracy per epoch, and the replayed probe map."""
-    with gr.Row():
-        loss = epoch_plot("Training loss", "loss", "curve-loss")
-        errors = epoch_plot("What is still wrong", "", "curve-errors")
+    with gr.Row(elem_classes="chart-row"):
+        loss = epoch_plot("Training loss", "cross-entropy loss", "curve-loss")
+        share = epoch_plot("What share is still wrong", "% of questions wrong", "curve-errors")
+    with gr.Row(elem_classes="chart-row"):
+        count = epoch_plot("How many of all questions are wrong", "wrong questions", "curve-wrong-count")
         positions = epoch_plot("Which answer digit is learned first", "% right", "curve-positions")
-    epoch = gr.Slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
+    plots = [loss, share, count, positions]
+    epoch = lenient_slider(1, 2, value=1, step=1, label="Epoch: replay the probe map as it changed", elem_id="epoch")
     probe = gr.HTML(elem_id="probe-box", css_template=CSS)
 
     def polished(name: str) -> int:  # metrics are cleaned on load: a count is an int or absent
         return int(service.resolve(name).stored.metrics.get("polish_rounds", 0))
 
     def fill(name: str) -> tuple[Any, ...]:
-        record = (service.resolve(name)).learning
-        frames = curves(record)
-        last = record.epochs if record is not None else 1
-        return (*frames, gr.Slider(maximum=max(2, last), value=last), probe_html(record, last, polished(name)))
+        served = service.resolve(name)
+        record, model = served.learning, f'<div data-model="{esc(served.name)}"></div>'  # whose record this is
+        if record is None:
+            return (*[message(NO_RECORD)] * len(plots), gr.Slider(maximum=2, value=1), model + probe_html(None, 1))
+        last = record.epochs
+        return (
+            *[chart_html(chart) for chart in charts(record)],
+            gr.Slider(maximum=max(2, last), value=last),
+            model + probe_html(record, last, polished(name)),
+        )
 
     def replay(name: str, chosen: float) -> str:
         record = (service.resolve(name)).learning
-        return probe_html(record, int(chosen or 1), polished(name))
+        if record is None:
+            return probe_html(None, 1)
+        shown, why = in_range(chosen, 1, record.epochs, "epoch")
+        return (message(why, "warn") if why else "") + probe_html(record, shown, polished(name))
 
     epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)
-    return LearningTab([loss, errors, positions, epoch, probe], fill)
+    return LearningTab([*plots, epoch, probe], fill)

@@ -6,13 +6,14 @@ thousand rows stands out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from model.metrics import percent
 
-from .html import CSS, RIGHT, WARN, WRONG, esc
+from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural
 from .service import MAX_BATCH_CHARS, MAX_RANDOM, Service
 
 TABLE_CSS = """
@@ -23,7 +24,7 @@ TABLE_CSS = """
 .batch tr.refused td { background: rgba(217, 119, 6, 0.10); }
 .batch .mark { font-size: 20px; font-weight: 700; }
 .batch .mark.ok { color: #059669; } .batch .mark.no { color: #dc2626; } .batch .mark.warn { color: #d97706; }
-.tablebox { max-height: 520px; overflow: auto; }
+.tablebox { max-height: 520px; max-width: 100%; overflow: auto; }  /* long or wide tables scroll in their box */
 """
 
 
@@ -45,7 +46,7 @@ def table_html(result: dict) -> str:
         body.append(
             f'<tr class="{"right" if ok else "wrong"}"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
             f'<td class="n">{esc(row["true_answer"])}</td><td class="n">{esc(row["prediction"])}</td>'
-            f"<td>{percent(row['min_confidence'], 1)}</td><td>{mark}</td></tr>"
+            f"<td>{confidence_text(row['min_confidence'])}</td><td>{mark}</td></tr>"
         )
     head = "<tr><th>#</th><th>Question</th><th>True</th><th>Predicted</th><th>Least sure</th><th></th></tr>"
     return f'<div class="tablebox"><table class="batch" id="batch-rows">{head}{"".join(body)}</table></div>'
@@ -55,20 +56,36 @@ def table_summary(result: dict) -> str:
     """The accuracy line above the table (HTML: error texts may quote a visitor's input)."""
     if result.get("error"):
         return f'<div class="panel"><span class="warn">{WARN}</span> {esc(result["error"])}</div>'
+    model = esc(result["model"])
     if result["accuracy"] is None:
         text = "<b>No valid questions to score.</b> "
     else:
         text = f"<b>Exact-match accuracy: {percent(result['accuracy'], 1)}</b> "
     text += f"({result['correct']} of {result['valid']} valid questions right"
     invalid = result["total"] - result["valid"]
-    text += f"; {invalid} line(s) not accepted, see the table)" if invalid else ")"
+    text += f"; {plural(invalid, 'line')} not accepted, see the table)" if invalid else ")"
     if result.get("seed") is not None:
         text += f" · seed {result['seed']}"
-    return f'<div class="panel">{text}</div>'
+    return f'<div class="panel" data-model="{model}">{text} · answered by <b>{model}</b></div>'
 
 
-def tab(service: Service, picker: Any) -> Any:
-    """The "Many questions" tab; returns the lines box, whose placeholder follows the chosen model."""
+def cleared(name: str) -> tuple[str, str]:
+    """(summary, table) after the model changed: the old model's table would sit under the new name."""
+    note = (
+        f"The model is now {name}, so any earlier table (another model's answers) was cleared: press Check "
+        "these or Draw random questions to ask it."
+    )
+    return message(note), ""
+
+
+@dataclass
+class ManyTab:
+    lines: Any  # the lines box, whose placeholder follows the chosen model
+    outputs: list[Any]  # summary and table, cleared when the model changes
+
+
+def tab(service: Service, picker: Any) -> ManyTab:
+    """The "Many questions" tab: pasted lines or random draws, checked by the chosen model."""
     examples = service.examples(service.default)
     with gr.Row():
         with gr.Column(scale=3, min_width=260):
@@ -81,9 +98,7 @@ def tab(service: Service, picker: Any) -> Any:
             )
             check = gr.Button("Check these", elem_id="batch-button")
         with gr.Column(scale=2, min_width=220):
-            count = gr.Number(
-                label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, precision=0, elem_id="n-random"
-            )
+            count = gr.Number(label=f"How many random questions (1 to {MAX_RANDOM:,})", value=20, elem_id="n-random")
             seed = gr.Textbox(label="Seed (optional, to repeat a draw)", elem_id="seed", max_length=20)
             sample = gr.Button("Draw random questions", elem_id="random-button")
     summary = gr.HTML(elem_id="batch-summary", css_template=CSS)
@@ -99,4 +114,4 @@ def tab(service: Service, picker: Any) -> Any:
     sample.click(
         lambda n, s, name: show(service.random_sums(n, s, name)), [count, seed, picker], [summary, table], **private
     )
-    return lines
+    return ManyTab(lines, [summary, table])

@@ -17,18 +17,23 @@ from model.config import TaskConfig
 from model.metrics import percent
 from model.questions import MAX_QUESTION_CHARS
 
-from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, esc, show_char
+from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, esc, show_char
 from .inside import INSIDE_CSS, attribution_html
 from .service import Service
 
 START = '<div class="panel hint">Type a question (or click an example) and press Predict.</div>'
+NO_ATTRIBUTION = (
+    '<div class="panel hint">Ask a question to see which input characters drive each answer character.</div>'
+)
 
 
-def verdict_html(result: dict) -> str:
-    """The answer, the true result and right/wrong, with wrong characters marked."""
+def verdict_html(result: dict, model: str | None = None) -> str:
+    """The answer, the true result and right/wrong, with wrong characters marked; the panel names the model
+    that answered (`model` for a refused question, whose result names none)."""
+    tags = f'data-question="{esc(result["question"])}" data-model="{esc(result.get("model") or model or "")}"'
     if result.get("error"):
         return (
-            f'<div class="panel" data-question="{esc(result["question"])}">'
+            f'<div class="panel" {tags}>'
             f'<span class="big warn" id="verdict-mark">{WARN}</span> '
             f'<span id="verdict-text">{esc(result["error"])}</span></div>'
         )
@@ -37,13 +42,14 @@ def verdict_html(result: dict) -> str:
     if result["correct"]:
         mark, text = f'<span class="big ok" id="verdict-mark">{RIGHT}</span>', "right"
     else:
-        places = ", ".join(str(i + 1) for i, w in enumerate(wrong) if w)
+        places = [str(i + 1) for i, w in enumerate(wrong) if w]
         mark = f'<span class="big no" id="verdict-mark">{WRONG}</span>'
-        text = f"wrong: the true answer is {result['true_answer']} (position(s) {places} differ)"
+        differ = f"position {places[0]} differs" if len(places) == 1 else f"positions {', '.join(places)} differ"
+        text = f"wrong: the true answer is {result['true_answer']} ({differ})"
     padded = " " in result["answer_text"] + result["true_text"]
     note = f' <span class="hint">({PAD_SHOWN} is padding)</span>' if padded else ""
     return (
-        f'<div class="panel" data-question="{esc(result["question"])}"><div class="big">'
+        f'<div class="panel" {tags}><div class="big">'
         f'<span class="mono">{esc(result["question"])} = </span>'
         f'<span class="mono" id="predicted-answer">{esc(answer)}</span> {mark}</div>'
         f'<div id="verdict-text">{esc(text)}. Predicted {chars_html(result["answer_text"], wrong)} '
@@ -98,7 +104,7 @@ def positions_html(result: dict) -> str:
         rows.append(
             f'<tr><td>{pos["index"] + 1}</td><td class="mono big">{show_char(pos["char"])}</td>'
             f'<td>{bar(pos["confidence"], low)}<span class="{"warn" if low else ""}">'
-            f'{percent(pos["confidence"], 1)}</span></td><td class="tops">{alts}</td><td>{mark}</td></tr>'
+            f'{confidence_text(pos["confidence"])}</span></td><td class="tops">{alts}</td><td>{mark}</td></tr>'
         )
     return (
         '<div class="panel scroll"><table class="pos"><tr><th>#</th><th>Chose</th><th>Confidence</th>'
@@ -116,9 +122,13 @@ class OneQuestionTab:
     show: Callable[[str, str], tuple]
     events: list[Any]
 
-    def on_model(self, service: Service, name: str) -> list[Any]:
+    def on_model(self, service: Service, name: str, text: str) -> list[Any]:
+        """A new model: its examples, and the question on screen answered again by it (or the start note)."""
         examples = service.examples(name)
-        return [gr.Dataset(samples=[[q] for q in examples]), gr.Textbox(placeholder=examples[0])]
+        answers = (
+            self.show(text, name) if isinstance(text, str) and text.strip() else (START, "", "", NO_ATTRIBUTION, None)
+        )
+        return [gr.Dataset(samples=[[q] for q in examples]), gr.Textbox(placeholder=examples[0]), *answers]
 
 
 def tab(service: Service, picker: Any) -> OneQuestionTab:
@@ -148,7 +158,7 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
             positions = gr.HTML(css_template=CSS, elem_id="positions")
     gr.Markdown("### What each answer character depends on")
     depends = gr.HTML(
-        '<div class="panel hint">Ask a question to see which input characters drive each answer character.</div>',
+        NO_ATTRIBUTION,
         css_template=CSS + INSIDE_CSS,
         elem_id="attribution",
     )
@@ -163,7 +173,13 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
             if result["error"] is None
             else '<div class="panel hint">No attribution: the question was not accepted.</div>'
         )
-        return verdict_html(result), encoding_html(result, served.task), positions_html(result), grid, result
+        return (
+            verdict_html(result, served.name),
+            encoding_html(result, served.task),
+            positions_html(result),
+            grid,
+            result,
+        )
 
     outputs = [verdict, encoding, positions, depends, raw]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}

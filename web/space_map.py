@@ -1,17 +1,20 @@
 """The "Map" view: every question of the task as one pixel, coloured by how sure the model is of it.
 
 x is the first number, y the second. Right answers run from yellow (barely
-right) to deep teal (sure); wrong answers are red and, when there are few,
-circled so that 4 wrong in a million cannot be missed. Hovering shows the
-question under the pointer (in the browser, from the axes sent with the
-picture); clicking opens it in the "One question" tab. The pictures are drawn
-once per model from the stored map.npz and cached; requests only look them up.
+right) to deep teal (sure) on a log scale of 1 - margin, so that the structure
+among right answers shows too; wrong answers are red and, when there are few,
+circled so that 4 wrong in a million cannot be missed. Hovering (or, on a touch
+screen, tapping) shows the question under the pointer (in the browser, from the
+axes sent with the picture); clicking opens it in the "One question" tab. The
+whole map is drawn once per model from the stored map.npz and kept in a
+bounded cache keyed by its content; requests only look it up.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +26,15 @@ from model.analysis import SpaceMap
 from model.config import OPERATORS, TaskConfig
 
 from . import gradio_internals
-from .html import CSS, MARGIN, WRONG_RGB, data_uri, esc, legend, margin_palette, message, png_bytes
+from .cache import BoundedCache, fingerprint
+from .controls import whole_number
+from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
 from .service import Service
 
 RING_LIMIT = 200  # circle wrong cells only when there are at most this many
+BLOCK_SIZES = (25, 50, 100, 200)  # zoomed blocks: this many numbers a side
+PICTURES_KEPT = 16  # whole-map pictures cached (a few hundred KB each): the zoo, plus visitors' own models
+TICKS = 5  # labelled values along each axis
 MAP_CSS = """
 .mapbox { position: relative; display: inline-block; max-width: 100%; }
 .mapbox img { display: block; width: min(640px, 100%); height: auto; image-rendering: pixelated; cursor: crosshair;
@@ -34,7 +42,18 @@ MAP_CSS = """
 .maptip { position: absolute; pointer-events: none; background: var(--background-fill-primary);
   border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 1px 6px; font-size: 13px;
   font-family: ui-monospace, Menlo, Consolas, monospace; display: none; white-space: nowrap; z-index: 5; }
-.axis { font-size: 12px; color: var(--body-text-color-subdued); }
+.mapframe { display: grid; grid-template-columns: 3.2em minmax(0, 640px); justify-content: start; column-gap: 4px;
+  max-width: 100%; }
+.mapframe .mapbox { display: block; }
+.mapframe img.spacemap { width: 100%; }
+.yticks, .xticks { position: relative; font-size: 11px; color: var(--body-text-color-subdued);
+  font-family: ui-monospace, Menlo, Consolas, monospace; }
+.xticks { height: 1.4em; }
+.yticks span { position: absolute; right: 2px; transform: translateY(-50%); white-space: nowrap; }
+.xticks span { position: absolute; top: 0; transform: translateX(-50%); white-space: nowrap; }
+.axisname { font-size: 12px; color: var(--body-text-color-subdued); }
+.touch { display: none; }
+@media (hover: none) { .mouse { display: none; } .touch { display: inline; } }
 .qlist button { margin: 2px; padding: 2px 8px; border-radius: 4px; border: 1px solid var(--border-color-primary);
   background: var(--background-fill-secondary); font-family: ui-monospace, Menlo, Consolas, monospace; cursor: pointer;
   color: var(--body-text-color); }
@@ -121,14 +140,21 @@ def render(space: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = Non
     }
 
 
-_PICTURES: dict[int, str] = {}  # id(SpaceMap) -> the whole map's <img>; one per served model
+# The whole map's (<img>, axes) per map content: never an id(), which a new model can inherit from a dropped one.
+_PICTURES: BoundedCache[tuple[str, dict]] = BoundedCache(PICTURES_KEPT)
 
 
-def _whole(space: SpaceMap) -> str:
-    if id(space) not in _PICTURES:
+def map_key(space: SpaceMap) -> str:
+    """What the whole-map picture is drawn from (the colours come from the margins and the wrong cells)."""
+    return fingerprint(space.a_values, space.b_values, space.margin, space.wrong, space.ops, space.rest_terms)
+
+
+def _whole(space: SpaceMap) -> tuple[str, dict]:
+    def draw() -> tuple[str, dict]:
         png, axes = render(space)
-        _PICTURES[id(space)] = _img(_palette_png(png), axes, space)
-    return _PICTURES[id(space)]
+        return _img(_palette_png(png), axes, space), axes
+
+    return _PICTURES.get(map_key(space), draw)
 
 
 def _palette_png(png: bytes) -> bytes:
@@ -155,35 +181,97 @@ def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
     )
 
 
+def zoom_request(space: SpaceMap, a_from: object, b_from: object, block: object) -> tuple[int, int, int] | str:
+    """(row0, col0, size) of the block a visitor asked for, or one sentence saying what is wrong with it."""
+    try:
+        size = int(str(block))
+    except ValueError:
+        size = 0
+    if size not in BLOCK_SIZES:
+        return f"The block size is one of {', '.join(map(str, BLOCK_SIZES))} numbers a side."
+    start = []
+    for value, axis, what in ((a_from, space.a_values, "first"), (b_from, space.b_values, "second")):
+        low, high = int(axis[0]), int(axis[-1])
+        if value is None or value == "":
+            return f"Type where the {what} number should start, from {low} to {high}."
+        number = whole_number(value)
+        if number is None:
+            return f"The {what} number starts at a whole number from {low} to {high}, not {str(value)[:20]}."
+        if not low <= number <= high:
+            return f"The {what} number goes from {low} to {high}, so {number:,} is outside the map."
+        start.append(min(int(np.searchsorted(axis, number)), len(axis) - 1))
+    col0, row0 = start
+    return row0, col0, size
+
+
+def _range(values: list[int]) -> str:
+    return f"{values[0]}–{values[-1]}"
+
+
+def round_ticks(values: list[int], most: int = TICKS) -> list[tuple[float, int]]:
+    """(fraction of the axis, value) for round values along an axis of cells, at each cell's centre."""
+    low, high = values[0], values[-1]
+    span = max(1, high - low)
+    step = next(s * 10**k for k in range(12) for s in (1, 2, 2.5, 5) if span / (s * 10**k) <= most - 1)
+    first = math.ceil(low / step) * step
+    marks = []
+    for value in np.arange(first, high + 1, step):
+        index = min(int(np.searchsorted(values, value)), len(values) - 1)
+        marks.append(((index + 0.5) / len(values), int(values[index])))
+    return marks
+
+
+def ticks_html(axes: dict) -> tuple[str, str]:
+    """(y ticks, x ticks): round values at their cells' centres, placed as fractions of the picture."""
+    parts = []
+    for values, side in ((axes["b"], "top"), (axes["a"], "left")):
+        parts.append("".join(f'<span style="{side}:{100 * f:.2f}%">{v}</span>' for f, v in round_ticks(values)))
+    return parts[0], parts[1]
+
+
+def _framed(picture: str, axes: dict) -> str:
+    """The picture with its axis ticks: second numbers down the left, first numbers along the bottom."""
+    y_ticks, x_ticks = ticks_html(axes)
+    return (
+        f'<div class="mapframe"><div class="yticks" aria-hidden="true">{y_ticks}</div>'
+        f'<div class="mapbox">{picture}<div class="maptip"></div></div><div></div>'
+        f'<div class="xticks" aria-hidden="true">{x_ticks}</div><div></div>'
+        '<div class="axisname">x → first number, y ↓ second number</div></div>'
+    )
+
+
 def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
-    """The map panel: picture, axes, legend and what it shows; or why there is none."""
+    """The map panel: picture, axes, legend and what it shows; or why there is none. `zoom` is
+    (row0, col0, size) from `zoom_request`."""
     if space is None:
         return message(
             "This model has no stored map: maps are drawn by `python -m trainer` when it verifies a model, "
             "and this one was made without it."
         )
     if zoom is None:
-        picture = _whole(space)
+        picture, axes = _whole(space)
         what = (
             "every question of the task"
             if space.complete
             else (f"{space.cells:,} questions sampled evenly from a space too large to draw whole")
         )
     else:
-        b_from, a_from, size = zoom
-        row0 = int(np.searchsorted(space.b_values, b_from))
-        col0 = int(np.searchsorted(space.a_values, a_from))
+        row0, col0, size = zoom
         png, axes = render(space, row0, col0, size)
         picture = _img(png, axes, space)
-        what = f"a block of {len(axes['b'])} x {len(axes['a'])} questions"
+        what = (
+            f"a block of {len(axes['b'])} x {len(axes['a'])} questions "
+            f"(first number {_range(axes['a'])}, second {_range(axes['b'])})"
+        )
     wrong = len(space.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
     count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
     return (
-        f'<div class="panel"><div>{count}: {esc(what)}{esc(third)}. x: the first number '
-        f"({space.a_values[0]}…{space.a_values[-1]}), y: the second. Hover to read a question; click to open it."
-        f'</div><div class="mapbox">{picture}<div class="maptip"></div></div><div>'
-        f"{legend(MARGIN, 'barely right', 'sure')} "
+        f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
+        f"x: the first number ({space.a_values[0]}…{space.a_values[-1]}), y: the second. "
+        '<span class="mouse">Hover to read a question; click to open it.</span>'
+        '<span class="touch">Tap a question to open it.</span>'
+        f"</div>{_framed(picture, axes)}<div>{margin_legend()} "
         f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>'
     )
 
@@ -233,23 +321,28 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
         '<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS
     )
     with gr.Row():
-        a_from = gr.Number(
-            label="Zoom: first number from", value=0, precision=0, minimum=0, elem_id="zoom-a", min_width=140
-        )
-        b_from = gr.Number(label="second number from", value=0, precision=0, minimum=0, elem_id="zoom-b", min_width=140)
-        size = gr.Dropdown([25, 50, 100, 200], value=100, label="block size", elem_id="zoom-size", min_width=100)
+        # No minimum or precision: Gradio would refuse or round a bad value itself, as a bare "Error"; the
+        # zoom answers every value with a sentence instead (zoom_request).
+        a_from = gr.Number(label="Zoom: first number from", value=0, elem_id="zoom-a", min_width=140)
+        b_from = gr.Number(label="second number from", value=0, elem_id="zoom-b", min_width=140)
+        size = gr.Dropdown(list(BLOCK_SIZES), value=100, label="block size", elem_id="zoom-size", min_width=100)
         zoom = gr.Button("Zoom", elem_id="zoom-button", min_width=100)
     zoomed = gr.HTML(js_on_load=MAP_JS, elem_id="map-zoom", css_template=CSS + MAP_CSS)
     lists = gr.HTML(js_on_load=MAP_JS, elem_id="map-lists", css_template=CSS + MAP_CSS)
 
     def fill(name: str) -> tuple[str, str, str]:
         served = service.resolve(name)
-        return map_html(served.space_map, served.task), "", lists_html(served.space_map)
+        model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
+        return model + map_html(served.space_map, served.task), "", lists_html(served.space_map)
 
     def zoom_in(name: str, a: float | None, b: float | None, block: Any) -> str:
         served = service.resolve(name)
-        block_size = int(block) if str(block).isdigit() else 100
-        return map_html(served.space_map, served.task, (int(b or 0), int(a or 0), min(200, block_size)))
+        if served.space_map is None:
+            return map_html(None, served.task)
+        block_or_why = zoom_request(served.space_map, a, b, block)
+        if isinstance(block_or_why, str):
+            return message(block_or_why, "warn")
+        return map_html(served.space_map, served.task, block_or_why)
 
     def open_cell(name: str, evt: gr.EventData) -> tuple[Any, Any]:
         text = cell_question(service, name, gradio_internals.event_payload(evt))

@@ -1,0 +1,54 @@
+"""Controls whose values reach the view as sent, so that the view answers a bad one with a sentence.
+
+Gradio checks a slider's value against its range itself and, finding it out
+of range, raises an error that the page (launched with show_error=False) shows
+as a bare red "Error" and the server logs as a failure. Sliders made here skip
+that check (marked by a CSS class; other sliders keep it), and their views
+check every value themselves (a whole number, within range) and say what is
+wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gradio as gr
+
+LENIENT = "lenient"  # the CSS class that marks such a slider; it survives Gradio rebuilding the component
+_checked_preprocess = gr.Slider.preprocess
+
+
+def _preprocess(self: gr.Slider, payload: float) -> float:
+    if LENIENT in (self.elem_classes or []):
+        return payload  # the handler checks it and says what is wrong
+    return _checked_preprocess(self, payload)
+
+
+# On the class, not the instance: a slider updated by a handler (gr.Slider(maximum=...)) is rebuilt from its
+# constructor arguments for that session, which would drop an instance's own preprocess.
+gr.Slider.preprocess = _preprocess  # type: ignore[method-assign]
+
+
+def lenient_slider(*args: Any, **kwargs: Any) -> gr.Slider:
+    """A gr.Slider whose value reaches the handler unchecked (the handler checks it: see `in_range`)."""
+    classes = kwargs.pop("elem_classes", None) or []
+    return gr.Slider(*args, elem_classes=[*([classes] if isinstance(classes, str) else classes), LENIENT], **kwargs)
+
+
+def whole_number(value: object) -> int | None:
+    """The whole number a number box or slider holds (2.0 is 2), else None (2.5, NaN, text, True, None)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)
+
+
+def in_range(value: object, low: int, high: int, what: str) -> tuple[int, str]:
+    """(the value to show, "" or one sentence): a bad value shows the nearest good one, and says so."""
+    number = whole_number(value)
+    if number is not None and low <= number <= high:
+        return number, ""
+    nearest = low if number is None or number < low else high
+    return nearest, f"The {what} is a whole number from {low} to {high}, not {str(value)[:20]}: showing {nearest}."
