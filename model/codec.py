@@ -2,7 +2,10 @@
 
 The network reads "535+61" as a fixed-length row of characters (padded, maybe
 reversed) and one-hot encodes each character; it writes the answer the same
-way, with a leading "-" for a negative answer. Everything works on whole numpy
+way, with a leading "-" for a negative answer, most significant digit first or,
+for `answer_order="lsb"`, lowest digit first ("596" written "695", "-42" written
+"24-", pads after). `reading_order` turns what a network wrote back into the
+usual order: everything that reads a model's answer goes through it. Everything works on whole numpy
 arrays, so encoding all 1,000,000 three-digit pairs takes well under a second.
 """
 
@@ -59,14 +62,43 @@ def encode_questions(q: Questions, config: TaskConfig) -> np.ndarray:
 
 
 def encode_answers(values: np.ndarray, config: TaskConfig) -> np.ndarray:
-    """(N,) ints -> (N, answer_length) alphabet indices; negatives carry a "-" before their digits."""
+    """(N,) ints -> (N, answer_length) alphabet indices in the order the network writes them.
+
+    msb: negatives carry a "-" before their digits, padded as the task pads. lsb: the same characters
+    reversed, units first and pads last, so each position is always the same column.
+    """
     values = np.asarray(values, dtype=np.int64)
-    tokens = _number_tokens(np.abs(values), config.answer_length, config)
+    tokens = _number_tokens(np.abs(values), config.answer_length, config)  # right-aligned
     negative = values < 0
     if negative.any():
         first_digit = config.answer_length - np.char.str_len(np.abs(values[negative]).astype(str))
         tokens[np.flatnonzero(negative), first_digit - 1] = config.chars.index("-")
+    if config.answer_order == "lsb":
+        return tokens[:, ::-1].copy()
     return _squeeze_pads(tokens, config)
+
+
+def reading_order(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
+    """(N, answer_length) answer tokens as the network wrote them -> the same answers as people read them
+    (most significant digit first, padded as the task pads). The identity for msb tasks."""
+    tokens = np.asarray(tokens)
+    if config.answer_order == "msb":
+        return tokens
+    backwards = tokens[:, ::-1]
+    if config.padding == "left":
+        return backwards.copy()
+    # Right padding: move the leading run of pads (the pads written last) to the end. Only that run:
+    # a pad the network wrote between digits stays where it is, so a malformed answer stays malformed.
+    is_pad = backwards == config.chars.index(PAD)
+    lead = np.where(is_pad.all(axis=1), 0, np.argmin(is_pad, axis=1))
+    length = tokens.shape[1]
+    index = (np.arange(length)[None, :] + lead[:, None]) % length
+    return np.take_along_axis(backwards, index, axis=1)
+
+
+def answer_texts(tokens: np.ndarray, config: TaskConfig) -> list[str]:
+    """(N, answer_length) answer tokens as written -> N strings as people read them (padding kept)."""
+    return tokens_to_text(reading_order(tokens, config), config)
 
 
 def one_hot(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:

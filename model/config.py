@@ -27,6 +27,7 @@ DIGITS = "0123456789"
 ALLOWED_CHARS = PAD + OPERATORS + DIGITS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
+ANSWER_ORDERS = ("msb", "lsb")  # the order the network writes an answer's digits: most or least significant first
 CELLS = tuple(cells.CELLS)  # "lstm", "gru", "simple_rnn"
 
 MAX_DIGITS = 9
@@ -78,6 +79,9 @@ class TaskConfig:
                (keras.io), "uniform" picks a value uniformly, "mixed" draws half of each.
     smallest:  the least term value (the tutorial draws from 1).
     largest:   the greatest term value; None means 10**digits - 1.
+    answer_order: "msb" writes the answer as people do (keras.io); "lsb" writes it lowest digit first,
+               units at the first position and the sign after the digits ("-42" is written "24-"), so each
+               digit comes after the carry it depends on. Folders from before this field are "msb".
     """
 
     digits: int = 3
@@ -90,6 +94,7 @@ class TaskConfig:
     largest: int | None = None
     operators: str = "+"
     min_terms: int | None = None
+    answer_order: str = "msb"
 
     def __post_init__(self) -> None:
         if self.alphabet is None and isinstance(self.operators, str):
@@ -164,7 +169,7 @@ class TaskConfig:
 
     # JSON round trip -----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _without_new_defaults(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -202,7 +207,7 @@ class NetworkConfig:
         validate_network(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _without_new_defaults(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -224,6 +229,15 @@ class NetworkConfig:
 
 
 Config = TypeVar("Config", TaskConfig, NetworkConfig)
+
+# Fields added after models were published: left out of the JSON while they hold the value every older
+# file means by saying nothing, so an older model's files are written back byte for byte.
+LATER_FIELDS: dict[str, Any] = {"answer_order": "msb", "decoder": "repeat", "attention": "dot", "brackets": False}
+
+
+def _without_new_defaults(config: TaskConfig | NetworkConfig) -> dict[str, Any]:
+    data = dataclasses.asdict(config)
+    return {k: v for k, v in data.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 
 
 def _from_dict(cls: type[Config], data: object, what: str) -> Config:
@@ -286,6 +300,7 @@ def validate_task(config: TaskConfig) -> None:
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
     _one_of("padding", c.padding, PADDINGS)
     _one_of("sampling", c.sampling, SAMPLINGS)
+    _one_of("answer_order", c.answer_order, ANSWER_ORDERS)
     _whole("smallest", c.smallest, 0, 10**c.digits - 1)
     if c.largest is not None:
         _whole("largest", c.largest, 1, 10**c.digits - 1)
