@@ -106,6 +106,15 @@ def one_hot(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
     return np.eye(config.num_chars, dtype=np.float32)[tokens]
 
 
+def shifted_answers(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
+    """(N, answer_length) answer tokens as written -> the attention decoder's teacher-forcing input
+    (N, answer_length, num_chars): at each step the character before, the all-zero vector at the first."""
+    tokens = np.asarray(tokens)
+    shifted = np.zeros((*tokens.shape, config.num_chars), np.float32)
+    shifted[:, 1:] = one_hot(tokens[:, :-1], config)
+    return shifted
+
+
 def tokens_to_text(tokens: np.ndarray, config: TaskConfig) -> list[str]:
     """(N, L) alphabet indices -> N strings (padding kept)."""
     table = np.array(list(config.chars))

@@ -29,6 +29,8 @@ SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
 ANSWER_ORDERS = ("msb", "lsb")  # the order the network writes an answer's digits: most or least significant first
 CELLS = tuple(cells.CELLS)  # "lstm", "gru", "simple_rnn"
+DECODERS = cells.DECODERS  # "repeat", "attention"
+ATTENTIONS = tuple(cells.ATTENTIONS)  # "dot" (Luong), "additive" (Bahdanau)
 
 MAX_DIGITS = 9
 MAX_TERMS = 18
@@ -194,7 +196,10 @@ class TaskConfig:
 class NetworkConfig:
     """The network our builder makes: encoder RNN(s) -> RepeatVector -> decoder RNN(s) -> softmax.
 
-    The defaults are the keras.io example's: one LSTM(128) each side.
+    The defaults are the keras.io example's: one LSTM(128) each side. decoder "attention" replaces the
+    RepeatVector with a decoder fed its own last character that reads every encoder state through
+    `attention` ("dot": Luong, "additive": Bahdanau; model/cells.py); it needs equal encoder and
+    decoder units. Folders from before these fields are "repeat".
     """
 
     cell: str = "lstm"
@@ -202,6 +207,8 @@ class NetworkConfig:
     decoder_units: int = 128
     encoder_layers: int = 1
     decoder_layers: int = 1
+    decoder: str = "repeat"
+    attention: str = "dot"
 
     def __post_init__(self) -> None:
         validate_network(self)
@@ -327,16 +334,21 @@ def validate_network(net: NetworkConfig) -> None:
     _whole("decoder_units", net.decoder_units, 1, MAX_UNITS)
     _whole("encoder_layers", net.encoder_layers, 1, MAX_LAYERS)
     _whole("decoder_layers", net.decoder_layers, 1, MAX_LAYERS)
+    _one_of("decoder", net.decoder, DECODERS)
+    _one_of("attention", net.attention, ATTENTIONS)
+    _check(
+        net.decoder != "attention" or net.encoder_units == net.decoder_units,
+        f"decoder_units must equal encoder_units ({net.encoder_units}) for the attention decoder, "
+        f"got {net.decoder_units}: it starts from the encoder's state and compares its own with the encoder's",
+    )
 
 
 def parameter_count(task: TaskConfig, net: NetworkConfig) -> int:
-    """Trainable numbers in the network (sizes the weights file before it is read)."""
-    cell = cells.CELLS[net.cell]
-    total, width = 0, task.num_chars
-    for units in [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers:
-        total += cell.parameter_count(width, units)
-        width = units
-    return total + (net.decoder_units + 1) * task.num_chars
+    """Trainable numbers in the network (sizes the weights file before it is read): the sum over
+    model.network.weight_layout, the one place that lists the network's arrays."""
+    from .network import weight_layout  # network.py imports this module
+
+    return sum(math.prod(shape) for shape in weight_layout(task, net).values())
 
 
 def enumerable(config: TaskConfig, limit: int = 2_000_000) -> bool:

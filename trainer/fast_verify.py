@@ -39,7 +39,7 @@ CHUNK = 16384  # decoder rows per compiled call (the last chunk is padded, so on
 THREADS = 2  # chunks computed at once
 
 
-TENSORFLOW = Ops(sigmoid=tf.sigmoid, tanh=tf.tanh)
+TENSORFLOW = Ops(sigmoid=tf.sigmoid, tanh=tf.tanh, softmax=tf.nn.softmax, einsum=tf.einsum)
 
 
 def layer_weights(model) -> tuple[str, list[list[np.ndarray]], list[list[np.ndarray]], list[np.ndarray]]:
