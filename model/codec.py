@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .brackets import bracket_patterns, max_pairs, opens_and_closes
 from .config import OPERATORS, PAD, TaskConfig
 from .questions import Questions
 
@@ -51,14 +52,44 @@ def encode_questions(q: Questions, config: TaskConfig) -> np.ndarray:
         [config.chars.index(op) if op in config.chars else pad_id for op in OPERATORS] + [pad_id], dtype=np.int32
     )
     counts = q.counts
+    opens, closes = _bracket_counts(q, config)
     pieces = []
     for t in range(config.terms):
         if t:
             pieces.append(op_tokens[q.ops[:, t - 1]][:, None])  # code -1 picks the final PAD entry
+        if opens is not None:
+            pieces.append(_bracket_slots(opens[:, t], "(", config))
         digits = _number_tokens(q.terms[:, t], config.term_width, config)
         pieces.append(np.where((counts > t)[:, None], digits, pad_id))
+        if closes is not None:
+            pieces.append(_bracket_slots(closes[:, t], ")", config))
     tokens = _squeeze_pads(np.concatenate(pieces, axis=1), config)
+    # Bracket slots leave more room than any question uses; the text is at one end, the pads at the other.
+    length = config.question_length
+    tokens = tokens[:, :length] if config.padding == "right" else tokens[:, tokens.shape[1] - length :]
     return tokens[:, ::-1].copy() if config.reverse else tokens
+
+
+def _bracket_counts(q: Questions, config: TaskConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(N, terms) how many '(' come before and ')' after each term, or (None, None) without brackets."""
+    if not config.brackets:
+        return None, None
+    opens = np.zeros(q.terms.shape, np.int64)
+    closes = np.zeros(q.terms.shape, np.int64)
+    groups = np.zeros(len(q), np.int16) if q.groups is None else q.groups
+    counts = q.counts
+    for k in np.unique(counts).tolist():
+        for g in np.unique(groups[counts == k]).tolist():
+            rows = (counts == k) & (groups == g)
+            before, after = opens_and_closes(bracket_patterns(k)[g], k)
+            opens[rows, :k], closes[rows, :k] = before, after
+    return opens, closes
+
+
+def _bracket_slots(count: np.ndarray, char: str, config: TaskConfig) -> np.ndarray:
+    """(N, max pairs) tokens: `count` brackets, the rest PAD (squeezed away afterwards)."""
+    slots = np.arange(max_pairs(config.terms))
+    return np.where(slots[None, :] < count[:, None], config.chars.index(char), config.chars.index(PAD)).astype(np.int32)
 
 
 def encode_answers(values: np.ndarray, config: TaskConfig) -> np.ndarray:

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import brackets as bracketing
 from . import cells
 
 PAD = " "
 OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
 DIGITS = "0123456789"
-ALLOWED_CHARS = PAD + OPERATORS + DIGITS
+BRACKETS = "()"
+ALLOWED_CHARS = PAD + OPERATORS + DIGITS + BRACKETS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
 ANSWER_ORDERS = ("msb", "lsb")  # the order the network writes an answer's digits: most or least significant first
@@ -59,9 +61,9 @@ def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
     _check(value in choices, f"{name} must be one of {', '.join(choices)}, got {repr(value)[:40]}")
 
 
-def default_alphabet(operators: str) -> str:
-    """Pad, the task's operators (and '-' for negative answers), then the digits."""
-    return PAD + "".join(op for op in OPERATORS if op in operators) + DIGITS
+def default_alphabet(operators: str, brackets: bool = False) -> str:
+    """Pad, the task's operators (and '-' for negative answers), then the digits (then the brackets)."""
+    return PAD + "".join(op for op in OPERATORS if op in operators) + DIGITS + (BRACKETS if brackets else "")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class TaskConfig:
     answer_order: "msb" writes the answer as people do (keras.io); "lsb" writes it lowest digit first,
                units at the first position and the sign after the digits ("-42" is written "24-"), so each
                digit comes after the carry it depends on. Folders from before this field are "msb".
+    brackets:  questions may bracket terms, such as (12+7)*3 and 12-(34-5) (model/brackets.py): every
+               bracket pattern of each question's terms, drawn uniformly; at most 5 terms.
     """
 
     digits: int = 3
@@ -97,10 +101,11 @@ class TaskConfig:
     operators: str = "+"
     min_terms: int | None = None
     answer_order: str = "msb"
+    brackets: bool = False
 
     def __post_init__(self) -> None:
         if self.alphabet is None and isinstance(self.operators, str):
-            object.__setattr__(self, "alphabet", default_alphabet(self.operators))
+            object.__setattr__(self, "alphabet", default_alphabet(self.operators, self.brackets is True))
         validate_task(self)
 
     # Derived sizes -------------------------------------------------------
@@ -125,11 +130,14 @@ class TaskConfig:
 
     @property
     def question_length(self) -> int:
-        return self.terms * self.term_width + (self.terms - 1)
+        pairs = bracketing.max_pairs(self.terms) if self.brackets else 0
+        return self.terms * self.term_width + (self.terms - 1) + 2 * pairs
 
     @property
     def largest_answer(self) -> int:
-        """An upper bound of every answer (exact for + alone and for * alone)."""
+        """An upper bound of every answer (exact for + alone and for * alone, and with brackets)."""
+        if self.brackets:
+            return self._bracket_extremes()[1]
         m, t = self.max_term, self.terms
         if "*" in self.operators:
             return max(m**t, t * m if "+" in self.operators else m)
@@ -140,10 +148,15 @@ class TaskConfig:
     @property
     def smallest_answer(self) -> int:
         """A lower bound of every answer; negative only when "-" is an operator."""
+        if self.brackets:
+            return min(0, self._bracket_extremes()[0])
         if "-" not in self.operators:
             return 0
         rest = self.max_term ** (self.terms - 1) if "*" in self.operators else (self.terms - 1) * self.max_term
         return self.smallest - rest
+
+    def _bracket_extremes(self) -> tuple[int, int]:
+        return bracketing.answer_extremes(self.fewest_terms, self.terms, self.operators, self.smallest, self.max_term)
 
     @property
     def negative_answers(self) -> bool:
@@ -159,15 +172,20 @@ class TaskConfig:
 
     @property
     def commutative(self) -> bool:
-        """True when the order of terms never matters (+ alone or * alone)."""
-        return self.operators in ("+", "*")
+        """True when the order of terms never matters (+ alone or * alone; not with brackets, which are
+        placed by position)."""
+        return self.operators in ("+", "*") and not self.brackets
 
     @property
     def question_count(self) -> int:
         """How many different ordered questions the task has."""
         values = self.max_term - self.smallest + 1
         ops = len(self.operators)
-        return sum(values**k * ops ** (k - 1) for k in range(self.fewest_terms, self.terms + 1))
+        return sum(values**k * ops ** (k - 1) * self.pattern_count(k) for k in range(self.fewest_terms, self.terms + 1))
+
+    def pattern_count(self, k: int) -> int:
+        """How many bracket patterns a question of k terms may have (1 without brackets)."""
+        return len(bracketing.bracket_patterns(k)) if self.brackets else 1
 
     # JSON round trip -----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -297,13 +315,19 @@ def validate_task(config: TaskConfig) -> None:
         f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}",
     )
     _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}")
+    _check(isinstance(c.brackets, bool), f"brackets must be true or false, got {c.brackets!r}")
+    if c.brackets:
+        _check(
+            c.terms <= bracketing.MAX_BRACKET_TERMS,
+            f"terms must be at most {bracketing.MAX_BRACKET_TERMS} with brackets, got {c.terms}",
+        )
     _check(
         isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
         f"alphabet must be a string of at most {len(ALLOWED_CHARS)} characters",
     )
     _check(set(c.chars) <= set(ALLOWED_CHARS), f"alphabet may only hold {ALLOWED_CHARS!r}, got {c.chars[:40]!r}")
     _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
-    missing = sorted(set(DIGITS + PAD + c.operators) - set(c.chars))
+    missing = sorted(set(DIGITS + PAD + c.operators + (BRACKETS if c.brackets else "")) - set(c.chars))
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
     _one_of("padding", c.padding, PADDINGS)
     _one_of("sampling", c.sampling, SAMPLINGS)
@@ -325,7 +349,7 @@ def index_space(config: TaskConfig) -> int:
     varies = config.fewest_terms < config.terms
     term_radix = config.max_term - config.smallest + 1 + varies
     op_radix = len(config.operators) + varies
-    return term_radix**config.terms * op_radix ** (config.terms - 1)
+    return term_radix**config.terms * op_radix ** (config.terms - 1) * config.pattern_count(config.terms)
 
 
 def validate_network(net: NetworkConfig) -> None:
