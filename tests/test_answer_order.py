@@ -68,23 +68,26 @@ def test_every_zoo_folder_loads_as_msb_and_writes_back_unchanged(folder):
     assert json.loads(task.to_json()) == written
 
 
-def test_a_tiny_lsb_model_answers_alike_through_keras_numpy_and_the_fast_verifier(tmp_path):
+@pytest.mark.parametrize("decoder", ["repeat", "attention"])
+def test_a_tiny_lsb_model_answers_alike_through_keras_numpy_and_the_fast_verifier(decoder):
     import keras
 
     from model.forward import Network
-    from model.network import build_model, weight_layout
+    from model.network import build_model, greedy_probabilities, weight_layout
     from model.predictor import Predictor
     from trainer.fast_verify import fast_margins
     from trainer.verify import Checker, sample_lines
 
     task = LSB_TASKS[-1]
-    net = NetworkConfig(encoder_units=16, decoder_units=16)
+    net = NetworkConfig(encoder_units=16, decoder_units=16, decoder=decoder)
     keras.utils.set_random_seed(5)
     model = build_model(task, net)
     model.set_weights([w * 2.0 for w in model.get_weights()])
     q = sample_questions(task, 500, np.random.default_rng(3))
     tokens = encode_questions(q, task)
-    keras_tokens = np.asarray(model(one_hot(tokens, task), training=False)).argmax(-1)
+    x = one_hot(tokens, task)
+    keras_probs = greedy_probabilities(model, x, task) if decoder == "attention" else model(x, training=False)
+    keras_tokens = np.asarray(keras_probs).argmax(-1)
     checker = Checker(task, q)
     fast_tokens, _ = fast_margins(model, checker.tokens, checker.truth, chunk=1024)
     weights = dict(zip(weight_layout(task, net), model.get_weights(), strict=True))

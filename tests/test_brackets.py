@@ -124,3 +124,26 @@ def test_a_task_without_brackets_refuses_them_and_old_files_mean_none():
         TaskConfig(brackets="yes")
     with pytest.raises(ConfigError, match="lacks"):
         TaskConfig(brackets=True, alphabet=" +0123456789")
+
+
+def test_a_bracket_task_model_reads_its_questions_alike_in_numpy_and_the_fast_verifier():
+    import keras
+
+    from model.codec import encode_answers
+    from model.config import NetworkConfig
+    from model.forward import Network
+    from model.network import build_model, weight_layout
+    from trainer.fast_verify import fast_margins
+
+    task = TaskConfig(digits=2, terms=3, min_terms=2, operators="+-*", brackets=True, answer_order="lsb")
+    net = NetworkConfig(encoder_units=12, decoder_units=12, decoder="attention", attention="additive")
+    keras.utils.set_random_seed(8)
+    model = build_model(task, net)
+    model.set_weights([w * 1.5 for w in model.get_weights()])
+    q = sample_questions(task, 1000, np.random.default_rng(9))
+    tokens, truth = encode_questions(q, task), encode_answers(answers(q), task)
+    probs = Network(task, net, dict(zip(weight_layout(task, net), model.get_weights(), strict=True))).probabilities(
+        tokens
+    )
+    predicted, _ = fast_margins(model, tokens, truth, chunk=1024)
+    assert (predicted == probs.argmax(-1)).all()
