@@ -36,7 +36,8 @@ MarginFn = Callable[[Questions], np.ndarray]  # questions -> margins (negative w
 # Attribution ------------------------------------------------------------------------------------
 def attribution(network: Network, task: TaskConfig, q: Questions) -> tuple[np.ndarray, str, str]:
     """(grid, what the network reads, what it answers): the grid is (answer_length, question_length), the
-    mean |change| of p(chosen character) when one input character varies.
+    mean |change| of p(chosen character) when one input character varies. The answer and the grid's rows
+    are in the order the network writes (task.answer_order; model.codec.answer_texts reads it back).
 
     Digits vary over the other digits (1-9 for a leading digit, so every variant
     is a question the model was trained on); operators vary over the task's other

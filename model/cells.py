@@ -12,6 +12,14 @@ same lines. The maths is Keras' own: LSTM blocks in the order i, f, c, o; GRU
 with reset_after=True (z, r, h; an input and a recurrent bias); SimpleRNN with tanh.
 Adding a cell is adding a step function and a row; adding a decoder is a
 function beside `decode`. Nothing here imports numpy or TensorFlow.
+
+Decoders (`DECODERS`): "repeat" is keras.io's (the encoder's summary at every
+answer step, `decode`); "attention" (`decode_attention`) starts from the last
+encoder layer's final state, is fed the character it wrote last (the all-zero
+vector before the first) and, after its last layer, reads every encoder state
+through Keras' attention layer (`ATTENTIONS`: "dot" is `layers.Attention`,
+Luong; "additive" is `layers.AdditiveAttention`, Bahdanau); the dense layer
+reads [decoder state, context].
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ Array = Any  # a numpy array or a TensorFlow tensor: the steps use only what bot
 
 
 class Ops(NamedTuple):
-    """The element-wise functions a step needs from its array library."""
+    """The functions a step needs from its array library (attention adds a softmax and an einsum)."""
 
     sigmoid: Callable[[Array], Array]
     tanh: Callable[[Array], Array]
+    softmax: Callable[[Array], Array]  # over the last axis
+    einsum: Callable[..., Array]
 
 
 # A step: (ops, projected input x with its input bias, rec = h @ U + recurrent bias, h, c) -> (h, c, gates).
@@ -135,14 +145,7 @@ def run_layer(
     ops: Ops, cell: Cell, layer: LayerWeights, inputs: Sequence[Array], record: list[StepRecord] | None = None
 ) -> list[Array]:
     """Run one layer from zeros over per-step projected inputs (input bias included): h after each step."""
-    h = c = None
-    outputs = []
-    for x in inputs:
-        h, c, gates = cell.advance(ops, layer, x, h, c)
-        outputs.append(h)
-        if record is not None:
-            record.append(StepRecord(h, c, gates))
-    return outputs
+    return run_layer_from(ops, cell, layer, inputs, record=record)[0]
 
 
 def decode(
@@ -171,3 +174,108 @@ def decode(
             records.append(record)
     kernel, bias = dense
     return [h @ kernel + bias for h in outputs]
+
+
+# Attention ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attention:
+    """One Keras attention layer: its class, its weights and its scores (Keras' own maths, no masks)."""
+
+    name: str  # as in network.json
+    keras_class: str  # the keras.layers class, built with its defaults
+    has_scale: bool  # AdditiveAttention keeps a scale vector (use_scale=True); dot Attention has no weights
+
+    def weight_shapes(self, units: int) -> tuple[tuple[int, ...], ...]:
+        return ((units,),) if self.has_scale else ()
+
+    def attend(self, ops: Ops, query: Array, keys: Array, scale: Array | None) -> tuple[Array, Array]:
+        """query (N, D), keys = values (N, T, D) -> (context (N, D), weights (N, T))."""
+        if self.has_scale:
+            scores = ops.einsum("ntd,d->nt", ops.tanh(query[:, None, :] + keys), scale)
+        else:
+            scores = ops.einsum("nd,ntd->nt", query, keys)
+        weights = ops.softmax(scores)
+        return ops.einsum("nt,ntd->nd", weights, keys), weights
+
+
+ATTENTIONS: dict[str, Attention] = {
+    a.name: a for a in (Attention("dot", "Attention", False), Attention("additive", "AdditiveAttention", True))
+}
+DECODERS = ("repeat", "attention")
+
+
+def run_layer_from(
+    ops: Ops,
+    cell: Cell,
+    layer: LayerWeights,
+    inputs: Sequence[Array],
+    state: tuple[Array | None, Array | None] = (None, None),
+    record: list[StepRecord] | None = None,
+) -> tuple[list[Array], tuple[Array | None, Array | None]]:
+    """`run_layer` from a given (h, c) ((None, None): zeros): h after each step, and the final (h, c)."""
+    h, c = state
+    outputs = []
+    for x in inputs:
+        h, c, gates = cell.advance(ops, layer, x, h, c)
+        outputs.append(h)
+        if record is not None:
+            record.append(StepRecord(h, c, gates))
+    return outputs, (h, c)
+
+
+# (step, the previous step's logits or None at step 0) -> the first decoder layer's projected input
+Feed = Callable[[int, Array | None], Array]
+
+
+@dataclass
+class AttentionDecoder:
+    """An attention decoder's arrays: its recurrent layers, the attention's scale (or None), the dense pair."""
+
+    layers: Sequence[LayerWeights]
+    attention: Attention
+    scale: Array | None
+    dense_kernel: Array  # (decoder units + encoder units, chars): [state, context] @ kernel
+    dense_bias: Array
+
+
+def decode_attention(
+    ops: Ops,
+    cell: Cell,
+    decoder: AttentionDecoder,
+    keys: Array,
+    state: tuple[Array, Array | None],
+    steps: int,
+    feed: Feed,
+    records: list[list[StepRecord]] | None = None,
+    weights: list[Array] | None = None,
+) -> list[Array]:
+    """The attention decoder, step by step: logits per step.
+
+    keys: the last encoder layer's states (N, T, D); state: its final (h, c), where the first decoder
+    layer starts (the others start from zeros). `feed` gives each step's input (teacher forcing: the
+    true previous character; answering: the one just chosen). `records` gets one list of StepRecord
+    per layer, `weights` each step's attention weights (N, T).
+    """
+    count = len(decoder.layers)
+    hs: list[Array | None] = [state[0]] + [None] * (count - 1)
+    cs: list[Array | None] = [state[1]] + [None] * (count - 1)
+    units = decoder.layers[-1].recurrent.shape[0]
+    first_record = 0 if records is None else len(records)
+    if records is not None:
+        records.extend([] for _ in range(count))
+    logits: list[Array] = []
+    for t in range(steps):
+        x = feed(t, logits[-1] if logits else None)
+        for depth, layer in enumerate(decoder.layers):
+            if depth:
+                x = hs[depth - 1] @ layer.kernel + layer.input_bias
+            hs[depth], cs[depth], gates = cell.advance(ops, layer, x, hs[depth], cs[depth])
+            if records is not None:
+                records[first_record + depth].append(StepRecord(hs[depth], cs[depth], gates))
+        top = hs[-1]
+        context, attention = decoder.attention.attend(ops, top, keys, decoder.scale)
+        if weights is not None:
+            weights.append(attention)
+        kernel = decoder.dense_kernel
+        logits.append(top @ kernel[:units] + context @ kernel[units:] + decoder.dense_bias)
+    return logits

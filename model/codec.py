@@ -2,7 +2,10 @@
 
 The network reads "535+61" as a fixed-length row of characters (padded, maybe
 reversed) and one-hot encodes each character; it writes the answer the same
-way, with a leading "-" for a negative answer. Everything works on whole numpy
+way, with a leading "-" for a negative answer, most significant digit first or,
+for `answer_order="lsb"`, lowest digit first ("596" written "695", "-42" written
+"24-", pads after). `reading_order` turns what a network wrote back into the
+usual order: everything that reads a model's answer goes through it. Everything works on whole numpy
 arrays, so encoding all 1,000,000 three-digit pairs takes well under a second.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .brackets import bracket_patterns, max_pairs, opens_and_closes
 from .config import OPERATORS, PAD, TaskConfig
 from .questions import Questions
 
@@ -48,30 +52,98 @@ def encode_questions(q: Questions, config: TaskConfig) -> np.ndarray:
         [config.chars.index(op) if op in config.chars else pad_id for op in OPERATORS] + [pad_id], dtype=np.int32
     )
     counts = q.counts
+    opens, closes = _bracket_counts(q, config)
     pieces = []
     for t in range(config.terms):
         if t:
             pieces.append(op_tokens[q.ops[:, t - 1]][:, None])  # code -1 picks the final PAD entry
+        if opens is not None:
+            pieces.append(_bracket_slots(opens[:, t], "(", config))
         digits = _number_tokens(q.terms[:, t], config.term_width, config)
         pieces.append(np.where((counts > t)[:, None], digits, pad_id))
+        if closes is not None:
+            pieces.append(_bracket_slots(closes[:, t], ")", config))
     tokens = _squeeze_pads(np.concatenate(pieces, axis=1), config)
+    # Bracket slots leave more room than any question uses; the text is at one end, the pads at the other.
+    length = config.question_length
+    tokens = tokens[:, :length] if config.padding == "right" else tokens[:, tokens.shape[1] - length :]
     return tokens[:, ::-1].copy() if config.reverse else tokens
 
 
+def _bracket_counts(q: Questions, config: TaskConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(N, terms) how many '(' come before and ')' after each term, or (None, None) without brackets."""
+    if not config.brackets:
+        return None, None
+    opens = np.zeros(q.terms.shape, np.int64)
+    closes = np.zeros(q.terms.shape, np.int64)
+    groups = np.zeros(len(q), np.int16) if q.groups is None else q.groups
+    counts = q.counts
+    for k in np.unique(counts).tolist():
+        for g in np.unique(groups[counts == k]).tolist():
+            rows = (counts == k) & (groups == g)
+            before, after = opens_and_closes(bracket_patterns(k)[g], k)
+            opens[rows, :k], closes[rows, :k] = before, after
+    return opens, closes
+
+
+def _bracket_slots(count: np.ndarray, char: str, config: TaskConfig) -> np.ndarray:
+    """(N, max pairs) tokens: `count` brackets, the rest PAD (squeezed away afterwards)."""
+    slots = np.arange(max_pairs(config.terms))
+    return np.where(slots[None, :] < count[:, None], config.chars.index(char), config.chars.index(PAD)).astype(np.int32)
+
+
 def encode_answers(values: np.ndarray, config: TaskConfig) -> np.ndarray:
-    """(N,) ints -> (N, answer_length) alphabet indices; negatives carry a "-" before their digits."""
+    """(N,) ints -> (N, answer_length) alphabet indices in the order the network writes them.
+
+    msb: negatives carry a "-" before their digits, padded as the task pads. lsb: the same characters
+    reversed, units first and pads last, so each position is always the same column.
+    """
     values = np.asarray(values, dtype=np.int64)
-    tokens = _number_tokens(np.abs(values), config.answer_length, config)
+    tokens = _number_tokens(np.abs(values), config.answer_length, config)  # right-aligned
     negative = values < 0
     if negative.any():
         first_digit = config.answer_length - np.char.str_len(np.abs(values[negative]).astype(str))
         tokens[np.flatnonzero(negative), first_digit - 1] = config.chars.index("-")
+    if config.answer_order == "lsb":
+        return tokens[:, ::-1].copy()
     return _squeeze_pads(tokens, config)
+
+
+def reading_order(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
+    """(N, answer_length) answer tokens as the network wrote them -> the same answers as people read them
+    (most significant digit first, padded as the task pads). The identity for msb tasks."""
+    tokens = np.asarray(tokens)
+    if config.answer_order == "msb":
+        return tokens
+    backwards = tokens[:, ::-1]
+    if config.padding == "left":
+        return backwards.copy()
+    # Right padding: move the leading run of pads (the pads written last) to the end. Only that run:
+    # a pad the network wrote between digits stays where it is, so a malformed answer stays malformed.
+    is_pad = backwards == config.chars.index(PAD)
+    lead = np.where(is_pad.all(axis=1), 0, np.argmin(is_pad, axis=1))
+    length = tokens.shape[1]
+    index = (np.arange(length)[None, :] + lead[:, None]) % length
+    return np.take_along_axis(backwards, index, axis=1)
+
+
+def answer_texts(tokens: np.ndarray, config: TaskConfig) -> list[str]:
+    """(N, answer_length) answer tokens as written -> N strings as people read them (padding kept)."""
+    return tokens_to_text(reading_order(tokens, config), config)
 
 
 def one_hot(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
     """Alphabet indices -> float32 one-hot vectors (the network's input format)."""
     return np.eye(config.num_chars, dtype=np.float32)[tokens]
+
+
+def shifted_answers(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
+    """(N, answer_length) answer tokens as written -> the attention decoder's teacher-forcing input
+    (N, answer_length, num_chars): at each step the character before, the all-zero vector at the first."""
+    tokens = np.asarray(tokens)
+    shifted = np.zeros((*tokens.shape, config.num_chars), np.float32)
+    shifted[:, 1:] = one_hot(tokens[:, :-1], config)
+    return shifted
 
 
 def tokens_to_text(tokens: np.ndarray, config: TaskConfig) -> list[str]:

@@ -19,15 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import brackets as bracketing
 from . import cells
 
 PAD = " "
 OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
 DIGITS = "0123456789"
-ALLOWED_CHARS = PAD + OPERATORS + DIGITS
+BRACKETS = "()"
+ALLOWED_CHARS = PAD + OPERATORS + DIGITS + BRACKETS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
+ANSWER_ORDERS = ("msb", "lsb")  # the order the network writes an answer's digits: most or least significant first
 CELLS = tuple(cells.CELLS)  # "lstm", "gru", "simple_rnn"
+DECODERS = cells.DECODERS  # "repeat", "attention"
+ATTENTIONS = tuple(cells.ATTENTIONS)  # "dot" (Luong), "additive" (Bahdanau)
 
 MAX_DIGITS = 9
 MAX_TERMS = 18
@@ -56,9 +61,9 @@ def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
     _check(value in choices, f"{name} must be one of {', '.join(choices)}, got {repr(value)[:40]}")
 
 
-def default_alphabet(operators: str) -> str:
-    """Pad, the task's operators (and '-' for negative answers), then the digits."""
-    return PAD + "".join(op for op in OPERATORS if op in operators) + DIGITS
+def default_alphabet(operators: str, brackets: bool = False) -> str:
+    """Pad, the task's operators (and '-' for negative answers), then the digits (then the brackets)."""
+    return PAD + "".join(op for op in OPERATORS if op in operators) + DIGITS + (BRACKETS if brackets else "")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class TaskConfig:
                (keras.io), "uniform" picks a value uniformly, "mixed" draws half of each.
     smallest:  the least term value (the tutorial draws from 1).
     largest:   the greatest term value; None means 10**digits - 1.
+    answer_order: "msb" writes the answer as people do (keras.io); "lsb" writes it lowest digit first,
+               units at the first position and the sign after the digits ("-42" is written "24-"), so each
+               digit comes after the carry it depends on. Folders from before this field are "msb".
+    brackets:  questions may bracket terms, such as (12+7)*3 and 12-(34-5) (model/brackets.py): every
+               bracket pattern of each question's terms, drawn uniformly; at most 5 terms.
     """
 
     digits: int = 3
@@ -90,10 +100,12 @@ class TaskConfig:
     largest: int | None = None
     operators: str = "+"
     min_terms: int | None = None
+    answer_order: str = "msb"
+    brackets: bool = False
 
     def __post_init__(self) -> None:
         if self.alphabet is None and isinstance(self.operators, str):
-            object.__setattr__(self, "alphabet", default_alphabet(self.operators))
+            object.__setattr__(self, "alphabet", default_alphabet(self.operators, self.brackets is True))
         validate_task(self)
 
     # Derived sizes -------------------------------------------------------
@@ -118,11 +130,14 @@ class TaskConfig:
 
     @property
     def question_length(self) -> int:
-        return self.terms * self.term_width + (self.terms - 1)
+        pairs = bracketing.max_pairs(self.terms) if self.brackets else 0
+        return self.terms * self.term_width + (self.terms - 1) + 2 * pairs
 
     @property
     def largest_answer(self) -> int:
-        """An upper bound of every answer (exact for + alone and for * alone)."""
+        """An upper bound of every answer (exact for + alone and for * alone, and with brackets)."""
+        if self.brackets:
+            return self._bracket_extremes()[1]
         m, t = self.max_term, self.terms
         if "*" in self.operators:
             return max(m**t, t * m if "+" in self.operators else m)
@@ -133,10 +148,15 @@ class TaskConfig:
     @property
     def smallest_answer(self) -> int:
         """A lower bound of every answer; negative only when "-" is an operator."""
+        if self.brackets:
+            return min(0, self._bracket_extremes()[0])
         if "-" not in self.operators:
             return 0
         rest = self.max_term ** (self.terms - 1) if "*" in self.operators else (self.terms - 1) * self.max_term
         return self.smallest - rest
+
+    def _bracket_extremes(self) -> tuple[int, int]:
+        return bracketing.answer_extremes(self.fewest_terms, self.terms, self.operators, self.smallest, self.max_term)
 
     @property
     def negative_answers(self) -> bool:
@@ -152,19 +172,24 @@ class TaskConfig:
 
     @property
     def commutative(self) -> bool:
-        """True when the order of terms never matters (+ alone or * alone)."""
-        return self.operators in ("+", "*")
+        """True when the order of terms never matters (+ alone or * alone; not with brackets, which are
+        placed by position)."""
+        return self.operators in ("+", "*") and not self.brackets
 
     @property
     def question_count(self) -> int:
         """How many different ordered questions the task has."""
         values = self.max_term - self.smallest + 1
         ops = len(self.operators)
-        return sum(values**k * ops ** (k - 1) for k in range(self.fewest_terms, self.terms + 1))
+        return sum(values**k * ops ** (k - 1) * self.pattern_count(k) for k in range(self.fewest_terms, self.terms + 1))
+
+    def pattern_count(self, k: int) -> int:
+        """How many bracket patterns a question of k terms may have (1 without brackets)."""
+        return len(bracketing.bracket_patterns(k)) if self.brackets else 1
 
     # JSON round trip -----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _without_new_defaults(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -189,7 +214,10 @@ class TaskConfig:
 class NetworkConfig:
     """The network our builder makes: encoder RNN(s) -> RepeatVector -> decoder RNN(s) -> softmax.
 
-    The defaults are the keras.io example's: one LSTM(128) each side.
+    The defaults are the keras.io example's: one LSTM(128) each side. decoder "attention" replaces the
+    RepeatVector with a decoder fed its own last character that reads every encoder state through
+    `attention` ("dot": Luong, "additive": Bahdanau; model/cells.py); it needs equal encoder and
+    decoder units. Folders from before these fields are "repeat".
     """
 
     cell: str = "lstm"
@@ -197,12 +225,14 @@ class NetworkConfig:
     decoder_units: int = 128
     encoder_layers: int = 1
     decoder_layers: int = 1
+    decoder: str = "repeat"
+    attention: str = "dot"
 
     def __post_init__(self) -> None:
         validate_network(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _without_new_defaults(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -224,6 +254,15 @@ class NetworkConfig:
 
 
 Config = TypeVar("Config", TaskConfig, NetworkConfig)
+
+# Fields added after models were published: left out of the JSON while they hold the value every older
+# file means by saying nothing, so an older model's files are written back byte for byte.
+LATER_FIELDS: dict[str, Any] = {"answer_order": "msb", "decoder": "repeat", "attention": "dot", "brackets": False}
+
+
+def _without_new_defaults(config: TaskConfig | NetworkConfig) -> dict[str, Any]:
+    data = dataclasses.asdict(config)
+    return {k: v for k, v in data.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 
 
 def _from_dict(cls: type[Config], data: object, what: str) -> Config:
@@ -277,16 +316,23 @@ def validate_task(config: TaskConfig) -> None:
         f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}",
     )
     _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}")
+    _check(isinstance(c.brackets, bool), f"brackets must be true or false, got {c.brackets!r}")
+    if c.brackets:
+        _check(
+            c.terms <= bracketing.MAX_BRACKET_TERMS,
+            f"terms must be at most {bracketing.MAX_BRACKET_TERMS} with brackets, got {c.terms}",
+        )
     _check(
         isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
         f"alphabet must be a string of at most {len(ALLOWED_CHARS)} characters",
     )
     _check(set(c.chars) <= set(ALLOWED_CHARS), f"alphabet may only hold {ALLOWED_CHARS!r}, got {c.chars[:40]!r}")
     _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
-    missing = sorted(set(DIGITS + PAD + c.operators) - set(c.chars))
+    missing = sorted(set(DIGITS + PAD + c.operators + (BRACKETS if c.brackets else "")) - set(c.chars))
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
     _one_of("padding", c.padding, PADDINGS)
     _one_of("sampling", c.sampling, SAMPLINGS)
+    _one_of("answer_order", c.answer_order, ANSWER_ORDERS)
     _whole("smallest", c.smallest, 0, 10**c.digits - 1)
     if c.largest is not None:
         _whole("largest", c.largest, 1, 10**c.digits - 1)
@@ -304,7 +350,7 @@ def index_space(config: TaskConfig) -> int:
     varies = config.fewest_terms < config.terms
     term_radix = config.max_term - config.smallest + 1 + varies
     op_radix = len(config.operators) + varies
-    return term_radix**config.terms * op_radix ** (config.terms - 1)
+    return term_radix**config.terms * op_radix ** (config.terms - 1) * config.pattern_count(config.terms)
 
 
 def validate_network(net: NetworkConfig) -> None:
@@ -313,16 +359,21 @@ def validate_network(net: NetworkConfig) -> None:
     _whole("decoder_units", net.decoder_units, 1, MAX_UNITS)
     _whole("encoder_layers", net.encoder_layers, 1, MAX_LAYERS)
     _whole("decoder_layers", net.decoder_layers, 1, MAX_LAYERS)
+    _one_of("decoder", net.decoder, DECODERS)
+    _one_of("attention", net.attention, ATTENTIONS)
+    _check(
+        net.decoder != "attention" or net.encoder_units == net.decoder_units,
+        f"decoder_units must equal encoder_units ({net.encoder_units}) for the attention decoder, "
+        f"got {net.decoder_units}: it starts from the encoder's state and compares its own with the encoder's",
+    )
 
 
 def parameter_count(task: TaskConfig, net: NetworkConfig) -> int:
-    """Trainable numbers in the network (sizes the weights file before it is read)."""
-    cell = cells.CELLS[net.cell]
-    total, width = 0, task.num_chars
-    for units in [net.encoder_units] * net.encoder_layers + [net.decoder_units] * net.decoder_layers:
-        total += cell.parameter_count(width, units)
-        width = units
-    return total + (net.decoder_units + 1) * task.num_chars
+    """Trainable numbers in the network (sizes the weights file before it is read): the sum over
+    model.network.weight_layout, the one place that lists the network's arrays."""
+    from .network import weight_layout  # network.py imports this module
+
+    return sum(math.prod(shape) for shape in weight_layout(task, net).values())
 
 
 def enumerable(config: TaskConfig, limit: int = 2_000_000) -> bool:

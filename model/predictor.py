@@ -5,6 +5,10 @@
 probability of the right character minus that of the best wrong one; it is
 negative exactly where the model is wrong, and a question's margin is its
 weakest position's (the number the whole-space map colours by).
+
+Per-position fields are in the order the network wrote the answer (`written`:
+"msb" or "lsb"); `answer_as_read`, `true_as_read` and `answer` are the usual way
+round (model.codec.reading_order).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codec import answer_value, encode_answers, encode_questions, tokens_to_text
+from .codec import answer_texts, answer_value, encode_answers, encode_questions, tokens_to_text
 from .config import TaskConfig
 from .forward import Network
 from .questions import Questions, answers
@@ -35,14 +39,17 @@ class Explanation:
 
     question: str
     network_input: str  # the padded (and maybe reversed) string the network reads
-    answer_text: str  # the predicted characters, padding included
+    answer_text: str  # the predicted characters as written (padding included), position by position
     answer: int | None  # the predicted number, None if the characters are not a number
     true_answer: int
-    true_text: str  # the correct characters, padded as the model was trained
+    true_text: str  # the correct characters as the model was trained to write them
     position_wrong: list[bool]  # per answer position: does the character differ from the truth?
     confidence: list[float]  # per answer position: probability of the chosen character
     margin: list[float]  # per answer position: p(right) - max p(wrong)
     top: list[list[tuple[str, float]]]  # per answer position: top-k (character, probability)
+    written: str = "msb"  # the order the positions above are in: "msb" or "lsb" (lowest digit first)
+    answer_as_read: str = ""  # answer_text the usual way round (most significant digit first)
+    true_as_read: str = ""  # true_text the usual way round
 
     @property
     def correct(self) -> bool:
@@ -85,6 +92,8 @@ class Predictor:
         inputs = tokens_to_text(encode_questions(q, self.task), self.task)
         texts = tokens_to_text(predicted, self.task)
         truths = tokens_to_text(true_tokens, self.task)
+        read = answer_texts(predicted, self.task)
+        true_read = answer_texts(true_tokens, self.task)
         wrong = (predicted != true_tokens).tolist()
         confidence = probs.max(-1).tolist()
         margin = margins(probs, true_tokens).tolist()
@@ -93,13 +102,16 @@ class Predictor:
                 question=question,
                 network_input=inputs[i],
                 answer_text=texts[i],
-                answer=answer_value(texts[i]),
+                answer=answer_value(read[i]),
                 true_answer=int(truth[i]),
                 true_text=truths[i],
                 position_wrong=wrong[i],
                 confidence=confidence[i],
                 margin=margin[i],
                 top=[list(zip(chars, ps, strict=True)) for chars, ps in zip(top_chars[i], top_probs[i], strict=True)],
+                written=self.task.answer_order,
+                answer_as_read=read[i],
+                true_as_read=true_read[i],
             )
             for i, question in enumerate(q.texts())
         ]

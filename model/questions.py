@@ -2,7 +2,8 @@
 
 A batch of questions is two arrays (`Questions`): the terms, and one operator
 code per gap (an index into "+-*", or -1 once a shorter question has ended).
-"12-7+30" is terms [12, 7, 30] and ops [1, 0]. Everything is vectorised, so
+"12-7+30" is terms [12, 7, 30] and ops [1, 0]; a bracketed question also has
+its bracket pattern (`groups`, model/brackets.py). Everything is vectorised, so
 drawing, answering or listing a million questions takes well under a second;
 `parse_question` is the one place that reads a person's text, and it applies
 one rule everywhere: a number is ASCII digits, with no spaces inside.
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .brackets import bracket_patterns, bracketed_text, bracketed_values, flat_values, pattern_of, spans_of
 from .config import DIGITS, OPERATORS, TaskConfig, enumerable
 
 MAX_QUESTION_CHARS = 200
@@ -27,16 +29,18 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Questions:
-    """A batch of questions: terms (N, T) int64 with 0 in unused slots; ops (N, T-1) int8 codes, -1 = ended."""
+    """A batch of questions: terms (N, T) int64 with 0 in unused slots; ops (N, T-1) int8 codes, -1 = ended;
+    groups (N,) int16, each question's index in bracket_patterns(its term count), or None: no brackets."""
 
     terms: np.ndarray
     ops: np.ndarray
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.terms)
 
     def __getitem__(self, rows: Any) -> Questions:
-        return Questions(self.terms[rows], self.ops[rows])
+        return Questions(self.terms[rows], self.ops[rows], None if self.groups is None else self.groups[rows])
 
     @property
     def counts(self) -> np.ndarray:
@@ -45,6 +49,8 @@ class Questions:
 
     def texts(self) -> list[str]:
         """The human form of each question, e.g. "535+61"."""
+        if self.groups is not None:
+            return self._bracketed_texts()
         out = []
         for terms, ops in zip(self.terms.tolist(), self.ops.tolist(), strict=True):
             text = str(terms[0])
@@ -53,6 +59,16 @@ class Questions:
                     break
                 text += OPERATORS[op] + str(term)
             out.append(text)
+        return out
+
+    def _bracketed_texts(self) -> list[str]:
+        assert self.groups is not None
+        out = []
+        for terms, ops, count, group in zip(
+            self.terms.tolist(), self.ops.tolist(), self.counts.tolist(), self.groups.tolist(), strict=True
+        ):
+            signs = "".join(OPERATORS[op] for op in ops[: count - 1])
+            out.append(bracketed_text(terms[:count], signs, bracket_patterns(count)[group]))
         return out
 
 
@@ -70,19 +86,17 @@ def make_questions(terms: Any, ops: str | Any = "+") -> Questions:
 
 
 def concat(batches: list[Questions]) -> Questions:
-    return Questions(np.concatenate([b.terms for b in batches]), np.concatenate([b.ops for b in batches]))
+    groups = None
+    if any(b.groups is not None for b in batches):  # unbracketed batches are pattern 0, "no brackets"
+        groups = np.concatenate([np.zeros(len(b), np.int16) if b.groups is None else b.groups for b in batches])
+    return Questions(np.concatenate([b.terms for b in batches]), np.concatenate([b.ops for b in batches]), groups)
 
 
 def answers(q: Questions) -> np.ndarray:
-    """The true answer of each question, * before + and - (vectorised; exact in int64)."""
-    total = np.zeros(len(q), dtype=np.int64)
-    current = q.terms[:, 0].copy()  # the running product, with the sign of the + or - before it
-    for gap in range(q.ops.shape[1]):
-        op, x = q.ops[:, gap], q.terms[:, gap + 1]
-        multiply, ended = op == 2, op < 0
-        total = np.where(multiply | ended, total, total + current)
-        current = np.where(multiply, current * x, np.where(op == 0, x, np.where(op == 1, -x, current)))
-    return total + current
+    """The true answer of each question, brackets first, * before + and - (vectorised; exact in int64)."""
+    if q.groups is not None:
+        return bracketed_values(q.terms, q.ops, q.counts, q.groups)
+    return flat_values(q.terms, q.ops)
 
 
 def sample_terms(config: TaskConfig, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -118,7 +132,14 @@ def sample_questions(config: TaskConfig, n: int, rng: np.random.Generator) -> Qu
         slot = np.arange(config.terms)
         terms = np.where(slot[None, :] < counts[:, None], terms, 0)
         ops = np.where(slot[None, :gaps] < counts[:, None] - 1, ops, -1).astype(np.int8)
-    return Questions(terms.astype(np.int64), ops)
+    groups = sample_patterns(config, 1 + (ops >= 0).sum(axis=1), rng) if config.brackets else None
+    return Questions(terms.astype(np.int64), ops, groups)
+
+
+def sample_patterns(config: TaskConfig, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A bracket pattern for each question, uniform over the patterns of its term count."""
+    choices = np.array([config.pattern_count(k) if k >= 1 else 1 for k in range(config.terms + 1)])
+    return np.floor(rng.random(len(counts)) * choices[counts]).astype(np.int16)
 
 
 def all_questions(config: TaskConfig) -> Questions:
@@ -137,7 +158,9 @@ def all_questions(config: TaskConfig) -> Questions:
         terms[:, :k] = np.stack(flat[:k], axis=1)
         if k > 1:
             ops[:, : k - 1] = np.stack(flat[k:], axis=1)
-        batches.append(Questions(terms, ops))
+        for group in range(config.pattern_count(k)):
+            groups = np.full(n, group, np.int16) if config.brackets else None
+            batches.append(Questions(terms, ops, groups))
     return concat(batches)
 
 
@@ -157,6 +180,8 @@ def question_keys(q: Questions, config: TaskConfig) -> np.ndarray:
         key = key * (config.max_term - config.smallest + 1 + varies) + column
     for column in ops.T:
         key = key * (len(config.operators) + varies) + column
+    if config.brackets:
+        key = key * config.pattern_count(config.terms) + (0 if q.groups is None else q.groups)
     return key
 
 
@@ -208,13 +233,19 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
             f"A number cannot contain spaces ({_SPACE_IN_NUMBER.search(text)[0]!r}); "  # type: ignore[index]
             f"join numbers with {ops_shown}, such as {example}."
         )
-    bad = sorted({c for c in compact if c not in DIGITS + OPERATORS})
+    bad = sorted({c for c in compact if c not in DIGITS + OPERATORS + ("()" if config.brackets else "")})
     if bad:
         shown = " ".join(repr(c) for c in bad[:5])
         characters = "characters" if len(bad) > 1 else "character"
         raise InputError(
             f"The question has the {characters} {shown}; write whole numbers joined by {ops_shown}, such as {example}."
         )
+    spans: list[tuple[int, int]] = []
+    if config.brackets:  # check the brackets, then read the rest as an unbracketed question
+        found = spans_of(compact)
+        if isinstance(found, str):
+            raise InputError(found)
+        compact, spans = found
     unknown = sorted({c for c in compact if c in OPERATORS and c not in config.operators})
     if unknown and not (set(unknown) == {"-"} and re.fullmatch(r"-?[0-9]+([+*]-?[0-9]+)*", compact)):
         raise InputError(f"This model only knows {ops_shown}, not {' '.join(unknown)}; try {example}.")
@@ -243,7 +274,13 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
             )
     terms = [int(p) for p in parts] + [0] * (config.terms - len(parts))
     codes = [OPERATORS.index(op) for op in ops] + [-1] * (config.terms - len(parts))
-    return make_questions([terms], [codes])
+    q = make_questions([terms], [codes])
+    if not config.brackets:
+        return q
+    group = pattern_of(spans, len(parts))
+    if isinstance(group, str):
+        raise InputError(group)
+    return Questions(q.terms, q.ops, np.array([group], np.int16))
 
 
 def parse_whole_number(value: object, what: str, low: int, high: int) -> int:

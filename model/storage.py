@@ -239,9 +239,7 @@ def write_keras_files(model: Any, folder: Path) -> None:
     import io
     import zipfile
 
-    import keras
-
-    inference_copy = keras.Sequential.from_config(model.get_config())
+    inference_copy = type(model).from_config(model.get_config())  # Sequential, or the attention model
     inference_copy.set_weights(model.get_weights())
     with zipfile.ZipFile(io.BytesIO(keras_archive(inference_copy))) as archive:
         for name in KERAS_FILES:

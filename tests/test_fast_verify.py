@@ -90,3 +90,34 @@ def test_bundled_model_on_a_sample_of_all_questions_and_the_old_models_four_wron
     _, margin = fast_margins(model, tokens, truth)
     assert np.abs(margin - keras_reference(model, tokens, truth, task)[1]).max() < 1e-5
     assert (margin >= 0.5).all(), margin
+
+
+@pytest.mark.parametrize(
+    ("cell", "attention", "layers"), [("lstm", "dot", 1), ("gru", "additive", 2), ("simple_rnn", "dot", 1)]
+)
+def test_fast_margins_of_an_attention_model_equal_keras_greedy_answers(cell, attention, layers):
+    """The verifier answers greedily from the trie's states, as Keras does when fed its own characters."""
+    import keras
+
+    from model.network import greedy_probabilities
+
+    keras.utils.set_random_seed(6)
+    net = NetworkConfig(
+        cell=cell,
+        encoder_units=16,
+        decoder_units=16,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        decoder="attention",
+        attention=attention,
+    )
+    model = build_model(TASK, net)
+    model.set_weights([w * 1.5 for w in model.get_weights()])
+    q = sample_questions(TASK, 2000, np.random.default_rng(7))
+    q = concat([q, q[:200]])
+    tokens, truth = encode_questions(q, TASK), encode_answers(answers(q), TASK)
+    predicted, margin = fast_margins(model, tokens, truth, chunk=1024)
+    probs = greedy_probabilities(model, one_hot(tokens, TASK), TASK)
+    assert (predicted == probs.argmax(-1)).all()
+    assert np.abs(margin - margins(probs, truth).min(axis=1)).max() < 1e-5
+    assert margin.std() > 1e-3

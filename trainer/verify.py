@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from model.codec import encode_answers, encode_questions, tokens_to_text
+from model.codec import answer_texts, encode_answers, encode_questions
 from model.config import TaskConfig
 from model.questions import Questions, answers
 
@@ -89,7 +89,7 @@ def margins_function(model: Any, task: TaskConfig):
 
 def sample_lines(task: TaskConfig, questions: Questions, predicted: np.ndarray) -> list[str]:
     """keras.io-style lines: `Q 535+61  T 596  ☑ 596`."""
-    guesses = tokens_to_text(predicted, task)
+    guesses = answer_texts(predicted, task)  # the usual way round, whatever order the network writes
     truths = answers(questions)
     width = task.question_length
     lines = []
