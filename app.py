@@ -28,7 +28,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
-from web import about, compare, inside, learning, many, one_sum, space_map, train_own
+from web import about, compare, controls, inside, learning, many, one_sum, space_map, train_own
 from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
@@ -53,6 +53,8 @@ THEME = gr.themes.Default(
 def build_demo(service: Service) -> gr.Blocks:
     """The whole UI: a model picker over one tab per view (web/*.py), and the named API endpoints."""
     default = service.default
+    learning.install_patches()  # charts and tables in gr.HTML (patched on Gradio's class: web/gradio_internals.py)
+    controls.install_patches()  # sliders whose bad values reach their views, which say what is wrong
 
     def header(name: str) -> str:
         served = service.resolve(name)

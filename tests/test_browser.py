@@ -10,6 +10,7 @@ checks against the bundled zoo.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -356,9 +357,24 @@ def show_tab(page, label: str) -> None:
         page.locator("#model-panel").wait_for()
 
 
+def capture(page, full_page: bool = True) -> bytes:
+    """The page as a PNG, as the screen shows it. Chromium draws a full-page capture without touch emulation
+    (`(hover: none)` stops matching for it, so a phone's page shows its mouse wording): on a touch screen the
+    viewport grows to the page's height for one ordinary capture instead, and is put back."""
+    if not (full_page and page.evaluate("matchMedia('(hover: none)').matches")):
+        return page.screenshot(full_page=full_page, animations="disabled")
+    screen = page.viewport_size
+    page.set_viewport_size({"width": screen["width"], "height": page.evaluate("document.documentElement.scrollHeight")})
+    try:
+        return page.screenshot(animations="disabled")
+    finally:
+        page.set_viewport_size(screen)
+
+
 def shoot(page, name: str, what: str, models: tuple[str, ...] = ("add3",), full_page: bool = True) -> None:
     """A screenshot into test-artifacts/ (and docs/, see tests/screenshots.py) of what `models` answered."""
-    png = page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, animations="disabled")
+    png = capture(page, full_page)
+    (ARTIFACTS / name).write_bytes(png)
     record(png, name, list(models), what)
 
 
@@ -379,6 +395,25 @@ def new_page(site, viewport: dict, scheme: str = "light", touch: bool = False):
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url + ("/?__theme=dark" if scheme == "dark" else ""), wait_until="domcontentloaded")
     return page
+
+
+def test_a_phone_screenshot_shows_what_a_touch_screen_shows(site):
+    """Playwright's full-page capture showed the mouse wording ("Hover…") on a touch screen."""
+    from PIL import Image
+
+    page = new_page(site, {"width": 390, "height": 300}, touch=True)
+    try:
+        page.set_content(
+            '<meta name="viewport" content="width=device-width"><style>.touch { display: none; } '
+            "@media (hover: none) { .mouse { display: none; } .touch { display: block; } }</style>"
+            '<div class="mouse" style="height: 900px; background: #f00"></div>'
+            '<div class="touch" style="height: 900px; background: #00f"></div>'
+        )
+        image = Image.open(io.BytesIO(capture(page))).convert("RGB")
+        assert image.height >= 900 and image.getpixel((200, 450)) == (0, 0, 255)  # the touch wording's box
+        assert page.viewport_size == {"width": 390, "height": 300}  # put back
+    finally:
+        page.close()
 
 
 def test_every_tab_on_a_desktop(site):

@@ -1,4 +1,5 @@
-"""The Gradio internals the app relies on (web/gradio_internals.py): the version, and the queue's safety.
+"""The Gradio internals the app relies on (web/gradio_internals.py): the version, the queue's safety, and
+the two component patches (gr.HTML's postprocess, gr.Slider's preprocess).
 
 The first test fails loudly on a Gradio the module was not written for: then
 re-read gradio/queueing.py and gradio/routes.py and update the module. The
@@ -40,6 +41,34 @@ def test_the_module_was_written_for_the_installed_gradio():
     assert isinstance(queue.pending_messages_per_session, LRUCache)
     assert {"queue", "concurrency_id"} <= vars(EventQueue("x", 1)).keys()
     assert gr.EventData(None, {"x": 1})._data == {"x": 1}
+    # What the component patches assume: Gradio rebuilds a component from constructor_args, gr.HTML's own
+    # postprocess takes text, and gr.Slider's own preprocess refuses a value out of range (why it is patched).
+    html_postprocess = getattr(gr.HTML.postprocess, "__wrapped__", gr.HTML.postprocess)
+    assert html_postprocess(gr.HTML(render=False), "<b>x</b>") == "<b>x</b>"
+    slider_preprocess = getattr(gr.Slider.preprocess, "__wrapped__", gr.Slider.preprocess)
+    slider = gr.Slider(1, 11, elem_classes=["marker"], render=False)
+    assert slider.constructor_args["elem_classes"] == ["marker"]  # the mark survives a rebuild
+    with pytest.raises(gr.Error):
+        slider_preprocess(slider, 50)
+
+
+def test_the_component_patches_sit_on_the_class_and_never_stack():
+    gi.convert_html_values(lambda component, value: f"<i>{value}</i>" if isinstance(value, int) else value)
+    gi.unchecked_sliders("let-through")
+    gi.unchecked_sliders("let-through")  # installing again replaces, never wraps the patch itself
+    assert gr.Slider.preprocess.__wrapped__.__qualname__ == "Slider.preprocess"
+    assert gr.HTML.postprocess.__wrapped__.__qualname__ == "HTML.postprocess"
+    plot = gr.HTML(render=False)
+    rebuilt = type(plot)(**{**plot.constructor_args, "render": False})  # as Gradio rebuilds a session's copy
+    assert plot.postprocess(7) == rebuilt.postprocess(7) == "<i>7</i>" and plot.postprocess("<b>x</b>") == "<b>x</b>"
+    lenient = gr.Slider(1, 11, elem_classes=["let-through"], render=False)
+    assert type(lenient)(**{**lenient.constructor_args, "render": False}).preprocess(50) == 50
+    with pytest.raises(gr.Error):
+        gr.Slider(1, 11, render=False).preprocess(50)  # a slider without the class is checked as before
+    from web import controls, learning
+
+    controls.install_patches()  # the app's own patches again, for the tests after this one
+    learning.install_patches()
 
 
 def test_call_bodies_are_read_and_rewritten_as_gradio_expects():

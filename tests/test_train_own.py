@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from app_fixtures import ROOT, free_port
 from gradio_client import Client
+from screenshots import record
 
 from model.serving import ServedModel
 from model.storage import ZOO_DIR, load_model_dir
@@ -301,6 +302,16 @@ def test_a_second_training_waits_for_the_first(server):
     assert start_b >= done_a - 0.5, "the second training started while the first was running"
 
 
+def shot(page, artifacts: Path, name: str, what: str) -> None:
+    """A full-page screenshot into test-artifacts/ (and docs/ with ADDITION_SCREENSHOTS=docs: tests/screenshots.py)
+    of a model trained here, so no zoo model's fingerprint goes with it."""
+    png = page.screenshot(full_page=True, animations="disabled")
+    (artifacts / name).write_bytes(png)
+    record(
+        png, name, [], f"{what} (made by tests/test_train_own.py: a model trained live in the test, not one of the zoo)"
+    )
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed")
 def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(server, app_pid):
     from playwright.sync_api import sync_playwright
@@ -324,7 +335,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         first_map = page.locator("#own-map img").get_attribute("src")
         page.get_by_text("Epoch 2:").wait_for()
         assert page.locator("#own-map img").get_attribute("src") != first_map  # the map was redrawn
-        page.screenshot(path=str(artifacts / "train-own-live.png"), full_page=True)
+        shot(page, artifacts, "train-own-live.png", "Train your own, while it trains")
         page.locator("#own-done").wait_for()
         name = page.locator("#own-done b").inner_text()
         assert "s of 10s" in page.locator("#own-done").inner_text()
@@ -334,7 +345,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         assert page.locator("#model-picker input").input_value() == name
         page.get_by_text("Epoch 1:").wait_for()
         (training,) = live_trainings(app_pid)
-        page.screenshot(path=str(artifacts / "train-own-done.png"), full_page=True)
+        shot(page, artifacts, "train-own-done.png", "Train your own, when done")
 
         # The new model answers in the other tabs while the next one trains.
         page.get_by_role("tab", name="One question").click()

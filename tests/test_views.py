@@ -164,6 +164,7 @@ def test_the_map_colours_show_structure_among_right_answers(service):
 
 
 def test_a_slider_value_out_of_range_reaches_the_view_which_says_so():
+    controls.install_patches()  # as app.build_demo does
     step = controls.lenient_slider(1, 11, value=1, step=1)
     assert step.preprocess(50) == 50  # gr.Slider itself raises here, which the page shows as a bare "Error"
     assert controls.in_range(50, 1, 11, "step") == (11, "The step is a whole number from 1 to 11, not 50: showing 11.")
@@ -237,6 +238,7 @@ def test_a_chart_of_a_model_that_was_not_measured_says_so(service):
 
 
 def test_the_shared_epoch_plot_draws_a_long_table_as_train_your_own_yields_it():
+    learning.install_patches()  # as app.build_demo does
     plot = learning.epoch_plot("Held-out exact match and wrong on the map", "%", "own-test")
     rows = pd.DataFrame(
         {"epoch": [1, 1, 2, 2], "value": [40.0, 60.0, 80.0, 20.0], "series": ["held-out exact %", "wrong %"] * 2}

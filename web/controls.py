@@ -3,7 +3,8 @@
 Gradio checks a slider's value against its range itself and, finding it out
 of range, raises an error that the page (launched with show_error=False) shows
 as a bare red "Error" and the server logs as a failure. Sliders made here skip
-that check (marked by a CSS class; other sliders keep it), and their views
+that check (marked by a CSS class, which install_patches tells Gradio to let
+through: web/gradio_internals.py; other sliders keep it), and their views
 check every value themselves (a whole number, within range) and say what is
 wrong.
 """
@@ -15,19 +16,14 @@ from typing import Any
 
 import gradio as gr
 
+from . import gradio_internals
+
 LENIENT = "lenient"  # the CSS class that marks such a slider; it survives Gradio rebuilding the component
-_checked_preprocess = gr.Slider.preprocess
 
 
-def _preprocess(self: gr.Slider, payload: float) -> float:
-    if LENIENT in (self.elem_classes or []):
-        return payload  # the handler checks it and says what is wrong
-    return _checked_preprocess(self, payload)
-
-
-# On the class, not the instance: a slider updated by a handler (gr.Slider(maximum=...)) is rebuilt from its
-# constructor arguments for that session, which would drop an instance's own preprocess.
-gr.Slider.preprocess = _preprocess  # type: ignore[method-assign]
+def install_patches() -> None:
+    """Let lenient sliders' values through unchecked; call once, where the app is built."""
+    gradio_internals.unchecked_sliders(LENIENT)
 
 
 def lenient_slider(*args: Any, **kwargs: Any) -> gr.Slider:

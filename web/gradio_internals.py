@@ -2,16 +2,19 @@
 
 Gradio has no public API for what the request guard and the queue safety need
 (who is waiting in the queue, a session's unread results, the shape of a call's
-body, a click's raw event data), so this module reads and patches Gradio's own
-objects. Nothing else in the app touches a private Gradio name. WRITTEN_FOR is
-the version this was read against; tests/test_gradio_internals.py fails loudly
-on any other, so an upgrade means re-reading gradio/queueing.py and
-gradio/routes.py, not finding out in production.
+body, a click's raw event data), nor for two things the views need (an HTML
+component that draws a chart or a table, a slider whose bad value reaches the
+handler), so this module reads and patches Gradio's own objects. Nothing else
+in the app touches a private Gradio name or patches a Gradio class.
+WRITTEN_FOR is the version this was read against; tests/test_gradio_internals.py
+fails loudly on any other, so an upgrade means re-reading gradio/queueing.py,
+gradio/routes.py and the patched components, not finding out in production.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -171,3 +174,39 @@ def mcp_lifespan(demo: gr.Blocks, *, hidden: set[str], tools: dict[str, str]) ->
         yield
 
     return lifespan
+
+
+# Components ----------------------------------------------------------------------------------------------
+# Both patches sit on the class, not an instance: Gradio rebuilds a session's copy of a component from its
+# constructor arguments (e.g. when a handler returns gr.Slider(maximum=...)), which would drop an instance's
+# own method, and a gr.HTML subclass gets a generated .pyi stub written beside it. Each install replaces the
+# last one (Gradio's own method is kept in __wrapped__), so installing twice never stacks.
+def _gradios_own(method: Callable) -> Callable:
+    return getattr(method, "__wrapped__", method)
+
+
+def convert_html_values(convert: Callable[[gr.HTML, Any], Any]) -> None:
+    """Let every gr.HTML show a value that is not HTML text (a chart, a table): `convert(component, value)`
+    turns it into HTML (or returns it unchanged) before Gradio's own postprocess sees it."""
+    gradio_postprocess = _gradios_own(gr.HTML.postprocess)
+
+    @functools.wraps(gradio_postprocess)
+    def postprocess(self: gr.HTML, value: Any) -> Any:
+        return gradio_postprocess(self, convert(self, value))
+
+    gr.HTML.postprocess = postprocess  # type: ignore[method-assign]
+
+
+def unchecked_sliders(marker: str) -> None:
+    """Let a gr.Slider with the CSS class `marker` hand its value to the handler as sent. Gradio's own
+    preprocess raises on a value out of range, which a page launched with show_error=False shows as a bare
+    red "Error" (the handler checks it instead and says what is wrong); other sliders stay checked."""
+    gradio_preprocess = _gradios_own(gr.Slider.preprocess)
+
+    @functools.wraps(gradio_preprocess)
+    def preprocess(self: gr.Slider, payload: Any) -> Any:
+        if marker in (self.elem_classes or []):
+            return payload
+        return gradio_preprocess(self, payload)
+
+    gr.Slider.preprocess = preprocess  # type: ignore[method-assign]

@@ -22,6 +22,7 @@ import pandas as pd
 
 from model.analysis import LearningRecord
 
+from . import gradio_internals
 from .chart import CHART_CSS, Chart, Scale, Series, chart_html, frame_chart
 from .controls import in_range, lenient_slider
 from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
@@ -75,21 +76,21 @@ def charts(record: LearningRecord) -> list[Chart]:
 
 
 _PLOTS: dict[str, tuple[str, str, Scale]] = {}  # elem_id -> (title, y title, scale) of each epoch_plot
-_html_postprocess = gr.HTML.postprocess
 
 
-def _postprocess(self: gr.HTML, value: Any) -> str | None:
-    """gr.HTML's postprocess, which also draws a Chart, or a long table as the epoch_plot with this elem_id."""
-    if isinstance(value, pd.DataFrame) and self.elem_id in _PLOTS:
-        value = frame_chart(*_PLOTS[self.elem_id][:2], value, _PLOTS[self.elem_id][2])
+def html_value(component: gr.HTML, value: Any) -> Any:
+    """What a gr.HTML shows for `value`: a Chart drawn, a long table drawn as the epoch_plot with this
+    elem_id (Train your own yields tables), anything else as it is."""
+    if isinstance(value, pd.DataFrame) and component.elem_id in _PLOTS:
+        value = frame_chart(*_PLOTS[component.elem_id][:2], value, _PLOTS[component.elem_id][2])
     if isinstance(value, Chart):
         value = chart_html(value)
-    return _html_postprocess(self, value)
+    return value
 
 
-# On the class, not the instance: Gradio may rebuild a session's component from its constructor arguments
-# (an instance's own postprocess would be lost), and a gr.HTML subclass gets a generated .pyi stub beside it.
-gr.HTML.postprocess = _postprocess  # type: ignore[method-assign]
+def install_patches() -> None:
+    """Let every gr.HTML show a Chart or an epoch_plot's table (html_value); call once, where the app is built."""
+    gradio_internals.convert_html_values(html_value)
 
 
 def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280, scale: Scale = "linear") -> gr.HTML:
@@ -97,7 +98,7 @@ def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280, sca
 
     Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series: what
     gr.LinePlot took), which is drawn with this title, y title and scale, so a view that yields tables
-    keeps working."""
+    keeps working (once install_patches has run)."""
     _PLOTS[elem_id] = (title, y_title, scale)
     return gr.HTML(
         message(f"{title}: nothing to draw yet."), css_template=CSS + CHART_CSS, elem_id=elem_id, min_width=min_width
