@@ -125,7 +125,10 @@ def map_axes(task: TaskConfig, most: int | None = None) -> tuple[np.ndarray, boo
 
 
 def map_questions(task: TaskConfig, seed: int = 0, most: int | None = None) -> tuple[Questions, np.ndarray, bool]:
-    """Every cell's question (row-major: row = second number, col = first), the axis values, completeness."""
+    """Every cell's question (row-major: row = second number, col = first), the axis values, completeness.
+
+    A bracket task's cells are its questions without brackets (groups None: pattern 0), so the question a
+    cell opens is the one whose margin it shows; map.npz has no room for a pattern per cell."""
     axis, complete = map_axes(task, most)
     rows = cols = len(axis)
     b_grid, a_grid = np.meshgrid(axis, axis, indexing="ij")

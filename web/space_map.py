@@ -265,6 +265,8 @@ def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int
         )
     wrong = len(space.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
+    if task.brackets:  # model.analysis.map_questions asks each cell's question without brackets
+        third += "; every question here is without brackets (ask a bracketed one in One question)"
     count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
     return (
         f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
