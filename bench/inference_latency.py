@@ -64,7 +64,15 @@ def main() -> None:
             ]
             _, traced, traces = service.trace(q, name)
             html.append(
-                inside.states_html(traces, served.unit_orders, traced["network_input"], traced["answer_text"], 0, [])
+                inside.states_html(
+                    traces,
+                    served.unit_orders,
+                    traced["network_input"],
+                    traced["answer_text"],
+                    0,
+                    [],
+                    traced["attention"],
+                )
             )
             html.append(
                 inside.step_text(
@@ -74,6 +82,7 @@ def main() -> None:
                     [p["confidence"] for p in traced["positions"]],
                     0,
                     name,
+                    traced["attention"],
                 )
             )
             out.append(html)

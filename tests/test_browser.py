@@ -464,5 +464,8 @@ def test_one_question_on_an_attention_model_shows_its_attention_grid(site, atten
         assert "Written lowest digit first" in page.locator("#written-order").inner_text()
         assert "attention decoder, dot-product (Luong)" in page.locator("#model-line").inner_text()
         shoot(page, "attention.png", "One question on an attention model (lsb, briefly fitted), 58+67", ())
+        page.get_by_role("tab", name="Inside the network").click()  # the decoder's reading, step by step
+        page.locator("#states figcaption", has_text="attention: context read").wait_for()
+        assert page.locator("#states figcaption", has_text="decoder 1: hidden state h").count() == 1
     finally:
         page.close()

@@ -151,6 +151,9 @@ def test_the_model_tab_and_header_name_the_design(service):
     panel = about.model_html(info)
     assert "attention decoder, additive (Bahdanau)" in panel and "questions with brackets" in panel
     assert "fed the character it wrote last" in panel and "RepeatVector" not in panel
+    listed = {row["name"]: row["task"] for row in service.models()["models"]}
+    assert listed["brackets-additive"] == "1-digit mixed + - *, 2-3 numbers, with brackets"
+    assert listed["add3"] == "3-digit addition, 2 numbers"
     line = about.model_line(service.model_info("attention-dot"), "2-digit addition")
     assert "attention decoder, dot-product (Luong), answer written lowest digit first" in line
     old = about.model_html(service.model_info("add3"))

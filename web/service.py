@@ -442,7 +442,7 @@ def task_summary(served: ServedModel) -> str:
     names = {"+": "addition", "-": "subtraction", "*": "multiplication"}
     what = names[t.operators] if len(t.operators) == 1 else "mixed " + " ".join(t.operators)
     terms = f"{t.terms} numbers" if t.fewest_terms == t.terms else f"{t.fewest_terms}-{t.terms} numbers"
-    return f"{t.digits}-digit {what}, {terms}"
+    return f"{t.digits}-digit {what}, {terms}" + (", with brackets" if t.brackets else "")
 
 
 def result_dict(ex: Any) -> dict:
