@@ -206,6 +206,8 @@ def example_questions(config: TaskConfig, count: int = 4) -> list[str]:
         text = bracketed_text(terms, "".join(ops), pattern)
         if text not in out:
             out.append(text)
+    if config.brackets:  # lead with a bracketed one (the placeholder and the hints show what the task takes)
+        out.sort(key=lambda text: "(" not in text)
     return out[:count]
 
 
