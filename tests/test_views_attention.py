@@ -11,7 +11,7 @@ import pytest
 from view_models import DESIGNS, write_models
 
 from model.codec import answer_value, encode_answers, encode_questions
-from model.questions import answers, parse_question, sample_questions
+from model.questions import Questions, answers, parse_question, sample_questions
 from model.serving import load_catalogue
 from trainer.evaluate import failure_lines
 from trainer.verify import Checker
@@ -203,3 +203,22 @@ def test_failure_lines_read_an_lsb_answer_the_usual_way_round():
         f"  {text} = {truth}, model says {str(guess)!r}"
         for text, truth, guess in zip(q.texts()[:5], answers(q)[:5].tolist(), guessed[:5].tolist(), strict=True)
     ]
+
+
+def test_the_map_of_a_bracket_task_scores_each_bracket_pattern_on_the_same_numbers(service):
+    from model.brackets import pattern_labels
+
+    result = service.patterns("brackets-additive")
+    assert [p["pattern"] for p in result["patterns"]] == pattern_labels(2) + pattern_labels(3)
+    assert all(p["asked"] == 200 for p in result["patterns"])
+    # Recount one pattern by asking its questions through /predict_batch: the same numbers, bracketed.
+    task = service.resolve("brackets-additive").task
+    drawn = sample_questions(task, 3 * 200 * 2, np.random.default_rng(0))
+    rows = np.flatnonzero(drawn.counts == 3)[:200]
+    q = Questions(drawn.terms[rows], drawn.ops[rows], np.full(len(rows), 1, np.int16))
+    assert all(text.startswith("(") for text in q.texts())  # pattern 1 of 3 terms: (a·b)·c
+    table = service.predict_batch("\n".join(q.texts()), "brackets-additive")
+    assert result["patterns"][2] == {"pattern": "(a·b)·c", "right": table["correct"], "asked": 200}
+    html = space_map.patterns_html(result)
+    assert html.count("<tr>") == 1 + len(result["patterns"]) and "(a·b)·c" in html
+    assert service.patterns("lsb-repeat")["patterns"] == [] and space_map.patterns_html(service.patterns("add3")) == ""

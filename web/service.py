@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from model.analysis import attribution
+from model.analysis import attribution, pattern_scores
 from model.codec import encode_questions
 from model.forward import LayerTrace
 from model.metrics import headline
@@ -42,6 +42,7 @@ log = logging.getLogger("app")
 MAX_LINES = 500  # questions per /predict_batch request
 MAX_BATCH_CHARS = 20_000  # characters per /predict_batch request (500 lines of 40), checked before splitting
 MAX_RANDOM = 500  # questions per /random_sums request
+PER_PATTERN = 200  # questions per bracket pattern in the Map tab's table
 INTERNAL_ERROR = "Something went wrong inside the app while answering; it has been logged. Please try again."
 
 
@@ -381,6 +382,18 @@ class Service:
             "cell": served.stored.net.cell,
             "layers": layers,
             "attention": result["attention"],
+            "model": served.name,
+            "error": None,
+        }
+
+    @guarded(plain_error)
+    def patterns(self, model: str | None = None) -> dict:
+        """A bracket task's share right per bracket pattern (PER_PATTERN questions each, the same numbers
+        for every pattern of a term count); `patterns` is empty for a task without brackets."""
+        served = self.served(model)
+        scores = pattern_scores(served.network, served.task, PER_PATTERN) if served.task.brackets else []
+        return {
+            "patterns": [{"pattern": s.label, "right": s.right, "asked": s.asked} for s in scores],
             "model": served.name,
             "error": None,
         }
