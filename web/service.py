@@ -347,7 +347,8 @@ class Service:
 
     @guarded(plain_error)
     def attribution(self, question: str, model: str | None = None) -> dict:
-        """/attribution: how strongly each input character drives each answer character (see the method)."""
+        """/attribution: how strongly each input character drives each answer character (see the method),
+        and for an attention model its own attention weights (answer character x input character)."""
         served = self.served(model)
         q = parse_question(question, served.task)
         grid, read, answer = attribution(served.network, served.task, q)
