@@ -31,7 +31,8 @@ def main() -> None:
 
     import keras
 
-    from model.codec import answer_value, encode_questions, one_hot, tokens_to_text
+    from model.codec import answer_texts, answer_value, encode_questions, one_hot
+    from model.network import greedy_probabilities
     from model.questions import concat, parse_question, sample_questions
     from model.serving import load_catalogue
     from web import inside, one_sum
@@ -59,11 +60,19 @@ def main() -> None:
                 one_sum.verdict_html(result),
                 one_sum.encoding_html(result, task),
                 one_sum.positions_html(result),
-                inside.attribution_html(service.attribution(q, name)),
+                inside.depends_html(service.attribution(q, name)),
             ]
             _, traced, traces = service.trace(q, name)
             html.append(
-                inside.states_html(traces, served.unit_orders, traced["network_input"], traced["answer_text"], 0, [])
+                inside.states_html(
+                    traces,
+                    served.unit_orders,
+                    traced["network_input"],
+                    traced["answer_text"],
+                    0,
+                    [],
+                    traced["attention"],
+                )
             )
             html.append(
                 inside.step_text(
@@ -72,6 +81,8 @@ def main() -> None:
                     traced["answer_text"],
                     [p["confidence"] for p in traced["positions"]],
                     0,
+                    name,
+                    traced["attention"],
                 )
             )
             out.append(html)
@@ -79,10 +90,12 @@ def main() -> None:
 
     def plain(questions: list[str]) -> list:
         q = concat([parse_question(text, task) for text in questions])
-        probs = keras_model.predict(
-            one_hot(encode_questions(q, task), task), verbose=0, batch_size=max(32, len(questions))
-        )
-        return [answer_value(t) for t in tokens_to_text(probs.argmax(-1), task)]
+        x = one_hot(encode_questions(q, task), task)
+        if served.stored.net.decoder == "attention":  # fed its own last character: one call per answer step
+            probs = greedy_probabilities(keras_model, x, task)
+        else:
+            probs = keras_model.predict(x, verbose=0, batch_size=max(32, len(questions)))
+        return [answer_value(t) for t in answer_texts(probs.argmax(-1), task)]
 
     questions = sample_questions(task, max(n_requests, 500), np.random.default_rng(0)).texts()
     paths = {"/predict (JSON)": api, "every view (the page)": page, "model.predict (baseline)": plain}

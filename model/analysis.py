@@ -125,7 +125,10 @@ def map_axes(task: TaskConfig, most: int | None = None) -> tuple[np.ndarray, boo
 
 
 def map_questions(task: TaskConfig, seed: int = 0, most: int | None = None) -> tuple[Questions, np.ndarray, bool]:
-    """Every cell's question (row-major: row = second number, col = first), the axis values, completeness."""
+    """Every cell's question (row-major: row = second number, col = first), the axis values, completeness.
+
+    A bracket task's cells are its questions without brackets (groups None: pattern 0), so the question a
+    cell opens is the one whose margin it shows; map.npz has no room for a pattern per cell."""
     axis, complete = map_axes(task, most)
     rows = cols = len(axis)
     b_grid, a_grid = np.meshgrid(axis, axis, indexing="ij")
@@ -346,3 +349,32 @@ def learning_problem(record: LearningRecord, task: TaskConfig) -> str | None:
     if (record.samples_seen < 0).any() or (record.space_wrong < -1).any():
         return "holds negative counts"
     return None
+
+
+# A bracket task, pattern by pattern ---------------------------------------------------------------
+@dataclass
+class PatternScore:
+    """How often a model is right on questions of one bracket pattern (the same numbers for every pattern)."""
+
+    label: str  # e.g. "(a·b)·c" (model.brackets.pattern_labels)
+    right: int
+    asked: int
+
+
+def pattern_scores(network: Network, task: TaskConfig, per_pattern: int = 200, seed: int = 0) -> list[PatternScore]:
+    """For a bracket task, the share right for every bracket pattern of every term count: per term count,
+    one draw of `per_pattern` questions asked with each pattern in turn (so only the brackets differ)."""
+    from .brackets import pattern_labels
+    from .codec import encode_answers
+    from .questions import answers
+
+    drawn = sample_questions(task, 3 * per_pattern * (task.terms - task.fewest_terms + 1), np.random.default_rng(seed))
+    scores = []
+    for k in range(task.fewest_terms, task.terms + 1):
+        rows = np.flatnonzero(drawn.counts == k)[:per_pattern]
+        for pattern, label in enumerate(pattern_labels(k)):
+            q = Questions(drawn.terms[rows], drawn.ops[rows], np.full(len(rows), pattern, np.int16))
+            predicted = network.probabilities(encode_questions(q, task)).argmax(-1)
+            right = int((predicted == encode_answers(answers(q), task)).all(axis=1).sum())
+            scores.append(PatternScore(label, right, len(rows)))
+    return scores

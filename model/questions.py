@@ -200,9 +200,14 @@ def example_questions(config: TaskConfig, count: int = 4) -> list[str]:
         k = config.fewest_terms + i % (config.terms - config.fewest_terms + 1)
         terms = [config.smallest + n % (config.max_term - config.smallest + 1) for n in (numbers * 5)[:k]]
         ops = [config.operators[(i + j) % len(config.operators)] for j in range(k - 1)]
-        text = str(terms[0]) + "".join(op + str(t) for op, t in zip(ops, terms[1:], strict=True))
+        patterns = bracket_patterns(k) if config.brackets else ((),)
+        # With brackets, every other example is bracketed (a different pattern each time, where there are some).
+        pattern = patterns[1 + (i // 2) % (len(patterns) - 1)] if len(patterns) > 1 and i % 2 else ()
+        text = bracketed_text(terms, "".join(ops), pattern)
         if text not in out:
             out.append(text)
+    if config.brackets:  # lead with a bracketed one (the placeholder and the hints show what the task takes)
+        out.sort(key=lambda text: "(" not in text)
     return out[:count]
 
 

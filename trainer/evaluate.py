@@ -81,12 +81,12 @@ def by_term_count(counts: np.ndarray, right: np.ndarray, low: int, high: int) ->
 
 
 def failure_lines(checker, predicted: np.ndarray, wrong: np.ndarray, show: int) -> list[str]:
-    from model.codec import tokens_to_text
+    from model.codec import answer_texts
     from model.questions import answers
 
     rows = np.flatnonzero(wrong)[:show]
     q = checker.questions[rows]
-    guesses = tokens_to_text(predicted[rows], checker.task)
+    guesses = answer_texts(predicted[rows], checker.task)  # the usual way round, whatever order it was written in
     return [
         f"  {text} = {truth}, model says {guess.strip()!r}"
         for text, truth, guess in zip(q.texts(), answers(q).tolist(), guesses, strict=True)

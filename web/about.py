@@ -10,6 +10,21 @@ from model.metrics import percent
 
 from .html import WARN, esc, plural
 
+ATTENTION_NAMES = {"dot": "dot-product (Luong)", "additive": "additive (Bahdanau)"}
+
+
+def design_text(design: dict) -> str:
+    """The design in words: "RepeatVector decoder, answer written lowest digit first, brackets"."""
+    if design["decoder"] == "attention":
+        parts = [f"attention decoder, {ATTENTION_NAMES.get(design['attention'], str(design['attention']))}"]
+    else:
+        parts = ["RepeatVector decoder (keras.io)"]
+    lowest = design["answer_order"] == "lsb"
+    parts.append(f"answer written {'lowest' if lowest else 'highest'} digit first")
+    if design["brackets"]:
+        parts.append("questions with brackets")
+    return ", ".join(parts)
+
 
 def model_line(info: dict, summary: str) -> str:
     """One line: which model answers, its task, and its headline accuracy."""
@@ -24,7 +39,7 @@ def model_line(info: dict, summary: str) -> str:
     return (
         f'<div class="panel" id="model-line">Answering with <b>{esc(info["description"])}</b>: {esc(summary)}, '
         f"{esc(info['network']['cell'].upper())} {info['network']['encoder_units']}/"
-        f"{info['network']['decoder_units']}{accuracy}{notes}</div>"
+        f"{info['network']['decoder_units']}, {esc(design_text(info['design']))}{accuracy}{notes}</div>"
     )
 
 
@@ -38,6 +53,12 @@ def model_html(info: dict) -> str:
         where += f" at commit <code>{esc(info['revision'])}</code>"
     if info.get("page_url"):
         where += f' (<a href="{esc(info["page_url"])}" target="_blank" rel="noopener noreferrer">model page</a>)'
+    decoders = f"{plural(n['decoder_layers'], 'decoder layer')} of {n['decoder_units']} units"
+    if info["design"]["decoder"] == "attention":
+        kind = ATTENTION_NAMES.get(info["design"]["attention"], "")
+        decoders += f" fed the character it wrote last, reading every encoder state through {esc(kind)} attention"
+    else:
+        decoders = f"RepeatVector({t['answer_length']}), {decoders}"
     terms = f"{t['terms']}" if t["fewest_terms"] == t["terms"] else f"{t['fewest_terms']} to {t['terms']}"
     rows = [
         ("Answering with", where),
@@ -50,9 +71,9 @@ def model_html(info: dict) -> str:
         (
             "Network",
             f"{esc(n['cell'].upper())}: {plural(n['encoder_layers'], 'encoder layer')} of {n['encoder_units']} units, "
-            f"RepeatVector({t['answer_length']}), {plural(n['decoder_layers'], 'decoder layer')} of "
-            f"{n['decoder_units']} units, softmax over {len(t['alphabet'])} characters",
+            f"{decoders}, softmax over {len(t['alphabet'])} characters",
         ),
+        ("Design", esc(design_text(info["design"]))),
     ]
     metrics = info["metrics"]
     if info.get("accuracy") is not None:

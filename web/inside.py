@@ -41,10 +41,16 @@ ATTRIBUTION_METHOD = (
     "valid; a cell shows how far the probability of the answer character the model chose moves, "
     "on average (0: no effect, 1: the choice collapses)."
 )
+ATTENTION_METHOD = (
+    "The weights the decoder's attention layer gives each input character when it writes each answer "
+    "character (each row sums to 1): read straight from the network, not measured from outside."
+)
 STEP_PX, UNIT_PX = 26, 3
 FRAME = (245, 158, 11)
 ASK_FIRST = '<div class="panel hint">Ask a question in the One question tab first.</div>'
 INSIDE_CSS = """
+.pair { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.pair > .panel { flex: 1 1 320px; min-width: 0; }
 .att td.v { min-width: 2.2em; text-align: center; font-size: 12px; }
 .states { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 .states figure { margin: 0; }
@@ -55,11 +61,8 @@ INSIDE_CSS = """
 """
 
 
-def attribution_html(result: dict) -> str:
-    """The grid: rows are answer positions (the character chosen), columns the characters the network reads."""
-    if result.get("error"):
-        return f'<div class="panel hint">{esc(result["error"])}</div>'
-    grid, read, answer = result["grid"], result["network_input"], result["answer_text"]
+def weight_table(grid: list[list[float]], read: str, answer: str) -> str:
+    """Answer positions (the character chosen) down, the characters the network reads across; 0-1 coloured."""
     head = "".join(f"<th>{show_char(c)}</th>" for c in read)
     rows = []
     for p, values in enumerate(grid):
@@ -70,10 +73,38 @@ def attribution_html(result: dict) -> str:
         )
         rows.append(f"<tr><th>{p + 1}: {show_char(answer[p])}</th>{cells}</tr>")
     return (
-        f'<div class="panel"><div class="scroll"><table class="grid att"><tr><th class="hint">answer ↓ / reads →'
-        f"</th>{head}</tr>{''.join(rows)}</table></div><div>{legend(SEQUENTIAL, 'no effect', 'decides it')}</div>"
+        f'<div class="scroll"><table class="grid att"><tr><th class="hint">answer ↓ / reads →'
+        f"</th>{head}</tr>{''.join(rows)}</table></div>"
+    )
+
+
+def attribution_html(result: dict) -> str:
+    """The occlusion grid: rows are answer positions (the character chosen), columns the characters read."""
+    if result.get("error"):
+        return f'<div class="panel hint">{esc(result["error"])}</div>'
+    table = weight_table(result["grid"], result["network_input"], result["answer_text"])
+    return (
+        f'<div class="panel" id="occlusion-grid"><b>Occlusion</b>{table}'
+        f"<div>{legend(SEQUENTIAL, 'no effect', 'decides it')}</div>"
         f'<div class="hint">{esc(ATTRIBUTION_METHOD)}</div></div>'
     )
+
+
+def attention_html(result: dict) -> str:
+    """An attention model's real attention weights beside the occlusion grid; nothing for a RepeatVector model."""
+    if result.get("error") or result.get("attention") is None:
+        return ""
+    table = weight_table(result["attention"], result["network_input"], result["answer_text"])
+    return (
+        f'<div class="panel" id="attention-grid"><b>Attention</b>{table}'
+        f"<div>{legend(SEQUENTIAL, 'ignored', 'all of its attention')}</div>"
+        f'<div class="hint">{esc(ATTENTION_METHOD)}</div></div>'
+    )
+
+
+def depends_html(result: dict) -> str:
+    """What each answer character depends on: occlusion, and beside it the attention weights if the model has them."""
+    return f'<div class="pair">{attribution_html(result)}{attention_html(result)}</div>'
 
 
 def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_step: int | None) -> bytes:
@@ -100,10 +131,34 @@ def _figure(title: str, chars: str, png: bytes, now: int | None) -> str:
     )
 
 
+def attention_parts(
+    traces: list[LayerTrace], orders: list[np.ndarray], attention: list[list[float]], written: str, now: int | None
+) -> list[str]:
+    """An attention decoder's reading, per answer step: the weights over the input (one row per input
+    character) and the context they make (the weighted sum of the last encoder layer's states)."""
+    weights = np.asarray(attention, dtype=np.float32)  # (answer steps, input steps)
+    last = max(i for i, t in enumerate(traces) if t.name.startswith("encoder"))
+    context = weights @ traces[last].hidden[0]  # (answer steps, units): what the dense layer reads beside h
+    rows = 4  # pixel rows per input character (units get UNIT_PX): a few characters, each worth seeing
+    tall = np.repeat(weights, rows, axis=1)
+    picture = heatmap_png(tall, np.arange(tall.shape[1]), False, now)
+    return [
+        _figure("attention: weights over the input, its first character at the top", written, picture, now),
+        _figure("attention: context read", written, heatmap_png(context, orders[last], True, now), now),
+    ]
+
+
 def states_html(
-    traces: list[LayerTrace], orders: list[np.ndarray], read: str, written: str, step: int, show: list[str]
+    traces: list[LayerTrace],
+    orders: list[np.ndarray],
+    read: str,
+    written: str,
+    step: int,
+    show: list[str],
+    attention: list[list[float]] | None = None,
 ) -> str:
-    """Every layer's hidden state (and, on demand, cell state and gates) with step `step` (0-based) framed."""
+    """Every layer's hidden state (and, on demand, cell state and gates) with step `step` (0-based) framed;
+    for an attention model (`attention`: its weights, answer steps x input characters) also what it reads."""
     encoder_steps = len(read)
     parts = []
     for trace, order in zip(traces, orders, strict=True):
@@ -130,6 +185,9 @@ def states_html(
                     parts.append(
                         _figure(f"{trace.name}: {gate} gate", chars, heatmap_png(values[0], order, False, now), now)
                     )
+    if attention is not None:
+        at = step - encoder_steps
+        parts += attention_parts(traces, orders, attention, written, at if 0 <= at < len(written) else None)
     legends = legend(DIVERGING, "−1", "+1") + (
         " gates: " + legend(SEQUENTIAL, "0 (closed)", "1 (open)") if "gates" in show else ""
     )
@@ -141,10 +199,17 @@ def states_html(
 
 
 def step_text(
-    traces: list[LayerTrace], read: str, written: str, confidence: list[float], step: int, model: str = ""
+    traces: list[LayerTrace],
+    read: str,
+    written: str,
+    confidence: list[float],
+    step: int,
+    model: str = "",
+    attention: list[list[float]] | None = None,
 ) -> str:
-    """What happens at one step, in words: the character read or written and the units that moved most;
-    the panel names the model (data-model) whose states these are."""
+    """What happens at one step, in words: the character read or written (and, for an attention model,
+    the input character it reads most) and the units that moved most; the panel names the model
+    (data-model) whose states these are."""
     total = len(read) + len(written)
     step = max(0, min(step, total - 1))
     encoder = [t for t in traces if t.name.startswith("encoder")][-1]
@@ -155,6 +220,11 @@ def step_text(
     else:
         trace, local = decoder, step - len(read)
         what = f"the decoder writes {show_char(written[local])} ({confidence_text(confidence[local])} sure)"
+        if attention is not None:
+            row = attention[local]
+            most = int(np.argmax(row))
+            share = f"{row[most]:.0%} of its attention"
+            what += f", attending most to input step {most + 1}, {show_char(read[most])} ({share})"
     before = trace.hidden[0, local - 1] if local else np.zeros_like(trace.hidden[0, 0])
     change = trace.hidden[0, local] - before
     top = np.argsort(-np.abs(change))[:5]
@@ -224,9 +294,9 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
         return (
             gr.Slider(maximum=total, value=index + 1),
             (message(why, "warn") if why else "")
-            + step_text(traces, read, written, confidence, index, served.name)
+            + step_text(traces, read, written, confidence, index, served.name, result["attention"])
             + missing,
-            states_html(traces, served.unit_orders, read, written, index, list(extra or [])),
+            states_html(traces, served.unit_orders, read, written, index, list(extra or []), result["attention"]),
         )
 
     inputs, outputs = [question, picker, step, show], [step, text, pictures]

@@ -18,7 +18,7 @@ from model.metrics import percent
 from model.questions import MAX_QUESTION_CHARS
 
 from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, esc, show_char
-from .inside import INSIDE_CSS, attribution_html
+from .inside import INSIDE_CSS, depends_html
 from .service import Service
 
 START = '<div class="panel hint">Type a question (or click an example) and press Predict.</div>'
@@ -37,7 +37,7 @@ def verdict_html(result: dict, model: str | None = None) -> str:
             f'<span class="big warn" id="verdict-mark">{WARN}</span> '
             f'<span id="verdict-text">{esc(result["error"])}</span></div>'
         )
-    answer = result["answer"] if result["answer"] is not None else result["answer_text"].strip()
+    answer = result["answer"] if result["answer"] is not None else result["answer_as_read"].strip()
     wrong = [p["wrong"] for p in result["positions"]]
     if result["correct"]:
         mark, text = f'<span class="big ok" id="verdict-mark">{RIGHT}</span>', "right"
@@ -53,7 +53,21 @@ def verdict_html(result: dict, model: str | None = None) -> str:
         f'<span class="mono">{esc(result["question"])} = </span>'
         f'<span class="mono" id="predicted-answer">{esc(answer)}</span> {mark}</div>'
         f'<div id="verdict-text">{esc(text)}. Predicted {chars_html(result["answer_text"], wrong)} '
-        f"true {chars_html(result['true_text'])}{note}</div></div>"
+        f"true {chars_html(result['true_text'])}{note}</div>{written_html(result)}</div>"
+    )
+
+
+def written_html(result: dict) -> str:
+    """The order the network wrote its answer in, for a model that writes the lowest digit first (the
+    positions above and below are in that order); nothing for one that writes it as people read it."""
+    if result.get("written") != "lsb":
+        return ""
+    chars = result["answer_text"].rstrip(" ") or result["answer_text"]
+    steps = " → ".join(f'<b class="mono">{show_char(c)}</b>' for c in chars)
+    return (
+        f'<div id="written-order">Written lowest digit first: {steps} '
+        f'<span class="hint">(read the usual way: {esc(result["answer_as_read"].strip() or "nothing")}; '
+        "positions count in the order written)</span></div>"
     )
 
 
@@ -169,7 +183,7 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
         result = service.predict(text, name)
         served = service.resolve(name)
         grid = (
-            attribution_html(service.attribution(text, name))
+            depends_html(service.attribution(text, name))
             if result["error"] is None
             else '<div class="panel hint">No attribution: the question was not accepted.</div>'
         )

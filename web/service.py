@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from model.analysis import attribution
+from model.analysis import attribution, pattern_scores
 from model.codec import encode_questions
 from model.forward import LayerTrace
 from model.metrics import headline
@@ -29,6 +29,7 @@ from model.questions import (
     MAX_QUESTION_CHARS,
     InputError,
     Questions,
+    concat,
     example_questions,
     parse_question,
     parse_whole_number,
@@ -41,6 +42,7 @@ log = logging.getLogger("app")
 MAX_LINES = 500  # questions per /predict_batch request
 MAX_BATCH_CHARS = 20_000  # characters per /predict_batch request (500 lines of 40), checked before splitting
 MAX_RANDOM = 500  # questions per /random_sums request
+PER_PATTERN = 200  # questions per bracket pattern in the Map tab's table
 INTERNAL_ERROR = "Something went wrong inside the app while answering; it has been logged. Please try again."
 
 
@@ -187,9 +189,7 @@ class Service:
                 results[i] = self._error_result(text, str(err))
         for name, accepted in groups.items():
             try:
-                batch = Questions(
-                    np.concatenate([q.terms for _, q in accepted]), np.concatenate([q.ops for _, q in accepted])
-                )
+                batch = concat([q for _, q in accepted])  # keeps each question's brackets
                 for (i, _), explanation in zip(accepted, self.served(name).predictor.explain(batch), strict=True):
                     results[i] = {**result_dict(explanation), "model": name}
             except Exception:
@@ -212,8 +212,11 @@ class Service:
                 "network_input",
                 "answer",
                 "answer_text",
+                "answer_as_read",
+                "written",
                 "true_answer",
                 "true_text",
+                "true_as_read",
                 "correct",
                 "min_confidence",
                 "min_margin",
@@ -268,7 +271,7 @@ class Service:
                     "correct": r["correct"],
                     "min_confidence": r["min_confidence"],
                     "min_margin": r["min_margin"],
-                    "prediction": r["answer_text"].strip() if ok else None,
+                    "prediction": r["answer_as_read"].strip() if ok else None,
                 }
             )
         valid = [r for r in rows if r["error"] is None]
@@ -307,6 +310,12 @@ class Service:
                     "answer_length": t.answer_length,
                 },
                 "network": n.to_dict(),
+                "design": {  # the options older files leave out, spelled out (model/config.py)
+                    "decoder": n.decoder,
+                    "attention": n.attention if n.decoder == "attention" else None,
+                    "answer_order": t.answer_order,
+                    "brackets": t.brackets,
+                },
                 "examples": example_questions(t, 4),
                 "accuracy": accuracy,
                 "accuracy_measured_on": measured_on,
@@ -331,12 +340,15 @@ class Service:
         served = self.served(model)
         q = parse_question(question, served.task)
         result = {**result_dict(served.predictor.explain(q)[0]), "model": served.name}
-        _, traces = served.network.trace(encode_questions(q, served.task))
+        tokens = encode_questions(q, served.task)
+        _, traces = served.network.trace(tokens)
+        result["attention"] = attention_grid(served, tokens)
         return served, result, traces
 
     @guarded(plain_error)
     def attribution(self, question: str, model: str | None = None) -> dict:
-        """/attribution: how strongly each input character drives each answer character (see the method)."""
+        """/attribution: how strongly each input character drives each answer character (see the method),
+        and for an attention model its own attention weights (answer character x input character)."""
         served = self.served(model)
         q = parse_question(question, served.task)
         grid, read, answer = attribution(served.network, served.task, q)
@@ -346,6 +358,7 @@ class Service:
             "answer_text": answer,
             "grid": np.round(grid, 4).tolist(),
             "method": "occlusion",
+            "attention": attention_grid(served, encode_questions(q, served.task)),
             "model": served.name,
             "error": None,
         }
@@ -369,6 +382,19 @@ class Service:
             "answer_text": result["answer_text"],
             "cell": served.stored.net.cell,
             "layers": layers,
+            "attention": result["attention"],
+            "model": served.name,
+            "error": None,
+        }
+
+    @guarded(plain_error)
+    def patterns(self, model: str | None = None) -> dict:
+        """A bracket task's share right per bracket pattern (PER_PATTERN questions each, the same numbers
+        for every pattern of a term count); `patterns` is empty for a task without brackets."""
+        served = self.served(model)
+        scores = pattern_scores(served.network, served.task, PER_PATTERN) if served.task.brackets else []
+        return {
+            "patterns": [{"pattern": s.label, "right": s.right, "asked": s.asked} for s in scores],
             "model": served.name,
             "error": None,
         }
@@ -414,13 +440,23 @@ class Service:
         return {"models": rows, "default": self.default, "notes": list(self.catalogue.notes), "error": None}
 
 
+def attention_grid(served: ServedModel, tokens: np.ndarray) -> list[list[float]] | None:
+    """An attention model's weights for one question: one row per answer character (in the order written),
+    one column per input character (as the network reads them), each row summing to 1; None for a
+    RepeatVector model, which has no attention."""
+    if served.stored.net.decoder != "attention":
+        return None
+    _, weights = served.network.attention_weights(tokens[:1])
+    return np.round(weights[0], 4).tolist()
+
+
 def task_summary(served: ServedModel) -> str:
     """ "3-digit addition, 2 numbers" style text for a model's task."""
     t = served.task
     names = {"+": "addition", "-": "subtraction", "*": "multiplication"}
     what = names[t.operators] if len(t.operators) == 1 else "mixed " + " ".join(t.operators)
     terms = f"{t.terms} numbers" if t.fewest_terms == t.terms else f"{t.fewest_terms}-{t.terms} numbers"
-    return f"{t.digits}-digit {what}, {terms}"
+    return f"{t.digits}-digit {what}, {terms}" + (", with brackets" if t.brackets else "")
 
 
 def result_dict(ex: Any) -> dict:
@@ -429,9 +465,12 @@ def result_dict(ex: Any) -> dict:
         "question": ex.question,
         "network_input": ex.network_input,
         "answer": ex.answer,
-        "answer_text": ex.answer_text,
+        "answer_text": ex.answer_text,  # as written, position by position (see "written")
+        "answer_as_read": ex.answer_as_read,  # the usual way round
+        "written": ex.written,  # "msb", or "lsb": the network wrote the lowest digit first
         "true_answer": ex.true_answer,
         "true_text": ex.true_text,
+        "true_as_read": ex.true_as_read,
         "correct": ex.correct,
         "min_confidence": ex.min_confidence,
         "min_margin": ex.min_margin,

@@ -24,6 +24,7 @@ import numpy as np
 
 from model.analysis import SpaceMap
 from model.config import OPERATORS, TaskConfig
+from model.metrics import percent
 
 from . import gradio_internals
 from .cache import BoundedCache, fingerprint
@@ -265,6 +266,8 @@ def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int
         )
     wrong = len(space.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
+    if task.brackets:  # model.analysis.map_questions asks each cell's question without brackets
+        third += "; every question here is without brackets (ask a bracketed one in One question)"
     count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
     return (
         f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
@@ -273,6 +276,24 @@ def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int
         '<span class="touch">Tap a question to open it.</span>'
         f"</div>{_framed(picture, axes)}<div>{margin_legend()} "
         f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>'
+    )
+
+
+def patterns_html(result: dict) -> str:
+    """A bracket task's share right per bracket pattern (what the map, drawn without brackets, cannot show)."""
+    if result.get("error"):
+        return message(result["error"], "warn")
+    if not result["patterns"]:
+        return ""
+    rows = "".join(
+        f'<tr><td class="mono">{esc(p["pattern"])}</td><td>{percent(p["right"] / p["asked"], 1) if p["asked"] else "–"}'
+        f"</td><td>{p['right']:,} of {p['asked']:,}</td></tr>"
+        for p in result["patterns"]
+    )
+    return (
+        '<div class="panel" id="map-patterns"><b>By bracket pattern</b> (the same random numbers asked with each '
+        f'pattern; a, b, c are the numbers, · any operator)<table class="pos"><tr><th>pattern</th><th>right</th>'
+        f"<th>questions</th></tr>{rows}</table></div>"
     )
 
 
@@ -333,7 +354,8 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     def fill(name: str) -> tuple[str, str, str]:
         served = service.resolve(name)
         model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
-        return model + map_html(served.space_map, served.task), "", lists_html(served.space_map)
+        patterns = patterns_html(service.patterns(served.name)) if served.task.brackets else ""
+        return model + map_html(served.space_map, served.task) + patterns, "", lists_html(served.space_map)
 
     def zoom_in(name: str, a: float | None, b: float | None, block: Any) -> str:
         served = service.resolve(name)
