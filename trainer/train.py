@@ -423,7 +423,9 @@ class Training:
 
     def _checkpoint(self) -> None:
         progress = {**self.watch.progress(), "probes": np.array(self.probes, dtype=np.uint8)}
-        self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
+        self.folder.save_checkpoint(
+            self.model, self._state(), progress, self.best_weights or [], keep_previous=self.cluster.several_workers
+        )
 
     def _tell(self, held: dict) -> None:
         if self.on_epoch is None:
