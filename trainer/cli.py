@@ -16,10 +16,11 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfig, distinct_count
 
+from . import rejoin
 from .rundir import RunError, RunFolder
 from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_settings
 from .tf_config import cluster_spec
@@ -39,6 +40,7 @@ SHORT = {
 }
 OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
 MAX_CPU_REPLICAS = 16  # logical CPU devices for --distribute without a GPU
+MAX_CONNECT_SECONDS = 3600
 SWITCH_OFF = {"time_budget": 0, "clipnorm": 0, "target_margin": -1, "target_accuracy": 0, "pass_accuracy": -1}
 
 
@@ -219,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help=f"with --distribute and no GPU: logical CPU devices, 2 to {MAX_CPU_REPLICAS} (default 2)",
     )
+    scale.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=60,
+        help="with --distribute and TF_CONFIG: seconds a worker waits for the others to join (at the start, "
+        "and after losing one) before it stops with exit status 1 (default 60)",
+    )
     hub = p.add_argument_group("publishing (token from HF_TOKEN or `hf auth login`)")
     hub.add_argument("--push-to-hub", metavar="REPO_ID", help="after training, publish the model to this Hub repo")
     hub.add_argument("--private", action="store_true", help="create the Hub repo as private")
@@ -324,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 2 <= args.cpu_replicas <= MAX_CPU_REPLICAS:
         parser.exit(2, f"{parser.prog}: error: --cpu-replicas must be a whole number from 2 to {MAX_CPU_REPLICAS}\n")
+    if not 1 <= args.connect_timeout <= MAX_CONNECT_SECONDS:
+        parser.exit(2, f"{parser.prog}: error: --connect-timeout must be from 1 to {MAX_CONNECT_SECONDS} seconds\n")
     try:
         spec = cluster_spec() if args.distribute else None
         worker = spec[1] if spec is not None else 0
@@ -332,22 +343,38 @@ def main(argv: list[str] | None = None) -> int:
             task, net, settings = resume_run(args, folder)
         else:
             task, net, settings = resolve(args)
-            # A worker started again with the same command continues the run (kill and restart, see README).
-            args.resume = spec is not None and folder.belongs_to(task, net, settings)
-            if not args.resume:
+            # A worker started again with the same command may continue the run: the workers decide together
+            # once connected (distribute.agree_where_to_start); otherwise this is a fresh run.
+            if spec is None or not folder.belongs_to(task, net, settings):
                 folder.start(task, net, settings, overwrite=args.overwrite)
     except (ValueError, RunError) as err:  # ConfigError is a ValueError
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
     quiet_tensorflow()
-    from .distribute import ClusterError, choose_strategy  # TensorFlow loads here, after the flags are good
+    import tensorflow as tf  # loads here, after the flags are known to be good
+
+    from .distribute import Cluster, ClusterError, agree_where_to_start, choose_strategy
     from .finish import finish
     from .train import Training
 
+    if spec is not None:
+        rejoin.start_clock()
     try:
-        strategy = choose_strategy(args.distribute, args.cpu_replicas)
-        outcome = Training(task, net, settings, folder, resume=args.resume, strategy=strategy).fit()
+        strategy = choose_strategy(
+            args.distribute,
+            args.cpu_replicas,
+            connect_seconds=rejoin.seconds_left(args.connect_timeout),
+            connect_total=args.connect_timeout,
+        )
+        resume = args.resume
+        if spec is not None:
+            resume = agree_where_to_start(Cluster(strategy), folder, task, net, settings)
+            if not resume and folder.can_resume():
+                folder.start(task, net, settings, overwrite=args.overwrite)
+        outcome = Training(task, net, settings, folder, resume=resume, strategy=strategy).fit()
         status = finish(outcome, task, net, settings, folder, chief=worker == 0)
+        if spec is not None:
+            print(f"Final weights: sha256 {weights_digest(outcome.model)} (the same on every worker)", flush=True)
     except KeyboardInterrupt:
         if folder.can_resume():
             print(
@@ -358,12 +385,38 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\nInterrupted before the first epoch was saved; there is nothing to resume.", flush=True)
         return 130
-    except (RunError, ClusterError) as err:
+    except ClusterError as err:
+        if rejoin.seconds_left(args.connect_timeout) > 1:  # e.g. a peer still held by the old run: try again
+            rejoin.again(f"could not join yet ({err.cause})", lost_worker=False)
         print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except RunError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except tf.errors.OpError as err:
+        if spec is None:
+            raise
+        # A worker was lost (killed, or its machine went away): TensorFlow cannot go on in this process.
+        rejoin.again(f"lost contact with another worker ({type(err).__name__})", lost_worker=True)
+        print(
+            f"{parser.prog}: error: lost contact with another worker {rejoin.MAX_REJOINS} times; the last saved "
+            "epoch is kept: start every worker again with the same command to continue",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     if args.push_to_hub and status == 0 and worker == 0:
         return push(folder.out, args)
     return status
+
+
+def weights_digest(model: Any) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        digest.update(w.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def worker_folder(out: Path, worker: int) -> Path:

@@ -16,31 +16,49 @@ places work on it without flags).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from model.config import TaskConfig
+from model.config import NetworkConfig, TaskConfig
 from model.questions import Questions
 
 from .epochs import batches
+from .rundir import RunFolder
+from .settings import TrainSettings
 from .tf_config import cluster_spec
 
 CONNECT_SECONDS = 60  # how long a worker waits for the others at the start before it gives up
+# argv: the pid to end, the seconds to wait, the sentence to say first
+WATCHDOG = (
+    "import os, sys, time; time.sleep(float(sys.argv[2])); print(sys.argv[3], file=sys.stderr); "
+    "os.kill(int(sys.argv[1]), 9)"
+)
+HEARTBEAT_SECONDS = 10  # a worker silent this long is taken for lost; the others start again (cli.py)
 
 
 class ClusterError(RuntimeError):
-    """The workers of a TF_CONFIG cluster could not all be reached; the message is one sentence."""
+    """The workers of a TF_CONFIG cluster could not all be reached; the message is one sentence, `cause`
+    TensorFlow's own words (for the log of a retry)."""
+
+    def __init__(self, sentence: str, cause: str = ""):
+        super().__init__(sentence)
+        self.cause = cause
 
 
-def choose_strategy(distribute: bool, cpu_replicas: int = 2) -> tf.distribute.Strategy:
+def choose_strategy(
+    distribute: bool, cpu_replicas: int = 2, connect_seconds: float = CONNECT_SECONDS, connect_total: float = 0
+) -> tf.distribute.Strategy:
     """The strategy for a run; must be called before TensorFlow has placed anything on a device."""
     if not distribute:
         return tf.distribute.get_strategy()
     spec = cluster_spec()
     if spec is not None:
-        return connect(*spec)
+        return connect(*spec, seconds=connect_seconds, total=connect_total or connect_seconds)
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         print(f"Distributed: MirroredStrategy over {len(gpus)} GPU(s).", flush=True)
@@ -52,23 +70,46 @@ def choose_strategy(distribute: bool, cpu_replicas: int = 2) -> tf.distribute.St
     return tf.distribute.MirroredStrategy(devices)
 
 
-def connect(workers: list[str], index: int) -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy over the TF_CONFIG workers, once every one answers a first all-reduce
-    within CONNECT_SECONDS; ClusterError otherwise (TensorFlow alone would wait for ever)."""
+def connect(
+    workers: list[str], index: int, seconds: float = CONNECT_SECONDS, total: float = CONNECT_SECONDS
+) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy over the TF_CONFIG workers, once every one has joined within `seconds`;
+    ClusterError otherwise. TensorFlow alone would wait for the others for ever: its coordination service
+    (which the strategy would configure itself) is configured here with a registration deadline."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context  # no public API sets the deadline
+
     print(
         f"Distributed: MultiWorkerMirroredStrategy, worker {index} of {len(workers)} (TF_CONFIG); "
-        f"waiting up to {CONNECT_SECONDS}s for the others...",
+        f"waiting up to {seconds:.0f}s more for the others...",
         flush=True,
     )
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=CONNECT_SECONDS)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader="/job:worker/replica:0/task:0",
+        cluster_register_timeout_in_ms=int(seconds * 1000),
+        heartbeat_timeout_in_ms=HEARTBEAT_SECONDS * 1000,
+        coordinated_jobs=[coordination_config_pb2.CoordinatedJob(name="worker", num_tasks=len(workers))],
+    )
+    unreachable = (
+        f"worker {index} could not reach the other workers ({', '.join(workers)}) within {total:.0f}s; "
+        "start every worker with the same command and its own TF_CONFIG"
+    )
+    # TensorFlow's own start-up waits for every worker without a deadline (the registration timeout above
+    # covers only part of it), holding the interpreter: past the deadline a watchdog process says so and
+    # ends this one (a thread of this process could not run).
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(seconds), f"python -m trainer: error: {unreachable}"]
+    )
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=seconds)
     try:
-        Cluster(strategy).any_worker(False)
-    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.InternalError):
-        raise ClusterError(
-            f"worker {index} could not reach the other workers ({', '.join(workers)}) within {CONNECT_SECONDS}s; "
-            "start every worker with the same command and its own TF_CONFIG"
-        ) from None
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        Cluster(strategy).any_worker(False)  # the first collective: every worker is there
+    except tf.errors.OpError as err:
+        raise ClusterError(unreachable, f"{type(err).__name__}: {str(err)[:200]}") from None
+    finally:
+        watchdog.kill()
+        watchdog.wait()
     return strategy
 
 
@@ -123,3 +164,17 @@ def pipeline_rows(count: int, global_batch: int, context: tf.distribute.InputCon
     share = global_batch // pipelines
     whole = count // global_batch * global_batch
     return np.arange(whole).reshape(-1, pipelines, share)[:, index].ravel()
+
+
+def agree_where_to_start(
+    cluster: Cluster, folder: RunFolder, task: TaskConfig, net: NetworkConfig, settings: TrainSettings
+) -> bool:
+    """Whether this worker resumes: every worker continues from the last epoch all of them saved (0: every
+    one starts afresh), stepping back one epoch where it saved one more than another worker."""
+    mine = folder.saved_epoch() if folder.belongs_to(task, net, settings) else 0
+    agreed = int(min(cluster.every_worker(float(mine))))
+    if agreed == 0:
+        return False
+    if agreed < mine:
+        folder.step_back(agreed)
+    return True

@@ -141,15 +141,21 @@ class RunFolder:
             raise RunError(f"cannot write to {self.out.parent}: {err.strerror or err}") from None
 
     # Saving -----------------------------------------------------------------------------
-    def save_checkpoint(self, model: Any, state: dict, progress: dict[str, np.ndarray], weights: list) -> None:
+    def save_checkpoint(
+        self, model: Any, state: dict, progress: dict[str, np.ndarray], weights: list, keep_previous: bool = False
+    ) -> None:
         """The model with its optimizer, the best weights so far, and the loop's state, each replaced atomically.
 
         Every file is made in memory and written with plain file writes, so a full
         disk is an OSError here (h5py, writing a file itself, can crash instead).
+        keep_previous: first copy the last epoch's files to previous/ (a worker of a
+        multi-worker run may have to step back to it, see step_back).
         """
         from model.storage import keras_archive
 
         def write() -> None:
+            if keep_previous and self.state.is_file():
+                self._keep_previous()
             replace_file(self.checkpoint, keras_archive(model))
             if weights:
                 replace_file(self.best, npz_bytes({f"w{i}": w for i, w in enumerate(weights)}))
@@ -157,6 +163,49 @@ class RunFolder:
             replace_file(self.state, json.dumps(state).encode())  # last: it marks the epoch as saved
 
         self.guard(write, self.checkpoint)
+
+    @property
+    def previous(self) -> Path:
+        return self.work / "previous"
+
+    def _keep_previous(self) -> None:
+        """previous/ becomes a copy of the saved epoch; its state.json, written last, says it is whole."""
+        self.previous.mkdir(exist_ok=True)
+        (self.previous / self.state.name).unlink(missing_ok=True)
+        for path in (self.checkpoint, self.best, self.work / "progress.npz"):
+            if path.is_file():
+                replace_file(self.previous / path.name, path.read_bytes())
+            else:
+                (self.previous / path.name).unlink(missing_ok=True)
+        replace_file(self.previous / self.state.name, self.state.read_bytes())
+
+    def saved_epoch(self) -> int:
+        """The last epoch the work folder saved (0: none)."""
+        try:
+            return int(json.loads(read_small_text(self.state, limit=10_000_000))["epoch"])
+        except (OSError, ConfigError, ValueError, KeyError, TypeError):
+            return 0
+
+    def step_back(self, epoch: int) -> None:
+        """Make the kept previous epoch the saved one; RunError unless it is `epoch`. The workers of a
+        multi-worker run all continue from the last epoch every one of them saved: a worker killed while
+        saving may be one epoch behind the others."""
+        try:
+            kept = int(json.loads(read_small_text(self.previous / self.state.name, limit=10_000_000))["epoch"])
+        except (OSError, ConfigError, ValueError, KeyError, TypeError):
+            kept = -1
+        if kept != epoch:
+            raise RunError(
+                f"the workers saved different epochs and {self.work} does not keep epoch {epoch}; start every "
+                f"worker afresh (remove {self.work} and the other workers' folders)"
+            )
+        self.state.unlink()  # until the previous files are all in place, there is nothing to resume
+        for path in (self.checkpoint, self.best, self.work / "progress.npz", self.state):
+            kept_file = self.previous / path.name
+            if kept_file.is_file():
+                os.replace(kept_file, path)
+            else:
+                path.unlink(missing_ok=True)
 
     def load_checkpoint(self, expected: Any) -> Any:
         """The checkpoint's Keras model, refused unless its weights have the shapes of `expected` (the

@@ -201,6 +201,14 @@ class Training:
             )
         return keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm)
 
+    @property
+    def xla(self) -> bool:
+        """Whether each replica's forward and backward pass is compiled with XLA: it pays off for large
+        batches with one device per machine (the optimizer's update, with its all-reduce, stays outside);
+        several devices of one machine run the plain graph."""
+        local_replicas = self.strategy.num_replicas_in_sync // self.cluster.workers
+        return local_replicas == 1 and self.s.batch_size // self.strategy.num_replicas_in_sync >= 256
+
     def _make_step(self) -> Callable[[Any], tf.Tensor]:
         """One gradient step on the next global batch of an iterator, on every replica; returns its mean loss.
 
@@ -209,17 +217,19 @@ class Training:
         """
         model, optimizer, strategy, global_batch = self.model, self.model.optimizer, self.strategy, self.s.batch_size
 
-        def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        def loss_and_gradients(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
             with tf.GradientTape() as tape:
                 per_character = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
                 loss = tf.reduce_sum(tf.reduce_mean(per_character, axis=-1)) / global_batch
-            gradients = tape.gradient(loss, model.trainable_variables)
+            return loss, tape.gradient(loss, model.trainable_variables)
+
+        if self.xla:
+            loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+        def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+            loss, gradients = loss_and_gradients(x, y)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
             return loss
-
-        # XLA pays off for large batches on one device; replicas run the plain graph
-        if self.s.batch_size >= 256 and strategy.num_replicas_in_sync == 1:
-            replica_step = tf.function(replica_step, jit_compile=True)
 
         def step(iterator: Any) -> tf.Tensor:
             x, y = next(iterator)  # the input pipeline stays outside XLA
@@ -423,7 +433,9 @@ class Training:
 
     def _checkpoint(self) -> None:
         progress = {**self.watch.progress(), "probes": np.array(self.probes, dtype=np.uint8)}
-        self.folder.save_checkpoint(self.model, self._state(), progress, self.best_weights or [])
+        self.folder.save_checkpoint(
+            self.model, self._state(), progress, self.best_weights or [], keep_previous=self.cluster.several_workers
+        )
 
     def _tell(self, held: dict) -> None:
         if self.on_epoch is None:
