@@ -18,15 +18,37 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from model.config import CELLS, SAMPLINGS, ConfigError, NetworkConfig, TaskConfig, distinct_count
+from model.config import (
+    ANSWER_ORDERS,
+    ATTENTIONS,
+    CELLS,
+    DECODERS,
+    SAMPLINGS,
+    ConfigError,
+    NetworkConfig,
+    TaskConfig,
+    distinct_count,
+)
 
 from . import rejoin
 from .rundir import RunError, RunFolder
 from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_settings
 from .tf_config import cluster_spec
 
-TASK_FLAGS = ("digits", "terms", "min_terms", "operators", "reverse", "sampling", "smallest", "largest")
-NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers")
+TASK_FLAGS = (
+    "digits",
+    "terms",
+    "min_terms",
+    "operators",
+    "reverse",
+    "sampling",
+    "smallest",
+    "largest",
+    "answer_order",
+    "brackets",
+)
+NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers", "decoder", "attention")
+NAMED_VALUES = ("cell", "sampling", "answer_order", "decoder", "attention")  # a folder-name part is the value
 SHORT = {
     "digits": "d",
     "terms": "t",
@@ -64,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m trainer --preset sub3          # 3-digit subtraction, negative answers\n"
         "  python -m trainer --digits 2 --operators '+-*' --terms 3   # a custom task\n"
         "  python -m trainer --cell gru             # the same task with a GRU\n"
+        "  python -m trainer --decoder attention --answer-order lsb   # attention, units digit first\n"
         "  python -m trainer --output-dir runs/add3 --resume   # continue an interrupted run\n"
         "  python -m trainer --push-to-hub you/addition-lstm   # train, then publish\n"
         "Output folder: runs/<preset>, plus one part per task or network flag given, e.g.\n"
@@ -104,12 +127,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     task.add_argument("--smallest", type=int, help="least value of a number (default 0)")
     task.add_argument("--largest", type=int, help="greatest value of a number (default 10**digits - 1)")
+    task.add_argument(
+        "--answer-order",
+        choices=ANSWER_ORDERS,
+        help="the order the network writes an answer: 'msb' most significant digit first, as people do "
+        "(keras.io, add3), or 'lsb' units first, so each digit comes after the carry it needs",
+    )
+    task.add_argument(
+        "--brackets",
+        action=argparse.BooleanOptionalAction,
+        help="questions may bracket their numbers, e.g. (12+7)*3, every pattern equally often; 2 to 5 numbers "
+        "(default off)",
+    )
     net = p.add_argument_group("network (defaults: the keras.io architecture, LSTM 128 -> RepeatVector -> LSTM 128)")
     net.add_argument("--cell", choices=CELLS, help="recurrent cell (default lstm)")
     net.add_argument("--encoder-units", type=int, help="units per encoder layer, 1 to 512 (default 128)")
     net.add_argument("--decoder-units", type=int, help="units per decoder layer, 1 to 512 (default 128)")
     net.add_argument("--encoder-layers", type=int, help="stacked encoder layers, 1 to 4 (default 1)")
     net.add_argument("--decoder-layers", type=int, help="stacked decoder layers, 1 to 4 (default 1)")
+    net.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        help="'repeat': the decoder reads the question's one summary vector at every step (keras.io, the "
+        "default); 'attention': it reads its own last answer character and attends over every encoder state "
+        "(needs equal --encoder-units and --decoder-units)",
+    )
+    net.add_argument(
+        "--attention",
+        choices=ATTENTIONS,
+        help="with --decoder attention: 'dot' (Luong, the default) or 'additive' (Bahdanau) scores",
+    )
     fit = p.add_argument_group("training")
     fit.add_argument(
         "--samples-per-epoch", type=int, help="questions per epoch, 1 to 100,000,000; checks follow each epoch"
@@ -257,8 +304,8 @@ def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainS
     task_changes = {k: getattr(args, k) for k in TASK_FLAGS if getattr(args, k, None) is not None}
     if "digits" in task_changes and "largest" not in task_changes:
         task_changes["largest"] = None  # a preset's largest belongs to its own digit count
-    if "operators" in task_changes:
-        task_changes["alphabet"] = None  # derived from the operators
+    if "operators" in task_changes or "brackets" in task_changes:
+        task_changes["alphabet"] = None  # derived from the operators and the brackets
     try:
         task = dataclasses.replace(base_task, **task_changes)
         net = dataclasses.replace(
@@ -295,9 +342,9 @@ def default_output(args: argparse.Namespace) -> Path:
             continue
         if name == "operators":
             parts.append("-".join(OPERATOR_NAMES.get(op, "op") for op in value))
-        elif name == "reverse":
-            parts.append("reverse" if value else "noreverse")
-        elif name in ("cell", "sampling"):
+        elif name in ("reverse", "brackets"):
+            parts.append(name if value else f"no{name}")
+        elif name in NAMED_VALUES:
             parts.append(str(value))
         else:
             parts.append(f"{SHORT[name]}{value}")

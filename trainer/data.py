@@ -69,6 +69,7 @@ def widen(q: Questions, terms: int) -> Questions:
     return Questions(
         np.pad(q.terms, ((0, 0), (0, missing))),
         np.pad(q.ops, ((0, 0), (0, missing)), constant_values=-1).astype(np.int8),
+        q.groups,  # a bracket pattern is numbered among its own term count's patterns: it stays valid
     )
 
 

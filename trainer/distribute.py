@@ -145,7 +145,12 @@ class Cluster:
 
 
 def distributed_batches(
-    strategy: tf.distribute.Strategy, questions: Questions, task: TaskConfig, global_batch: int
+    strategy: tf.distribute.Strategy,
+    questions: Questions,
+    task: TaskConfig,
+    global_batch: int,
+    *,
+    teacher_forcing: bool = False,
 ) -> Any:
     """An epoch's questions as global batches split over the strategy's replicas. Every worker draws the
     same questions; each (one input pipeline) takes its slice of every global batch, cut into per-replica
@@ -153,7 +158,8 @@ def distributed_batches(
 
     def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
         replica_batch = context.get_per_replica_batch_size(global_batch)
-        return batches(questions[pipeline_rows(len(questions), global_batch, context)], task, replica_batch)
+        rows = pipeline_rows(len(questions), global_batch, context)
+        return batches(questions[rows], task, replica_batch, teacher_forcing=teacher_forcing)
 
     return strategy.distribute_datasets_from_function(pipeline)
 

@@ -41,18 +41,28 @@ def steps(s: TrainSettings, epoch: int) -> int:
     return max(1, samples(s, epoch) // s.batch_size)
 
 
-def batches(questions: Questions, task: TaskConfig, batch_size: int) -> tf.data.Dataset:
+def batches(questions: Questions, task: TaskConfig, batch_size: int, *, teacher_forcing: bool = False) -> tf.data.Dataset:
     """The questions as (one-hot question, answer tokens) batches. They travel as int8 tokens and are
-    one-hot encoded batch by batch, so an epoch of millions of questions never sits in memory as floats."""
+    one-hot encoded batch by batch, so an epoch of millions of questions never sits in memory as floats.
+
+    teacher_forcing (the attention decoder): the input is (question, the answer shifted right by one
+    character), the decoder reading at each step the true character before it (model.codec.shifted_answers).
+    """
     x = encode_questions(questions, task).astype(np.int8)
     y = encode_answers(answers(questions), task).astype(np.int8)
     depth = task.num_chars
+
+    def one_hot(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor | tuple[tf.Tensor, tf.Tensor], tf.Tensor]:
+        question, answer = tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)
+        if not teacher_forcing:
+            return question, answer
+        before = tf.one_hot(answer[:, :-1], depth)  # the first step reads the all-zero vector
+        previous = tf.pad(before, [[0, 0], [1, 0], [0, 0]])
+        return (question, previous), answer
+
     return (
         tf.data.Dataset.from_tensor_slices((x, y))
         .batch(batch_size, drop_remainder=True)
-        .map(
-            lambda a, b: (tf.one_hot(tf.cast(a, tf.int32), depth), tf.cast(b, tf.int32)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        .map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )

@@ -283,7 +283,15 @@ class Training:
         """Train one epoch; (mean loss, questions trained). It ends early, after a batch, when asked to stop
         or when the time budget is spent (on one machine: several stop only together, after an epoch)."""
         total = steps(self.s, self.epoch)
-        iterator = iter(distributed_batches(self.strategy, self._questions(self.epoch), self.task, self.s.batch_size))
+        iterator = iter(
+            distributed_batches(
+                self.strategy,
+                self._questions(self.epoch),
+                self.task,
+                self.s.batch_size,
+                teacher_forcing=self.net.decoder == "attention",
+            )
+        )
         bar = keras.utils.Progbar(total) if self.log is say and sys.stdout.isatty() else None
         loss_sum, done = tf.constant(0.0), 0
         while done < total:
