@@ -41,7 +41,9 @@ def steps(s: TrainSettings, epoch: int) -> int:
     return max(1, samples(s, epoch) // s.batch_size)
 
 
-def batches(questions: Questions, task: TaskConfig, batch_size: int, *, teacher_forcing: bool = False) -> tf.data.Dataset:
+def batches(
+    questions: Questions, task: TaskConfig, batch_size: int, *, teacher_forcing: bool = False
+) -> tf.data.Dataset:
     """The questions as (one-hot question, answer tokens) batches. They travel as int8 tokens and are
     one-hot encoded batch by batch, so an epoch of millions of questions never sits in memory as floats.
 
