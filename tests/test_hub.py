@@ -29,9 +29,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import keras  # noqa: E402
 
-from model.codec import encode_questions, one_hot  # noqa: E402
+from model.codec import answer_texts, encode_questions, one_hot  # noqa: E402
 from model.config import NetworkConfig, TaskConfig  # noqa: E402
-from model.network import build_model, rnn_layer_paths  # noqa: E402
+from model.network import build_model, greedy_probabilities, rnn_layer_paths  # noqa: E402
 from model.questions import make_questions  # noqa: E402
 from model.serving import load_catalogue  # noqa: E402
 from model.storage import (  # noqa: E402
@@ -284,6 +284,14 @@ class Folders:
             (folder / "notes.txt").write_text("mine")  # anything not listed stays local
             self.digests[name], self.models[name] = weights_digest(model.get_weights()), model
         self.good, self.second = root / "good", root / "second"
+        # An attention model that writes its answers units first: its card's snippet decodes differently.
+        self.attention_task = TaskConfig(digits=1, answer_order="lsb")
+        attention_net = NetworkConfig(encoder_units=16, decoder_units=16, decoder="attention")
+        keras.utils.set_random_seed(3)
+        self.models["attention"] = build_model(self.attention_task, attention_net)
+        self.attention = save_folder(
+            self.models["attention"], self.attention_task, attention_net, root / "attention", metrics
+        )
         self.weak = root / "weak"
         shutil.copytree(self.good, self.weak)
         (self.weak / "metrics.json").write_text(
@@ -392,6 +400,20 @@ def test_model_card_usage_snippet_works_as_written(hub_server, published, client
     assert np.allclose(ran["values"]["probabilities"], expected, atol=1e-5)  # the published weights
     answer = "".join(folders.task.alphabet[i] for i in np.argmax(ran["values"]["probabilities"], -1)).strip()
     assert ran["values"]["answer"] == answer and f"5+1 = {answer}" in ran["stdout"]
+
+
+def test_an_attention_models_card_snippet_decodes_it_greedily_and_the_usual_way_round(hub_server, client, folders):
+    assert client.cli(folders.attention, "org/attender")["rc"] == 0
+    card = hub_server.files("org/attender")["README.md"].decode()
+    assert "attends over every encoder state" in card and "units first" in card
+    code = re.search(r"```python\n(.*?)```", card, re.DOTALL).group(1)
+    ran = client.run(code, returning=("x", "probabilities", "answer"))
+    task = folders.attention_task
+    x = one_hot(encode_questions(make_questions([[5, 1]]), task), task)
+    expected = greedy_probabilities(folders.models["attention"], x, task)[0]
+    assert np.allclose(ran["values"]["probabilities"], expected, atol=1e-5)
+    written = np.argmax(expected, -1)[None]
+    assert ran["values"]["answer"] == answer_texts(written, task)[0].strip()
 
 
 def test_revision_pinning_loads_the_first_push_by_sha(hub_server, client, folders):

@@ -130,8 +130,28 @@ def _card_data(repo_id: str, task: dict, net: dict, metrics: dict) -> ModelCardD
     )
 
 
-def _usage(repo_id: str, task: dict) -> str:
+def _usage(repo_id: str, task: dict, net: dict) -> str:
     sizes = describe_task(task)
+    attention = NetworkConfig.from_dict(net).decoder == "attention"
+    lsb = TaskConfig.from_dict(task).answer_order == "lsb"
+    if attention:
+        decode = f"""# Decode greedily: at each step the decoder reads the character it wrote at the step before.
+steps = {sizes["answer_length"]}
+previous = np.zeros((1, steps, len(alphabet)), dtype="float32")
+for step in range(steps):
+    probabilities = model.predict([x, previous], verbose=0)[0]
+    if step + 1 < steps:
+        previous[0, step + 1, probabilities[step].argmax()] = 1.0
+"""
+    else:
+        decode = """# Decode: the most likely character at each answer position.
+probabilities = model.predict(x, verbose=0)[0]
+"""
+    written = 'written = "".join(alphabet[i] for i in probabilities.argmax(axis=-1))\n'
+    if lsb:
+        written += "answer = written[::-1].strip()  # it writes the units first (and a minus sign last)\n"
+    else:
+        written += "answer = written.strip()  # a minus sign leads a negative answer\n"
     return f'''```python
 import json
 import keras
@@ -153,10 +173,7 @@ x = np.zeros((1, length, len(alphabet)), dtype="float32")
 for position, char in enumerate(text):
     x[0, position, alphabet.index(char)] = 1.0
 
-# Decode: the most likely character at each answer position (a "-" leads a negative answer).
-probabilities = model.predict(x, verbose=0)[0]
-answer = "".join(alphabet[i] for i in probabilities.argmax(axis=-1)).strip()
-print(question, "=", answer)
+{decode}{written}print(question, "=", answer)
 ```'''
 
 
@@ -259,13 +276,28 @@ def _what_it_does(task: dict, net: dict) -> str:
     ops = " ".join(f"`{op}`" for op in sizes["operators"])
     precedence = " (`*` before `+` and `-`)" if "*" in sizes["operators"] and len(sizes["operators"]) > 1 else ""
     negative = " Answers may be negative." if sizes["negative_answers"] else ""
+    if network.decoder == "attention":
+        kind = "Luong (dot-product)" if network.attention == "dot" else "Bahdanau (additive)"
+        between = (
+            f"; the decoder reads the character it wrote before and attends over every encoder state with "
+            f"{kind} attention"
+        )
+    else:
+        between = ", with `RepeatVector` between them"
+    order = (
+        " It writes the answer units first (a minus sign last); shown the usual way round."
+        if TaskConfig.from_dict(task).answer_order == "lsb"
+        else ""
+    )
+    brackets = " Brackets group numbers, as in `(12+7)*3`." if TaskConfig.from_dict(task).brackets else ""
     return (
         f"A sequence-to-sequence {cell} ({network.encoder_units} units in the encoder, "
-        f"{network.decoder_units} in the decoder{layers}, with `RepeatVector` between them) in the style of the "
+        f"{network.decoder_units} in the decoder{layers}{between}), grown from the "
         f"keras.io [addition example](https://keras.io/examples/nlp/addition_rnn/). It reads a question such as "
         f"`{example_question(task)}` character by character and writes the answer (`{example_answer(task)}`), "
         f"one character per step. A question is {count} whole numbers from {sizes['smallest']} to "
-        f"{sizes['max_term']}, joined by {ops}{precedence}.{negative} Anything else is outside what it learned."
+        f"{sizes['max_term']}, joined by {ops}{precedence}.{brackets}{negative}{order} Anything else is outside "
+        "what it learned."
     )
 
 
@@ -300,7 +332,7 @@ def render_model_card(
         "The weights are Keras 3's own format, so Keras loads them directly. `task_config.json` says how "
         "a question is written for the network:",
         "",
-        _usage(repo_id, task),
+        _usage(repo_id, task, net),
         "",
         "## Results",
         "",
