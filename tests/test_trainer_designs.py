@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from trainer_runs import run_trainer
 
 from model.codec import answer_texts, encode_questions, one_hot
 from model.config import TaskConfig
@@ -20,8 +21,6 @@ from model.network import greedy_probabilities
 from model.questions import all_questions, answers
 from trainer.cli import build_parser, default_output, resolve
 from trainer.settings import PRESETS
-
-from trainer_runs import run_trainer
 
 
 def resolved(*flags: str):
