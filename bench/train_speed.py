@@ -7,12 +7,14 @@ Runs, one after the other on this machine, each as its own process:
    `model.predict` sample lines each), adapted only for NumPy 2, with the
    held-out exact match measured after every epoch outside its clock;
 2. `python -m trainer --preset keras-io`: that recipe in our trainer;
-3. `python -m trainer` (the default, the zoo's add3).
+3. `python -m trainer` (the default, the zoo's add3: the keras.io network shape);
+4. `python -m trainer --preset add3-attention`: the same task and recipe on the attention decoder, with
+   answers written units first (the design of the issue "Beyond the keras.io architecture").
 
 Reported for each: seconds of training to 99% and 99.9% held-out exact match
 (the whole answer right), the wrong count over all 1,000,000 3-digit questions
 at the end, seconds to 0 wrong (or "never"), and samples seen. Ratios are
-against the original script. Seconds are training time: question generation,
+against the original script (or, with --skip-original, the first run). Seconds are training time: question generation,
 the per-epoch checks of the original and the final verification are left out
 (our trainer's per-epoch checks are in its time, since they steer it).
 
@@ -142,7 +144,7 @@ def ratio(base: dict, ours: dict, key: str) -> str:
     if o is None or o == "never":
         return "ours did not reach it"
     if b is None or b == "never":
-        return f"> {base['trained s'] / o:.1f}x (the original never reached it in {base['trained s']:.0f} s)"
+        return f"> {base['trained s'] / o:.1f}x ({base['run']} never reached it in {base['trained s']:.0f} s)"
     return f"{b / o:.1f}x"
 
 
@@ -150,6 +152,7 @@ def main() -> None:
     p = parser(__doc__, model=False)
     p.add_argument("--keep", type=Path, help="keep the runs and logs in this folder (default: a temp folder)")
     p.add_argument("--skip-original", action="store_true", help="leave out the original script (~9 minutes)")
+    p.add_argument("--skip-keras-io", action="store_true", help="leave out --preset keras-io (~5 minutes)")
     args = p.parse_args()
     meta = header("Training speed: keras.io script vs --preset keras-io vs our default")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-train-"))
@@ -158,13 +161,19 @@ def main() -> None:
     rows = []
     if not (args.quick or args.skip_original):
         rows.append(original(work))
-    rows.append(trainer_run("--preset keras-io", ["--preset", "keras-io", *quick], work / "keras-io"))
+    if not args.skip_keras_io:
+        rows.append(trainer_run("--preset keras-io", ["--preset", "keras-io", *quick], work / "keras-io"))
     rows.append(trainer_run("ours (default: add3)", quick, work / "ours"))
-    base, ours = rows[0], rows[-1]
-    lines = [f"Ratios are {base['run']} / ours."]
-    for key in [f"s to {t:.1%}" for t in THRESHOLDS] + ["s to 0 wrong"]:
-        lines.append(f"- {key.replace('s to', 'time to')}: **{ratio(base, ours, key)}**")
-    lines.append(f"Samples seen: {base['samples seen']:,} vs {ours['samples seen']:,}. Runs and logs in {work}.")
+    attention = ["--preset", "add3-attention", *quick]
+    rows.append(trainer_run("ours (add3-attention: attention, units first)", attention, work / "attention"))
+    base = rows[0]
+    lines = []
+    for ours in rows[1:]:
+        lines.append(f"Ratios {base['run']} / {ours['run']}:")
+        for key in [f"s to {t:.1%}" for t in THRESHOLDS] + ["s to 0 wrong"]:
+            lines.append(f"- {key.replace('s to', 'time to')}: **{ratio(base, ours, key)}**")
+        lines.append(f"- samples seen: {base['samples seen']:,} vs {ours['samples seen']:,}")
+    lines.append(f"Runs and logs in {work}.")
     finish(meta, rows, "\n".join(lines), args.out, commands={"original": str(ORIGINAL), "quick": quick})
 
 
