@@ -43,22 +43,30 @@ MAX_CONFIG_BYTES = 64_000  # a JSON config file larger than this is refused befo
 
 
 class ConfigError(ValueError):
-    """A config that cannot describe a working model, explained in one sentence."""
+    """A config that cannot describe a working model, explained in one sentence.
+
+    `field` names the setting the sentence is about (its message starts with that name), or is None when the
+    trouble is the file or several settings together; the trainer's command line turns it into the flag.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
-def _check(condition: bool, message: str) -> None:
+def _check(condition: bool, message: str, field: str | None = None) -> None:
     if not condition:
-        raise ConfigError(message)
+        raise ConfigError(message, field)
 
 
 def _whole(name: str, value: object, low: int, high: int, high_text: str = "") -> None:
     """`name` must be an int (not a bool) from low to high."""
     ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-    _check(ok, f"{name} must be a whole number from {low} to {high_text or high}, got {value!r}")
+    _check(ok, f"{name} must be a whole number from {low} to {high_text or high}, got {value!r}", name)
 
 
 def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
-    _check(value in choices, f"{name} must be one of {', '.join(choices)}, got {repr(value)[:40]}")
+    _check(value in choices, f"{name} must be one of {', '.join(choices)}, got {repr(value)[:40]}", name)
 
 
 def default_alphabet(operators: str, brackets: bool = False) -> str:
@@ -314,13 +322,15 @@ def validate_task(config: TaskConfig) -> None:
         and set(c.operators) <= set(OPERATORS)
         and len(set(c.operators)) == len(c.operators),
         f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}",
+        "operators",
     )
-    _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}")
-    _check(isinstance(c.brackets, bool), f"brackets must be true or false, got {c.brackets!r}")
+    _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}", "reverse")
+    _check(isinstance(c.brackets, bool), f"brackets must be true or false, got {c.brackets!r}", "brackets")
     if c.brackets:
         _check(
             c.terms <= bracketing.MAX_BRACKET_TERMS,
             f"terms must be at most {bracketing.MAX_BRACKET_TERMS} with brackets, got {c.terms}",
+            "terms",
         )
     _check(
         isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
@@ -336,7 +346,9 @@ def validate_task(config: TaskConfig) -> None:
     _whole("smallest", c.smallest, 0, 10**c.digits - 1)
     if c.largest is not None:
         _whole("largest", c.largest, 1, 10**c.digits - 1)
-    _check(c.smallest < c.max_term, f"smallest ({c.smallest}) must be below the largest term ({c.max_term})")
+    _check(
+        c.smallest < c.max_term, f"smallest ({c.smallest}) must be below the largest term ({c.max_term})", "smallest"
+    )
     # Answers and question indexes are int64 numbers (codec, trainer/data.py): keep them below 10**18.
     _check(
         max(c.largest_answer, -c.smallest_answer) < MAX_VALUE and index_space(c) < MAX_VALUE,
@@ -365,6 +377,7 @@ def validate_network(net: NetworkConfig) -> None:
         net.decoder != "attention" or net.encoder_units == net.decoder_units,
         f"decoder_units must equal encoder_units ({net.encoder_units}) for the attention decoder, "
         f"got {net.decoder_units}: it starts from the encoder's state and compares its own with the encoder's",
+        "decoder_units",
     )
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -63,7 +64,6 @@ SHORT = {
 OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
 MAX_CPU_REPLICAS = 16  # logical CPU devices for --distribute without a GPU
 MAX_CONNECT_SECONDS = 3600
-SWITCH_OFF = {"time_budget": 0, "clipnorm": 0, "target_margin": -1, "target_accuracy": 0, "pass_accuracy": -1}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -288,49 +288,75 @@ def preset_name(args: argparse.Namespace) -> str:
     return args.preset or "add3"
 
 
-def setting_flags(args: argparse.Namespace) -> dict:
-    """The TrainSettings values typed on the command line, with the 'switch off' values (0, -1) as None."""
-    names = {f.name for f in dataclasses.fields(TrainSettings)} - {"preset"}
-    changes = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    for name, off in SWITCH_OFF.items():
-        if changes.get(name) == off:
-            changes[name] = None
-    return changes
+@dataclass(frozen=True)
+class Override:
+    """What giving one flag does to the preset's values, besides setting its own field."""
+
+    off: float | None = None  # the value that switches the setting off (it is stored as None)
+    resets: tuple[str, ...] = ()  # the preset's values that stop applying once the flag is given
+
+
+OVERRIDES = {
+    "digits": Override(resets=("largest",)),  # a preset's largest term belongs to its own digit count
+    "operators": Override(resets=("alphabet",)),  # the alphabet is derived from the operators...
+    "brackets": Override(resets=("alphabet",)),  # ...and the brackets
+    "time_budget": Override(off=0),
+    "clipnorm": Override(off=0),
+    # A target typed now says what success is: the preset's pass mark belonged to the preset's own target.
+    "target_margin": Override(off=-1, resets=("pass_accuracy",)),
+    "target_accuracy": Override(off=0, resets=("pass_accuracy",)),
+    "pass_accuracy": Override(off=-1),
+}
+SETTING_FLAGS = tuple(f.name for f in dataclasses.fields(TrainSettings) if f.name != "preset")
+
+
+def typed(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The values of these fields given on the command line, a switch-off value (0 or -1) as None."""
+    values = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    for name, value in values.items():
+        off = OVERRIDES.get(name, Override()).off
+        if off is not None and value == off:
+            values[name] = None
+    return values
+
+
+def with_resets(given: dict[str, Any]) -> dict[str, Any]:
+    """The changes to a preset: what was given, plus None for each value a given flag resets (unless that
+    value was given too)."""
+    resets = {field: None for name in given for field in OVERRIDES.get(name, Override()).resets}
+    return {**resets, **given}
+
+
+def as_flag(err: Exception) -> ValueError:
+    """A config's one-sentence error in the words of the command line: its field becomes the flag."""
+    text, field = str(err), getattr(err, "field", None)
+    if field in TASK_FLAGS + NET_FLAGS and text.startswith(field):
+        text = "--" + field.replace("_", "-") + text[len(field) :]
+    return ValueError(text)
 
 
 def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
     """Combine preset and flags into checked (task, network, settings); raise ValueError with one sentence."""
     base_task, base_net, base_settings = PRESETS[preset_name(args)]
-    task_changes = {k: getattr(args, k) for k in TASK_FLAGS if getattr(args, k, None) is not None}
-    if "digits" in task_changes and "largest" not in task_changes:
-        task_changes["largest"] = None  # a preset's largest belongs to its own digit count
-    if "operators" in task_changes or "brackets" in task_changes:
-        task_changes["alphabet"] = None  # derived from the operators and the brackets
     try:
-        task = dataclasses.replace(base_task, **task_changes)
-        net = dataclasses.replace(
-            base_net, **{k: getattr(args, k) for k in NET_FLAGS if getattr(args, k, None) is not None}
-        )
+        task = dataclasses.replace(base_task, **with_resets(typed(args, TASK_FLAGS)))
+        net = dataclasses.replace(base_net, **with_resets(typed(args, NET_FLAGS)))
     except (ConfigError, TypeError) as err:
-        text = str(err)
-        flag = text.split(" ")[0]
-        raise ValueError(
-            ("--" + flag.replace("_", "-") + text[len(flag) :]) if flag in TASK_FLAGS + NET_FLAGS else text
-        ) from None
-    changes = setting_flags(args)
-    # The preset's pass mark belongs to its own task and target: a target typed now says what success is,
-    # and a changed task (add3's 99.9996% is 4 wrong of its 1,000,000) is judged by its target alone.
-    retargeted = "target_margin" in changes or "target_accuracy" in changes or task != base_task
-    if retargeted and "pass_accuracy" not in changes:
-        changes["pass_accuracy"] = None
+        raise as_flag(err) from None
+    changes = with_resets(typed(args, SETTING_FLAGS))
+    if task != base_task and "pass_accuracy" not in changes:
+        changes["pass_accuracy"] = None  # add3's 99.9996% is 4 wrong of its own 1,000,000: not another task's
     settings = dataclasses.replace(base_settings, **changes)
-    distinct = distinct_count(task)
-    # Hold out at most a tenth of a small task, unless a flag or the preset chose the check set's size.
     chosen = "heldout_size" in changes or base_settings.heldout_size != TrainSettings().heldout_size
-    if not chosen and distinct // 10 >= 100:
-        settings.heldout_size = min(settings.heldout_size, distinct // 10)
+    settings.heldout_size = heldout_size(task, settings.heldout_size, chosen=chosen)
     check_settings(settings, task)
     return task, net, settings
+
+
+def heldout_size(task: TaskConfig, size: int, *, chosen: bool) -> int:
+    """Hold out at most a tenth of a small task, unless a flag or the preset chose the check set's size."""
+    distinct = distinct_count(task)
+    return size if chosen or distinct // 10 < 100 else min(size, distinct // 10)
 
 
 def default_output(args: argparse.Namespace) -> Path:
@@ -361,9 +387,8 @@ def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig,
             f"the interrupted run in {folder.work} cannot be resumed: its train_settings.json is invalid ({err})"
         ) from None
     recorded = {**task.to_dict(), **net.to_dict(), **dataclasses.asdict(settings)}
-    typed = {k: getattr(args, k) for k in TASK_FLAGS + NET_FLAGS if getattr(args, k, None) is not None}
-    typed.update(setting_flags(args))
-    differ = sorted(k for k, v in typed.items() if recorded.get(k) != v)
+    given = typed(args, TASK_FLAGS + NET_FLAGS + SETTING_FLAGS)
+    differ = sorted(k for k, v in given.items() if recorded.get(k) != v)
     if args.preset is not None and args.preset != settings.preset:
         differ.insert(0, "preset")
     if differ:
