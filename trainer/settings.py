@@ -203,7 +203,7 @@ PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
             pass_accuracy=0.99,
             heldout_size=50_000,
             learning_rate=5e-3,
-            time_budget=2100.0,
+            time_budget=3000.0,
         ),
     ),
     # mixed3's task with brackets: (12+7)*3, 12-(34-5), every bracket pattern equally often.
@@ -222,7 +222,7 @@ PRESETS: dict[str, tuple[TaskConfig, NetworkConfig, TrainSettings]] = {
             pass_accuracy=0.99,
             heldout_size=50_000,
             learning_rate=5e-3,
-            time_budget=2100.0,
+            time_budget=3000.0,
         ),
     ),
     "mul2": (

@@ -213,7 +213,7 @@ def write_table(results: dict) -> None:
         total += size
         met = "yes" if r["met"] else ("-" if entry.min_accuracy == 0 else "no")
         lines.append(
-            f"| `{entry.name}` | {r['task']} | {r.get('design') or design(folder)} | {r['cell']} | {r['target']} | "
+            f"| `{entry.name}` | {entry.task} | {r.get('design') or design(folder)} | {r['cell']} | {entry.target} | "
             f"{r['measured']} | {met} | {r['train_seconds']} | {size / 1e3:,.0f} kB |"
         )
     lines += ["", f"Total size of model/zoo: {total / 1e6:.1f} MB."]
