@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app_fixtures import ROOT, free_port, served_app
+from app_fixtures import ROOT, served_app
 from screenshots import record
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -462,43 +462,29 @@ def test_every_tab_on_a_phone_has_a_visible_label_and_fits(site):
 
 
 # An attention model ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def attention_site(site, tmp_path_factory):
-    """A second app, serving the zoo and a briefly fitted attention model (tests/view_models.py)."""
-    from view_models import write_fitted_attention_model
-
-    import app
+def test_one_question_on_an_attention_model_shows_its_attention_grid(site):
+    """The zoo's sub3: a trained attention decoder that writes its answers units first."""
     from model.serving import load_catalogue
     from web.service import Service
 
-    folder = write_fitted_attention_model(tmp_path_factory.mktemp("attention") / "attention-lsb")
-    service = Service(load_catalogue(extra=[str(folder)]))
-    demo = app.build_demo(service)
-    port = free_port()
-    app.launch(demo, "127.0.0.1", port, block=False, mcp=False)
-    try:
-        yield f"http://127.0.0.1:{port}", service
-    finally:
-        demo.close()
-
-
-def test_one_question_on_an_attention_model_shows_its_attention_grid(site, attention_site):
-    url, service = attention_site
-    page = site[2].new_page(viewport={"width": 1280, "height": 900})
+    url, _, browser = site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT_MS)
     try:
         page.goto(url, wait_until="domcontentloaded")
-        pick_model(page, "attention-lsb")
-        ask(page, "58+67")
+        pick_model(page, "sub3")
+        ask(page, "535-61")
         grid = page.locator("#attribution #attention-grid table.att")
         grid.wait_for()
-        weights = service.attribution("58+67", "attention-lsb")["attention"]
+        weights = Service(load_catalogue(extra=[])).attribution("535-61", "sub3")["attention"]
         shown = grid.locator("td.v").evaluate_all("cells => cells.map(c => c.title)")
         assert shown == [f"{v:.2f}" for row in weights for v in row]  # the network's own weights, as the API gives
         assert page.locator("#attribution #occlusion-grid table.att").is_visible()  # beside the occlusion grid
         assert "Written lowest digit first" in page.locator("#written-order").inner_text()
         assert "attention decoder, dot-product (Luong)" in page.locator("#model-line").inner_text()
-        shoot(page, "attention.png", "One question on an attention model (lsb, briefly fitted), 58+67", ())
+        shoot(
+            page, "attention.png", "One question on the zoo's sub3 (attention decoder, units first), 535-61", ("sub3",)
+        )
         page.get_by_role("tab", name="Inside the network").click()  # the decoder's reading, step by step
         page.locator("#states figcaption", has_text="attention: context read").wait_for()
         assert page.locator("#states figcaption", has_text="decoder 1: hidden state h").count() == 1
