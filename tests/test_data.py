@@ -117,3 +117,16 @@ def test_epoch_mixes_in_the_hard_share():
     q = epoch_questions(task, 10_000, hard, 0.3, np.random.default_rng(5), None)
     assert len(q) == 10_000
     assert 2_900 <= int(((q.terms[:, 0] == 999) & (q.terms[:, 1] == 1)).sum()) <= 3_100
+
+
+def test_a_bracket_tasks_held_out_set_keeps_each_questions_brackets():
+    """The held-out set of a range of term counts is drawn count by count and widened: the bracket pattern
+    of each question must survive, or its text, answer and key would be another question's."""
+    task = TaskConfig(digits=2, terms=3, min_terms=2, operators="+-*", brackets=True)
+    held, disjoint = heldout_set(task, 2_000, np.random.default_rng(0))
+    assert disjoint and held.groups is not None
+    three = held[held.counts == 3]
+    assert len(np.unique(three.groups)) > 1  # several bracket patterns among the 3-number questions
+    assert any("(" in text for text in three.texts())
+    keys = question_keys(held, task)
+    assert len(np.unique(keys)) == len(held)  # held out means distinct questions, brackets included
