@@ -40,6 +40,13 @@ class Entry:
 
 ZOO = [
     Entry("add3", "3 digits, 2 terms, +", "0 wrong of all 1,000,000, every margin >= 0.5", 100_000, 1.0),
+    Entry(
+        "add3-attention",
+        "as add3, attention decoder, units first",
+        "0 wrong of all 1,000,000, every margin >= 0.5",
+        100_000,
+        1.0,
+    ),
     Entry("add2", "2 digits, 2 terms, +", "0 wrong of all 10,000", 10_000, 1.0),
     Entry("add5", "5 digits, 2 terms, +", ">= 99.99% on 1,000,000 random", 1_000_000, 0.9999),
     Entry("add-terms", "2 digits, 2-4 terms, +", ">= 99.9% on 100,000 random", 100_000, 0.999),
