@@ -378,6 +378,8 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.get_by_role("tab", name="Train your own").click()
         page.locator("#own-seconds input[type=number]").fill("10")
         page.locator("#own-seconds input[type=number]").press("Enter")
+        page.locator("#own-decoder").get_by_label("Attention").check()  # the newer designs, chosen on the page
+        page.locator("#own-answer-order").get_by_label("units first").check()
         page.locator("#own-train").click()
         page.get_by_text("Epoch 1:").wait_for()
         first_map = page.locator("#own-map img").get_attribute("src")
@@ -401,6 +403,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.locator("#predict-button").click()
         page.locator('#verdict [data-question="35+12"]').wait_for()
         assert name in page.locator("#model-line").inner_text()
+        assert page.locator("#written-order").is_visible()  # the page's choice reached the trainer: units first
 
         # Closing the page stops the training (10 s of budget from its first epoch: still running).
         assert Path(f"/proc/{training}").exists(), "the second training ended before the page was closed"
