@@ -30,6 +30,7 @@ from app_fixtures import ROOT, free_port
 from gradio_client import Client
 from screenshots import record
 
+from model.config import ANSWER_ORDERS, DECODERS
 from model.serving import ServedModel
 from model.storage import ZOO_DIR, load_model_dir
 from trainer.live import LIMITS
@@ -117,6 +118,8 @@ def train(client: Client, digits: int = 1, seconds: float = 6, units: int = 32) 
         ((2, "+", 2, True, "transformer", 32, 10), "The cell must be"),
         ((2, "+", 2, True, "lstm", 4096, 10), "Units must be a whole number from 8 to 256"),
         ((2, "+", 2, True, "lstm", 32, 3600), "The time budget must be from 5 to 90 seconds"),
+        ((2, "+", 2, True, "lstm", 32, 10, "transformer", "msb"), "The decoder must be repeat or attention."),
+        ((2, "+", 2, True, "lstm", 32, 10, "attention", "backwards"), "The answer order must be msb"),
     ],
 )
 def test_requests_outside_the_caps_are_refused_before_anything_starts(server, app_pid, args, phrase):
@@ -124,6 +127,8 @@ def test_requests_outside_the_caps_are_refused_before_anything_starts(server, ap
     events = Client(server, verbose=False).predict(*args, api_name="/train")
     events = events if isinstance(events, list) else [events]
     assert events[-1]["event"] == "error" and phrase in events[-1]["message"]
+    message = events[-1]["message"]
+    assert message.endswith(".") and message.count(". ") == 0, message  # one sentence
     assert live_trainings(app_pid) == before
 
 
@@ -142,6 +147,12 @@ def test_the_limits_are_defined_once():
         assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)
         assert train_own.settings_error(*_settings(**{name: high + 1})) is not None
         assert train_own.settings_error(*_settings(**{name: low})) is None
+    radios = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Radio)}
+    for name, choices in (("decoder", DECODERS), ("answer_order", ANSWER_ORDERS)):
+        offered = [value for _, value in radios[f"own-{name.replace('_', '-')}"].choices]
+        assert offered == list(choices)  # every choice the trainer takes, and only those
+        assert all(train_own.settings_error(*_settings(), **{name: value}) is None for value in offered)
+        assert train_own.settings_error(*_settings(), **{name: "other"}) is not None
 
 
 def _settings(**given):
@@ -165,6 +176,43 @@ def test_a_live_training_learns_streams_and_its_model_answers(server, app_pid):
     assert answer["error"] is None and answer["model"] == name
     other = Client(server, verbose=False)
     assert name not in [m["name"] for m in other.predict(api_name="/models")["models"]]
+
+
+def test_an_attention_model_written_units_first_trains_live_and_answers(server):
+    """The tab's two newer choices reach the trainer: the model it makes reads through attention, writes the
+    units digit first, says so in its files (read back by /model_info) and answers the usual way round."""
+    client = Client(server, verbose=False)
+    job = client.submit(1, "+", 2, True, "lstm", 48, 12, "attention", "lsb", api_name="/train")
+    events = [e for e in job if isinstance(e, dict)] or job.outputs()
+    start, done = events[0], events[-1]
+    assert start["event"] == "start" and start["task"]["answer_order"] == "lsb", start
+    assert start["network"]["decoder"] == "attention", start
+    assert done["event"] == "done", done
+    assert done["metrics"]["exhaustive_total"] == 100 and done["metrics"]["exhaustive_wrong"] <= 20, done["metrics"]
+    design = client.predict(done["model"], api_name="/model_info")["design"]
+    assert design["decoder"] == "attention" and design["answer_order"] == "lsb", design
+    answer = client.predict("9+7", done["model"], api_name="/predict")
+    assert answer["error"] is None and answer["written"] == "lsb"
+    assert answer["answer_text"].strip() == "61" and answer["answer_as_read"].strip() == "16", answer
+    assert answer["correct"] and answer["answer"] == 16
+
+
+def test_a_caller_that_sends_only_the_first_seven_settings_still_trains(server):
+    """A raw HTTP caller from before the decoder and answer order (7 values; the guard pads the rest with
+    nulls) gets the RepeatVector model that writes the answer as people do."""
+    body = json.dumps({"data": [1, "+", 2, True, "lstm", 16, 5]}).encode()
+    joined = urllib.request.Request(
+        f"{server}/gradio_api/call/train", body, {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(joined, timeout=30) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{server}/gradio_api/call/train/{event_id}", timeout=120) as stream:
+        data = [line for line in stream.read().decode().splitlines() if line.startswith("data:")]
+    last = json.loads(data[-1].removeprefix("data:"))
+    last = last[0] if isinstance(last, list) else last
+    assert last["event"] == "done", last
+    design = Client(server, verbose=False).predict(last["model"], api_name="/model_info")["design"]
+    assert design["decoder"] == "repeat" and design["answer_order"] == "msb", design
 
 
 def test_the_done_event_names_the_model_and_never_shows_a_server_path(server):
@@ -330,6 +378,8 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.get_by_role("tab", name="Train your own").click()
         page.locator("#own-seconds input[type=number]").fill("10")
         page.locator("#own-seconds input[type=number]").press("Enter")
+        page.locator("#own-decoder").get_by_label("Attention").check()  # the newer designs, chosen on the page
+        page.locator("#own-answer-order").get_by_label("units first").check()
         page.locator("#own-train").click()
         page.get_by_text("Epoch 1:").wait_for()
         first_map = page.locator("#own-map img").get_attribute("src")
@@ -353,6 +403,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.locator("#predict-button").click()
         page.locator('#verdict [data-question="35+12"]').wait_for()
         assert name in page.locator("#model-line").inner_text()
+        assert page.locator("#written-order").is_visible()  # the page's choice reached the trainer: units first
 
         # Closing the page stops the training (10 s of budget from its first epoch: still running).
         assert Path(f"/proc/{training}").exists(), "the second training ended before the page was closed"

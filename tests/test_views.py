@@ -231,6 +231,18 @@ def test_each_learning_chart_has_one_quantity_its_series_named_in_full_and_whole
     assert digits == ["answer digit 1 (leftmost)", "answer digit 2", "answer digit 3", "answer digit 4 (rightmost)"]
 
 
+def test_a_model_that_writes_units_first_has_its_answer_digits_named_by_column(service):
+    """Its per-position accuracies are in the order it writes: units first, so "leftmost" would be wrong."""
+    record = service.resolve("add3").learning  # a real record; only the order the positions were written in differs
+    digits = [s.name for s in learning.charts(record, answer_order="lsb")[3].series]
+    assert digits == [
+        "answer units (written first)",
+        "answer tens",
+        "answer hundreds",
+        "answer thousands (written last)",
+    ]
+
+
 def test_a_chart_of_a_model_that_was_not_measured_says_so(service):
     record = service.resolve("mixed3").learning
     count = learning.charts(record)[2]

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from model.config import CELLS, OPERATORS, NetworkConfig, TaskConfig
+from model.config import ANSWER_ORDERS, CELLS, DECODERS, OPERATORS, NetworkConfig, TaskConfig
 
 # What a visitor may ask for: whole numbers within these bounds, and the time budget in seconds.
 LIMITS = {"digits": (1, 3), "terms": (2, 3), "units": (8, 256), "seconds": (5, 90)}
@@ -75,12 +75,21 @@ class LiveSettings:
     units: int = 64
     seconds: float = 30.0
     seed: int = 0
+    decoder: str = "repeat"  # "repeat" (keras.io's RepeatVector) or "attention" (dot attention, teacher forcing)
+    answer_order: str = "msb"  # "msb": the answer as people write it; "lsb": units digit first
 
     def task(self) -> TaskConfig:
-        return TaskConfig(digits=self.digits, terms=self.terms, operators=self.operators, reverse=self.reverse)
+        return TaskConfig(
+            digits=self.digits,
+            terms=self.terms,
+            operators=self.operators,
+            reverse=self.reverse,
+            answer_order=self.answer_order,
+        )
 
     def network(self) -> NetworkConfig:
-        return NetworkConfig(cell=self.cell, encoder_units=self.units, decoder_units=self.units)
+        # One `units` for both sides: the attention decoder needs the encoder's width, and RepeatVector is happy.
+        return NetworkConfig(cell=self.cell, encoder_units=self.units, decoder_units=self.units, decoder=self.decoder)
 
 
 def _whole(value: Any, name: str) -> bool:
@@ -118,6 +127,10 @@ def check_settings(raw: Mapping[str, Any]) -> LiveSettings:
     seed = given["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError("The seed must be a whole number from 0 to 2**32-1.")
+    if not isinstance(given["decoder"], str) or given["decoder"] not in DECODERS:
+        raise ValueError(f"The decoder must be {' or '.join(DECODERS)}.")
+    if not isinstance(given["answer_order"], str) or given["answer_order"] not in ANSWER_ORDERS:
+        raise ValueError("The answer order must be msb (most significant digit first) or lsb (units digit first).")
     return LiveSettings(
         digits=int(given["digits"]),
         terms=int(given["terms"]),
@@ -127,6 +140,8 @@ def check_settings(raw: Mapping[str, Any]) -> LiveSettings:
         units=int(given["units"]),
         seconds=float(seconds),
         seed=seed,
+        decoder=given["decoder"],
+        answer_order=given["answer_order"],
     )
 
 
@@ -197,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--units", type=int, default=defaults.units)
     p.add_argument("--seconds", type=float, default=defaults.seconds, help="the time budget, final checks included")
     p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--decoder", default=defaults.decoder, help=f"{' or '.join(DECODERS)}")
+    p.add_argument("--answer-order", default=defaults.answer_order, help="msb, or lsb: the units digit first")
     p.add_argument("--output", type=Path, help="the model folder to write")
     p.add_argument("--stop-file", type=Path, help="stop (and save) once this file exists")
     return p

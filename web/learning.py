@@ -34,14 +34,29 @@ NO_RECORD = (
 )
 
 
-def charts(record: LearningRecord) -> list[Chart]:
-    """A learning record as four charts: the loss, the share still wrong, the count still wrong, each digit."""
+PLACES: tuple[str, ...] = ("units", "tens", "hundreds", "thousands", "ten thousands", "hundred thousands")
+PLACES += tuple(f"{size}{unit}" for unit in ("millions", "billions") for size in ("", "ten ", "hundred "))
+
+
+def place_name(position: int) -> str:
+    """The column an answer written units first holds at `position` (0: units)."""
+    return PLACES[position] if position < len(PLACES) else f"10^{position}s"
+
+
+def charts(record: LearningRecord, *, answer_order: str = "msb") -> list[Chart]:
+    """A learning record as four charts: the loss, the share still wrong, the count still wrong, each digit.
+
+    The record's per-position accuracies are in the order the network writes: for an "lsb" model that is
+    units first, so its positions are named by their column (units, tens, ...), not left to right."""
     epochs = np.arange(1, record.epochs + 1)
     probe_wrong = (record.probe_margin <= 127).reshape(record.epochs, -1).mean(axis=1) * 100
     measured = record.space_wrong >= 0
     digits = record.per_position.shape[1]
 
     def digit_name(p: int) -> str:
+        if answer_order == "lsb":
+            when = " (written first)" if p == 0 else " (written last)" if p == digits - 1 else ""
+            return f"answer {place_name(p)}{when}"
         where = " (leftmost)" if p == 0 else " (rightmost)" if p == digits - 1 else ""
         return f"answer digit {p + 1}{where}"
 
@@ -168,7 +183,7 @@ def tab(service: Service, picker: Any) -> LearningTab:
             return (*[message(NO_RECORD)] * len(plots), gr.Slider(maximum=2, value=1), model + probe_html(None, 1))
         last = record.epochs
         return (
-            *[chart_html(chart) for chart in charts(record)],
+            *[chart_html(chart) for chart in charts(record, answer_order=served.task.answer_order)],
             gr.Slider(maximum=max(2, last), value=last),
             model + probe_html(record, last, polished(name)),
         )

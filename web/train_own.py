@@ -45,6 +45,8 @@ from .service import Service
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 OPERATOR_CHOICES = [("+ add", "+"), ("− subtract", "-"), ("× multiply", "*")]
+DECODER_CHOICES = [("RepeatVector (keras.io)", "repeat"), ("Attention", "attention")]
+ANSWER_ORDER_CHOICES = [("most significant digit first", "msb"), ("units first", "lsb")]
 SLOT_WAIT = 10.0  # seconds a training waits for the one trainer before it is refused (the queue orders them)
 READY_WAIT = 120.0  # seconds a fresh trainer may take to import TensorFlow
 OVERRUN = 30.0  # seconds past its budget after which a trainer that has not finished is killed
@@ -190,17 +192,39 @@ TRAINER = Trainer()
 atexit.register(TRAINER.close)
 
 
-def settings_error(digits: Any, operators: Any, terms: Any, cell: Any, units: Any, seconds: Any) -> str | None:
+def settings_error(
+    digits: Any,
+    operators: Any,
+    terms: Any,
+    cell: Any,
+    units: Any,
+    seconds: Any,
+    *,
+    decoder: Any = None,
+    answer_order: Any = None,
+) -> str | None:
     """One sentence if the request is outside trainer.live's LIMITS (checked before anything starts), else None."""
     try:
-        check_settings(_raw(digits, operators, terms, True, cell, units, seconds))
+        check_settings(_raw(digits, operators, terms, True, cell, units, seconds, decoder, answer_order))
     except ValueError as err:
         return str(err)
     return None
 
 
-def _raw(digits: Any, operators: Any, terms: Any, reverse: Any, cell: Any, units: Any, seconds: Any) -> dict:
-    return {
+def _raw(
+    digits: Any,
+    operators: Any,
+    terms: Any,
+    reverse: Any,
+    cell: Any,
+    units: Any,
+    seconds: Any,
+    decoder: Any = None,
+    answer_order: Any = None,
+) -> dict:
+    """The settings as trainer.live checks them; the newer choices left out when not given (None: an older
+    client, or a raw call the guard padded with nulls), so they take LiveSettings' defaults."""
+    raw = {
         "digits": digits,
         "operators": operators,
         "terms": terms,
@@ -209,6 +233,8 @@ def _raw(digits: Any, operators: Any, terms: Any, reverse: Any, cell: Any, units
         "units": units,
         "seconds": seconds,
     }
+    later = {"decoder": decoder, "answer_order": answer_order}
+    return raw | {name: value for name, value in later.items() if value is not None}
 
 
 def train_events(
@@ -221,10 +247,12 @@ def train_events(
     cell: Any,
     units: Any,
     seconds: Any,
+    decoder: Any = None,
+    answer_order: Any = None,
 ) -> Iterator[dict]:
     """Run one live training; yield its events (start, epoch…, done or error) as dicts, never a server path."""
     try:
-        settings = check_settings(_raw(digits, operators, terms, reverse, cell, units, seconds))
+        settings = check_settings(_raw(digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order))
     except ValueError as err:
         yield {"event": "error", "message": str(err)}
         return
@@ -332,6 +360,24 @@ def tab(service: Service, picker: Any) -> None:
         )
         reverse = gr.Checkbox(True, label="Reverse the input", elem_id="own-reverse", min_width=140)
     with gr.Row():
+        decoder = gr.Radio(
+            DECODER_CHOICES,
+            value=default.decoder,
+            label="Decoder",
+            info="RepeatVector hands every answer step one summary of the question; attention lets each step "
+            "look back at every input character (it trains on the true previous character).",
+            elem_id="own-decoder",
+            min_width=240,
+        )
+        answer_order = gr.Radio(
+            ANSWER_ORDER_CHOICES,
+            value=default.answer_order,
+            label="Answer written",
+            info="Units first, each digit comes after the carry it needs; answers are always shown the usual way.",
+            elem_id="own-answer-order",
+            min_width=240,
+        )
+    with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="own-train", min_width=120)
         halt = gr.Button("Stop", elem_id="own-stop", min_width=120)
         download = gr.DownloadButton(
@@ -347,7 +393,9 @@ def tab(service: Service, picker: Any) -> None:
         picture = gr.HTML(elem_id="own-map", css_template=CSS)
     samples = gr.HTML(elem_id="own-samples", css_template=CSS + TRAIN_CSS)
 
-    def train(d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, request: gr.Request) -> Iterator[tuple]:
+    def train(
+        d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, dec: Any, order: Any, request: gr.Request
+    ) -> Iterator[tuple]:
         rows: list[dict] = []
         axis: np.ndarray | None = None
         shown: list[Any] = [gr.skip(), "", ""]  # the chart (none until there is data), the map, the sample lines
@@ -357,7 +405,7 @@ def tab(service: Service, picker: Any) -> None:
             gr.skip(),
             gr.DownloadButton(visible=False),
         )
-        for event in train_events(service, request.session_hash or "api", d, ops, t, rev, c, u, s):
+        for event in train_events(service, request.session_hash or "api", d, ops, t, rev, c, u, s, dec, order):
             kind = event["event"]
             if kind == "error":
                 yield (f'<div class="panel warn">{esc(event["message"])}</div>', *shown, gr.skip(), gr.skip())
@@ -407,7 +455,7 @@ def tab(service: Service, picker: Any) -> None:
     # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
     gr.on(None, TRAINER.warm_up, None, None, api_visibility="private", queue=False)
 
-    inputs = [digits, operators, terms, reverse, cell, units, seconds]
+    inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
     start.click(
         train,
         inputs,
@@ -432,13 +480,18 @@ def tab(service: Service, picker: Any) -> None:
         cell: str = "lstm",
         units: int = 64,
         seconds: float = 30,
+        decoder: str | None = "repeat",
+        answer_order: str | None = "msb",
         request: gr.Request | None = None,  # Gradio fills it in (it accepts Request or Optional[Request])
     ) -> Iterator[dict]:
         """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
-        in the other endpoints, for 30 minutes)."""
+        in the other endpoints, for 30 minutes). decoder: "repeat" (keras.io) or "attention"; answer_order:
+        "msb", or "lsb" (units digit first; per_position is then in that order). Both optional (null: the
+        default), so older callers keep working."""
         ops = list(operators) if isinstance(operators, str) else operators
+        session = getattr(request, "session_hash", None) or "api"
         for event in train_events(
-            service, getattr(request, "session_hash", None) or "api", digits, ops, terms, reverse, cell, units, seconds
+            service, session, digits, ops, terms, reverse, cell, units, seconds, decoder, answer_order
         ):
             event.pop("map", None)
             event.pop("zip", None)
