@@ -182,17 +182,26 @@ def read_json_file(path: Path) -> Any:
         return None
 
 
-def load_npz(path: Path, spec: dict[str, tuple[tuple[int | None, ...], str]]) -> dict[str, np.ndarray]:
+def load_npz(
+    path: Path, spec: dict[str, tuple[tuple[int | None, ...], str]], optional: frozenset[str] = frozenset()
+) -> dict[str, np.ndarray]:
     """Arrays from an .npz file, each checked against spec {name: (shape, None for any size; dtype)}.
 
     The header of each array is read and checked before its data, so a small file
-    that declares a huge array is refused, never allocated. Raises ValueError.
+    that declares a huge array is refused, never allocated. A name in `optional`
+    may be missing (it is then left out of the result); any other missing name,
+    like a bad header, raises ValueError.
     """
     if path.stat().st_size > MAX_NPZ_BYTES:
         raise ValueError(f"{path.name} is larger than {MAX_NPZ_BYTES:,} bytes")
     out = {}
     with zipfile.ZipFile(path) as archive:
+        present = set(archive.namelist())
         for name, (shape, dtype) in spec.items():
+            if name + ".npy" not in present:
+                if name in optional:
+                    continue
+                raise ValueError(f"{path.name} has no {name} array")
             with archive.open(name + ".npy") as member:
                 version = np.lib.format.read_magic(member)
                 read_header = {

@@ -7,6 +7,8 @@ does, not noise.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,136 @@ def test_probe_questions_are_fixed_and_evenly_spaced():
     q2, _ = probe_questions(task)
     assert len(axis) == 100 and axis[0] == 0 and axis[-1] == 999
     assert (q1.terms == q2.terms).all() and len(q1) == 100 * 100
+
+
+# A bracket task's map: one per bracket pattern -----------------------------------------------------------
+BRACKETS = TaskConfig(digits=1, terms=3, min_terms=2, operators="+-*", brackets=True)
+
+
+def sign_margins(q):
+    """A MarginFn that is right exactly where the answer is not negative: a pattern that moves a minus
+    changes which cells are wrong, so each pattern's map differs, and every cell can be recounted."""
+    return np.where(answers(q) >= 0, 0.5, -0.5).astype(np.float32)
+
+
+def test_a_bracket_map_holds_one_map_per_pattern_each_cell_asked_with_its_brackets(tmp_path):
+    from model.brackets import bracket_patterns
+
+    space = build_map(BRACKETS, sign_margins)
+    maps = space.by_pattern
+    assert [m.pattern for m in maps] == [0, 1, 2] and not (space.ops < 0).any()  # every cell has 3 numbers
+    assert len({tuple(map(tuple, m.wrong.tolist())) for m in maps}) == 3  # the wrong cells differ by pattern
+    for m in maps:
+        wrong = {tuple(cell) for cell in m.wrong.tolist()}
+        for row in range(10):
+            for col in range(10):
+                q = m.question(row, col)
+                assert q.groups is not None and q.groups.tolist() == [m.pattern]
+                # The cell's text reads back as the same question with the same brackets.
+                again = parse_question(q.texts()[0], BRACKETS)
+                assert again.groups.tolist() == [m.pattern] and answers(again)[0] == answers(q)[0]
+                assert ((row, col) in wrong) == (answers(q)[0] < 0)
+    assert maps[1].question(0, 0).texts()[0].startswith("(")
+    assert len(bracket_patterns(3)) == 3
+    save_map(space, tmp_path / MAP_FILE)
+    again = load_map(tmp_path / MAP_FILE, BRACKETS)
+    for before, after in zip(maps, again.by_pattern, strict=True):
+        assert after.pattern == before.pattern and (after.margin == before.margin).all()
+        assert (after.wrong == before.wrong).all() and np.array_equal(after.weakest, before.weakest)
+        assert after.question(4, 7).texts() == before.question(4, 7).texts()
+
+
+def test_an_old_map_of_a_bracket_task_still_loads_as_one_map_without_brackets(tmp_path):
+    """A map.npz from before the per-pattern maps: mixed term counts, no brackets, no pattern arrays."""
+    from model.analysis import map_questions
+
+    q, axis, _ = map_questions(BRACKETS)  # what the trainer asked then: the cells as drawn, no brackets
+    assert (q.counts == 2).any() and q.groups is None
+    margins = sign_margins(q).reshape(10, 10)
+    np.savez_compressed(
+        tmp_path / MAP_FILE,
+        a_values=axis,
+        b_values=axis.copy(),
+        margin=np.clip(np.round((margins + 1) * 127.5), 0, 255).astype(np.uint8),
+        wrong=np.argwhere(margins <= 0).astype(np.int32),
+        weakest=np.zeros((0, 3), np.float32),
+        rest_terms=q.terms[:, 2:].reshape(10, 10, 1),
+        ops=q.ops.reshape(10, 10, 2),
+        complete=np.array(False),
+    )
+    space = load_map(tmp_path / MAP_FILE, BRACKETS)
+    assert space.pattern is None and space.others == () and space.by_pattern == [space]
+    texts = [space.question(r, c).texts()[0] for r in range(10) for c in range(10)]
+    assert texts == q.texts() and not any("(" in t for t in texts)
+
+
+def _spoil(name: str, value: object):
+    def spoil(arrays: dict) -> None:
+        if value is None:
+            del arrays[name]
+        else:
+            arrays[name] = value(arrays[name]) if callable(value) else value
+
+    return spoil
+
+
+def _ended(arrays: dict) -> None:
+    ops = arrays["ops"].copy()
+    ops[2, 3, 1] = -1  # a cell of 2 numbers cannot be asked as (a·b)·c
+    arrays["ops"], arrays["rest_terms"] = ops, arrays["rest_terms"].copy()
+    arrays["rest_terms"][2, 3, 0] = 0
+
+
+def _moved(column: int, by: float):
+    """Add `by` to one column of pattern_weakest (pattern, row, col, margin)."""
+
+    def move(weakest: np.ndarray) -> np.ndarray:
+        weakest = weakest.copy()
+        weakest[:, column] += by
+        return weakest
+
+    return move
+
+
+MALFORMED_PATTERN_MAPS = {
+    "one pattern map too few": (_spoil("pattern_margin", lambda a: a[:1]), "pattern_margin has shape"),
+    "margin of another type": (_spoil("pattern_margin", lambda a: a.astype(np.int16)), "pattern_margin has shape"),
+    "wrong cells not a mask": (_spoil("pattern_wrong", lambda a: a.astype(np.int8)), "pattern_wrong has shape"),
+    "a pattern array missing": (_spoil("pattern_wrong", None), "holds only some of the bracket-pattern maps"),
+    "weakest of pattern 0": (_spoil("pattern_weakest", _moved(0, -1)), "a bracket pattern the task does not have"),
+    "weakest of pattern 7": (_spoil("pattern_weakest", _moved(0, 6)), "a bracket pattern the task does not have"),
+    "weakest of pattern 1.5": (_spoil("pattern_weakest", _moved(0, 0.5)), "weakest cells of no bracket pattern"),
+    "weakest pattern NaN": (_spoil("pattern_weakest", _moved(0, np.nan)), "weakest cells of no bracket pattern"),
+    "weakest cell outside": (_spoil("pattern_weakest", _moved(1, 40)), "weakest cells outside the map"),
+    "weakest margin above 1": (_spoil("pattern_weakest", _moved(3, 2)), "weakest margins outside 0 to 1"),
+    "weakest of 3 columns": (_spoil("pattern_weakest", lambda a: a[:, :3]), "pattern_weakest has shape"),
+    "a cell of fewer numbers": (_ended, "too few numbers for their brackets"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_PATTERN_MAPS))
+def test_a_malformed_per_pattern_map_is_refused_at_load(tmp_path, case):
+    spoil, says = MALFORMED_PATTERN_MAPS[case]
+    save_map(build_map(BRACKETS, sign_margins), tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as good:
+        arrays = {name: good[name] for name in good.files}
+    assert len(arrays["pattern_weakest"]) > 0
+    spoil(arrays)
+    np.savez_compressed(tmp_path / MAP_FILE, **arrays)
+    with pytest.raises(ValueError, match=re.escape(says)):
+        load_map(tmp_path / MAP_FILE, BRACKETS)
+
+
+def test_per_pattern_maps_in_the_map_of_a_task_without_patterns_are_refused(tmp_path):
+    task = TaskConfig(digits=1)
+    save_map(build_map(task, lambda q: np.full(len(q), 0.5, np.float32)), tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as good:
+        arrays = {name: good[name] for name in good.files}
+    arrays.update(
+        pattern_margin=np.zeros((0, 10, 10), np.uint8),
+        pattern_wrong=np.zeros((0, 10, 10), bool),
+        pattern_weakest=np.zeros((0, 4), np.float32),
+    )
+    np.savez_compressed(tmp_path / MAP_FILE, **arrays)
+    with pytest.raises(ValueError, match="for a task without bracket patterns"):
+        load_map(tmp_path / MAP_FILE, task)

@@ -150,3 +150,11 @@ def test_a_bracket_task_trains_and_its_folder_says_so(tmp_path):
     assert task.brackets and task.terms == 3
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["exhaustive_total"] == task.question_count  # every bracketed question was asked
+    # The trainer's map: one per bracket pattern of 3 numbers, the same cells asked with each pattern's brackets.
+    from model.analysis import load_map
+
+    space = load_map(out / "map.npz", task)
+    assert [m.pattern for m in space.by_pattern] == [0, 1, 2]
+    texts = [m.question(2, 1).texts()[0] for m in space.by_pattern]  # first number 1, second 2
+    assert texts[1].startswith("(1") and texts[2].startswith("1") and "(2" in texts[2]
+    assert len({text.replace("(", "").replace(")", "") for text in texts}) == 1

@@ -6,10 +6,15 @@ be the network's own weights, and no view may fail on any of them.
 
 from __future__ import annotations
 
+import re
+import uuid
+from pathlib import Path
+
 import numpy as np
 import pytest
 from view_models import DESIGNS, write_models
 
+from model.brackets import pattern_labels
 from model.codec import answer_value, encode_answers, encode_questions
 from model.questions import Questions, answers, parse_question, sample_questions
 from model.serving import load_catalogue
@@ -175,22 +180,63 @@ def test_bracket_examples_are_bracketed_parse_and_are_answered_with_their_bracke
     assert [r["true_answer"] for r in table["rows"]] == [-3, -17, -17]
 
 
-def test_the_map_of_a_bracket_task_is_true_to_the_questions_its_cells_open(service):
+def test_each_bracket_pattern_of_the_map_is_true_to_the_questions_its_cells_open(service):
+    """The map of each pattern: every cell opens its question with that pattern's brackets, and the cell is
+    wrong exactly when the model answers that question wrong (the stored map.npz against /predict_batch)."""
     served = service.resolve("brackets-additive")
-    space = served.space_map
-    assert space is not None
-    html = space_map.map_html(space, served.task)
-    assert "without brackets" in html
-    space_map.lists_html(space)
-    cells = [tuple(cell) for cell in space.wrong[:6].tolist()] + [
-        (int(r), int(c)) for r, c, _ in space.weakest[:3].tolist()
-    ]
-    assert cells
-    for row, col in cells:
-        question = space_map.cell_question(service, "brackets-additive", {"row": row, "col": col})
-        assert question is not None and "(" not in question
-        result = service.predict(question, "brackets-additive")
-        assert result["correct"] == ((row, col) not in {tuple(w) for w in space.wrong.tolist()})
+    assert served.space_map is not None and len(served.space_map.by_pattern) == 3
+    hovers = [("", "?", "?…"), ("(", "?", ")?…"), ("", "?(", "?…)")]  # a?b?…, (a?b)?…, a?(b?…)
+    for pattern, label in enumerate(pattern_labels(3)):
+        space = space_map.chosen_map(served.space_map, served.task, label)
+        assert not isinstance(space, str) and space.pattern == pattern
+        html = space_map.map_html(space, served.task)
+        assert f"bracket pattern {label}: every question has 3 numbers" in html
+        before, between, after = hovers[pattern]
+        assert f'data-pre="{before}"' in html and f'data-op="{between}"' in html and f'data-rest="{after}"' in html
+        cells = [(row, col) for row in range(10) for col in range(10)]
+        questions = [space_map.cell_question(service, served.name, {"row": r, "col": c}, label) for r, c in cells]
+        for question in questions:
+            assert question is not None and parse_question(question, served.task).groups.tolist() == [pattern]
+        table = service.predict_batch("\n".join(q for q in questions if q), "brackets-additive")
+        wrong = {tuple(cell) for cell in space.wrong.tolist()}
+        assert [not row["correct"] for row in table["rows"]] == [cell in wrong for cell in cells]
+        for button_text in re.findall(r'data-col="\d+" title="[^"]*">([^<]+)<', space_map.lists_html(space)):
+            assert parse_question(button_text, served.task).groups.tolist() == [pattern]
+        zoomed = space_map.map_html(space, served.task, space_map.zoom_request(space, 0, 0, 25))
+        assert f"bracket pattern {label}" in zoomed and 'id="map-block"' in zoomed
+    assert "without brackets" in space_map.map_html(served.space_map, served.task)  # pattern a·b·c
+
+
+def test_the_pattern_choice_is_shown_for_a_bracket_map_only_and_a_bad_choice_gets_one_sentence(service):
+    served = service.resolve("brackets-additive")
+    choice = space_map.pattern_choice(served.space_map, served.task)
+    assert choice.visible and [value for _, value in choice.choices] == ["a·b·c", "(a·b)·c", "a·(b·c)"]
+    assert choice.value == "a·b·c"
+    add3 = service.resolve("add3")
+    assert not space_map.pattern_choice(add3.space_map, add3.task).visible
+    assert space_map.chosen_map(served.space_map, served.task, None) is served.space_map
+    assert space_map.chosen_map(served.space_map, served.task, "") is served.space_map
+    for bad in ("(a·b·c)", 1, ["(a·b)·c"], True, "x" * 5000):
+        why = space_map.chosen_map(served.space_map, served.task, bad)
+        assert isinstance(why, str) and why.startswith("The bracket pattern is one of a·b·c, (a·b)·c, a·(b·c), not")
+        assert len(why) < 120 and why.endswith(".")
+        assert space_map.cell_question(service, "brackets-additive", {"row": 0, "col": 0}, bad) is None
+    assert space_map.chosen_map(add3.space_map, add3.task, "(a·b)·c") == (
+        "This model's map has no bracket patterns to choose from."
+    )
+    assert space_map.cell_question(service, "add3", {"row": 0, "col": 0}, "(a·b)·c") is None
+    assert space_map.cell_question(service, "add3", {"row": 0, "col": 0}, None) == "0+0"
+
+
+def test_each_bracket_pattern_draws_its_own_picture():
+    """Drawn from a map whose wrong cells differ by pattern (right exactly where the answer is not negative)."""
+    from model.analysis import build_map
+
+    task, _ = DESIGNS["brackets-additive"]
+    space = build_map(task, lambda q: np.where(answers(q) >= 0, 0.5, -0.5).astype(np.float32))
+    pictures = {space_map.render(m)[0] for m in space.by_pattern}
+    keys = {space_map.map_key(m) for m in space.by_pattern}
+    assert len(pictures) == len(keys) == 3
 
 
 def test_failure_lines_read_an_lsb_answer_the_usual_way_round():
@@ -222,3 +268,106 @@ def test_the_map_of_a_bracket_task_scores_each_bracket_pattern_on_the_same_numbe
     html = space_map.patterns_html(result)
     assert html.count("<tr>") == 1 + len(result["patterns"]) and "(a·b)·c" in html
     assert service.patterns("lsb-repeat")["patterns"] == [] and space_map.patterns_html(service.patterns("add3")) == ""
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def page_url(service):
+    """The whole page (app.build_demo) on this module's models, served in this process."""
+    from app_fixtures import free_port
+
+    import app
+
+    demo = app.build_demo(service)
+    port = free_port()
+    app.launch(demo, "127.0.0.1", port, block=False, mcp=False)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()
+
+
+def test_the_pattern_event_takes_whatever_is_sent_and_answers_a_map_or_gradios_refusal(page_url):
+    """The page's new event, called as the guard lets any client call it (raw HTTP, by fn_index, from a
+    fresh session): no choice draws the first pattern's map, a choice its pattern's (or, for a model without
+    patterns, one sentence), and a value that is not a choice is refused by Gradio's Radio itself."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    with urllib.request.urlopen(page_url + "/config", timeout=30) as response:
+        config = json.loads(response.read())
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    [event] = [d for d in config["dependencies"] if any(ids.get(t[0]) == "map-pattern" for t in d["targets"])]
+    assert [ids.get(i) for i in event["inputs"]] == ["model-picker", "map-pattern"]
+
+    def call(data: list) -> tuple[int, dict]:
+        body = json.dumps({"data": data, "fn_index": event["id"], "session_hash": uuid.uuid4().hex}).encode()
+        request = urllib.request.Request(
+            page_url + "/gradio_api/run/predict", body, {"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    status, answer = call(["brackets-additive", None])
+    assert status == 200 and "bracket pattern a·b·c" in answer["data"][0]
+    # A fresh session (a page the server restarted under) may choose any served model's pattern.
+    status, answer = call(["brackets-additive", "(a·b)·c"])
+    assert status == 200 and "bracket pattern (a·b)·c" in answer["data"][0]
+    status, answer = call(["add3", "(a·b)·c"])
+    assert status == 200 and "This model&#x27;s map has no bracket patterns to choose from." in answer["data"][0]
+    for bad in ("(a·b·c)", "9" * 90_000, ["(a·b)·c"], {"x": 1}, 3.5, True):
+        status, answer = call(["brackets-additive", bad])  # not a choice: Gradio's Radio refuses it itself
+        assert status == 500 and "is not in the list of choices" in answer["error"], (bad, status)
+    status, answer = call(["add3"])  # a short call is padded with nulls
+    assert status == 200 and "0 wrong" in answer["data"][0]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed")
+def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_question_a_click_opens(
+    service, page_url
+):
+    """A real headless Chromium: the Radio shows for the bracket model only, choosing (a·b)·c redraws the map
+    and its lists, clears the zoomed block, and the hover and a click read that pattern's question."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(page_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Map").click()
+        page.locator("#map img.spacemap").wait_for()
+        assert not page.locator("#map-pattern").is_visible()  # add3: no brackets
+        page.locator("#model-picker input").click()
+        page.locator("#model-picker").get_by_role("option", name="brackets-additive", exact=True).click()
+        page.locator("#map").get_by_text("bracket pattern a·b·c").wait_for()
+        radio = page.locator("#map-pattern")
+        assert radio.is_visible() and radio.get_by_label("a·b·c", exact=True).is_checked()
+        page.locator("#zoom-button").click()
+        page.locator("#map-zoom").get_by_text("bracket pattern a·b·c").wait_for()
+
+        radio.get_by_label("(a·b)·c", exact=True).check()
+        page.locator("#map").get_by_text("bracket pattern (a·b)·c").wait_for()
+        page.locator("#map-zoom img.spacemap").wait_for(state="detached")
+        # (Its random weights answer nearly every cell wrong, so the picture may look the same: a map whose
+        # pictures differ by pattern is test_each_bracket_pattern_draws_its_own_picture.)
+        assert page.locator("#map img.spacemap").get_attribute("data-pre") == "("
+        listed = page.locator("#map-lists button").first.inner_text()
+        assert listed.startswith("("), listed
+        image = page.locator("#map img.spacemap")
+        image.scroll_into_view_if_needed()
+        box = image.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)  # column 3, row 7
+        assert page.locator("#map .maptip").inner_text() == "(3?7)?…"
+        page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)
+        served = service.resolve("brackets-additive")
+        opened = served.space_map.others[0].question(7, 3).texts()[0]
+        assert opened.startswith("(3") and ")" in opened
+        page.locator(f'#verdict [data-question="{opened}"]').wait_for()
+        browser.close()

@@ -7,7 +7,9 @@ circled so that 4 wrong in a million cannot be missed. Hovering (or, on a touch
 screen, tapping) shows the question under the pointer (in the browser, from the
 axes sent with the picture); clicking opens it in the "One question" tab. The
 whole map is drawn once per model from the stored map.npz and kept in a
-bounded cache keyed by its content; requests only look it up.
+bounded cache keyed by its content; requests only look it up. A bracket task's
+map has one map per bracket pattern (model/analysis.py SpaceMap.by_pattern): a
+"Bracket pattern" choice switches which one is drawn, listed and opened.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import gradio as gr
 import numpy as np
 
 from model.analysis import SpaceMap
+from model.brackets import bracket_patterns, bracketed_text, pattern_labels
 from model.config import OPERATORS, TaskConfig
 from model.metrics import percent
 
@@ -77,7 +80,7 @@ element.addEventListener('mousemove', (e) => {
   const img = e.target.closest('img.spacemap');
   if (!img || !tip()) { if (tip()) tip().style.display = 'none'; return; }
   const c = cell(img, e);
-  tip().textContent = c.a[c.col] + img.dataset.op + c.b[c.row] + img.dataset.rest;
+  tip().textContent = (img.dataset.pre || '') + c.a[c.col] + img.dataset.op + c.b[c.row] + img.dataset.rest;
   tip().style.left = (c.left + 12) + 'px'; tip().style.top = (c.top + 12) + 'px';
   tip().style.display = 'block';
 });
@@ -147,7 +150,8 @@ _PICTURES: BoundedCache[tuple[str, dict]] = BoundedCache(PICTURES_KEPT)
 
 def map_key(space: SpaceMap) -> str:
     """What the whole-map picture is drawn from (the colours come from the margins and the wrong cells)."""
-    return fingerprint(space.a_values, space.b_values, space.margin, space.wrong, space.ops, space.rest_terms)
+    parts = (space.a_values, space.b_values, space.margin, space.wrong, space.ops, space.rest_terms)
+    return fingerprint(*parts, -1 if space.pattern is None else space.pattern)  # the pattern: the hover's brackets
 
 
 def _whole(space: SpaceMap) -> tuple[str, dict]:
@@ -169,14 +173,28 @@ def _palette_png(png: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
+def hover_parts(space: SpaceMap) -> tuple[str, str, str]:
+    """(before the first number, between it and the second, after the second): what the hover writes
+    around the two numbers it reads off the axes, e.g. ("", "+", "") for 535+61, or ("(", "?", ")?…")
+    for a map of the bracket pattern (a·b)·c ("?" an operator that varies, "…" a number drawn at random)."""
     ops = space.ops.reshape(-1, space.ops.shape[-1])
-    single = len(np.unique(ops[:, 0])) == 1 and space.ops.shape[-1] == 1
-    op = OPERATORS[int(ops[0, 0])] if single else "?"
-    rest = "" if space.rest_terms.shape[-1] == 0 and single else " …"
+    if space.pattern is None:
+        single = len(np.unique(ops[:, 0])) == 1 and space.ops.shape[-1] == 1
+        op = OPERATORS[int(ops[0, 0])] if single else "?"
+        return "", op, "" if space.rest_terms.shape[-1] == 0 and single else " …"
+    count = space.ops.shape[-1] + 1  # a pattern's map asks every cell with all the task's numbers
+    signs = "".join(OPERATORS[int(gap[0])] if len(np.unique(gap)) == 1 else "?" for gap in ops.T)
+    text = bracketed_text(["\x00", "\x01", *["…"] * (count - 2)], signs, bracket_patterns(count)[space.pattern])
+    before, rest = text.split("\x00")
+    between, after = rest.split("\x01")
+    return before, between, after
+
+
+def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
+    before, op, rest = hover_parts(space)
     return (
         f'<img class="spacemap" alt="map of every question" src="{data_uri(png)}" '
-        f'data-a="{esc(json.dumps(axes["a"]))}" '
+        f'data-a="{esc(json.dumps(axes["a"]))}" data-pre="{esc(before)}" '
         f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
         f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">'
     )
@@ -266,8 +284,12 @@ def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int
         )
     wrong = len(space.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
-    if task.brackets:  # model.analysis.map_questions asks each cell's question without brackets
+    if task.brackets and space.pattern is None:  # a map.npz from before the per-pattern maps
         third += "; every question here is without brackets (ask a bracketed one in One question)"
+    elif space.pattern is not None:
+        label = pattern_labels(task.terms)[space.pattern]
+        brackets = "without brackets" if space.pattern == 0 else "with these brackets"
+        third += f"; bracket pattern {label}: every question has {task.terms} numbers, asked {brackets}"
     count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
     return (
         f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
@@ -280,7 +302,8 @@ def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int
 
 
 def patterns_html(result: dict) -> str:
-    """A bracket task's share right per bracket pattern (what the map, drawn without brackets, cannot show)."""
+    """A bracket task's share right per bracket pattern of every term count (the map's patterns are of its
+    full term count only)."""
     if result.get("error"):
         return message(result["error"], "warn")
     if not result["patterns"]:
@@ -322,10 +345,35 @@ class MapTab:
     fill: Callable[[str], tuple]
 
 
-def cell_question(service: Service, name: str, data: Any) -> str | None:
-    """The question in the clicked cell, or None for anything that is not a cell of this model's map."""
-    space = service.served(name).space_map
-    if space is None or not isinstance(data, dict):
+def chosen_map(space: SpaceMap, task: TaskConfig, label: object) -> SpaceMap | str:
+    """The map of the bracket pattern a visitor chose by its label ("(a·b)·c"; None or "": the first
+    pattern's), or one sentence saying why there is none."""
+    if label is None or label == "":
+        return space
+    if not space.others:
+        return "This model's map has no bracket patterns to choose from."
+    labels = pattern_labels(task.terms)
+    if not isinstance(label, str) or label not in labels:
+        return f"The bracket pattern is one of {', '.join(labels)}, not {str(label)[:20]}."
+    return space.by_pattern[labels.index(label)]
+
+
+def pattern_choice(space: SpaceMap | None, task: TaskConfig) -> Any:
+    """The "Bracket pattern" control for a model: its patterns, the first chosen; hidden when it has none."""
+    if space is None or not space.others:
+        return gr.Radio(choices=[], value=None, visible=False)
+    labels = pattern_labels(task.terms)
+    return gr.Radio(choices=labels, value=labels[0], visible=True)
+
+
+def cell_question(service: Service, name: str, data: Any, pattern: object = None) -> str | None:
+    """The question in the clicked cell of the chosen pattern's map (`pattern` a label, as chosen_map
+    takes), or None for anything that is not a cell of this model's map."""
+    served = service.served(name)
+    if served.space_map is None or not isinstance(data, dict):
+        return None
+    space = chosen_map(served.space_map, served.task, pattern)
+    if isinstance(space, str):
         return None
     row, col = data.get("row"), data.get("col")
     side = space.margin.shape[0]
@@ -337,7 +385,16 @@ def cell_question(service: Service, name: str, data: Any) -> str | None:
 
 
 def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable, show_outputs: list[Any]) -> MapTab:
-    """The "Map" tab: the whole question space, zoom, and the lists of wrong and weakest questions."""
+    """The "Map" tab: the whole question space (a bracket task's by bracket pattern), zoom, and the lists of
+    wrong and weakest questions."""
+    # Gradio's Radio refuses a value that is not one of the choices it holds for the session (with its own bare
+    # "Error"), so it starts with every served model's labels: a page whose session the server no longer holds
+    # (after a restart) still gets its map. chosen_map checks each value again, against the model it is for.
+    served = (service.resolve(name) for name in service.names())
+    every = [label for m in served if m.space_map and m.space_map.others for label in pattern_labels(m.task.terms)]
+    pattern = gr.Radio(
+        choices=list(dict.fromkeys(every)), value=None, label="Bracket pattern", visible=False, elem_id="map-pattern"
+    )
     view = gr.HTML(
         '<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS
     )
@@ -351,29 +408,41 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     zoomed = gr.HTML(js_on_load=MAP_JS, elem_id="map-zoom", css_template=CSS + MAP_CSS)
     lists = gr.HTML(js_on_load=MAP_JS, elem_id="map-lists", css_template=CSS + MAP_CSS)
 
-    def fill(name: str) -> tuple[str, str, str]:
+    def draw(name: str, label: object) -> tuple[str, str, str]:
+        """The map of the chosen pattern with the per-pattern table, no zoomed block, and its lists."""
         served = service.resolve(name)
         model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
         patterns = patterns_html(service.patterns(served.name)) if served.task.brackets else ""
-        return model + map_html(served.space_map, served.task) + patterns, "", lists_html(served.space_map)
+        space = None if served.space_map is None else chosen_map(served.space_map, served.task, label)
+        if isinstance(space, str):
+            return model + message(space, "warn"), "", ""
+        return model + map_html(space, served.task) + patterns, "", lists_html(space)
 
-    def zoom_in(name: str, a: float | None, b: float | None, block: Any) -> str:
+    def fill(name: str) -> tuple[Any, str, str, str]:
+        served = service.resolve(name)
+        return pattern_choice(served.space_map, served.task), *draw(name, None)
+
+    def zoom_in(name: str, label: object, a: float | None, b: float | None, block: Any) -> str:
         served = service.resolve(name)
         if served.space_map is None:
             return map_html(None, served.task)
-        block_or_why = zoom_request(served.space_map, a, b, block)
+        space = chosen_map(served.space_map, served.task, label)
+        if isinstance(space, str):
+            return message(space, "warn")
+        block_or_why = zoom_request(space, a, b, block)
         if isinstance(block_or_why, str):
             return message(block_or_why, "warn")
-        return map_html(served.space_map, served.task, block_or_why)
+        return map_html(space, served.task, block_or_why)
 
-    def open_cell(name: str, evt: gr.EventData) -> tuple[Any, Any]:
-        text = cell_question(service, name, gradio_internals.event_payload(evt))
+    def open_cell(name: str, label: object, evt: gr.EventData) -> tuple[Any, Any]:
+        text = cell_question(service, name, gradio_internals.event_payload(evt), label)
         return (gr.Textbox() if text is None else text), gr.Tabs(selected="one" if text else "map")
 
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-    zoom.click(zoom_in, [picker, a_from, b_from, size], zoomed, **private)
+    pattern.input(draw, [picker, pattern], [view, zoomed, lists], **private)
+    zoom.click(zoom_in, [picker, pattern, a_from, b_from, size], zoomed, **private)
     for html in (view, zoomed, lists):
-        html.click(open_cell, picker, [question, tabs], **private).then(
+        html.click(open_cell, [picker, pattern], [question, tabs], **private).then(
             show, [question, picker], show_outputs, **private
         )
-    return MapTab([view, zoomed, lists], fill)
+    return MapTab([pattern, view, zoomed, lists], fill)
