@@ -196,7 +196,8 @@ def summary(rows: list[dict], budget: float, left_out: list[str]) -> str:
         factor = per_digit_factor(mine)
         each = f"; about {factor:.2f}x per extra digit where reached" if factor else ""
         lines.append(f"- {design}: {parts}{each}")
-    lines += [f"- {r['digits']} digits, {r['design']}: {r['note']}" for r in rows if r.get("note")]
+    notes = [f"- {r['digits']} digits, {r['design']}: {r['note']}" for r in rows if r.get("note")]
+    lines += ["Notes:", *notes] if notes else []
     lines += [f"Left out: {note}" for note in left_out]
     return "\n".join(lines)
 
