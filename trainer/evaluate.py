@@ -3,11 +3,13 @@
 Asks fresh random questions (uniform over the task, with a seed of your
 choice) and, when the task can list them (at most 2,000,000), every question,
 printing the error counts, the accuracy for each number of terms when the task
-has a range of them, and a few failures. The folder is read and checked as
+has a range of them, for each operator pattern ("a+b*c") and each bracket pattern
+("(a·b)·c") when there is more than one, and a few failures. The folder is read and checked as
 untrusted data (model.storage.load_model_dir); the network is rebuilt from its
 network.json, never from Keras' config. Exit status 1 if the headline accuracy
 (every question when they were all asked, else the random questions) is below
---min-accuracy, so it can gate a release; 2 for a bad flag or an unusable folder.
+--min-accuracy, or a pattern of at least 100 random questions is below
+--min-pattern-accuracy, so it can gate a release; 2 for a bad flag or an unusable folder.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import numpy as np
 
 MAX_SAMPLES = 1_000_000
 MAX_SEED = 2**32 - 1
+MIN_PATTERN_QUESTIONS = 100  # fewer random questions of a pattern say too little to fail a model on
+
+if TYPE_CHECKING:
+    from model.questions import Questions
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -55,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="exit with status 1 if the headline accuracy is below this fraction (default 0)",
     )
+    p.add_argument(
+        "--min-pattern-accuracy",
+        type=float,
+        default=0.0,
+        help="exit with status 1 if any pattern of at least 100 random questions is below this fraction: each "
+        "bracket pattern for a task with brackets, else each operator pattern (default 0)",
+    )
     return p
 
 
@@ -68,6 +81,8 @@ def check_args(args: argparse.Namespace) -> str | None:
         return f"--show-failures must be from 0 to 1,000, got {args.show_failures}"
     if not 0 <= args.min_accuracy <= 1:  # False for NaN too
         return f"--min-accuracy must be from 0 to 1, got {args.min_accuracy}"
+    if not 0 <= args.min_pattern_accuracy <= 1:
+        return f"--min-pattern-accuracy must be from 0 to 1, got {args.min_pattern_accuracy}"
     return None
 
 
@@ -78,6 +93,77 @@ def by_term_count(counts: np.ndarray, right: np.ndarray, low: int, high: int) ->
         if (counts == k).any()
     ]
     return "  by number of terms: " + "; ".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class PatternScore:
+    """How the model did on the questions of one pattern."""
+
+    pattern: str  # "a+b*c" (operators) or "(a·b)·c" (brackets)
+    questions: int
+    right: int
+
+    @property
+    def wrong(self) -> int:
+        return self.questions - self.right
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.questions
+
+
+def pattern_scores(
+    questions: Questions, right: np.ndarray, kind: Literal["operators", "brackets"]
+) -> list[PatternScore]:
+    """The accuracy for each operator pattern ("a+b*c") or bracket pattern ("(a·b)·c") among the questions,
+    given which were answered right; fewer terms first, then in "+-*" order or bracket_patterns order."""
+    from model.brackets import pattern_labels
+    from model.config import OPERATORS
+
+    if len(right) != len(questions):
+        raise ValueError(f"right has {len(right):,} entries for {len(questions):,} questions")
+    counts = questions.counts
+    if kind == "brackets":
+        if questions.groups is None:
+            raise ValueError("these questions have no brackets, so they have no bracket patterns")
+        keys = np.column_stack([counts, questions.groups])
+    else:
+        keys = np.column_stack([counts, questions.ops])  # an ended gap (-1) sorts before every operator
+    found, which = np.unique(keys, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    asked = np.bincount(which, minlength=len(found))
+    got = np.bincount(which, weights=right.astype(np.float64), minlength=len(found))
+    scores = []
+    for row, key in enumerate(found.tolist()):
+        k = key[0]
+        if kind == "brackets":
+            label = pattern_labels(k)[key[1]]
+        else:
+            letters = [chr(ord("a") + t) for t in range(k)]
+            label = letters[0] + "".join(OPERATORS[op] + x for op, x in zip(key[1:k], letters[1:], strict=True))
+        scores.append(PatternScore(label, int(asked[row]), int(got[row])))
+    return scores
+
+
+def pattern_lines(title: str, scores: list[PatternScore]) -> list[str]:
+    """A small table: pattern, questions, right %, wrong."""
+    width = max(len("pattern"), *(len(s.pattern) for s in scores))
+    head = f"    {'pattern':<{width}}  {'questions':>10}  {'right':>9}  {'wrong':>8}"
+    rows = [f"    {s.pattern:<{width}}  {s.questions:>10,}  {s.accuracy:>9.4%}  {s.wrong:>8,}" for s in scores]
+    return [f"  by {title}:", head, *rows]
+
+
+def pattern_failure(scores: list[PatternScore], floor: float) -> str | None:
+    """One sentence naming the worst pattern of enough questions below the floor, or None."""
+    below = [s for s in scores if s.questions >= MIN_PATTERN_QUESTIONS and s.accuracy < floor]
+    if not below:
+        return None
+    worst = min(below, key=lambda s: s.accuracy)
+    others = f" ({len(below) - 1:,} more patterns are below it too)" if len(below) > 1 else ""
+    return (
+        f"pattern {worst.pattern} is {worst.accuracy:.4%} right on {worst.questions:,} random questions, "
+        f"below --min-pattern-accuracy {floor:.4%}{others}"
+    )
 
 
 def failure_lines(checker, predicted: np.ndarray, wrong: np.ndarray, show: int) -> list[str]:
@@ -128,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     ranged = task.fewest_terms < task.terms
     if ranged:
         print(by_term_count(random.questions.counts, right, task.fewest_terms, task.terms))
+    by_operators = pattern_scores(random.questions, right, "operators")
+    if len(by_operators) > 1:
+        print("\n".join(pattern_lines("operator pattern (random questions)", by_operators)))
+    gated = by_operators
+    if task.brackets:
+        gated = pattern_scores(random.questions, right, "brackets")
+        if len(gated) > 1:
+            print("\n".join(pattern_lines("bracket pattern (random questions)", gated)))
     headline = measured["exact_match"]
     if args.exhaustive and enumerable(task):
         started = time.perf_counter()
@@ -145,10 +239,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(failure_lines(every, predicted, wrong, args.show_failures)) or "  (no failures)")
     elif args.exhaustive:
         print(f"Every question: skipped, the task has {task.question_count:,} questions (more than 2,000,000).")
+    failed = False
     if headline < args.min_accuracy:
         print(f"error: {headline:.4%} is below --min-accuracy {args.min_accuracy:.4%}", file=sys.stderr)
-        return 1
-    return 0
+        failed = True
+    weakest = pattern_failure(gated, args.min_pattern_accuracy)
+    if weakest:
+        print(f"error: {weakest}.", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ def evaluate(entry: Entry) -> tuple[int, str]:
             str(entry.min_accuracy),
             "--show-failures",
             "3",
+            *(["--min-pattern-accuracy", str(entry.pattern_accuracy)] if entry.pattern_accuracy is not None else []),
         ],
         cwd=ROOT,
         capture_output=True,
