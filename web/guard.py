@@ -18,6 +18,10 @@ and its HTTP status; the server keeps serving. It:
   per session and per client address, unread results, waiting trainings;
 - fills in omitted trailing arguments (the optional model name) with null, so
   `{"data": ["535+61"]}` still works now that /predict takes a model too;
+- checks every call's data (/run, /call, /queue/join; by name or fn_index) against
+  its function's input components (web/call_schema.py): a bad input is refused
+  with 400 and one sentence naming it, never repeating the value; a forged
+  fn_index with 400, an unknown name with 404;
 - sends direct calls of /predict (/gradio_api/run/predict) to its unbatched twin
   /predict_direct: the queued /predict is batched, and Gradio's direct route
   would want batch-shaped data for it;
