@@ -203,7 +203,8 @@ def test_queued_functions_cannot_be_called_directly(server):
     assert queued, "the app has queued functions (the Train button, /train)"
     settings = [1, "+", 2, True, "lstm", 8, 5]
     attempts = [("/gradio_api/run/train", {"data": settings}), ("/gradio_api/api/train", {"data": settings})]
-    attempts += [("/gradio_api/run/predict", {"data": settings, "fn_index": i}) for i in queued]
+    page = [1, ["+"], 2, True, "lstm", 8, 5, "repeat", "msb"]  # as the Train button sends them (the guard checks)
+    attempts += [("/gradio_api/run/predict", {"data": page, "fn_index": i}) for i in queued]
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda a: request("127.0.0.1", port, "POST", a[0], a[1]), attempts * 2))
     for status, body in results:

@@ -289,10 +289,11 @@ def page_url(service):
         demo.close()
 
 
-def test_the_pattern_event_takes_whatever_is_sent_and_answers_a_map_or_gradios_refusal(page_url):
-    """The page's new event, called as the guard lets any client call it (raw HTTP, by fn_index, from a
-    fresh session): no choice draws the first pattern's map, a choice its pattern's (or, for a model without
-    patterns, one sentence), and a value that is not a choice is refused by Gradio's Radio itself."""
+def test_the_pattern_event_takes_whatever_is_sent_and_answers_a_map_or_one_sentence(page_url):
+    """The page's new event, called as any client can call it (raw HTTP, by fn_index, from a fresh
+    session): no choice draws the first pattern's map, a choice its pattern's (or, for a model without
+    patterns, one sentence), and a value that is not a choice is refused by the guard (web/call_schema.py)
+    in one sentence, before Gradio's Radio would refuse it with the value in its error."""
     import json
     import urllib.error
     import urllib.request
@@ -322,8 +323,8 @@ def test_the_pattern_event_takes_whatever_is_sent_and_answers_a_map_or_gradios_r
     status, answer = call(["add3", "(a·b)·c"])
     assert status == 200 and "This model&#x27;s map has no bracket patterns to choose from." in answer["data"][0]
     for bad in ("(a·b·c)", "9" * 90_000, ["(a·b)·c"], {"x": 1}, 3.5, True):
-        status, answer = call(["brackets-additive", bad])  # not a choice: Gradio's Radio refuses it itself
-        assert status == 500 and "is not in the list of choices" in answer["error"], (bad, status)
+        status, answer = call(["brackets-additive", bad])  # not a choice: refused, without the value
+        assert status == 400 and answer == {"error": 'The "Bracket pattern" input takes one of its choices.'}
     status, answer = call(["add3"])  # a short call is padded with nulls
     assert status == 200 and "0 wrong" in answer["data"][0]
 

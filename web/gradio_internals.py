@@ -62,6 +62,31 @@ class CallBody:
         )
 
 
+# The fields of Gradio's PredictBody (gradio/data_classes.py) and the JSON types each takes (null too, except
+# data). Pydantic answers a field of another type with a 422 that repeats the value sent, however large.
+CALL_FIELDS: dict[str, tuple[type, str]] = {
+    "data": (list, "a list"),
+    "session_hash": (str, "text"),
+    "event_id": (str, "text"),
+    "oauth_token": (str, "text"),
+    "fn_index": (int, "a whole number"),
+    "trigger_id": (int, "a whole number"),
+    "simple_format": (bool, "true or false"),
+    "batched": (bool, "true or false"),
+}
+
+
+def call_body_problem(body: dict) -> str | None:
+    """One sentence naming the first field of a call's body that Gradio would refuse for its type, else None."""
+    for name, (kind, wanted) in CALL_FIELDS.items():
+        value = body.get(name)
+        if value is None and name != "data":
+            continue
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"A call's {name} must be {wanted}."
+    return None
+
+
 def rewrite_call_body(body: dict, *, session: str | None = None, arity: int | None = None) -> bool:
     """Give the call `session` if it names none, and pad its data with nulls to `arity`; True if changed."""
     changed = False
@@ -71,6 +96,18 @@ def rewrite_call_body(body: dict, *, session: str | None = None, arity: int | No
     if arity is not None and isinstance(data, list) and len(data) < arity:
         body["data"], changed = data + [None] * (arity - len(data)), True
     return changed
+
+
+def session_choices(demo: gr.Blocks, session: str | None, component: int) -> list | None:
+    """The values of the choices `session`'s copy of a component holds now (a handler that returns, say,
+    gr.Dropdown(choices=...) replaces that copy, and Gradio checks a value against it), or None when the
+    session has none yet (Gradio would make it from the configured component)."""
+    state = demo.state_holder.session_data.get(session) if session else None  # never creates a session
+    block = state.blocks_config.blocks.get(component) if state is not None else None
+    choices = getattr(block, "choices", None)
+    if choices is None:
+        return None
+    return [c[1] if isinstance(c, tuple | list) and len(c) == 2 else c for c in choices]
 
 
 # The queue ----------------------------------------------------------------------------------------------

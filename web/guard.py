@@ -18,6 +18,10 @@ and its HTTP status; the server keeps serving. It:
   per session and per client address, unread results, waiting trainings;
 - fills in omitted trailing arguments (the optional model name) with null, so
   `{"data": ["535+61"]}` still works now that /predict takes a model too;
+- checks every call's data (/run, /call, /queue/join; by name or fn_index) against
+  its function's input components (web/call_schema.py): a bad input is refused
+  with 400 and one sentence naming it, never repeating the value; a forged
+  fn_index with 400, an unknown name with 404;
 - sends direct calls of /predict (/gradio_api/run/predict) to its unbatched twin
   /predict_direct: the queued /predict is batched, and Gradio's direct route
   would want batch-shaped data for it;
@@ -36,6 +40,7 @@ Gradio's routes and body fields are read through web/gradio_internals.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -45,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import gradio_internals as gi
+from .call_schema import CallSchema, FunctionSchema
 from .queue_share import Joining, QueueShare
 
 Scope = dict[str, Any]
@@ -99,17 +105,23 @@ def json_depth(body: bytes) -> int:
 class EndpointPolicy:
     """What the guard knows of the app: endpoints' inputs and queues, unread results, and the queue's jobs."""
 
-    arity: dict[str, int] = field(default_factory=dict)
+    schema: CallSchema | None = None  # what each function's inputs accept (None: calls are not checked)
     queue_of: dict[str | int, str] = field(default_factory=dict)  # api name or fn_index -> concurrency id
     unread: Callable[[str], int] = lambda session: 0
     jobs: Callable[[], Iterable[gi.Job]] = lambda: ()
+    choices: Callable[[str | None, int], list | None] = lambda session, component: None  # a session's choices now
 
     @classmethod
     def of(cls, demo: Any) -> EndpointPolicy:
-        arity = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name}
         queue_of: dict[str | int, str] = {index: fn.concurrency_id for index, fn in demo.fns.items()}
         queue_of.update({fn.api_name: fn.concurrency_id for fn in demo.fns.values() if fn.api_name})
-        return cls(arity, queue_of, lambda session: gi.unread_results(demo, session), lambda: gi.jobs(demo))
+        return cls(
+            CallSchema.of(demo),
+            queue_of,
+            lambda session: gi.unread_results(demo, session),
+            lambda: gi.jobs(demo),
+            lambda session, component: gi.session_choices(demo, session, component),
+        )
 
 
 @dataclass
@@ -250,23 +262,59 @@ class RequestGuard:
         try:
             data = json.loads(body or b"{}")
         except ValueError:
-            return body, None, 200, None  # Gradio answers malformed JSON itself
+            return body, None, 200, None  # Gradio answers malformed JSON itself (422, without the body)
         if not isinstance(data, dict):
-            return body, None, 200, None
-        call = gi.CallBody.of(data)
-        direct = bool(named and named.group(1) == "run")
+            return body, None, 400, "A call's body must be a JSON object."
+        route = named.group(1) if named else "queue/join"
+        direct = route == "run"
         name = (DIRECT_TWINS.get(named.group(2), named.group(2)) if direct else named.group(2)) if named else None
+        if route == "call/v2":  # keyword arguments, not `data`: only the name is checked (web/call_schema.py)
+            fn, status, problem = self._function(name=name, index=None, public_only=True)
+        else:
+            problem = gi.call_body_problem(data)
+            status, fn = 400, None
+            if problem is None:
+                # /call/{name} reads no fn_index (Gradio's SimplePredictBody has none); the others prefer it
+                index = None if route == "call" else data.get("fn_index")
+                fn, status, problem = self._function(name=name, index=index)
+        if problem is not None:
+            return body, None, status, problem
+        changed = gi.rewrite_call_body(
+            data, session=SHARED_SESSION if direct else None, arity=fn.arity if fn and route != "call/v2" else None
+        )
+        if fn is not None and route != "call/v2":
+            batched = data.get("batched") is True
+            if not batched:
+                filled = fn.filled(data["data"])
+                changed = changed or any(a is not b for a, b in zip(filled, data["data"], strict=True))
+                data["data"] = filled
+            session = data.get("session_hash")
+            choices_now = functools.partial(self.policy.choices, session)
+            problem = fn.problem(data["data"], batched=batched, choices_now=choices_now)
+            if problem is not None:
+                return body, None, 400, problem
+        call = gi.CallBody.of(data)
         joining = None
         if not direct:
-            key: str | int | None = call.fn_index if call.fn_index is not None else name
+            # the function Gradio will run: a /call/ body's fn_index must not make a training look like another call
+            key: str | int | None = fn.index if fn else call.fn_index if call.fn_index is not None else name
             joining = Joining(call.session, client, self.policy.queue_of.get(key) if key is not None else None)
             refused = self.share.refusal(joining)
             if refused:
                 return body, None, *refused
-        changed = gi.rewrite_call_body(
-            data, session=SHARED_SESSION if direct else None, arity=self.policy.arity.get(name or "")
-        )
         return (json.dumps(data).encode() if changed else body), joining, 200, None
+
+    def _function(
+        self, *, name: str | None, index: object, public_only: bool = False
+    ) -> tuple[FunctionSchema | None, int, str | None]:
+        """The function a call is for (None when the guard knows no schema), or why it names none."""
+        schema = self.policy.schema
+        if schema is None:
+            return None, 200, None
+        fn, status, problem = schema.function(name=name, index=index)
+        if fn is not None and public_only and not fn.public:
+            return None, 404, "This app has no API endpoint by that name."
+        return fn, status, problem
 
 
 def direct_twin(scope: Scope) -> Scope:

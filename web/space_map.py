@@ -368,8 +368,9 @@ def pattern_choice(space: SpaceMap | None, task: TaskConfig) -> Any:
 
 def cell_question(service: Service, name: str, data: Any, pattern: object = None) -> str | None:
     """The question in the clicked cell of the chosen pattern's map (`pattern` a label, as chosen_map
-    takes), or None for anything that is not a cell of this model's map."""
-    served = service.served(name)
+    takes), or None for anything that is not a cell of this model's map. A model the server no longer
+    holds (a visitor's own, expired) is the default one, whose map the tab then shows (as `draw` does)."""
+    served = service.resolve(name)
     if served.space_map is None or not isinstance(data, dict):
         return None
     space = chosen_map(served.space_map, served.task, pattern)
