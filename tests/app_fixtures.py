@@ -6,6 +6,7 @@ what costs time, so the tests themselves only talk to the running server.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -36,3 +37,20 @@ def served_app() -> Iterator[tuple[str, object]]:
         yield f"http://127.0.0.1:{port}", app
     finally:
         app.demo.close()
+
+
+@contextmanager
+def error_log() -> Iterator[list[logging.LogRecord]]:
+    """Every ERROR-level record logged in this process while the block runs (a traceback is one)."""
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    records: list[logging.LogRecord] = []
+    handler = Collect(logging.ERROR)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield records
+    finally:
+        logging.getLogger().removeHandler(handler)

@@ -15,13 +15,12 @@ resuming training (tests/test_trainer.py, test_killed_run_resumes_from_its_last_
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import threading
 
 import pytest
-from app_fixtures import served_app
+from app_fixtures import error_log, served_app
 from gradio_client import Client
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -60,25 +59,11 @@ def batch_lines(text: object) -> list[str] | None:
 
 
 # The served app ----------------------------------------------------------------------------------
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 @pytest.fixture(scope="module")
 def server():
     """(url, app module, server-side ERROR log records) for the app served in this process."""
-    errors = _Collect()
-    logging.getLogger().addHandler(errors)
-    try:
-        with served_app() as (url, app):
-            yield url, app, errors.records
-    finally:
-        logging.getLogger().removeHandler(errors)
+    with error_log() as errors, served_app() as (url, app):
+        yield url, app, errors
 
 
 @pytest.fixture(scope="module")

@@ -13,38 +13,23 @@ the server (no 500, no traceback in the log).
 from __future__ import annotations
 
 import json
-import logging
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
-from app_fixtures import served_app
+from app_fixtures import error_log, served_app
 
 from web import call_schema
 
 HUGE = "x" * 90_000  # under the 96 KiB body cap once JSON-encoded
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 @pytest.fixture(scope="module")
 def server():
     """(url, the app's config, ERROR log records) for the app served in this process."""
-    errors = _Collect()
-    logging.getLogger().addHandler(errors)
-    try:
-        with served_app() as (url, app):
-            yield url, app.demo.config, errors.records
-    finally:
-        logging.getLogger().removeHandler(errors)
+    with error_log() as errors, served_app() as (url, app):
+        yield url, app.demo.config, errors
 
 
 def post(url: str, path: str, body: object) -> tuple[int, bytes]:
