@@ -119,6 +119,18 @@ def test_epoch_mixes_in_the_hard_share():
     assert 2_900 <= int(((q.terms[:, 0] == 999) & (q.terms[:, 1] == 1)).sum()) <= 3_100
 
 
+def test_max_repeats_bounds_the_draws_of_a_few_hard_questions():
+    """A polishing round's half of hard questions, when there are only two of them, is at most
+    max_repeats draws of each; fresh draws fill the rest of the round."""
+    task = TaskConfig(digits=3)
+    hard = Questions(np.array([[999, 1], [500, 500]]), np.array([[0], [0]], dtype=np.int8))
+    q = epoch_questions(task, 10_000, hard, 0.5, np.random.default_rng(5), None, max_repeats=16)
+    is_hard = ((q.terms[:, 0] == 999) & (q.terms[:, 1] == 1)) | ((q.terms[:, 0] == 500) & (q.terms[:, 1] == 500))
+    assert len(q) == 10_000 and 32 <= int(is_hard.sum()) <= 34  # 32 drawn, a fresh draw may repeat one
+    unlimited = epoch_questions(task, 10_000, hard, 0.5, np.random.default_rng(5), None)
+    assert int(((unlimited.terms[:, 0] == 999) | (unlimited.terms[:, 0] == 500)).sum()) >= 5_000
+
+
 def test_a_bracket_tasks_held_out_set_keeps_each_questions_brackets():
     """The held-out set of a range of term counts is drawn count by count and widened: the bracket pattern
     of each question must survive, or its text, answer and key would be another question's."""

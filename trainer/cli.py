@@ -177,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="after --decay-epochs, train in short rounds of this many questions, half of them the least sure "
         "ones, re-measuring those near the margin after each (add3: 50,000; default: off)",
     )
+    fit.add_argument(
+        "--polish-repeats",
+        type=int,
+        help="the most times a polishing round draws one hard question; the rest are fresh draws "
+        "(add3: 32; 0 = no limit, the default)",
+    )
+    fit.add_argument(
+        "--polish-ema",
+        type=float,
+        help="polishing: keep a moving average of the weights with this momentum and end each round on it, "
+        "0.5 to 0.9999 (add3: 0.99; 0 = off, the default)",
+    )
     fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
     fit.add_argument(
         "--learning-rate", type=float, help="peak Adam learning rate: a finite number above 0 (at most 1e30)"
@@ -302,6 +314,8 @@ OVERRIDES = {
     "brackets": Override(resets=("alphabet",)),  # ...and the brackets
     "time_budget": Override(off=0),
     "clipnorm": Override(off=0),
+    "polish_repeats": Override(off=0),
+    "polish_ema": Override(off=0),
     # A target typed now says what success is: the preset's pass mark belonged to the preset's own target.
     "target_margin": Override(off=-1, resets=("pass_accuracy",)),
     "target_accuracy": Override(off=0, resets=("pass_accuracy",)),

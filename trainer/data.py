@@ -112,9 +112,14 @@ def epoch_questions(
     hard_share: float,
     rng: np.random.Generator,
     heldout_keys: np.ndarray | None,
+    *,
+    max_repeats: int | None = None,
 ) -> Questions:
-    """`count` training questions: fresh draws as the task samples them, plus a share of the hard ones."""
+    """`count` training questions: fresh draws as the task samples them, plus a share of the hard ones,
+    drawn with replacement (at most `max_repeats` draws per hard question on average, when given)."""
     from_hard = round(count * hard_share) if len(hard) else 0
+    if max_repeats is not None:
+        from_hard = min(from_hard, max_repeats * len(hard))
     parts = [hard[rng.integers(0, len(hard), from_hard)]] if from_hard else []
     need = count - from_hard
     while need > 0:

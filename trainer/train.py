@@ -330,6 +330,7 @@ class Training:
             POLISH_HARD_SHARE if polish else self.s.hard_fraction,
             rng,
             None if polish else self.heldout_keys,
+            max_repeats=self.s.polish_repeats if polish else None,
         )
 
     # After each epoch -------------------------------------------------------------------------
@@ -466,13 +467,23 @@ class Training:
         trail the smaller gradients of the end of the decay, so the hard rounds' larger ones took steps
         several times the rate: right and wrong questions swapped places round after round."""
         rate = self.s.learning_rate * self.s.floor
+        repeats = f", each hard one at most {self.s.polish_repeats:,} times" if self.s.polish_repeats else ""
+        average = f", each ending on the weights' moving average ({self.s.polish_ema:g})" if self.s.polish_ema else ""
         self.log(
-            f"Polishing: rounds of {self.s.polish_samples:,} questions at a rate of {rate:.2g}, held-out ones "
-            "included (from here the check set is not held out; the headline is every question)."
+            f"Polishing: rounds of {self.s.polish_samples:,} questions at a rate of {rate:.2g}{repeats}{average}, "
+            "held-out ones included (from here the check set is not held out; the headline is every question)."
         )
         with self.strategy.scope():
-            self._compile(keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm))
+            self._compile(keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm, **self._polish_average()))
         self._step = self._make_step()
+
+    def _polish_average(self) -> dict[str, Any]:
+        """Adam's keywords for --polish-ema: average the weights, and overwrite them with the average at the
+        end of every round (its step count), so each round's checks, checkpoint and best weights see it."""
+        if self.s.polish_ema is None:
+            return {}
+        every_round = steps(self.s, self.epoch)
+        return {"use_ema": True, "ema_momentum": self.s.polish_ema, "ema_overwrite_frequency": every_round}
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:
