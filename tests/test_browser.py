@@ -239,7 +239,7 @@ def test_the_model_tab_and_the_learning_tab(page):
            }).length"""
     )
     assert outside == 0
-    assert "A polishing round" in page.locator("#probe-box").inner_text()  # add3's last 7 epochs polished
+    assert "A polishing round" in page.locator("#probe-box").inner_text()  # add3's last epochs polished
     page.screenshot(path=str(ARTIFACTS / "learning.png"), full_page=True)
 
 
