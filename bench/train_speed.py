@@ -142,7 +142,7 @@ def trainer_run(name: str, flags: list[str], out: Path) -> dict:
 def ratio(base: dict, ours: dict, key: str) -> str:
     b, o = base[key], ours[key]
     if o is None or o == "never":
-        return "ours did not reach it"
+        return f"{ours['run']} did not reach it"
     if b is None or b == "never":
         return f"> {base['trained s'] / o:.1f}x ({base['run']} never reached it in {base['trained s']:.0f} s)"
     return f"{b / o:.1f}x"
@@ -153,6 +153,9 @@ def main() -> None:
     p.add_argument("--keep", type=Path, help="keep the runs and logs in this folder (default: a temp folder)")
     p.add_argument("--skip-original", action="store_true", help="leave out the original script (~9 minutes)")
     p.add_argument("--skip-keras-io", action="store_true", help="leave out --preset keras-io (~5 minutes)")
+    p.add_argument(
+        "--skip-attention", action="store_true", help="leave out --preset add3-attention (up to ~17 minutes)"
+    )
     args = p.parse_args()
     meta = header("Training speed: keras.io script vs --preset keras-io vs our default")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-train-"))
@@ -164,8 +167,9 @@ def main() -> None:
     if not args.skip_keras_io:
         rows.append(trainer_run("--preset keras-io", ["--preset", "keras-io", *quick], work / "keras-io"))
     rows.append(trainer_run("ours (default: add3)", quick, work / "ours"))
-    attention = ["--preset", "add3-attention", *quick]
-    rows.append(trainer_run("ours (add3-attention: attention, units first)", attention, work / "attention"))
+    if not args.skip_attention:
+        attention = ["--preset", "add3-attention", *quick]
+        rows.append(trainer_run("ours (add3-attention: attention, units first)", attention, work / "attention"))
     base = rows[0]
     lines = []
     for ours in rows[1:]:

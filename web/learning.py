@@ -142,7 +142,7 @@ def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0
     quantised = record.probe_margin[epoch - 1]
     wrong = int((quantised <= 127).sum())
     polishing = (
-        " A polishing round: half of its questions were the ones below the target margin, at the lowest rate."
+        " A polishing round: a short round at the lowest rate, up to half of it the questions below the target margin."
         if epoch > record.epochs - polish_rounds
         else ""
     )
