@@ -26,6 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: S
 
 import gradio as gr
 from starlette.middleware import Middleware
+from threadpoolctl import threadpool_limits
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
 from web import about, compare, controls, inside, learning, many, one_sum, space_map, train_own
@@ -33,6 +34,7 @@ from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
 from web.service import Service, task_summary
+from web.work import pooled
 
 log = logging.getLogger("app")
 
@@ -50,8 +52,17 @@ THEME = gr.themes.Default(
 )  # no web fonts to fetch
 
 
+def one_blas_thread() -> None:
+    """Run every numpy call of this process on one BLAS thread. The app's matrices are small, so a BLAS
+    thread pool buys nothing (bench/inference_latency.py), and many request threads each waking a pool of
+    BLAS threads contend for two cores; a process with no BLAS threads also cannot be caught by OpenBLAS's
+    fork handler, whatever a library does."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def build_demo(service: Service) -> gr.Blocks:
     """The whole UI: a model picker over one tab per view (web/*.py), and the named API endpoints."""
+    one_blas_thread()
     default = service.default
     learning.install_patches()  # charts and tables in gr.HTML (patched on Gradio's class: web/gradio_internals.py)
     controls.install_patches()  # sliders whose bad values reach their views, which say what is wrong
@@ -144,18 +155,20 @@ def build_demo(service: Service) -> gr.Blocks:
 
         gr.api(predict, api_name="predict", batch=True, max_batch_size=PREDICT_BATCH, concurrency_limit=1)
         # Direct calls (/gradio_api/run/predict, no queue) take one question; the guard sends them here.
-        gr.api(service.predict, api_name="predict_direct", queue=False, api_visibility="undocumented")
-        for fn, name in (
-            (service.predict_batch, "predict_batch"),
-            (service.random_sums, "random_sums"),
-            (service.attribution, "attribution"),
-            (service.states, "states"),
-            (service.compare, "compare"),
-            (service.compare_random, "compare_random"),
-            (service.model_info, "model_info"),
-            (service.models, "models"),
+        predict_direct = pooled(service.predict, heavy=False, on_busy=lambda why: service.error_result(None, why))
+        gr.api(predict_direct, api_name="predict_direct", queue=False, api_visibility="undocumented")
+        # Every call runs in web/work.py's pool, counted for its address; the heavy ones share its few slots.
+        for fn, name, heavy in (
+            (service.predict_batch, "predict_batch", True),
+            (service.random_sums, "random_sums", True),
+            (service.attribution, "attribution", False),
+            (service.states, "states", False),
+            (service.compare, "compare", False),
+            (service.compare_random, "compare_random", True),
+            (service.model_info, "model_info", False),
+            (service.models, "models", False),
         ):
-            gr.api(fn, api_name=name, queue=False)
+            gr.api(pooled(fn, heavy=heavy), api_name=name, queue=False)
         for fn in demo.fns.values():  # gr.api calls every output "1st"; these all return one JSON object
             if fn.api_name and fn.api_visibility == "public":
                 for output in fn.outputs:

@@ -28,8 +28,12 @@ from pathlib import Path
 from common import QUIET_ENV, ROOT, finish, free_port, header, parser, rss_mib, stop, wait_until_up
 
 
-def post(port: int, path: str, body: bytes, headers: dict | None = None, timeout: float = 60) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def post(
+    port: int, path: str, body: bytes, headers: dict | None = None, timeout: float = 60, source: str | None = None
+) -> tuple[int, bytes]:
+    """POST `body` from the client address `source` (default 127.0.0.1); (status, body), or (-1, why)."""
+    source_address = (source, 0) if source else None
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=source_address)
     try:
         conn.request("POST", path, body=body, headers={"content-type": "application/json", **(headers or {})})
         response = conn.getresponse()

@@ -194,6 +194,69 @@ def test_one_client_holding_many_sockets_is_limited_alone(server):
     page[0].close()
 
 
+def test_a_handful_of_addresses_holding_mcp_streams_lock_nobody_out(server):
+    """Issue 25: GET /gradio_api/mcp/ with Accept: text/event-stream stays open; it counted as an ordinary
+    request, so two addresses holding 128 each filled the 256 open requests and every page got 503."""
+    port, *_ = server
+    assert 5 * guard.MAX_IN_FLIGHT_PER_CLIENT < guard.MAX_IN_FLIGHT  # no handful of addresses fills the server
+    head = "GET /gradio_api/mcp/ HTTP/1.1\r\nHost: app\r\nAccept: application/json, text/event-stream\r\n\r\n"
+    with ExitStack() as stack:
+        held = []
+        for source in ("127.0.9.1", "127.0.9.2"):
+            for _ in range(128):
+                sock = connect(source, port)
+                stack.callback(sock.close)
+                sock.sendall(head.encode())
+                held.append(status_of(sock))
+        assert held.count(200) == 2 * guard.MAX_STREAMS_PER_CLIENT and set(held) <= {200, 429}
+        assert all(answers(f"127.0.9.{3 + i}", port) for i in range(3))
+
+
+def test_calls_whose_clients_hang_up_are_dropped_and_light_calls_stay_fast(server):
+    """Issue 25: 4 addresses x 64 compare_random(500) calls that hang up after 2 s made /predict take 16.5 s
+    (p99) and the server answered again only 14.5 s after they had gone. Heavy calls now share a small pool
+    of their own, per address, and a call whose client has gone is dropped before it runs."""
+    port, *_ = server
+    body = json.dumps({"data": [500, None, "add3", "add3-attention"]}).encode()
+    head = (
+        f"POST /gradio_api/run/compare_random HTTP/1.1\r\nHost: app\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+    def attacker(i: int) -> None:
+        sock = connect(f"127.0.10.{1 + i % 4}", port)
+        sock.sendall(head + body)
+        time.sleep(2)
+        sock.close()
+
+    latencies: list[float] = []
+    attacking = threading.Event()
+    attacking.set()
+
+    def legit() -> None:
+        while attacking.is_set():
+            started = time.monotonic()
+            assert answers("127.0.10.9", port)
+            latencies.append(time.monotonic() - started)
+
+    watcher = threading.Thread(target=legit)
+    watcher.start()
+    with ThreadPoolExecutor(64) as pool:
+        list(pool.map(attacker, range(256)))
+    attacking.clear()
+    watcher.join()
+    gone = time.monotonic()
+    latencies.sort()
+    p99 = latencies[int(0.99 * (len(latencies) - 1))]
+    assert len(latencies) >= 5 and p99 <= 1.0, f"/predict p99 {p99:.2f}s during the attack ({len(latencies)} calls)"
+    while True:
+        started = time.monotonic()
+        assert answers("127.0.10.10", port)
+        if time.monotonic() - started <= 0.5:
+            break
+        assert time.monotonic() - gone < 10, "the server still answered slowly 10 s after the attackers left"
+
+
 def test_queued_functions_cannot_be_called_directly(server):
     """Item 4: /gradio_api/run/train skipped the queue and its one-at-a-time limit: 4 calls, 4 trainings."""
     port, proc, _ = server
@@ -311,6 +374,17 @@ def test_waiting_trainings_are_capped_overall(held_queue):
     told = 4 - share.MAX_WAITING_TRAININGS  # one runs, MAX_WAITING_TRAININGS wait, the rest are told now
     assert [s for s, _ in statuses] == [200] * (1 + share.MAX_WAITING_TRAININGS) + [503] * told
     assert b"please try again in a few minutes" in statuses[-1][1]
+
+
+def test_one_address_holds_at_most_one_training(held_queue):
+    """Issue 25: one address kept 1 running and 2 waiting trainings, so everyone else's Train got 503."""
+    port, _ = held_queue
+    running = join("127.0.8.1", port, uuid.uuid4().hex, fn_index=1)
+    time.sleep(0.3)  # it leaves the queue for the one worker
+    again = [join("127.0.8.1", port, uuid.uuid4().hex, fn_index=1) for _ in range(3)]  # fresh sessions, same address
+    assert running[0] == 200 and [status for status, _ in again] == [429] * 3
+    assert b"one at a time per address" in again[0][1]
+    assert join("127.0.8.2", port, uuid.uuid4().hex, fn_index=1)[0] == 200  # another visitor still waits its turn
 
 
 def test_the_client_is_the_peer_unless_a_proxy_is_trusted():

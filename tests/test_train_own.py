@@ -310,15 +310,20 @@ def test_at_most_one_trainer_exists_whatever_arrives(server, app_pid):
     assert most[0] == 1, f"{most[0]} trainer processes at once"
 
 
+def fresh_model(runs: list[Path], tmp_path: Path) -> ServedModel:
+    """A served copy of add2 in its own run folder (OwnModels deletes a dropped model's run folder)."""
+    runs.append(Path(tempfile.mkdtemp(dir=tmp_path)))
+    shutil.copytree(ZOO_DIR / "add2", runs[-1] / "model")
+    return ServedModel("yours", load_model_dir(runs[-1] / "model"), "trained here")
+
+
 def test_one_visitors_trainings_push_out_only_their_own_models(tmp_path):
-    """8 new models from one session leave another session's model in place (the table holds 8)."""
+    """8 new models from one session leave another session's model in place."""
 
     runs: list[Path] = []
 
     def served() -> ServedModel:
-        runs.append(Path(tempfile.mkdtemp(dir=tmp_path)))  # OwnModels deletes a dropped model's run folder
-        shutil.copytree(ZOO_DIR / "add2", runs[-1] / "model")
-        return ServedModel("yours", load_model_dir(runs[-1] / "model"), "trained here")
+        return fresh_model(runs, tmp_path)
 
     own = OwnModels()
     theirs = own.add(served(), owner="them")
@@ -328,6 +333,61 @@ def test_one_visitors_trainings_push_out_only_their_own_models(tmp_path):
     assert all(own.get(name) is not None for name in mine[-kept:])
     assert all(own.get(name) is None for name in mine[:-kept]) and not any(r.exists() for r in runs[1:-kept])
     assert len(own.models) == 1 + kept
+
+
+def test_one_address_with_many_sessions_pushes_out_only_its_own_models(tmp_path):
+    """Issue 25: eight trainings from one address, each from a fresh session, pushed out another visitor's
+    model. Now an address keeps PER_ADDRESS models and pushes out its own oldest."""
+    runs: list[Path] = []
+    own = OwnModels()
+    theirs = own.add(fresh_model(runs, tmp_path), owner="them", address="127.0.0.2")
+    mine = [
+        own.add(fresh_model(runs, tmp_path), owner=f"tab-{i}", address="127.0.0.3") for i in range(OwnModels.MAX_OWN)
+    ]
+    assert own.get(theirs) is not None and runs[0].exists(), "another address's model was pushed out"
+    kept = OwnModels.PER_ADDRESS
+    assert [own.get(name) is not None for name in mine] == [False] * (len(mine) - kept) + [True] * kept
+    assert len(own.models) == 1 + kept
+
+
+TRAININGS_BACK_TO_BACK = 6
+
+
+def test_heavy_calls_while_trainings_start_and_end_back_to_back_never_hang_the_server(server, app_pid):
+    """Issue 25: each training's end starts the next warm trainer; with a fork of the threaded server (a
+    `preexec_fn`) while request threads were inside OpenBLAS, the whole server hung for good (12 clients
+    calling compare_random while 5-second trainings ran back to back: hung after 7 trainings). The starting
+    itself is driven 150 times under load in tests/test_server_children.py; here the whole app does it."""
+    host, port = server.removeprefix("http://").split(":")
+    body = json.dumps({"data": [200, None, "add3", "add3-attention"]})
+    answered = [0] * 12
+    busy = threading.Event()
+    busy.set()
+
+    def heavy_caller(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60, source_address=(f"127.0.12.{i + 1}", 0))
+        while busy.is_set():
+            conn.request("POST", "/gradio_api/run/compare_random", body, {"Content-Type": "application/json"})
+            answer = json.loads(conn.getresponse().read())["data"][0]
+            answered[i] += answer["error"] is None
+            time.sleep(0.5)  # as a visitor pressing the button again: the machine must keep a core for training
+        conn.close()
+
+    callers = [threading.Thread(target=heavy_caller, args=(i,)) for i in range(len(answered))]
+    for caller in callers:
+        caller.start()
+    try:
+        ends = [train(Client(server, verbose=False), seconds=5)[-1] for _ in range(TRAININGS_BACK_TO_BACK)]
+    finally:
+        busy.clear()
+        for caller in callers:
+            caller.join(60)
+    assert [end["event"] for end in ends] == ["done"] * TRAININGS_BACK_TO_BACK, [end.get("message") for end in ends]
+    assert min(answered) > 0, answered
+    started = time.monotonic()
+    result = Client(server, verbose=False).predict("535+61", api_name="/predict")
+    assert result["answer"] == 596 and time.monotonic() - started < 5
+    assert wait_for(lambda: len(live_trainings(app_pid)) == 1, 60), "the next trainer is not warm"
 
 
 def test_a_second_training_waits_for_the_first(server):

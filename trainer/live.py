@@ -57,6 +57,7 @@ SAVE_SECONDS = 1.5  # writing the folder (Keras files, map, record, curve) after
 WHOLE_SHARE = 1 / 3  # the final check asks every question (and draws the map) only within this share of the budget
 MIN_TRAINING = 0.5  # seconds: a last, shorter epoch is worth starting only with at least this much left
 MAX_REQUEST_BYTES = 4096  # the settings line a warm trainer reads
+WARM_NICENESS = 10  # a warm trainer runs below the app's own threads, so visitors' answers stay fast
 
 
 class TrainingFailed(Exception):
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     events = Events.on_stdout()
     stop = threading.Event()
     if args.warm:
+        os.nice(WARM_NICENESS)  # the app starts us without a fork, so we lower our own priority
         prepare_tensorflow(rehearse=True)
         events.emit("ready")
         line = sys.stdin.readline(MAX_REQUEST_BYTES)

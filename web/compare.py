@@ -12,6 +12,7 @@ from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural
 from .many import TABLE_CSS
 from .one_sum import verdict_html
 from .service import MAX_RANDOM, Service
+from .work import pooled
 
 COMPARE_CSS = """
 .sides { display: flex; flex-wrap: wrap; gap: 16px; }
@@ -141,12 +142,12 @@ def tab(service: Service, picker: Any) -> None:
         result,
         **private,
     )
-    draw.click(
-        lambda n, s, a, b: compare_random_html(service.compare_random(n, s, a, b), a, b),
-        [count, seed, model_a, model_b],
-        result,
-        **private,
-    )
+    compare_random = pooled(service.compare_random, heavy=True)
+
+    async def on_random(n: Any, s: Any, a: Any, b: Any, request: gr.Request) -> str:
+        return compare_random_html(await compare_random(n, s, a, b, request=request), a, b)
+
+    draw.click(on_random, [count, seed, model_a, model_b], result, **private)
     model_a.change(
         lambda a: (gr.Textbox(placeholder=service.examples(a)[0]), cleared("A", a)),
         model_a,

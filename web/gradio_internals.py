@@ -31,9 +31,12 @@ WRITTEN_FOR = "6.31"  # major.minor of the Gradio this module was read against
 # POST /call/{name} (then GET /call/{name}/{event_id}) or POST /queue/join (then GET /queue/data).
 NAMED_CALL = re.compile(r"/gradio_api/(run|api|call/v2|call)/([A-Za-z0-9_]+)/?")
 QUEUE_JOIN = re.compile(r"/gradio_api/queue/join/?")
-# Long-lived responses: each open page holds a heartbeat stream, a queued call's result arrives on an
-# event stream, and an MCP client may hold a server-sent-events stream.
-STREAMS = re.compile(r"/gradio_api/(heartbeat/[^/]+|queue/data|call/(v2/)?[A-Za-z0-9_]+/[A-Za-z0-9_-]+|mcp/sse)/?")
+# Long-lived responses (GET): each open page holds a heartbeat stream, a queued call's result arrives on an
+# event stream, and an MCP client may hold a server-sent-events stream, on the SSE transport (/mcp/sse) or the
+# streamable HTTP one (/mcp, /mcp/http, with Accept: text/event-stream; without it, a short landing page).
+STREAMS = re.compile(
+    r"/gradio_api/(heartbeat/[^/]+|queue/data|call/(v2/)?[A-Za-z0-9_]+/[A-Za-z0-9_-]+|mcp|mcp/sse|mcp/http)/?"
+)
 MCP_ROUTES = re.compile(r"/gradio_api/mcp(/.*)?")
 
 

@@ -63,7 +63,7 @@ MAX_BODY_BYTES = 96 * 1024  # the largest legitimate body: a 20,000-character ba
 BODY_DEADLINE_S = 10.0  # a body takes at most this long to arrive (a real one takes milliseconds)
 MAX_JSON_DEPTH = 32  # the deepest legitimate body (an MCP call) nests about 5 levels
 MAX_IN_FLIGHT = 256  # ordinary requests being answered at once
-MAX_IN_FLIGHT_PER_CLIENT = 128  # ... by one client address: never the whole server
+MAX_IN_FLIGHT_PER_CLIENT = 48  # ... by one client address: six addresses cannot fill the server, a class can work
 MAX_READING = 256  # requests whose body is still arriving
 MAX_READING_PER_CLIENT = 16
 MAX_STREAMS = 2048  # open heartbeat, event and MCP streams (each an idle socket, a few kB)
@@ -202,6 +202,7 @@ class RequestGuard:
             await refuse(send, 413, f"A request body may be at most {self.max_body:,} bytes.")
             return
         joining: Joining | None = None
+        gone = asyncio.Event()  # set when the client hangs up
         self.requests.add(client, 1)
         try:
             if scope.get("method") in ("POST", "PUT", "PATCH"):
@@ -213,9 +214,9 @@ class RequestGuard:
                     return
                 if joining is not None:
                     self.share.joining.append(joining)
-                scope = direct_twin(scope)
-                receive = replay(body, receive)
-            await self.app(scope, receive, send)
+                await until_client_leaves(self.app(direct_twin(scope), replay(body, gone), send), receive, gone)
+            else:
+                await self.app(scope, receive, send)
         finally:
             self.requests.add(client, -1)
             if joining is not None:
@@ -326,8 +327,8 @@ def direct_twin(scope: Scope) -> Scope:
     return {**scope, "path": path, "raw_path": path.encode()}
 
 
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A receive() that hands the app the already-read body once, then waits on the real connection."""
+def replay(body: bytes, gone: asyncio.Event) -> Receive:
+    """A receive() that hands the app the already-read body once, then says when the client has gone."""
     sent = False
 
     async def wrapped() -> Message:
@@ -335,9 +336,33 @@ def replay(body: bytes, receive: Receive) -> Receive:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        await gone.wait()
+        return {"type": "http.disconnect"}
 
     return wrapped
+
+
+async def until_client_leaves(answer: Awaitable[None], receive: Receive, gone: asyncio.Event) -> None:
+    """Run `answer` (the app answering a request whose body has been read), but cancel it if the client hangs
+    up first: work nobody will read is dropped, and a call still waiting for its turn (web/work.py) never runs.
+    The real connection is read here alone; the app learns of the hang-up through `gone`."""
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    answering, watching = asyncio.ensure_future(answer), asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({answering, watching}, return_when=asyncio.FIRST_COMPLETED)
+        if answering.done():
+            answering.result()  # its error, if it failed, is the server's to log
+        else:
+            answering.cancel()
+            await asyncio.wait({answering})  # a call already running in a thread finishes first
+    finally:
+        watching.cancel()
+        answering.cancel()
 
 
 async def refuse(send: Send, status: int, message: str) -> None:

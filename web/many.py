@@ -15,6 +15,7 @@ from model.metrics import percent
 
 from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural
 from .service import MAX_BATCH_CHARS, MAX_RANDOM, Service
+from .work import pooled
 
 TABLE_CSS = """
 .batch { border-collapse: collapse; width: 100%; font-size: 14px; }
@@ -107,11 +108,16 @@ def tab(service: Service, picker: Any) -> ManyTab:
     def show(result: dict) -> tuple[str, str]:
         return table_summary(result), table_html(result)
 
+    predict_batch = pooled(service.predict_batch, heavy=True)
+    random_sums = pooled(service.random_sums, heavy=True)
+
+    async def check_lines(text: Any, name: Any, request: gr.Request) -> tuple[str, str]:
+        return show(await predict_batch(text, name, request=request))
+
+    async def draw(n: Any, s: Any, name: Any, request: gr.Request) -> tuple[str, str]:
+        return show(await random_sums(n, s, name, request=request))
+
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-    check.click(
-        lambda text, name: show(service.predict_batch(text, name)), [lines, picker], [summary, table], **private
-    )
-    sample.click(
-        lambda n, s, name: show(service.random_sums(n, s, name)), [count, seed, picker], [summary, table], **private
-    )
+    check.click(check_lines, [lines, picker], [summary, table], **private)
+    sample.click(draw, [count, seed, picker], [summary, table], **private)
     return ManyTab(lines, [summary, table])

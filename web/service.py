@@ -60,6 +60,7 @@ def guarded(on_error: Callable[[str], dict]) -> Callable:
                 log.exception("%s failed", fn.__name__)
                 return on_error(INTERNAL_ERROR)
 
+        wrapper.on_error = on_error  # type: ignore[attr-defined]  # the shape of its answer to a refusal too
         return wrapper
 
     return decorate
@@ -99,34 +100,42 @@ def finite(value: Any) -> Any:
 
 
 class OwnModels:
-    """Models visitors trained in the app: at most MAX_OWN, PER_OWNER per session, each kept for OWN_SECONDS.
+    """Models visitors trained in the app: at most MAX_OWN, each kept for OWN_SECONDS.
 
     A model is reached by its name alone, `yours-` and 48 random bits: only the session that trained it
     learns it, so no other visitor sees it in their picker or in /models (a bearer name: whoever has it can
-    use the model). A session's new model pushes out that session's oldest first; only when the table is
-    full of other sessions' models does the oldest of all go. Its folder is deleted when it goes.
+    use the model). A new model pushes out its own session's oldest when that session has PER_OWNER, else its
+    own address's oldest when that address has PER_ADDRESS (one visitor with many tabs or sessions); only
+    when the table is full of other addresses' models does the oldest of all go. So one address can never
+    push out another visitor's model while fewer than MAX_OWN - PER_ADDRESS others are kept. Its folder is
+    deleted when it goes.
     """
 
-    MAX_OWN = 8
-    PER_OWNER = 2
+    MAX_OWN = 16
+    PER_OWNER = 2  # per session
+    PER_ADDRESS = 4
     OWN_SECONDS = 30 * 60
 
     def __init__(self) -> None:
         self.models: dict[str, tuple[float, ServedModel]] = {}
-        self.owners: dict[str, str] = {}  # model name -> the session that trained it
+        self.owners: dict[str, tuple[str, str]] = {}  # model name -> the (session, address) that trained it
         self.lock = threading.Lock()
 
-    def add(self, served: ServedModel, owner: str = "") -> str:
+    def add(self, served: ServedModel, owner: str = "", address: str = "") -> str:
         with self.lock:
             self._expire()
-            while (mine := [k for k, who in self.owners.items() if who == owner]) and len(mine) >= self.PER_OWNER:
-                self._drop(min(mine, key=lambda k: self.models[k][0]))
-            while len(self.models) >= self.MAX_OWN:
-                self._drop(min(self.models, key=lambda k: self.models[k][0]))
+            self._drop_oldest_while(lambda who: who[0] == owner, self.PER_OWNER)
+            self._drop_oldest_while(lambda who: who[1] == address, self.PER_ADDRESS)
+            self._drop_oldest_while(lambda who: True, self.MAX_OWN)
             served.name = f"yours-{secrets.token_hex(6)}"
             self.models[served.name] = (time.monotonic(), served)
-            self.owners[served.name] = owner
+            self.owners[served.name] = (owner, address)
             return served.name
+
+    def _drop_oldest_while(self, whose: Callable[[tuple[str, str]], bool], limit: int) -> None:
+        """Drop the oldest of the models `whose` picks until fewer than `limit` of them are left."""
+        while len(picked := [name for name, who in self.owners.items() if whose(who)]) >= limit:
+            self._drop(min(picked, key=lambda name: self.models[name][0]))
 
     def get(self, name: object) -> ServedModel | None:
         with self.lock:
@@ -186,7 +195,7 @@ class Service:
                 parsed = parse_question(text, served.task)
                 groups.setdefault(served.name, []).append((i, parsed))
             except InputError as err:
-                results[i] = self._error_result(text, str(err))
+                results[i] = self.error_result(text, str(err))
         for name, accepted in groups.items():
             try:
                 batch = concat([q for _, q in accepted])  # keeps each question's brackets
@@ -195,7 +204,7 @@ class Service:
             except Exception:
                 log.exception("predict failed")
                 for i, _ in accepted:
-                    results[i] = self._error_result(questions[i], INTERNAL_ERROR)
+                    results[i] = self.error_result(questions[i], INTERNAL_ERROR)
         filled = [r for r in results if r is not None]
         assert len(filled) == len(results)  # every question got its answer or its error above
         return filled
@@ -206,7 +215,7 @@ class Service:
         return self.predict_many([question], [model])[0]
 
     @staticmethod
-    def _error_result(question: object, message: str) -> dict:
+    def error_result(question: object, message: str) -> dict:
         empty = dict.fromkeys(
             [
                 "network_input",
@@ -418,6 +427,7 @@ class Service:
         second = self._table([row["question"] for row in first["rows"]], b)
         return {"a": first, "b": {**second, "seed": first["seed"]}, "error": None}
 
+    @guarded(plain_error)
     def models(self) -> dict:
         """/models: every served model with its task, source and headline accuracy."""
         rows = []

@@ -41,6 +41,7 @@ from trainer.live import LIMITS, LiveSettings, check_settings
 from .html import CSS, esc
 from .learning import epoch_plot, probe_picture
 from .service import Service
+from .work import client_of_request
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -58,20 +59,30 @@ TRAIN_CSS = """
 """
 
 
+def spawn(command: list[str]) -> subprocess.Popen:
+    """Start a child of the server with pipes to talk to it, without forking the server.
+
+    No `preexec_fn` (nor anything else that needs Python code in the child): then Python starts the child
+    with vfork and exec, and no copy of this multi-threaded process ever runs. A fork while a worker thread
+    was inside OpenBLAS deadlocked the whole server (OpenBLAS's fork handler waits on its busy threads).
+    Whatever the child should be (niced, one thread) it makes itself: `trainer.live --warm` does.
+    """
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
+    )
+
+
 class TrainerProcess:
     """One `python -m trainer.live --warm` child: its event lines in a queue, its stderr's tail kept for the log."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trainer.live", "--warm"],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda: os.nice(10),
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
-        )
+        self.proc = spawn([sys.executable, "-m", "trainer.live", "--warm"])
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._drain(self.proc.stdout, self.lines.put)
@@ -249,8 +260,11 @@ def train_events(
     seconds: Any,
     decoder: Any = None,
     answer_order: Any = None,
+    *,
+    address: str = "",
 ) -> Iterator[dict]:
-    """Run one live training; yield its events (start, epoch…, done or error) as dicts, never a server path."""
+    """Run one live training for `session` at client `address`; yield its events (start, epoch…, done or
+    error) as dicts, never a server path."""
     try:
         settings = check_settings(_raw(digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order))
     except ValueError as err:
@@ -262,7 +276,7 @@ def train_events(
         return
     run = Path(tempfile.mkdtemp(prefix="arithmetic-own-"))
     try:
-        yield from _follow(service, session, process, settings, run)
+        yield from _follow(service, (session, address), process, settings, run)
     finally:  # the page closed, Stop, or the end: never leave a training running
         TRAINER.give_back(session)
         if not any(run.glob("*.zip")):  # no model joined the visitor's picker: nothing of the run is kept
@@ -270,7 +284,7 @@ def train_events(
 
 
 def _follow(
-    service: Service, session: str, process: TrainerProcess, settings: LiveSettings, run: Path
+    service: Service, visitor: tuple[str, str], process: TrainerProcess, settings: LiveSettings, run: Path
 ) -> Iterator[dict]:
     """Hand the settings to the warm trainer and pass its events on until `done` or a failure."""
     ready = process.event(READY_WAIT)
@@ -295,7 +309,7 @@ def _follow(
             except (ModelLoadError, TypeError, OSError) as err:
                 yield {"event": "error", "message": f"The trained model could not be loaded: {err}."}
                 return
-            event["model"] = service.own.add(served, owner=session)
+            event["model"] = service.own.add(served, owner=visitor[0], address=visitor[1])
             event["zip"] = shutil.make_archive(str(run / event["model"]), "zip", str(folder))
             yield {"event": "done", **event}
             return
@@ -405,7 +419,8 @@ def tab(service: Service, picker: Any) -> None:
             gr.skip(),
             gr.DownloadButton(visible=False),
         )
-        for event in train_events(service, request.session_hash or "api", d, ops, t, rev, c, u, s, dec, order):
+        session, address = request.session_hash or "api", client_of_request(request)
+        for event in train_events(service, session, d, ops, t, rev, c, u, s, dec, order, address=address):
             kind = event["event"]
             if kind == "error":
                 yield (f'<div class="panel warn">{esc(event["message"])}</div>', *shown, gr.skip(), gr.skip())
@@ -491,7 +506,18 @@ def tab(service: Service, picker: Any) -> None:
         ops = list(operators) if isinstance(operators, str) else operators
         session = getattr(request, "session_hash", None) or "api"
         for event in train_events(
-            service, session, digits, ops, terms, reverse, cell, units, seconds, decoder, answer_order
+            service,
+            session,
+            digits,
+            ops,
+            terms,
+            reverse,
+            cell,
+            units,
+            seconds,
+            decoder,
+            answer_order,
+            address=client_of_request(request),
         ):
             event.pop("map", None)
             event.pop("zip", None)
