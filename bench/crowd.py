@@ -9,12 +9,15 @@ Launches `python app.py` and measures, in one run, on 127.0.0.1 only:
   3. the same 32 users while one client holds 500 sockets (heartbeat streams
      and trickled bodies from one address): what that client got, and what the
      others see;
-  4. a hostile soak (--soak seconds): huge and trickled bodies, deeply nested
+  4. the same 32 users while 4 addresses send 64 compare_random(500) calls
+     each and hang up after 2 s, wave after wave; then how long until the
+     server answers within 0.5 s again once they have gone;
+  5. a hostile soak (--soak seconds): huge and trickled bodies, deeply nested
      JSON, fresh sessions feeding 90 kB into every function, unread results,
      bursts of streams, all at once from several threads: the server's RSS idle,
      peak (sampled every 0.5 s) and after (10 s later), and whether it still
      answers 535+61.
-Rows 2 and 3 are compared with row 1 (same run, same users).
+Rows 2 to 4 are compared with row 1 (same run, same users).
 """
 
 from __future__ import annotations
@@ -136,6 +139,44 @@ def greedy_client(port: int, stack: ExitStack) -> str:
     )
 
 
+# Abandoned heavy calls --------------------------------------------------------------------------------------
+ABANDONING_ADDRESSES, ABANDONED_CALLS, HANG_UP_S = 4, 64, 2.0
+
+
+def abandoned_heavy_calls(port: int, stop: threading.Event) -> None:
+    """ABANDONING_ADDRESSES addresses x ABANDONED_CALLS compare_random(500) calls that hang up after HANG_UP_S,
+    again and again until `stop`."""
+    body = json.dumps({"data": [500, None, "add3", "add3-attention"]}).encode()
+    head = (
+        "POST /gradio_api/run/compare_random HTTP/1.1\r\nHost: app\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+    def call(i: int) -> None:
+        try:
+            sock = connect(f"127.0.10.{1 + i % ABANDONING_ADDRESSES}", port)
+            sock.sendall(head + body)
+            time.sleep(HANG_UP_S)
+            sock.close()
+        except OSError:
+            pass
+
+    with ThreadPoolExecutor(ABANDONING_ADDRESSES * ABANDONED_CALLS) as pool:
+        while not stop.is_set():
+            list(pool.map(call, range(ABANDONING_ADDRESSES * ABANDONED_CALLS)))
+
+
+def recovery_seconds(port: int, limit: float = 120.0) -> float:
+    """Seconds until one /predict is answered within 0.5 s (the attackers have just gone)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        asked = time.monotonic()
+        status, _ = post(port, "/gradio_api/run/predict", b'{"data": ["535+61"]}', timeout=limit)
+        if status == 200 and time.monotonic() - asked <= 0.5:
+            break
+    return round(time.monotonic() - started, 1)
+
+
 # The hostile soak -------------------------------------------------------------------------------------------
 def soak(port: int, server_pid: int, seconds: float) -> dict:
     """Mixed hostile traffic from 6 threads for `seconds`; RSS idle, peak and 10 s after."""
@@ -217,6 +258,19 @@ def main() -> int:
             note = greedy_client(port, stack)
             situation = f"{USERS} users + one client holding {GREEDY_SOCKETS} sockets"
             rows.append({"situation": situation, **active_users(port, seconds), "note": note})
+        stop = threading.Event()
+        attack = threading.Thread(target=abandoned_heavy_calls, args=(port, stop))
+        attack.start()
+        time.sleep(HANG_UP_S)  # the first wave is in
+        under_attack = active_users(port, seconds)
+        stop.set()
+        attack.join()
+        note = f"answered within 0.5 s again {recovery_seconds(port)} s after the attackers left"
+        situation = (
+            f"{USERS} users + {ABANDONING_ADDRESSES} addresses x {ABANDONED_CALLS} compare_random(500) "
+            f"hanging up after {HANG_UP_S:.0f} s"
+        )
+        rows.append({"situation": situation, **under_attack, "note": note})
         memory = soak(port, server.pid, soak_seconds) if soak_seconds > 0 else None
     base = rows[0]
     for row in rows:
@@ -225,7 +279,8 @@ def main() -> int:
         f"With {PAGES} open pages: {rows[1]['requests/s']} requests/s, p99 {rows[1]['p99 ms']} ms, "
         f"{rows[1]['errors']} errors (alone: {base['requests/s']} requests/s, p99 {base['p99 ms']} ms). "
         f"With one client holding {GREEDY_SOCKETS} sockets: {rows[2]['requests/s']} requests/s, "
-        f"p99 {rows[2]['p99 ms']} ms, {rows[2]['errors']} errors."
+        f"p99 {rows[2]['p99 ms']} ms, {rows[2]['errors']} errors. "
+        f"With abandoned heavy calls: p99 {rows[3]['p99 ms']} ms, {rows[3]['errors']} errors; {rows[3]['note']}."
     )
     if memory:
         summary += (

@@ -212,43 +212,47 @@ def test_a_handful_of_addresses_holding_mcp_streams_lock_nobody_out(server):
         assert all(answers(f"127.0.9.{3 + i}", port) for i in range(3))
 
 
+WAVES = 3
+# The attackers, in a process of their own (as they are): each wave 4 addresses x 64 compare_random(500) calls
+# at once, each hanging up after 2 s.
+ABANDONING = """
+import json, socket, sys, time
+from concurrent.futures import ThreadPoolExecutor
+port, waves = int(sys.argv[1]), int(sys.argv[2])
+body = json.dumps({"data": [500, None, "add3", "add3-attention"]}).encode()
+head = ("POST /gradio_api/run/compare_random HTTP/1.1\\r\\nHost: app\\r\\nContent-Type: application/json\\r\\n"
+        f"Content-Length: {len(body)}\\r\\n\\r\\n").encode()
+def call(i):
+    sock = socket.socket()
+    sock.bind((f"127.0.10.{1 + i % 4}", 0))
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(head + body)
+    time.sleep(2)
+    sock.close()
+with ThreadPoolExecutor(256) as pool:
+    for _ in range(waves):
+        list(pool.map(call, range(256)))
+"""
+
+
 def test_calls_whose_clients_hang_up_are_dropped_and_light_calls_stay_fast(server):
     """Issue 25: 4 addresses x 64 compare_random(500) calls that hang up after 2 s made /predict take 16.5 s
     (p99) and the server answered again only 14.5 s after they had gone. Heavy calls now share a small pool
-    of their own, per address, and a call whose client has gone is dropped before it runs."""
+    of their own, an address's excess ones are refused before Gradio reads them, and a call whose client has
+    gone is dropped before it runs."""
     port, *_ = server
-    body = json.dumps({"data": [500, None, "add3", "add3-attention"]}).encode()
-    head = (
-        f"POST /gradio_api/run/compare_random HTTP/1.1\r\nHost: app\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-
-    def attacker(i: int) -> None:
-        sock = connect(f"127.0.10.{1 + i % 4}", port)
-        sock.sendall(head + body)
-        time.sleep(2)
-        sock.close()
-
+    attack = subprocess.Popen([sys.executable, "-c", ABANDONING, str(port), str(WAVES)])
     latencies: list[float] = []
-    attacking = threading.Event()
-    attacking.set()
-
-    def legit() -> None:
-        while attacking.is_set():
-            started = time.monotonic()
-            assert answers("127.0.10.9", port)
-            latencies.append(time.monotonic() - started)
-
-    watcher = threading.Thread(target=legit)
-    watcher.start()
-    with ThreadPoolExecutor(64) as pool:
-        list(pool.map(attacker, range(256)))
-    attacking.clear()
-    watcher.join()
+    while attack.poll() is None:
+        started = time.monotonic()
+        status, answer = request("127.0.10.9", port, "POST", "/gradio_api/run/predict", {"data": ["535+61"]})
+        assert status == 200 and b'"answer":596' in answer.replace(b" ", b"")
+        latencies.append(time.monotonic() - started)
     gone = time.monotonic()
+    assert attack.returncode == 0
     latencies.sort()
     p99 = latencies[int(0.99 * (len(latencies) - 1))]
-    assert len(latencies) >= 5 and p99 <= 1.0, f"/predict p99 {p99:.2f}s during the attack ({len(latencies)} calls)"
+    assert len(latencies) >= 20 and p99 <= 1.0, f"/predict p99 {p99:.2f}s during the attack ({len(latencies)} calls)"
     while True:
         started = time.monotonic()
         assert answers("127.0.10.10", port)

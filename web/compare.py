@@ -12,7 +12,7 @@ from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural
 from .many import TABLE_CSS
 from .one_sum import verdict_html
 from .service import MAX_RANDOM, Service
-from .work import pooled
+from .work import heavy_handler, pooled
 
 COMPARE_CSS = """
 .sides { display: flex; flex-wrap: wrap; gap: 16px; }
@@ -144,6 +144,7 @@ def tab(service: Service, picker: Any) -> None:
     )
     compare_random = pooled(service.compare_random, heavy=True)
 
+    @heavy_handler
     async def on_random(n: Any, s: Any, a: Any, b: Any, request: gr.Request) -> str:
         return compare_random_html(await compare_random(n, s, a, b, request=request), a, b)
 

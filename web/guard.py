@@ -7,6 +7,9 @@ and its HTTP status; the server keeps serving. It:
   than BODY_DEADLINE_S to arrive (a trickled body holds nothing for long), and
   a JSON body nested deeper than MAX_JSON_DEPTH (it would cost a RecursionError);
 - refuses file uploads (the app has no file input);
+- refuses a direct call of a heavy function (web/work.py) from a client with
+  MAX_HEAVY_PER_CLIENT of them open, before Gradio spends anything on it, and
+  cancels a request whose client hangs up before it is answered;
 - counts ordinary requests and long-lived streams apart: each open page holds a
   heartbeat stream, and a queued result arrives on an event stream, so streams
   must not use up the request limit. Requests: MAX_IN_FLIGHT at once, one
@@ -68,6 +71,11 @@ MAX_READING = 256  # requests whose body is still arriving
 MAX_READING_PER_CLIENT = 16
 MAX_STREAMS = 2048  # open heartbeat, event and MCP streams (each an idle socket, a few kB)
 MAX_STREAMS_PER_CLIENT = 64  # a household or office behind one address may have many pages open
+MAX_HEAVY = 32  # direct calls of heavy functions (hundreds of questions each, web/work.py) open at once
+MAX_HEAVY_PER_CLIENT = 4  # ... from one client address: the rest are refused here, before Gradio reads them
+HEAVY_REFUSAL = (
+    f"Your address already has {MAX_HEAVY_PER_CLIENT} large requests waiting or running; wait for their results."
+)
 SHARED_SESSION = "direct-api-calls"
 DIRECT_TWINS = {"predict": "predict_direct"}  # batched endpoint -> the same function for one direct call
 REFUSED_PATHS = ("/gradio_api/upload", "/upload")
@@ -110,6 +118,7 @@ class EndpointPolicy:
     unread: Callable[[str], int] = lambda session: 0
     jobs: Callable[[], Iterable[gi.Job]] = lambda: ()
     choices: Callable[[str | None, int], list | None] = lambda session, component: None  # a session's choices now
+    heavy: frozenset[int] = frozenset()  # fn_index of each function that runs in web/work.py's heavy pool
 
     @classmethod
     def of(cls, demo: Any) -> EndpointPolicy:
@@ -121,6 +130,7 @@ class EndpointPolicy:
             lambda session: gi.unread_results(demo, session),
             lambda: gi.jobs(demo),
             lambda session, component: gi.session_choices(demo, session, component),
+            frozenset(index for index, fn in demo.fns.items() if getattr(fn.fn, "heavy", False)),
         )
 
 
@@ -160,6 +170,7 @@ class RequestGuard:
         self.requests = Tally(max_in_flight, min(max_in_flight, MAX_IN_FLIGHT_PER_CLIENT))
         self.reading = Tally(MAX_READING, MAX_READING_PER_CLIENT)
         self.streams = Tally(MAX_STREAMS, MAX_STREAMS_PER_CLIENT)
+        self.heavy = Tally(MAX_HEAVY, MAX_HEAVY_PER_CLIENT)
         self.share = QueueShare(
             self.policy.unread,
             self.policy.jobs,
@@ -202,18 +213,23 @@ class RequestGuard:
             await refuse(send, 413, f"A request body may be at most {self.max_body:,} bytes.")
             return
         joining: Joining | None = None
+        heavy = False  # a direct call of a heavy function, counted in self.heavy
         gone = asyncio.Event()  # set when the client hangs up
         self.requests.add(client, 1)
         try:
             if scope.get("method") in ("POST", "PUT", "PATCH"):
                 body, status, problem = await self._read_body(receive, client)
                 if problem is None:
-                    body, joining, status, problem = self._check_call(scope.get("path", ""), body, client)
+                    body, joining, status, problem, heavy = self._check_call(scope.get("path", ""), body, client)
+                if problem is None and heavy and self.heavy.full_for(client):
+                    status, problem, heavy = 429, HEAVY_REFUSAL, False
                 if problem is not None:
                     await refuse(send, status, problem)
                     return
                 if joining is not None:
                     self.share.joining.append(joining)
+                if heavy:
+                    self.heavy.add(client, 1)
                 await until_client_leaves(self.app(direct_twin(scope), replay(body, gone), send), receive, gone)
             else:
                 await self.app(scope, receive, send)
@@ -221,6 +237,8 @@ class RequestGuard:
             self.requests.add(client, -1)
             if joining is not None:
                 self.share.joining.remove(joining)
+            if heavy:
+                self.heavy.add(client, -1)
 
     async def _read_body(self, receive: Receive, client: str) -> tuple[bytes, int, str | None]:
         """(body, 200, None), or (b"", status, why) when it is too large, too slow or too deep."""
@@ -255,17 +273,27 @@ class RequestGuard:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    def _check_call(self, path: str, body: bytes, client: str) -> tuple[bytes, Joining | None, int, str | None]:
-        """(body to pass on, the queue join it is, 200, None), or (body, None, status, why it is refused)."""
+    def _check_call(self, path: str, body: bytes, client: str) -> tuple[bytes, Joining | None, int, str | None, bool]:
+        """(body to pass on, the queue join it is, 200, None, whether it is a direct call of a heavy function),
+        or (body, None, status, why it is refused, False)."""
+        body, joining, status, problem, fn = self._checked_call(path, body, client)
+        direct = bool((named := gi.NAMED_CALL.fullmatch(path)) and named.group(1) in ("run", "api"))
+        return body, joining, status, problem, direct and fn is not None and fn.index in self.policy.heavy
+
+    def _checked_call(
+        self, path: str, body: bytes, client: str
+    ) -> tuple[bytes, Joining | None, int, str | None, FunctionSchema | None]:
+        """(body to pass on, the queue join it is, 200, None, its function if known), or (body, None, status,
+        why it is refused, None)."""
         named = gi.NAMED_CALL.fullmatch(path)
         if not named and not gi.QUEUE_JOIN.fullmatch(path):
-            return body, None, 200, None
+            return body, None, 200, None, None
         try:
             data = json.loads(body or b"{}")
         except ValueError:
-            return body, None, 200, None  # Gradio answers malformed JSON itself (422, without the body)
+            return body, None, 200, None, None  # Gradio answers malformed JSON itself (422, without the body)
         if not isinstance(data, dict):
-            return body, None, 400, "A call's body must be a JSON object."
+            return body, None, 400, "A call's body must be a JSON object.", None
         route = named.group(1) if named else "queue/join"
         direct = route == "run"
         name = (DIRECT_TWINS.get(named.group(2), named.group(2)) if direct else named.group(2)) if named else None
@@ -279,7 +307,7 @@ class RequestGuard:
                 index = None if route == "call" else data.get("fn_index")
                 fn, status, problem = self._function(name=name, index=index)
         if problem is not None:
-            return body, None, status, problem
+            return body, None, status, problem, None
         changed = gi.rewrite_call_body(
             data, session=SHARED_SESSION if direct else None, arity=fn.arity if fn and route != "call/v2" else None
         )
@@ -293,7 +321,7 @@ class RequestGuard:
             choices_now = functools.partial(self.policy.choices, session)
             problem = fn.problem(data["data"], batched=batched, choices_now=choices_now)
             if problem is not None:
-                return body, None, 400, problem
+                return body, None, 400, problem, None
         call = gi.CallBody.of(data)
         joining = None
         if not direct:
@@ -302,8 +330,8 @@ class RequestGuard:
             joining = Joining(call.session, client, self.policy.queue_of.get(key) if key is not None else None)
             refused = self.share.refusal(joining)
             if refused:
-                return body, None, *refused
-        return (json.dumps(data).encode() if changed else body), joining, 200, None
+                return body, None, *refused, None
+        return (json.dumps(data).encode() if changed else body), joining, 200, None, fn
 
     def _function(
         self, *, name: str | None, index: object, public_only: bool = False

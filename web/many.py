@@ -15,7 +15,7 @@ from model.metrics import percent
 
 from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural
 from .service import MAX_BATCH_CHARS, MAX_RANDOM, Service
-from .work import pooled
+from .work import heavy_handler, pooled
 
 TABLE_CSS = """
 .batch { border-collapse: collapse; width: 100%; font-size: 14px; }
@@ -111,9 +111,11 @@ def tab(service: Service, picker: Any) -> ManyTab:
     predict_batch = pooled(service.predict_batch, heavy=True)
     random_sums = pooled(service.random_sums, heavy=True)
 
+    @heavy_handler
     async def check_lines(text: Any, name: Any, request: gr.Request) -> tuple[str, str]:
         return show(await predict_batch(text, name, request=request))
 
+    @heavy_handler
     async def draw(n: Any, s: Any, name: Any, request: gr.Request) -> tuple[str, str]:
         return show(await random_sums(n, s, name, request=request))
 

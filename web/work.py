@@ -27,11 +27,11 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from .guard import MAX_IN_FLIGHT_PER_CLIENT, client_of, trust_forwarded_default
+from .guard import MAX_HEAVY, MAX_HEAVY_PER_CLIENT, MAX_IN_FLIGHT_PER_CLIENT, client_of, trust_forwarded_default
 
 HEAVY_SLOTS = 1  # heavy calls running at once: one core's worth, the other core stays for everyone else
-HEAVY_PER_CLIENT = 4  # heavy calls waiting or running for one client address
-HEAVY_TOTAL = 32  # ... for all addresses together
+HEAVY_PER_CLIENT = MAX_HEAVY_PER_CLIENT  # heavy calls waiting or running for one client address
+HEAVY_TOTAL = MAX_HEAVY  # ... for all addresses together
 CALLS_PER_CLIENT = MAX_IN_FLIGHT_PER_CLIENT  # calls of any kind for one address: the guard's per-address share
 
 
@@ -119,7 +119,14 @@ def pooled(
             return refuse(str(err))
 
     functools.update_wrapper(call, fn)
+    call.heavy = heavy  # type: ignore[attr-defined]  # the request guard refuses a client's excess heavy calls early
     del call.__wrapped__  # type: ignore[attr-defined]  # Gradio must read the signature below, not fn's
     call.__signature__ = signature  # type: ignore[attr-defined]
     call.__annotations__ = {**typing.get_type_hints(fn), "request": gr.Request | None}
     return call
+
+
+def heavy_handler(handler: Callable) -> Callable:
+    """Mark a page event's handler that calls a heavy pooled function, so the request guard counts it too."""
+    handler.heavy = True  # type: ignore[attr-defined]
+    return handler
