@@ -144,8 +144,10 @@ def test_concurrent_heavy_calls_stay_within_the_memory_bound(server, addresses):
         while not all(c.done() for c in calls):
             peak[0] = max(peak[0], rss_mib(proc.pid))
             time.sleep(0.2)
-    answers = [json.loads(c.result()[1])["data"][0] for c in calls]
-    assert all(c.result()[0] == 200 for c in calls)
+    # each call answered (200), or refused by the guard before Gradio read it (429), each with one sentence
+    answers = [json.loads(body)["data"][0] if status == 200 else json.loads(body) for status, body in
+               (c.result() for c in calls)]  # fmt: skip
+    assert {c.result()[0] for c in calls} <= {200, 429}
     refused = [a for a in answers if a["error"]]
     assert all("large requests" in a["error"] for a in refused)
     # each address gets its share answered, up to what the pool takes in all
