@@ -1,7 +1,10 @@
 """Shared test set-up: a private Hugging Face home, no telemetry, quiet TensorFlow.
 
 These variables are read by huggingface_hub and gradio at import time, so they
-are set here, before any test module imports them.
+are set here, before any test module imports them. Nothing heavy is imported
+here: `python -m pytest -m "not slow"` (the fast tier) must start in moments.
+A module that needs the local Hub-compatible server imports its fixture from
+tests/hub_server.py itself.
 """
 
 import os
@@ -23,6 +26,3 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("HF_TOKEN", None)  # tests never see a real token
 for name in ("ADDITION_MODEL", "ADDITION_MODEL_REVISION"):
     os.environ.pop(name, None)
-
-# The local Hub-compatible server, as a module-scoped fixture for every test module that asks for it.
-from hub_server import hub_server  # noqa: E402,F401

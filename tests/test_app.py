@@ -21,6 +21,8 @@ import pytest
 from app_fixtures import ROOT, free_port
 from gradio_client import Client
 
+pytestmark = pytest.mark.slow  # the app, served
+
 BAD_INPUTS = {  # input -> a phrase its error message must contain
     "12a+3": "character",
     "abc": "character",

@@ -38,6 +38,7 @@ def test_bundled_metrics_record_how_it_was_made():
     assert metrics["training"]["preset"] == "add3"
 
 
+@pytest.mark.slow  # answers all 1,000,000 questions
 def test_every_question_checked_again_gives_the_recorded_count(bundled):
     """The exhaustive check in CI: all 1,000,000 questions through the fast verifier (seconds), and the
     wrong count is the one the model folder records and the map shows."""

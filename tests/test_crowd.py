@@ -34,6 +34,8 @@ from web import guard
 from web import queue_share as share
 from web.gradio_internals import make_queue_safe
 
+pytestmark = pytest.mark.slow  # the app, served
+
 PAGES, ACTIVE = 300, 32
 
 

@@ -25,6 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hub_server import hub_server as hub_server_fixture  # noqa: F401  (the local Hub-compatible server)
+
+pytestmark = pytest.mark.slow  # a Hub server and the app
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]

@@ -10,6 +10,7 @@ import json
 import time
 
 import numpy as np
+import pytest
 
 from model.config import NetworkConfig, TaskConfig
 from model.storage import load_model_dir
@@ -17,6 +18,8 @@ from trainer.finish import finish
 from trainer.rundir import RunFolder
 from trainer.settings import PRESETS, TrainSettings, check_settings
 from trainer.train import ASKED_TO_STOP, Training
+
+pytestmark = pytest.mark.slow  # trainings
 
 TASK = TaskConfig(digits=1)
 NET = NetworkConfig(encoder_units=8, decoder_units=8)

@@ -94,6 +94,7 @@ def pattern_rows(stdout: str, title: str) -> dict[str, tuple[int, float, int]]:
     return rows
 
 
+@pytest.mark.slow  # trains two small models (weak_runs)
 def test_evaluate_prints_each_operator_pattern_and_fails_on_one(weak_runs):
     args = [str(weak_runs["plain"]), "--samples", "2000", "--seed", "5"]
     result = run_trainer(*args, module="trainer.evaluate", timeout=180)
@@ -120,6 +121,7 @@ def test_evaluate_prints_each_operator_pattern_and_fails_on_one(weak_runs):
     assert pattern_rows(strict.stdout, "operator pattern") == rows  # the same report; only the verdict differs
 
 
+@pytest.mark.slow  # trains two small models (weak_runs)
 def test_evaluate_gates_a_bracket_task_on_its_bracket_patterns(weak_runs):
     args = [str(weak_runs["brackets"]), "--samples", "2000", "--no-exhaustive", "--min-pattern-accuracy", "1"]
     result = run_trainer(*args, module="trainer.evaluate", timeout=180)
@@ -129,11 +131,13 @@ def test_evaluate_gates_a_bracket_task_on_its_bracket_patterns(weak_runs):
     assert re.fullmatch(r"error: pattern (a·b·c|\(a·b\)·c|a·\(b·c\)) is .*\.", stderr_sentence(result))
 
 
+@pytest.mark.slow  # trains two small models (weak_runs)
 def test_evaluate_refuses_a_pattern_floor_outside_0_to_1(weak_runs):
     bad = run_trainer(str(weak_runs["plain"]), "--min-pattern-accuracy", "1.5", module="trainer.evaluate")
     assert bad.returncode == 2 and "--min-pattern-accuracy must be from 0 to 1, got 1.5" in bad.stderr
 
 
+@pytest.mark.slow  # trains two small models (weak_runs)
 def test_zoo_evaluate_passes_the_entrys_pattern_target(weak_runs, tmp_path, monkeypatch):
     monkeypatch.setattr(zoo, "RUNS", tmp_path)  # where the zoo looks for its runs; the evaluation is real
     shutil.copytree(weak_runs["plain"], tmp_path / "weak")

@@ -25,6 +25,8 @@ from gradio_client import Client
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.slow  # the app, served
+
 MAX_CHARS, MAX_LINES, MAX_BATCH_CHARS = 200, 500, 20_000
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception|Exit|Interrupt)\b")
 FUZZ = settings(

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hub_server import hub_server as hub_server_fixture  # noqa: F401  (the local Hub-compatible server)
+
+pytestmark = pytest.mark.slow  # a Hub server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]

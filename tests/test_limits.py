@@ -24,6 +24,8 @@ from memory_attack import answers_535_61, functions, huge_body, post
 
 from web import work
 
+pytestmark = pytest.mark.slow  # the app, served
+
 BOUND_MIB = 200
 
 

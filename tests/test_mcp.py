@@ -18,6 +18,8 @@ import urllib.request
 import pytest
 from app_fixtures import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # the app, served
+
 MCP = "/gradio_api/mcp/"
 
 

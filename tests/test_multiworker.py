@@ -16,9 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from trainer_runs import ROOT, wait_for_epoch, work_folder
 
 from model.storage import load_model_dir
+
+pytestmark = pytest.mark.slow  # trainings on worker processes
 
 TASK = [
     "--digits", "1", "--encoder-units", "32", "--decoder-units", "32", "--batch-size", "64",

@@ -15,7 +15,10 @@ from app_fixtures import ROOT, served_app
 
 README_URL = "http://127.0.0.1:7860"
 
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+pytestmark = [
+    pytest.mark.slow,  # the app, served
+    pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed"),
+]
 
 
 def http_blocks() -> list[str]:

@@ -22,6 +22,8 @@ from app_fixtures import error_log, served_app
 
 from web import call_schema
 
+pytestmark = pytest.mark.slow  # the app, served
+
 HUGE = "x" * 90_000  # under the 96 KiB body cap once JSON-encoded
 
 

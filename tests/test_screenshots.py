@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
 import screenshots
 from screenshots import DOCS, ROOT, file_hash, model_fingerprint, read_manifest
+
+pytestmark = pytest.mark.slow  # a browser
 
 TABS = ("one-question", "inside", "map", "learning", "many", "compare", "train-own", "model")
 DOCS_LIMIT = 6 * 2**20  # bytes: every tab three ways, kept small by 256-colour PNGs

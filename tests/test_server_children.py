@@ -13,7 +13,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from app_fixtures import ROOT
+
+pytestmark = pytest.mark.slow  # processes started under load
 
 STARTS = 150
 

@@ -23,9 +23,14 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import ROOT, free_port
-from hub_server import HubServer
+from hub_server import (
+    HubServer,
+    hub_server,  # noqa: F401  (the local Hub-compatible server, a fixture)
+)
 
 from model.storage import BUNDLED_DIR
+
+pytestmark = pytest.mark.slow  # a Hub server and the app
 
 MODEL_FILES = ("task_config.json", "model.weights.h5", "metrics.json", "train_settings.json")
 DEEP = "[" * 30_000 + "]" * 30_000  # 60 kB: within the size cap, so the parser meets it

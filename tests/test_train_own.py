@@ -36,6 +36,8 @@ from model.storage import ZOO_DIR, load_model_dir
 from trainer.live import LIMITS
 from web.service import OwnModels
 
+pytestmark = pytest.mark.slow  # trainings in the served app
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -390,18 +392,34 @@ def test_heavy_calls_while_trainings_start_and_end_back_to_back_never_hang_the_s
     assert wait_for(lambda: len(live_trainings(app_pid)) == 1, 60), "the next trainer is not warm"
 
 
+def train_from(server: str, source: str, settings: list) -> list[tuple[float, str]]:
+    """A /train call from the client address `source`, over raw HTTP: (time, kind) of each event it streams."""
+    host, port = server.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=180, source_address=(source, 0))
+    conn.request("POST", "/gradio_api/call/train", json.dumps({"data": settings}), {"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    assert answer.status == 200, answer.read()
+    event_id = json.loads(answer.read())["event_id"]
+    conn.request("GET", f"/gradio_api/call/train/{event_id}")
+    seen = []
+    for line in conn.getresponse():
+        if line.startswith(b"data:") and (values := json.loads(line[5:])) and isinstance(values, list):
+            seen += [(time.monotonic(), event.get("event")) for event in values if isinstance(event, dict)]
+    conn.close()
+    return seen
+
+
 def test_a_second_training_waits_for_the_first(server):
-    times: dict[str, list[float]] = {"a": [], "b": []}
+    """Two visitors (two addresses; one address may hold one training): the second starts when the first ends."""
+    times: dict[str, list[tuple[float, str]]] = {}
 
-    def run(key: str) -> None:
-        for event in Client(server, verbose=False).submit(1, "+", 2, True, "lstm", 16, 5, api_name="/train"):
-            if isinstance(event, dict):
-                times[key].append((time.monotonic(), event.get("event")))  # type: ignore[arg-type]
+    def run(key: str, source: str) -> None:
+        times[key] = train_from(server, source, [1, "+", 2, True, "lstm", 16, 5])
 
-    first = threading.Thread(target=run, args=("a",))
+    first = threading.Thread(target=run, args=("a", "127.0.13.1"))
     first.start()
     time.sleep(1.0)
-    second = threading.Thread(target=run, args=("b",))
+    second = threading.Thread(target=run, args=("b", "127.0.13.2"))
     second.start()
     first.join(180)
     second.join(180)

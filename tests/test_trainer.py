@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from trainer_runs import ROOT, run_trainer, wait_for_epoch
 
+pytestmark = pytest.mark.slow  # trainings
+
 TINY = [
     "--digits",
     "2",

@@ -22,6 +22,8 @@ from model.questions import all_questions, answers
 from trainer.cli import build_parser, default_output, resolve
 from trainer.settings import PRESETS
 
+pytestmark = pytest.mark.slow  # trainings
+
 
 def resolved(*flags: str):
     return resolve(build_parser().parse_args(list(flags)))

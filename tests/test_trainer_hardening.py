@@ -20,6 +20,8 @@ from trainer_runs import SMALL, digests, run_trainer, start_trainer, stderr_sent
 
 from model.storage import load_model_dir
 
+pytestmark = pytest.mark.slow  # trainings
+
 
 def trained(out, *extra: str) -> subprocess.CompletedProcess:
     result = run_trainer(*SMALL, "--epochs", "1", *extra, "--output-dir", out)

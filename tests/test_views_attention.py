@@ -329,6 +329,7 @@ def test_the_pattern_event_takes_whatever_is_sent_and_answers_a_map_or_one_sente
     assert status == 200 and "0 wrong" in answer["data"][0]
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed")
 def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_question_a_click_opens(
     service, page_url
