@@ -8,7 +8,7 @@ builds `app.demo` from the environment without launching it (the tests do this).
 The page is stateless: the chosen model travels with every request, so a
 visitor's choice never affects anyone else and the server keeps nothing per
 visitor beyond Gradio's bounded session table. The JSON API (web/service.py)
-is what the page shows; its endpoints are listed in the README.
+is what the page shows; its endpoints are listed in docs/api.md.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def build_demo(service: Service) -> gr.Blocks:
             **private,
         ).then(cells.render, cells.inputs, cells.outputs, **private)
 
-        # The API: plain JSON in and out (web/service.py; the README's API section lists them).
+        # The API: plain JSON in and out (web/service.py; docs/api.md lists them).
         def predict(question: list[str], model: list[str | None] | None = None) -> tuple[list[dict]]:
             """One question such as "535+61" (and optionally a model name) -> the answer, the true result, and
             per-position confidences, margins and runners-up. Batched: concurrent callers share one call."""

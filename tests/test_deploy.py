@@ -9,7 +9,8 @@ gradio_client gets 535+61 = 596 from it.
 
 The allow-list is checked on the real checkout and on a temporary copy of it
 with stray files planted (runs, caches, tests, secrets); the checkout itself is
-never written to.
+never written to. Every file goes up as it is, but README.md: the Space gets its
+own short card, this README's front matter followed by trainer/space_card.md.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from app_fixtures import free_port  # noqa: E402
 
-from trainer.deploy_space import space_files  # noqa: E402
+from trainer.deploy_space import DeployError, space_card, space_files  # noqa: E402
 
 SPACE = "org/addition-space"
 MODEL_REPO = "org/adder"  # a model repo the Space is told to offer
@@ -69,6 +70,8 @@ PLANTED = (
     "model/secrets.py",
     "model/zoo/add3/credentials.json",
 )
+
+CARD = space_card((ROOT / "README.md").read_bytes())  # what the Space shows as its README
 
 
 def hub_env(server, home: Path, token: str | None, **extra: str) -> dict:
@@ -166,7 +169,8 @@ def test_dry_run_lists_the_app_and_its_models_and_contacts_nothing(hub_server, e
         or "__pycache__" in p
         or "/." in "/" + p.removeprefix(".gitattributes")
     ]
-    assert all(size == (ROOT / path).stat().st_size for path, size in files.items())
+    assert files["README.md"] == len(CARD)  # the Space's own card, not this README
+    assert all(size == (ROOT / path).stat().st_size for path, size in files.items() if path != "README.md")
     assert f"Total: {sum(files.values()):,} bytes in {len(files)} files" in proc.stdout
     assert "Would set the Space variable ADDITION_MODEL=org/m" in proc.stdout
     assert len(hub_server.requests) == before and "org/dry-run-only" not in hub_server.spaces
@@ -215,6 +219,29 @@ def test_the_code_list_follows_imports_and_module_names_and_nothing_else(tmp_pat
     assert found == set(files) - {"pkg/unused.py", "tests/__init__.py", "tests/helper.py"}
 
 
+def test_the_space_card_is_the_readme_front_matter_and_a_short_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    front = readme[: readme.index("\n---\n", 4) + len("\n---\n")]
+    card = CARD.decode()
+    assert card.startswith(front)  # the Space configuration, byte for byte
+    assert len(CARD) < 2_000 and len(CARD) < len(readme.encode()) / 3  # a short page, not this README
+    assert "## Quick start" not in card and "$" not in card  # none of the README's body; every field filled
+    assert "# An LSTM that learned to add\n" in card  # its title, from the front matter
+    assert "[your-name/addition-lstm](https://huggingface.co/your-name/addition-lstm)" in card  # links the model
+
+
+@pytest.mark.parametrize(
+    "readme, says",
+    [
+        (b"# No front matter\n", "must start with the Space's front matter"),
+        (b"---\n- a list\n---\n# x\n", "is not a YAML mapping"),
+    ],
+)
+def test_a_readme_the_card_cannot_be_built_from_is_one_sentence(readme, says):
+    with pytest.raises(DeployError, match=says):
+        space_card(readme)
+
+
 # The end-to-end proof -------------------------------------------------------------------------
 def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
     sha, out = deployed["sha"], deployed["proc"].stdout
@@ -225,7 +252,8 @@ def test_the_deployed_space_downloads_and_answers(hub_server, deployed, work):
     stored = hub_server.files(SPACE, repo_type="space")
     expected = space_files(ROOT)
     assert sorted(stored) == expected  # exactly the allow-list: the Hub's first README was replaced
-    assert all(stored[path] == (ROOT / path).read_bytes() for path in expected)
+    assert all(stored[path] == (ROOT / path).read_bytes() for path in expected if path != "README.md")
+    assert stored["README.md"] == CARD
 
     # The real client downloads the Space into an empty folder ...
     folder = work / "space"

@@ -1,4 +1,5 @@
-"""No request sequence grows the server's memory beyond its stated bound (README: +200 MB over idle).
+"""No request sequence grows the server's memory beyond its stated bound: +200 MiB over idle
+(docs/limits-and-security.md).
 
 The launched app is attacked over raw HTTP on 127.0.0.1, as in
 bench/memory_attack.py but smaller: huge bodies, every function (private steps

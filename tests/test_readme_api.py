@@ -1,7 +1,8 @@
-"""The README's HTTP examples, run as written: its curl commands, through bash, against the served app.
+"""The HTTP examples of the README and of docs/api.md, run as written: their curl commands, through bash,
+against the served app.
 
-A person copies the two blocks after "**Over HTTP.**" into a shell; this test
-does the same, changing only the address to the test server's.
+A person copies the README's one call, or the two blocks under docs/api.md's "Over HTTP" heading, into a
+shell; this test does the same, changing only the address to the test server's.
 """
 
 from __future__ import annotations
@@ -22,10 +23,21 @@ pytestmark = [
 
 
 def http_blocks() -> list[str]:
-    """The bash blocks of the README's "Over HTTP" paragraph: the queued pair, then the direct form."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("**Over HTTP.**") : text.index("The request guard (`web/guard.py`)")]
+    """The bash blocks of docs/api.md's "Over HTTP" section: the queued pair, then the direct form."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    start = text.index("\n## Over HTTP\n")
+    section = text[start : text.index("\n## ", start + 1)]
     return re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+
+
+def readme_call() -> str:
+    """The README's one API call: the bash block under its "Ask it over HTTP" heading."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("\n## Ask it over HTTP\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1 and "curl " in blocks[0], blocks
+    return blocks[0]
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +68,8 @@ def test_the_queued_curl_pair_runs_as_written(url):
 def test_the_direct_curl_calls_run_as_written(url):
     out = run(http_blocks()[1], url).replace('": ', '":')  # compact JSON here, spaced in the stream above
     assert '"answer":596' in out and '"model":"add3"' in out and '"name":"add3"' in out
+
+
+def test_the_readme_call_runs_as_written(url):
+    out = run(readme_call(), url).replace('": ', '":')
+    assert '"answer":596' in out and '"model":"add3"' in out

@@ -54,7 +54,11 @@ def test_a_changed_model_makes_its_screenshots_stale(tmp_path, monkeypatch):
     assert model_fingerprint("add3") != before  # content, not mtime: a retrained model is caught
 
 
-def test_the_readme_shows_only_screenshots_that_exist_and_docs_stay_small():
+def test_the_readme_and_docs_show_only_screenshots_that_exist_and_docs_stay_small():
     linked = re.findall(r"\(docs/([\w.-]+\.png)\)", (ROOT / "README.md").read_text())
     assert linked and all((DOCS / name).is_file() for name in linked), linked
+    # The pages beside the screenshots (docs/app.md shows every tab) link them by name.
+    in_docs = [name for page in DOCS.glob("*.md") for name in re.findall(r"\]\(([\w.-]+\.png)\)", page.read_text())]
+    assert in_docs and all((DOCS / name).is_file() for name in in_docs), in_docs
+    assert {path.name for path in DOCS.glob("*.png")} <= set(linked) | set(in_docs)  # each one shown somewhere
     assert sum(path.stat().st_size for path in DOCS.iterdir()) < DOCS_LIMIT

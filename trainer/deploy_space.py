@@ -10,11 +10,13 @@ relative to the folder that holds app.py whatever the current directory:
 app.py and every project module it runs, found from its imports
 (trainer/app_code.py: the model/ and web/ code, and the trainer modules that
 "Train your own" starts as `python -m trainer.live`), the bundled models
-(model/zoo: .json .h5 .npz .png), requirements.txt, README.md (its front matter
-is the Space configuration) and .gitattributes. They go up in one commit that also deletes whatever else the
-Space holds, so the Space mirrors the allow-list. Symbolic links are never
-followed or uploaded, and a file holding something shaped like a token stops
-the deploy (and the dry run) with a sentence naming it, whatever its name.
+(model/zoo: .json .h5 .npz .png), requirements.txt, .gitattributes and README.md. The
+README that goes up is the Space's own short card, not this repository's: the front matter of README.md
+(the Space configuration) followed by trainer/space_card.md filled in from it (space_card). They go up
+in one commit that also deletes whatever else the Space holds, so the Space mirrors the allow-list.
+Symbolic links are never followed or uploaded, and a file holding something shaped like a token stops
+the deploy (and the dry run) with a sentence naming it, whatever its name (README.md's whole text
+included, not only the part the card keeps).
 
 --model, --models and --revision set the Space variables that app.py reads
 (ADDITION_MODEL, ADDITION_MODELS, ADDITION_MODEL_REVISION); variables not named
@@ -32,14 +34,18 @@ import os
 import re
 import sys
 from pathlib import Path
+from string import Template
 
 from .app_code import app_modules
 from .publish import NO_TOKEN_MESSAGE, explain_hub_error, scrub_token
-from .upload_safety import UploadRefused, read_for_upload
+from .upload_safety import UploadRefused, checked_bytes, read_for_upload
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding app.py
 TOP_FILES = ("app.py", "requirements.txt", "README.md", ".gitattributes")
 REQUIRED = ("app.py", "requirements.txt", "README.md")
+CARD_TEMPLATE = Path(__file__).with_name("space_card.md")  # the Space's README below the front matter
+FRONT_MATTER = re.compile(r"---\n(.*?)\n---\n", re.DOTALL)
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}", re.ASCII)
 MODEL_TREES = ("model/zoo",)  # bundled models: their data files
 MODEL_SUFFIXES = (".json", ".h5", ".npz", ".png")
 # Never uploaded, even inside an allowed tree: caches, local runs and resume state, tests and their output.
@@ -92,9 +98,35 @@ def space_contents(root: Path = ROOT) -> dict[str, bytes]:
     """path -> bytes of every allow-listed file, read once without following links; DeployError for a file
     holding something shaped like a token (whatever its name)."""
     try:
-        return {path: read_for_upload(Path(root) / path, path) for path in space_files(root)}
+        contents = {path: read_for_upload(Path(root) / path, path) for path in space_files(root)}
+        contents["README.md"] = checked_bytes(space_card(contents["README.md"]), "the Space's card (README.md)")
     except UploadRefused as err:
         raise DeployError(f"Refusing to deploy: {err}.") from None
+    return contents
+
+
+def space_card(readme: bytes) -> bytes:
+    """The Space's own README: `readme`'s front matter as it is, then the card template filled in from it
+    (its title, short description and a link to each model it names); DeployError without front matter."""
+    import yaml
+
+    match = FRONT_MATTER.match(readme.decode("utf-8", errors="replace"))
+    if not match:
+        raise DeployError("README.md must start with the Space's front matter between '---' lines.")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise DeployError("README.md's front matter is not a YAML mapping.")
+    models = [m for m in meta.get("models") or [] if isinstance(m, str) and REPO_ID.fullmatch(m)]
+    lines = "".join(f"- Model: [{m}](https://huggingface.co/{m})\n" for m in models)
+    body = Template(CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(
+        title=str(meta.get("title", "")).strip(),
+        short_description=str(meta.get("short_description", "")).strip().rstrip("."),
+        models=lines,
+    )
+    return (match.group(0) + "\n" + body).encode("utf-8")
 
 
 def _allowed(name: str) -> bool:
@@ -169,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deploy this app as a Gradio Space on the Hugging Face Hub: create the Space if needed and "
         "upload exactly the files it needs (app.py and the code it imports, the trainer modules Train your own runs, "
         "bundled models, "
-        "requirements.txt, README.md, .gitattributes) in one commit that also removes anything else. "
+        "requirements.txt, .gitattributes, and a short README card built from README.md's front matter) in one "
+        "commit that also removes anything else. "
         "The token comes from HF_TOKEN or `hf auth login`.",
         epilog="Example: python -m trainer.deploy_space your-name/addition --model your-name/addition-lstm",
     )

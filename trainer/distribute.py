@@ -4,7 +4,7 @@ workers of a multi-machine run feed one global batch and agree.
 One loop (train.py: a `tf.function` step through `strategy.run`) serves every strategy:
 
 - TF_CONFIG set (several machines, or several processes on one): MultiWorkerMirroredStrategy, every
-  worker running the same command with its own TF_CONFIG (see the README). Keras 3's `fit` cannot run
+  worker running the same command with its own TF_CONFIG (see docs/training.md). Keras 3's `fit` cannot run
   under it (keras-team/keras#20585), which is why the loop is our own;
 - GPUs present: MirroredStrategy over all of them;
 - CPU only: the CPU split into `cpu_replicas` logical devices, mirrored (how CI proves the mirrored path
