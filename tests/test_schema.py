@@ -216,6 +216,35 @@ def test_checkbox_groups_checkboxes_and_examples_take_their_own_values(server, c
     assert_no_tracebacks(server, capfd)
 
 
+def test_a_number_to_a_checkbox_group_is_refused(server, capfd):
+    """Issue 25: the CheckboxGroup check called len() on a number (a 500)."""
+    url, *_ = server
+    for value in (5, 2.5, True):
+        assert_refused(*post(url, "/gradio_api/run/render", {"data": ["1+1", "add3", 1, value]}), words="Also show")
+    assert_no_tracebacks(server, capfd)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": ["\\ud800"]}',  # a lone surrogate, escaped
+        b'{"data": ["1+1", "\\udc00"]}',
+        json.dumps({"data": [[[["1+1"]]]]}).encode("utf-16"),  # UTF-16 with its byte-order mark
+        json.dumps({"data": ["1+1"]}).encode("utf-16-le"),
+        b"\xef\xbb\xbf" + json.dumps({"data": ["1+1"]}).encode(),  # a UTF-8 byte-order mark
+    ],
+    ids=["lone-high-surrogate", "lone-low-surrogate", "utf-16", "utf-16-le", "utf-8-bom"],
+)
+@pytest.mark.parametrize("path", ["/gradio_api/run/predict", "/gradio_api/queue/join", "/gradio_api/mcp/"])
+def test_a_body_that_is_not_plain_utf8_is_refused_in_one_sentence(server, capfd, body, path):
+    """Issue 25: a lone surrogate gave a bare 500 on direct calls; a UTF-16 body hid its nesting from the
+    depth check (a RecursionError, a 500)."""
+    url, *_ = server
+    assert_refused(*post(url, path, body), words="UTF-8")
+    assert post(url, "/gradio_api/run/predict", {"data": ["\U0001f600"]})[0] == 200  # a paired surrogate is fine
+    assert_no_tracebacks(server, capfd)
+
+
 # Every function, called with nothing but nulls ------------------------------------------------------------
 def test_every_function_given_nulls_answers_without_failing(server, capfd):
     url, config, _ = server

@@ -113,9 +113,11 @@ def choices_check(props: dict, *, changing: bool, many: bool) -> tuple[str, Test
         return "one of its choices", one
 
     def several(value: Any, now: list | None) -> bool:
+        if not isinstance(value, list):
+            return False
         held = values if now is None or not changing else now
         fits = custom or len(value) <= len(held)  # each choice at most once, as the page sends them
-        return isinstance(value, list) and fits and all(one(v, now) for v in value)
+        return fits and all(one(v, now) for v in value)
 
     return "a list of its choices", several
 

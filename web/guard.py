@@ -100,6 +100,23 @@ def client_of(scope: Scope, trust_forwarded: bool) -> str:
     return str(peer[0]) if peer else "unknown"
 
 
+_HIGH, _LOW = rb"\\u[dD][89abAB][0-9a-fA-F]{2}", rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)  # an escape without its pair
+
+
+def plain_utf8(body: bytes) -> bool:
+    """Whether a body is UTF-8 text a JSON parser reads as written: not UTF-16 or UTF-32 (a JSON parser would
+    guess those from their NUL bytes, and the depth check below reads bytes), no byte-order mark, and no
+    escaped lone surrogate (it parses, but the answer echoing it cannot be written as UTF-8: a 500)."""
+    if b"\x00" in body or body.startswith(b"\xef\xbb\xbf"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return _LONE_SURROGATE.search(body) is None
+
+
 def json_depth(body: bytes) -> int:
     """How deeply brackets nest in a JSON body (strings skipped); cheap, and never recursive."""
     depth = deepest = 0
@@ -253,6 +270,8 @@ class RequestGuard:
             self.reading.add(client, -1)
         if body is None:
             return b"", 413, f"A request body may be at most {self.max_body:,} bytes."
+        if not plain_utf8(body):
+            return b"", 400, "A request body must be UTF-8 text, without NUL characters or lone surrogates."
         if json_depth(body) > MAX_JSON_DEPTH:
             return b"", 400, f"A JSON body may nest at most {MAX_JSON_DEPTH} levels deep."
         return body, 200, None
