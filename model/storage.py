@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
@@ -267,6 +268,7 @@ def write_model_folder(out_dir: Path, write: Callable[[Path], None]) -> Path:
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_writes(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.writing-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -277,6 +279,25 @@ def write_model_folder(out_dir: Path, write: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # after a swap this holds the old model
     return out_dir
+
+
+def remove_abandoned_writes(out_dir: Path) -> None:
+    """Remove the temporary folders that saves into `out_dir` left behind when they were killed (kill -9, a
+    power cut: no `finally` ran), those whose process has gone; a save still running keeps its own."""
+    for leftover in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.writing-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or not a process id we can ask about: leave its folder alone
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

@@ -488,3 +488,22 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.close()
         assert wait_for(lambda: not Path(f"/proc/{training}").exists(), 30), "the training outlived its page"
         browser.close()
+
+
+def test_stop_before_the_trainer_has_its_settings_says_it_was_stopped():
+    """Issue 25: Stop pressed before the warm trainer got its settings ended with "The training request could
+    not be read."; the trainer reads the stop line where it waits for the settings."""
+    from web.train_own import spawn
+
+    trainer = spawn([sys.executable, "-m", "trainer.live", "--warm"])
+    try:
+        assert trainer.stdout is not None and trainer.stdin is not None
+        assert json.loads(trainer.stdout.readline())["event"] == "ready"
+        trainer.stdin.write("stop\n")
+        trainer.stdin.flush()
+        last = json.loads(trainer.stdout.readline())
+        assert trainer.wait(60) == 0
+    finally:
+        trainer.kill()
+        trainer.wait()
+    assert last == {"event": "error", "message": "The training was stopped before it started; nothing was trained."}

@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         line = sys.stdin.readline(MAX_REQUEST_BYTES)
         if not line:
             return 0  # the app closed before it needed us
+        if line.strip() == "stop":  # the visitor pressed Stop before the app had handed us the settings
+            events.emit("error", message="The training was stopped before it started; nothing was trained.")
+            return 0
         try:
             request = json.loads(line)
             settings = check_settings(request["settings"])

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from model.serving import ServedModel
-from model.storage import ModelLoadError, load_model_dir
+from model.storage import ModelLoadError, load_model_dir, process_alive
 from trainer.live import LIMITS, LiveSettings, check_settings
 
 from .html import CSS, esc
@@ -52,6 +52,7 @@ SLOT_WAIT = 10.0  # seconds a training waits for the one trainer before it is re
 READY_WAIT = 120.0  # seconds a fresh trainer may take to import TensorFlow
 OVERRUN = 30.0  # seconds past its budget after which a trainer that has not finished is killed
 STDERR_LINES = 40  # the trainer's last stderr lines, logged when it fails
+RUN_PREFIX = "arithmetic-own-"  # each training's temporary folder: arithmetic-own-<server pid>-<random>
 TRAIN_CSS = """
 .progress { height: 14px; border-radius: 7px; background: var(--background-fill-secondary); overflow: hidden; }
 .progress i { display: block; height: 100%; background: #2563eb; transition: width 0.3s; }
@@ -139,6 +140,15 @@ class TrainerProcess:
         )
 
 
+def remove_runs_of_gone_servers() -> None:
+    """Delete the visitors' run folders (models, zips) that app processes which have ended left behind: their
+    models were only ever served by that process. A server that is still running keeps its own."""
+    for run in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}*-*"):
+        pid = run.name.removeprefix(RUN_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(run, ignore_errors=True)
+
+
 class Trainer:
     """This server's training subprocess: at most one exists at any moment, warm before a visitor needs it.
 
@@ -147,6 +157,7 @@ class Trainer:
     """
 
     def __init__(self) -> None:
+        remove_runs_of_gone_servers()
         self.slot = threading.Lock()  # held for a whole training
         self.lock = threading.Lock()  # guards `process`
         self.process: TrainerProcess | None = None
@@ -274,7 +285,7 @@ def train_events(
     if process is None:
         yield {"event": "error", "message": "Another training is running on this server; try again in a minute."}
         return
-    run = Path(tempfile.mkdtemp(prefix="arithmetic-own-"))
+    run = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
     try:
         yield from _follow(service, (session, address), process, settings, run)
     finally:  # the page closed, Stop, or the end: never leave a training running
