@@ -589,9 +589,10 @@ except ImportError:  # pragma: no cover
     pytest = None
 
 if pytest is not None:
-
-    @pytest.fixture(scope="module")
-    def hub_server():
+    # Registered as "hub_server"; a test module imports it as hub_server_fixture, so its tests' own
+    # `hub_server` argument does not shadow an imported name.
+    @pytest.fixture(scope="module", name="hub_server")
+    def hub_server_fixture():
         """A running HubServer shared by a test module; faults are cleared after each use."""
         with HubServer() as server:
             yield server

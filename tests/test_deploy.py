@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hub_server import hub_server as hub_server_fixture  # noqa: F401  (the local Hub-compatible server)
+from hub_server import hub_server_fixture  # noqa: F401  (the local Hub-compatible server, as the fixture hub_server)
 
 pytestmark = pytest.mark.slow  # a Hub server and the app
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hub_server import hub_server as hub_server_fixture  # noqa: F401  (the local Hub-compatible server)
+from hub_server import hub_server_fixture  # noqa: F401  (the local Hub-compatible server, as the fixture hub_server)
 
 pytestmark = pytest.mark.slow  # a Hub server
 
@@ -471,24 +471,36 @@ def test_a_folder_that_does_not_load_is_refused(hub_server, client, folders):
 
 PLANTED_TOKEN = "hf_" + "Pl4nted" * 5  # shaped like a real token: hf_ and 35 letters and digits
 SECRET = b"the contents of a secret file: never uploaded\n"
-LEAKS = {  # file -> (how it is spoilt, what the refusal says)
-    "training_curve.png": ("link", "is a symbolic link, and only plain files are uploaded"),
-    "model.weights.h5": ("link", "is a symbolic link, and only plain files are uploaded"),
-    "history.json": ("token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded; remove"),
-    "train_settings.json": ("token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded"),
-}
+LEAKS = [  # (file, how it is spoilt, what the refusal says)
+    ("training_curve.png", "link", "is a symbolic link, and only plain files are uploaded"),
+    ("model.weights.h5", "link", "is a symbolic link, and only plain files are uploaded"),
+    ("history.json", "token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded; remove"),
+    ("train_settings.json", "token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded"),
+    # issue 25: publish waited for ever on a named pipe, and uploaded a hard link's file from outside the folder
+    ("history.json", "pipe", "is not a plain file, and only plain files are uploaded"),
+    ("model.weights.h5", "hard link", "is a hard link (the file has 2 names), and only files with one name"),
+]
 
 
-@pytest.mark.parametrize("name", list(LEAKS))
-def test_publish_never_uploads_a_link_or_a_token(hub_server, client, folders, work, name):
-    how, says = LEAKS[name]
-    folder, repo = work / f"leaky-{name}", f"org/leaky-{name.split('.')[0].replace('_', '-')}"
+@pytest.mark.parametrize("name,how,says", LEAKS, ids=[f"{name}-{how}" for name, how, _ in LEAKS])
+def test_publish_never_uploads_a_link_or_a_token(hub_server, client, folders, work, name, how, says):
+    folder, repo = (
+        work / f"leaky-{how}-{name}",
+        f"org/leaky-{how.replace(' ', '-')}-{name.split('.')[0]}".replace("_", "-"),
+    )
     shutil.copytree(folders.good, folder)
-    target = work / f"secret-{name}"
+    target = work / f"secret-{how}-{name}"
     if how == "link":  # a link to a real file of the right kind still never goes up
         target.write_bytes((folder / name).read_bytes() if name.endswith(".h5") else SECRET)
         (folder / name).unlink()
         (folder / name).symlink_to(target)
+    elif how == "pipe":  # nobody ever writes to it: reading it would wait for ever
+        (folder / name).unlink(missing_ok=True)
+        os.mkfifo(folder / name)
+    elif how == "hard link":  # the same file as one outside the folder
+        target.write_bytes((folder / name).read_bytes())
+        (folder / name).unlink()
+        os.link(target, folder / name)
     else:
         (folder / name).write_text(json.dumps({"loss": [1.0], "note": f"token={PLANTED_TOKEN}"}))
     result = client.cli(folder, repo)

@@ -23,10 +23,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import ROOT, free_port
-from hub_server import (
-    HubServer,
-    hub_server,  # noqa: F401  (the local Hub-compatible server, a fixture)
-)
+from hub_server import HubServer, hub_server_fixture  # noqa: F401  (hub_server_fixture: the fixture hub_server)
 
 from model.storage import BUNDLED_DIR
 

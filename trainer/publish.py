@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -88,7 +89,7 @@ def publish(
         repo_id,
         stored.task.to_dict(),
         metrics,
-        _read_json(folder / "history.json") or None,
+        _json_object(contents.get("history.json")) or None,
         has_curve="training_curve.png" in contents,
         net=stored.net.to_dict(),
     )
@@ -167,12 +168,13 @@ def retry_command(
     return shlex.join(words)
 
 
-def _read_json(path: Path) -> dict:
+def _json_object(data: bytes | None) -> dict:
+    """A JSON object from bytes already read for upload; {} for none or anything else."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        parsed = json.loads(data or b"{}")
+    except ValueError:
         return {}
-    return data if isinstance(data, dict) else {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _validate(folder: Path):
@@ -190,7 +192,7 @@ def read_uploads(folder: Path) -> dict[str, bytes]:
     contents = {}
     for name in MODEL_FOLDER_FILES:
         path = folder / name
-        if path.is_file() or path.is_symlink():
+        if os.path.lexists(path):  # whatever it is (a link, a named pipe…): read_for_upload takes plain files only
             try:
                 contents[name] = read_for_upload(path, name)
             except UploadRefused as err:

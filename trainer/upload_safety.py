@@ -1,8 +1,9 @@
 """What may leave this machine: plain files whose bytes hold nothing shaped like a token.
 
 Shared by `trainer.publish` and `trainer.deploy_space`. Each file is opened
-without following a symbolic link (a link may point at any file on the machine)
-and read once; the bytes that were checked are the bytes uploaded, so a file
+without following a symbolic link (a link may point at any file on the machine),
+without waiting on a named pipe, and only if it has one name (a hard link is
+the same file as one elsewhere), and read once; the bytes that were checked are the bytes uploaded, so a file
 changed between the check and the upload cannot slip through.
 """
 
@@ -31,8 +32,14 @@ def read_for_upload(path: Path, shown: str) -> bytes:
             raise UploadRefused(f"{shown} is a symbolic link, and only plain files are uploaded") from None
         raise UploadRefused(f"{shown} could not be read ({err.strerror})") from None
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        status = os.fstat(f.fileno())
+        if not stat.S_ISREG(status.st_mode):
             raise UploadRefused(f"{shown} is not a plain file, and only plain files are uploaded")
+        if status.st_nlink != 1:  # the same file under another name, which may be anywhere on this disk
+            raise UploadRefused(
+                f"{shown} is a hard link (the file has {status.st_nlink} names), and only files with one name "
+                "are uploaded; copy it instead"
+            )
         data = f.read()
     return checked_bytes(data, shown)
 
