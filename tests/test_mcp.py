@@ -87,6 +87,8 @@ def test_the_named_endpoints_are_tools_that_say_what_they_return_and_train_is_no
     assert not {"train", "train_api", "train_page", "predict_direct"} & set(tools)
     for name, tool in tools.items():
         assert len(tool["description"]) > 20, name
+        for parameter, schema in tool["inputSchema"]["properties"].items():  # issue 25: each one described
+            assert len(schema.get("description", "")) > 10, (name, parameter)
     assert "answer" in tools["predict"]["description"]
     assert tools["predict"]["inputSchema"]["properties"]["question"]["type"] == "string"  # one question, not a batch
 
@@ -94,8 +96,8 @@ def test_the_named_endpoints_are_tools_that_say_what_they_return_and_train_is_no
 def test_predict_through_mcp(server):
     result = rpc(server, "tools/call", {"name": "predict", "arguments": {"question": "535+61"}})
     assert not result.get("isError"), result
-    text = result["content"][0]["text"]
-    assert "596" in text and "'correct': True" in text
+    answer = json.loads(result["content"][0]["text"])  # JSON, not a Python repr (issue 25)
+    assert answer["answer"] == 596 and answer["correct"] is True and answer["error"] is None
     refused = rpc(server, "tools/call", {"name": "train", "arguments": {}})
     assert refused.get("isError")
 

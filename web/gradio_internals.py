@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -196,9 +197,10 @@ def event_payload(evt: Any) -> Any:
 # The MCP server ----------------------------------------------------------------------------------------
 def mcp_lifespan(demo: gr.Blocks, *, hidden: set[str], tools: dict[str, str]) -> Callable[[Any], Any]:
     """A server lifespan that shapes the MCP tools before the first request: takes the `hidden` endpoints
-    (e.g. {"/train"}) out, and points each tool in `tools` at another endpoint (e.g. "predict" at the
-    unbatched "/predict_direct", whose arguments are one question, not a batch). Gradio makes a tool of
-    every public endpoint as it is and has no per-endpoint switch."""
+    (e.g. {"/train"}) out, points each tool in `tools` at another endpoint (e.g. "predict" at the
+    unbatched "/predict_direct", whose arguments are one question, not a batch), and has tools answer in
+    JSON. Gradio makes a tool of every public endpoint as it is and has no per-endpoint switch, and writes
+    a result as a Python repr."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -211,9 +213,20 @@ def mcp_lifespan(demo: gr.Blocks, *, hidden: set[str], tools: dict[str, str]) ->
             for tool, endpoint in tools.items():
                 server.api_info["named_endpoints"][endpoint] = every[endpoint]
                 server.tool_to_endpoint[tool] = endpoint
+            # Gradio writes each result as str(result), a Python repr; every endpoint here returns one JSON
+            # object, so a tool's text content is that object as JSON (the app has no file outputs).
+            server.postprocess_output_data = functools.partial(json_tool_content, server.types)
         yield
 
     return lifespan
+
+
+def json_tool_content(types: Any, data: list, root_url: str) -> list:
+    """An MCP tool's outputs as text content: JSON for objects and lists, the text itself otherwise."""
+    return [
+        types.TextContent(type="text", text=json.dumps(output) if isinstance(output, dict | list) else str(output))
+        for output in data
+    ]
 
 
 # Components ----------------------------------------------------------------------------------------------

@@ -211,7 +211,12 @@ class Service:
 
     def predict(self, question: str, model: str | None = None) -> dict:
         """/predict: one question such as "535+61" (and optionally a model name) -> the answer, the true
-        result, and per-position confidences, margins and runners-up."""
+        result, and per-position confidences, margins and runners-up.
+
+        Args:
+            question: the question as typed, e.g. "535+61" (at most 200 characters).
+            model: a model name from /models; empty or null for the default model.
+        """
         return self.predict_many([question], [model])[0]
 
     @staticmethod
@@ -238,7 +243,12 @@ class Service:
     # Many questions ------------------------------------------------------------
     @guarded(table_error)
     def predict_batch(self, text: str, model: str | None = None) -> dict:
-        """/predict_batch: one question per line (blank lines skipped) -> table rows and exact-match accuracy."""
+        """/predict_batch: one question per line (blank lines skipped) -> table rows and exact-match accuracy.
+
+        Args:
+            text: questions, one per line (at most 500 lines and 20,000 characters).
+            model: a model name from /models; empty or null for the default model.
+        """
         served = self.served(model)
         if not isinstance(text, str):
             return table_error(f"Expected text with one question per line, got {type(text).__name__}.")
@@ -253,7 +263,13 @@ class Service:
 
     @guarded(table_error)
     def random_sums(self, n: int | str, seed: int | str | None = None, model: str | None = None) -> dict:
-        """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated)."""
+        """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated).
+
+        Args:
+            n: how many questions, 1 to 500.
+            seed: a whole number 0 to 2**32-1 to repeat a draw; empty or null for a fresh one.
+            model: a model name from /models; empty or null for the default model.
+        """
         served = self.served(model)
         count = parse_whole_number(n, "The number of questions", 1, MAX_RANDOM)
         if seed in (None, ""):
@@ -299,7 +315,11 @@ class Service:
     # The models ----------------------------------------------------------------
     @guarded(plain_error)
     def model_info(self, model: str | None = None) -> dict:
-        """/model_info: where a model came from, its task and network, its measured accuracy, load notes."""
+        """/model_info: where a model came from, its task and network, its measured accuracy, load notes.
+
+        Args:
+            model: a model name from /models; empty or null for the default model.
+        """
         served = self.served(model)
         t, n, metrics = served.task, served.stored.net, served.stored.metrics
         accuracy, measured_on = headline(metrics)
@@ -357,7 +377,12 @@ class Service:
     @guarded(plain_error)
     def attribution(self, question: str, model: str | None = None) -> dict:
         """/attribution: how strongly each input character drives each answer character (see the method),
-        and for an attention model its own attention weights (answer character x input character)."""
+        and for an attention model its own attention weights (answer character x input character).
+
+        Args:
+            question: the question as typed, e.g. "535+61".
+            model: a model name from /models; empty or null for the default model.
+        """
         served = self.served(model)
         q = parse_question(question, served.task)
         grid, read, answer = attribution(served.network, served.task, q)
@@ -374,7 +399,12 @@ class Service:
 
     @guarded(plain_error)
     def states(self, question: str, model: str | None = None) -> dict:
-        """/states: each layer's hidden state (and cell state and gates) after every step, units x steps."""
+        """/states: each layer's hidden state (and cell state and gates) after every step, units x steps.
+
+        Args:
+            question: the question as typed, e.g. "535+61".
+            model: a model name from /models; empty or null for the default model.
+        """
         served, result, traces = self.trace(question, model)
         layers = [
             {
@@ -411,7 +441,13 @@ class Service:
     # Two models side by side ----------------------------------------------------
     @guarded(plain_error)
     def compare(self, question: str, model_a: str | None = None, model_b: str | None = None) -> dict:
-        """/compare: the same question answered by two models."""
+        """/compare: the same question answered by two models.
+
+        Args:
+            question: the question as typed, e.g. "535+61"; both models must accept it.
+            model_a: the first model's name from /models; empty or null for the default model.
+            model_b: the second model's name from /models; empty or null for the default model.
+        """
         a, b = self.served(model_a), self.served(model_b)
         return {"a": self.predict(question, a.name), "b": self.predict(question, b.name), "error": None}
 
@@ -419,7 +455,14 @@ class Service:
     def compare_random(
         self, n: int | str, seed: int | str | None = None, model_a: str | None = None, model_b: str | None = None
     ) -> dict:
-        """/compare_random: N questions drawn from model A's task, answered by both models."""
+        """/compare_random: N questions drawn from model A's task, answered by both models.
+
+        Args:
+            n: how many questions, 1 to 500.
+            seed: a whole number 0 to 2**32-1 to repeat a draw; empty or null for a fresh one.
+            model_a: the model whose task the questions are drawn from (a name from /models; null: the default).
+            model_b: the model they are compared with (a name from /models; null: the default).
+        """
         a, b = self.served(model_a), self.served(model_b)
         first = self.random_sums(n, seed, a.name)
         if first["error"]:
