@@ -245,6 +245,25 @@ def test_a_body_that_is_not_plain_utf8_is_refused_in_one_sentence(server, capfd,
     assert_no_tracebacks(server, capfd)
 
 
+@pytest.mark.parametrize(
+    "arguments,words",
+    [
+        ({"bogus": 1}, "takes no argument named 'bogus'; it takes question, model"),
+        ({}, "needs the argument 'question'"),
+        ({"question": "1+1", "session_hash": "s"}, "takes no argument named 'session_hash'"),
+        ({"question": "1+1", "x" * 5000: 1}, "takes no argument named 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'"),
+    ],
+    ids=["unknown", "missing", "session_hash", "huge-name"],
+)
+def test_keyword_calls_name_only_the_endpoints_own_arguments(server, capfd, arguments, words):
+    """Issue 25: /call/v2/predict with an unknown or missing keyword argument, or with session_hash, was a 500."""
+    url, *_ = server
+    status, body = post(url, "/gradio_api/call/v2/predict", arguments)
+    assert status == 400 and words in json.loads(body)["error"] and len(body) < 300, body[:300]
+    assert post(url, "/gradio_api/call/v2/predict", {"question": "1+1", "model": "add2"})[0] == 200
+    assert_no_tracebacks(server, capfd)
+
+
 # Every function, called with nothing but nulls ------------------------------------------------------------
 def test_every_function_given_nulls_answers_without_failing(server, capfd):
     url, config, _ = server

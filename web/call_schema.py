@@ -23,16 +23,17 @@ of its samples. Anything else (gr.State, the JSON API's inputs, which its
 functions check themselves) is not checked here. Null is accepted for every
 input: the guard pads a short call's data with nulls.
 
-/call/v2/{name} takes keyword arguments, not `data`: there only the name is
-checked (it must be a public endpoint, whose inputs in this app are all API
-inputs, checked by their functions).
+/call/v2/{name} takes keyword arguments, not `data`: there the name is checked
+(it must be a public endpoint) and the arguments' names (each one the
+endpoint's, none it needs missing); their values are API inputs, checked by
+their functions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .controls import LENIENT
@@ -169,6 +170,20 @@ class FunctionSchema:
     inputs: tuple[InputCheck | None, ...]
     public: bool
     batch: bool = False  # Gradio's batch=True: a batched call's data holds a list of values per input
+    keywords: tuple[str, ...] = ()  # a public endpoint's parameter names, in order (what /call/v2 takes)
+    required: frozenset[str] = frozenset()  # ... those without a default
+
+    def keyword_problem(self, arguments: dict) -> str | None:
+        """One sentence saying what is wrong with a /call/v2 body's keyword arguments, else None (Gradio's own
+        check raised, a 500, on an unknown or missing one)."""
+        for key in arguments:
+            if key not in self.keywords and key != "oauth_token":
+                shown = key if len(key) <= 40 else key[:39] + "…"
+                return f"This endpoint takes no argument named {shown!r}; it takes {', '.join(self.keywords)}."
+        missing = [key for key in self.keywords if key in self.required and key not in arguments]
+        if missing:
+            return f"This endpoint needs the argument {missing[0]!r}."
+        return None
 
     @property
     def arity(self) -> int:
@@ -221,8 +236,18 @@ class CallSchema:
 
     @classmethod
     def of(cls, demo: Any) -> CallSchema:
-        """From a built gr.Blocks: its config as the page receives it."""
-        return cls.of_config(demo.config or demo.get_config_file())
+        """From a built gr.Blocks: its config as the page receives it, and its API's parameter names."""
+        schema = cls.of_config(demo.config or demo.get_config_file())
+        endpoints = demo.get_api_info(all_endpoints=True)["named_endpoints"]
+        for name, fn in list(schema.by_name.items()):
+            parameters = endpoints.get("/" + name, {}).get("parameters", [])
+            named = replace(
+                fn,
+                keywords=tuple(p["parameter_name"] for p in parameters),
+                required=frozenset(p["parameter_name"] for p in parameters if not p.get("parameter_has_default")),
+            )
+            schema.by_name[name] = schema.by_index[fn.index] = named
+        return schema
 
     def function(self, *, name: str | None, index: object) -> tuple[FunctionSchema | None, int, str | None]:
         """(the function a call is for, 200, None), or (None, status, one sentence) when it names none.

@@ -316,8 +316,10 @@ class RequestGuard:
         route = named.group(1) if named else "queue/join"
         direct = route == "run"
         name = (DIRECT_TWINS.get(named.group(2), named.group(2)) if direct else named.group(2)) if named else None
-        if route == "call/v2":  # keyword arguments, not `data`: only the name is checked (web/call_schema.py)
+        if route == "call/v2":  # keyword arguments, not `data`: their names are checked (web/call_schema.py)
             fn, status, problem = self._function(name=name, index=None, public_only=True)
+            if fn is not None and problem is None:
+                status, problem = 400, fn.keyword_problem(data)
         else:
             problem = gi.call_body_problem(data)
             status, fn = 400, None
