@@ -22,7 +22,7 @@ from .gradio_internals import Job
 
 MAX_UNREAD = 2  # results a session may leave unread before its next queue join is refused
 MAX_JOBS_PER_SESSION = 4  # queued calls waiting or running for one session
-MAX_JOBS_PER_CLIENT = 32  # ... for one client address (a household or office shares one)
+MAX_JOBS_PER_CLIENT = 48  # ... for one client address: a class of 32 behind one address, each with a call or two
 MAX_WAITING_TRAININGS = 2  # with one running, a new training starts within about 3 minutes
 MAX_TRAININGS_PER_CLIENT = 1  # running or waiting, per address: nobody can hold Train for everyone
 TRAINING_QUEUE = "train"  # the concurrency id of the Train button and /train (web/train_own.py)
