@@ -261,3 +261,13 @@ def test_the_shared_epoch_plot_draws_a_long_table_as_train_your_own_yields_it():
         assert "<svg" in html and "</i>held-out exact %</span>" in html and "</i>wrong %</span>" in html
         assert "Held-out exact match and wrong on the map" in html
     assert plot.postprocess("<b>text</b>") == "<b>text</b>"
+
+
+def test_every_cell_is_spelled_as_keras_spells_it_in_the_header_and_the_model_tab(service):
+    """Issue 25: the header said SIMPLE_RNN where the picker and Train your own say SimpleRNN."""
+    info = service.model_info("rnn3")
+    line = about.model_line(info, "3-digit sums")
+    page = about.model_html(info)
+    assert "SimpleRNN 128/128" in line and "SimpleRNN:" in page
+    assert "SIMPLE_RNN" not in line + page and "simple_rnn" not in line + page
+    assert "LSTM 128/128" in about.model_line(service.model_info("add3"), "3-digit sums")

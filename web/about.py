@@ -6,11 +6,18 @@ escaped text, so a repo cannot put markup, links or remote images on the page.
 
 from __future__ import annotations
 
+from model.cells import CELLS
 from model.metrics import percent
 
 from .html import WARN, esc, plural
 
 ATTENTION_NAMES = {"dot": "dot-product (Luong)", "additive": "additive (Bahdanau)"}
+
+
+def cell_name(cell: str) -> str:
+    """A cell as Keras spells its layer (LSTM, GRU, SimpleRNN), the one spelling every view uses."""
+    known = CELLS.get(cell)
+    return known.keras_class if known is not None else cell
 
 
 def design_text(design: dict) -> str:
@@ -38,7 +45,7 @@ def model_line(info: dict, summary: str) -> str:
     notes = "".join(f'<div class="warn" role="alert">{WARN} {esc(n)}</div>' for n in info["notes"])
     return (
         f'<div class="panel" id="model-line">Answering with <b>{esc(info["description"])}</b>: {esc(summary)}, '
-        f"{esc(info['network']['cell'].upper())} {info['network']['encoder_units']}/"
+        f"{esc(cell_name(info['network']['cell']))} {info['network']['encoder_units']}/"
         f"{info['network']['decoder_units']}, {esc(design_text(info['design']))}{accuracy}{notes}</div>"
     )
 
@@ -70,8 +77,8 @@ def model_html(info: dict) -> str:
         ),
         (
             "Network",
-            f"{esc(n['cell'].upper())}: {plural(n['encoder_layers'], 'encoder layer')} of {n['encoder_units']} units, "
-            f"{decoders}, softmax over {len(t['alphabet'])} characters",
+            f"{esc(cell_name(n['cell']))}: {plural(n['encoder_layers'], 'encoder layer')} of "
+            f"{n['encoder_units']} units, {decoders}, softmax over {len(t['alphabet'])} characters",
         ),
         ("Design", esc(design_text(info["design"]))),
     ]
