@@ -25,6 +25,7 @@ import glob
 import json
 import os
 import shutil
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,12 +147,17 @@ def read_weights(path: Path, task: TaskConfig, net: NetworkConfig) -> dict[str, 
                 raise ModelLoadError(f"{path.name} is refused: {problem}")
             for name, shape in layout.items():
                 item = f.get(name)
-                if not isinstance(item, h5py.Dataset) or item.shape != shape or item.dtype != np.float32:
+                if not isinstance(item, h5py.Dataset) or item.shape != shape:
                     found = f"shape {item.shape}" if isinstance(item, h5py.Dataset) else "nothing"
                     raise ModelLoadError(
                         f"{path.name} does not match the network in network.json and task_config.json "
                         f"({net.cell}, {net.encoder_units}/{net.decoder_units} units, alphabet of {task.num_chars}): "
                         f"expected {name} of shape {shape}, found {found}"
+                    )
+                if item.dtype != np.dtype("<f4"):  # Keras writes little-endian float32; no other type is read
+                    raise ModelLoadError(
+                        f"{path.name} stores {name} as {describe_dtype(item.dtype)}, not the little-endian 32-bit "
+                        "floats Keras writes"
                     )
                 weights[name] = item[()]
     except ModelLoadError:
@@ -254,6 +260,13 @@ def write_keras_files(model: Any, folder: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(keras_archive(inference_copy))) as archive:
         for name in KERAS_FILES:
             (Path(folder) / name).write_bytes(archive.read(name))
+
+
+def describe_dtype(dtype: np.dtype) -> str:
+    """A stored array's type in words: "big-endian 32-bit floats", "64-bit floats", "32-bit integers"…"""
+    kinds = {"f": "floats", "i": "integers", "u": "unsigned integers", "b": "booleans", "c": "complex numbers"}
+    order = {">": "big-endian ", "<": "little-endian ", "=": f"{sys.byteorder}-endian "}.get(dtype.byteorder, "")
+    return f"{order}{8 * dtype.itemsize}-bit {kinds.get(dtype.kind, dtype.kind)}"
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -69,3 +69,19 @@ def test_truncated_weights_are_refused(tmp_path):
     weights.write_bytes(weights.read_bytes()[:5000])
     with pytest.raises(ModelLoadError, match="could not be read"):
         load_model_dir(tmp_path / "m")
+
+
+@pytest.mark.parametrize("dtype,words", [(">f4", "big-endian 32-bit floats"), ("<f8", "little-endian 64-bit floats")])
+def test_weights_of_another_type_are_refused_for_that_reason(tmp_path, dtype, words):
+    """Issue 25: a big-endian weights file was refused as "expected shape (128, 12), found shape (128, 12)"."""
+    import h5py
+
+    shutil.copytree(BUNDLED_DIR, tmp_path / "m")
+    with h5py.File(tmp_path / "m" / "model.weights.h5", "r+") as f:
+        names: list[str] = []
+        f.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        values = f[names[-1]][()]
+        del f[names[-1]]
+        f.create_dataset(names[-1], data=values.astype(dtype))
+    with pytest.raises(ModelLoadError, match=f"stores .* as {words}, not the little-endian 32-bit floats Keras writes"):
+        load_model_dir(tmp_path / "m")
