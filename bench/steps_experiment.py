@@ -86,24 +86,65 @@ def keys(b: Batch) -> np.ndarray:
     return ((b.terms[:, 0] * 100 + b.terms[:, 1]) * 100 + b.terms[:, 2]) * 27 + (b.ops[:, 0] * 3 + b.ops[:, 1]) * 3 + b.groups
 
 
+Token = int | str  # a number, or one of "+-*()"
+
+
+def question_tokens(a: int, op1: int, b: int, op2: int, c: int, group: int) -> list[Token]:
+    if group == 1:
+        return ["(", a, OPS[op1], b, ")", OPS[op2], c]
+    if group == 2:
+        return [a, OPS[op1], "(", b, OPS[op2], c, ")"]
+    return [a, OPS[op1], b, OPS[op2], c]
+
+
+def partial_products(x: int, y: int) -> list[int] | None:
+    """x*y as the products by each digit of the shorter factor (the second on a tie), units first:
+    408*56 -> [2448, 20400]; None when that factor has one digit (the product is one step)."""
+    n, m = (x, y) if len(str(abs(y))) <= len(str(abs(x))) else (y, x)
+    if abs(m) < 10:
+        return None
+    sign = -1 if m < 0 else 1
+    digits = str(abs(m))[::-1]
+    return [sign * n * int(d) * 10**i for i, d in enumerate(digits)]
+
+
+def reduce_once(tokens: list[Token], partial: bool) -> list[Token]:
+    """One step a person writes: inside the bracket first, else the first `*`, else the leftmost + or -.
+    With `partial`, a product of two 2+-digit numbers first becomes the bracketed sum of its partial products."""
+    if "(" in tokens:
+        lo = max(i for i, t in enumerate(tokens) if t == "(")
+        hi = tokens.index(")", lo)
+        inner = reduce_once(tokens[lo + 1 : hi], partial)
+        if len(inner) == 1:  # the bracket is done: drop it
+            return tokens[:lo] + inner + tokens[hi + 1 :]
+        return tokens[: lo + 1] + inner + tokens[hi:]
+    ops = [i for i, t in enumerate(tokens) if t in ("+", "-", "*")]
+    star = [i for i in ops if tokens[i] == "*"]
+    i = star[0] if star else ops[0]
+    x, op, y = tokens[i - 1], tokens[i], tokens[i + 1]
+    assert isinstance(x, int) and isinstance(y, int)
+    parts = partial_products(x, y) if partial and op == "*" else None
+    if parts is None:
+        middle: list[Token] = [apply(x, OPS.index(op), y)]
+    else:
+        middle = [parts[0]]
+        for p in parts[1:]:
+            middle += ["+", p]
+        if len(tokens) > 3:
+            middle = ["(", *middle, ")"]
+    return tokens[: i - 1] + middle + tokens[i + 2 :]
+
+
+def chain(tokens: list[Token], partial: bool) -> list[list[Token]]:
+    """The question, every step, and the answer (a one-number list) last."""
+    out = [tokens]
+    while len(out[-1]) > 1:
+        out.append(reduce_once(out[-1], partial))
+    return out
+
+
 def apply(x: int, op: int, y: int) -> int:
     return x + y if op == 0 else x - y if op == 1 else x * y
-
-
-def first_operation(op1: int, op2: int, group: int) -> int:
-    """Which gap (0 or 1) a person works first: the bracket, else a lone `*` in the second gap, else the first."""
-    if group:
-        return group - 1
-    return 1 if op2 == 2 and op1 != 2 else 0
-
-
-def chain(a: int, op1: int, b: int, op2: int, c: int, group: int) -> tuple[tuple[int, int, int], int]:
-    """((x, op, y), answer): the expression after the first operation, and the final value."""
-    if first_operation(op1, op2, group) == 0:
-        x, op, y = apply(a, op1, b), op2, c
-    else:
-        x, op, y = a, op1, apply(b, op2, c)
-    return (x, op, y), apply(x, op, y)
 
 
 def number_text(v: int, reverse: bool) -> str:
@@ -111,25 +152,18 @@ def number_text(v: int, reverse: bool) -> str:
     return ("-" if v < 0 else "") + (digits[::-1] if reverse else digits)
 
 
-def question_text(a: int, op1: int, b: int, op2: int, c: int, group: int, reverse: bool) -> str:
-    na, nb, nc = (number_text(v, reverse) for v in (a, b, c))
-    if group == 1:
-        return f"({na}{OPS[op1]}{nb}){OPS[op2]}{nc}"
-    if group == 2:
-        return f"{na}{OPS[op1]}({nb}{OPS[op2]}{nc})"
-    return f"{na}{OPS[op1]}{nb}{OPS[op2]}{nc}"
+def expression_text(tokens: list[Token], reverse: bool) -> str:
+    return "".join(number_text(t, reverse) if isinstance(t, int) else t for t in tokens)
 
 
-def step_texts(b: Batch, reverse: bool) -> tuple[list[str], list[str], list[str], np.ndarray]:
-    """(questions, first steps, answers as text, answers as ints), every number written the same way."""
-    questions, steps, answer_texts, values = [], [], [], []
+def chains(b: Batch, reverse: bool, partial: bool) -> tuple[list[list[str]], np.ndarray]:
+    """(each question's chain as texts: question, steps..., answer; answers as ints)."""
+    texts, values = [], []
     for (a, bb, c), (op1, op2), g in zip(b.terms.tolist(), b.ops.tolist(), b.groups.tolist(), strict=True):
-        (x, op, y), value = chain(a, op1, bb, op2, c, g)
-        questions.append(question_text(a, op1, bb, op2, c, g, reverse))
-        steps.append(number_text(x, reverse) + OPS[op] + number_text(y, reverse))
-        answer_texts.append(number_text(value, reverse))
-        values.append(value)
-    return questions, steps, answer_texts, np.array(values, np.int64)
+        steps = chain(question_tokens(a, op1, bb, op2, c, g), partial)
+        texts.append([expression_text(s, reverse) for s in steps])
+        values.append(steps[-1][0])
+    return texts, np.array(values, np.int64)
 
 
 def pattern_names(b: Batch) -> tuple[list[str], list[str]]:
@@ -148,15 +182,24 @@ class Shape:
     num_chars: int = len(ALPHABET)
 
 
-def shape_for(shape: str, brackets: bool) -> Shape:
-    longest_question = 10 if brackets else 8  # (99*99)*99
-    longest_step = 7  # 9801*99, 99*-99 ...
-    longest_answer = 6  # 970299
+def shape_for(shape: str, brackets: bool, reverse: bool, partial: bool) -> Shape:
+    """The longest question and target, found on questions built from extreme operands."""
+    extremes = [0, 1, 9, 10, 11, 19, 50, 89, 90, 91, 98, 99]
+    grid = np.array(np.meshgrid(extremes, extremes, extremes, range(3), range(3), range(3 if brackets else 1))).reshape(6, -1).T
+    b = Batch(grid[:, :3], grid[:, 3:5], grid[:, 5])
+    inputs, targets = training_pairs(b, shape, reverse, partial)
+    return Shape(max(map(len, inputs)), max(map(len, targets)))
+
+
+def training_pairs(b: Batch, shape: str, reverse: bool, partial: bool) -> tuple[list[str], list[str]]:
+    """(inputs, targets) for a batch of questions; the rewrite makes one pair per step of each question."""
+    texts, _ = chains(b, reverse, partial)
     if shape == "oneshot":
-        return Shape(longest_question, longest_answer)
+        return [t[0] for t in texts], [t[-1] for t in texts]
     if shape == "trail":
-        return Shape(longest_question, longest_step + 1 + longest_answer)
-    return Shape(max(longest_question, longest_step), max(longest_step, longest_answer))
+        return [t[0] for t in texts], ["=".join(t[1:]) for t in texts]
+    pairs = [(t[i], t[i + 1]) for t in texts for i in range(len(t) - 1)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def encode(texts: list[str], length: int) -> np.ndarray:
@@ -172,16 +215,6 @@ def encode(texts: list[str], length: int) -> np.ndarray:
 def decode(tokens: np.ndarray) -> list[str]:
     table = np.array(list(ALPHABET))
     return ["".join(row).rstrip(PAD) for row in table[tokens]]
-
-
-def training_pairs(b: Batch, shape: str, reverse: bool) -> tuple[list[str], list[str]]:
-    """(inputs, targets) for one batch of questions; the rewrite makes two pairs a question."""
-    questions, steps, answers, _ = step_texts(b, reverse)
-    if shape == "oneshot":
-        return questions, answers
-    if shape == "trail":
-        return questions, [s + "=" + a for s, a in zip(steps, answers, strict=True)]
-    return questions + steps, steps + answers
 
 
 def one_hot(tokens: np.ndarray) -> np.ndarray:
@@ -227,45 +260,36 @@ def is_number(text: str) -> bool:
     return body.isdigit()
 
 
-def answer_questions(model, b: Batch, shape: str, sizes: Shape, reverse: bool) -> dict:
-    """Greedy answers for every question: {'steps_ok', 'final_ok', 'step1_ok'} boolean arrays, and examples."""
-    questions, steps, answers, _ = step_texts(b, reverse)
-    tokens = encode(questions, sizes.question_length)
-    if shape == "oneshot":
-        written = decode(greedy(model, tokens, sizes.answer_length))
-        final_ok = np.array([w == a for w, a in zip(written, answers, strict=True)])
-        return {"final_ok": final_ok, "steps_ok": final_ok, "step1_ok": final_ok, "written": written}
-    if shape == "trail":
-        written = decode(greedy(model, tokens, sizes.answer_length))
-        final = [w.rsplit("=", 1)[-1] for w in written]
-        first = [w.split("=", 1)[0] if "=" in w else "" for w in written]
-        want = [s + "=" + a for s, a in zip(steps, answers, strict=True)]
-        return {
-            "final_ok": np.array([f == a for f, a in zip(final, answers, strict=True)]),
-            "steps_ok": np.array([w == t for w, t in zip(written, want, strict=True)]),
-            "step1_ok": np.array([f == s for f, s in zip(first, steps, strict=True)]),
-            "written": written,
-        }
-    # rewrite: feed the network's own output back until it writes a plain number (at most 4 passes)
-    trails = [[] for _ in questions]
-    state = list(questions)
-    active = np.arange(len(questions))
-    for _ in range(4):
-        if not len(active):
-            break
-        outs = decode(greedy(model, encode([state[i] for i in active], sizes.question_length), sizes.answer_length))
-        still = []
-        for i, o in zip(active.tolist(), outs, strict=True):
-            trails[i].append(o)
-            state[i] = o
-            if not is_number(o) and len(o) <= sizes.question_length:
-                still.append(i)
-        active = np.array(still, np.int64)
+def answer_questions(model, b: Batch, shape: str, sizes: Shape, reverse: bool, partial: bool) -> dict:
+    """Greedy answers: {'final_ok', 'step1_ok', 'steps_ok'} boolean arrays and what was written.
+
+    final_ok: the last thing written is the answer; step1_ok: the first step is right; steps_ok: every step
+    and the answer are right (nothing missing, nothing extra)."""
+    texts, _ = chains(b, reverse, partial)
+    tokens = encode([t[0] for t in texts], sizes.question_length)
+    if shape in ("oneshot", "trail"):
+        outputs = decode(greedy(model, tokens, sizes.answer_length))
+        written = [[o] if shape == "oneshot" else o.split("=") for o in outputs]
+    else:  # rewrite: feed the network's own output back until it writes a plain number (at most 8 passes)
+        written = [[] for _ in texts]
+        state = [t[0] for t in texts]
+        active = np.arange(len(texts))
+        for _ in range(8):
+            if not len(active):
+                break
+            outs = decode(greedy(model, encode([state[i] for i in active], sizes.question_length), sizes.answer_length))
+            still = []
+            for i, o in zip(active.tolist(), outs, strict=True):
+                written[i].append(o)
+                state[i] = o
+                if not is_number(o) and len(o) <= sizes.question_length:
+                    still.append(i)
+            active = np.array(still, np.int64)
     return {
-        "final_ok": np.array([t[-1] == a for t, a in zip(trails, answers, strict=True)]),
-        "steps_ok": np.array([t == [s, a] for t, s, a in zip(trails, steps, answers, strict=True)]),
-        "step1_ok": np.array([t[0] == s for t, s in zip(trails, steps, strict=True)]),
-        "written": [" > ".join(t) for t in trails],
+        "final_ok": np.array([w[-1] == t[-1] for w, t in zip(written, texts, strict=True)]),
+        "step1_ok": np.array([w[0] == t[1] for w, t in zip(written, texts, strict=True)]),
+        "steps_ok": np.array([w == t[1:] for w, t in zip(written, texts, strict=True)]),
+        "written": ["=".join(w) for w in written],
     }
 
 
@@ -305,7 +329,10 @@ def train(args: argparse.Namespace, model, sizes: Shape, heldout_keys: np.ndarra
         per_batch = args.batch // 2 if args.shape == "rewrite" else args.batch  # the rewrite: 2 pairs each
         chunk = draw(per_batch * 20, args.task == "brackets3", rng, weights)
         chunk = chunk.take(np.flatnonzero(~np.isin(keys(chunk), heldout_keys)))
-        inputs, targets = training_pairs(chunk, args.shape, args.reverse_numbers)
+        inputs, targets = training_pairs(chunk, args.shape, args.reverse_numbers, args.partial)
+        fits = [len(i) <= sizes.question_length and len(t) <= sizes.answer_length for i, t in zip(inputs, targets)]
+        inputs = [i for i, f in zip(inputs, fits) if f]
+        targets = [t for t, f in zip(targets, fits) if f]
         x_all = encode(inputs, sizes.question_length)
         y_all = encode(targets, sizes.answer_length)
         order = rng.permutation(len(x_all))
@@ -321,7 +348,7 @@ def train(args: argparse.Namespace, model, sizes: Shape, heldout_keys: np.ndarra
         trained_seconds += time.perf_counter() - tick
         if trained_seconds >= next_probe or trained_seconds >= budget:
             next_probe += args.probe_every
-            got = answer_questions(model, probe, args.shape, sizes, args.reverse_numbers)
+            got = answer_questions(model, probe, args.shape, sizes, args.reverse_numbers, args.partial)
             row = {
                 "minutes": round(trained_seconds / 60, 2),
                 "questions": questions_seen,
@@ -364,7 +391,8 @@ def report(args: argparse.Namespace, command: str, trained: dict, held: Batch, g
     ops, brackets = pattern_names(held)
     head = (
         f"### {args.name}: {args.shape}, {args.task}, LSTM {args.units}, "
-        f"numbers {'units first' if args.reverse_numbers else 'as written'}\n\n"
+        f"numbers {'units first' if args.reverse_numbers else 'as written'}"
+        f"{', partial products' if args.partial else ''}\n\n"
         f"`{command}`\n\n"
         f"- trained {trained['seconds'] / 60:.1f} min on one core: {trained['questions']:,} questions "
         f"({trained['pairs']:,} training sequences), batch {args.batch}, peak rate {args.lr}, "
@@ -381,9 +409,10 @@ def report(args: argparse.Namespace, command: str, trained: dict, held: Batch, g
         worst = sorted(breakdown(both, got), key=lambda r: r[2])[:6]
         parts += ["\n\n", table("worst 6 of 27 (operators in brackets)", worst)]
     wrong = np.flatnonzero(~got["steps_ok"])[:8]
-    qs, steps, answers, _ = step_texts(held, args.reverse_numbers)
+    texts, _ = chains(held.take(wrong), args.reverse_numbers, args.partial)
     if len(wrong):
-        parts.append("\n\nsome wrong: " + "; ".join(f"`{qs[i]}` wrote `{got['written'][i]}` (right: `{steps[i]}`, `{answers[i]}`)" for i in wrong))
+        parts.append("\n\nsome wrong: " + "; ".join(
+            f"`{t[0]}` wrote `{got['written'][i]}` (right: `{'='.join(t[1:])}`)" for i, t in zip(wrong, texts)))
     curve = " ".join(f"{h['minutes']}min:{100 * h['final']:.1f}%" for h in trained["history"])
     parts.append(f"\n\nprobe (1,000 held-out) by training minutes, final answer: {curve}\n\n")
     return "".join(parts)
@@ -395,11 +424,15 @@ def self_check() -> None:
 
     rng = np.random.default_rng(0)
     b = draw(20_000, True, rng)
-    _, _, _, values = step_texts(b, False)
     want = bracketed_values(b.terms, b.ops.astype(np.int8), np.full(len(b), 3), b.groups.astype(np.int16))
-    assert (values == want).all(), "the steps disagree with model.brackets"
-    q, s, a, _ = step_texts(Batch(np.array([[12, 34, 56]]), np.array([[2, 1]]), np.array([0])), True)
-    assert (q[0], s[0], a[0]) == ("21*43-65", "804-65", "253"), (q, s, a)
+    for partial in (False, True):
+        texts, values = chains(b, False, partial)
+        assert (values == want).all(), "the steps disagree with model.brackets"
+        for t in texts[:2000]:  # every written step is an expression equal to the question
+            assert all(eval(step.replace("--", "+")) == int(t[-1]) for step in t), t
+    example = Batch(np.array([[12, 34, 56]]), np.array([[2, 1]]), np.array([0]))
+    assert chains(example, True, False)[0][0] == ["21*43-65", "804-65", "253"]
+    assert chains(example, False, True)[0][0] == ["12*34-56", "(48+360)-56", "408-56", "352"]
 
 
 def main() -> None:
@@ -410,6 +443,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=12.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--reverse-numbers", action="store_true", help="write every number units first")
+    p.add_argument("--partial", action="store_true", help="write products of two 2+-digit numbers as partial products")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--floor", type=float, default=0.01, help="final rate as a fraction of the peak")
@@ -432,10 +466,10 @@ def main() -> None:
     held = draw(args.eval_size, brackets, np.random.default_rng(10_000 + args.seed))
     held_keys = np.unique(keys(held))
     probe = held.take(np.arange(min(1000, len(held))))
-    sizes = shape_for(args.shape, brackets)
+    sizes = shape_for(args.shape, brackets, args.reverse_numbers, args.partial)
     model = build(sizes, args.units)
     print(f"{args.name}: {model.count_params():,} parameters, reads {sizes.question_length}, writes "
-          f"{sizes.answer_length}; e.g. {training_pairs(held.take(np.arange(3)), args.shape, args.reverse_numbers)}",
+          f"{sizes.answer_length}; e.g. {training_pairs(held.take(np.arange(3)), args.shape, args.reverse_numbers, args.partial)}",
           flush=True)
     trained = train(args, model, sizes, held_keys, probe)
     tick = time.perf_counter()
