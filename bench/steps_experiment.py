@@ -451,6 +451,7 @@ def main() -> None:
     p.add_argument("--eval-size", type=int, default=20_000)
     p.add_argument("--probe-every", type=float, default=120.0, help="seconds of training between probes")
     p.add_argument("--xla", action="store_true")
+    p.add_argument("--load", default=None, help="evaluate these saved weights instead of training")
     p.add_argument("--name", default=None)
     p.add_argument("--out", default=str(ROOT / "bench/results/steps_experiment.md"))
     args = p.parse_args()
@@ -471,9 +472,14 @@ def main() -> None:
     print(f"{args.name}: {model.count_params():,} parameters, reads {sizes.question_length}, writes "
           f"{sizes.answer_length}; e.g. {training_pairs(held.take(np.arange(3)), args.shape, args.reverse_numbers, args.partial)}",
           flush=True)
-    trained = train(args, model, sizes, held_keys, probe)
+    if args.load:  # evaluate a saved model again (e.g. on more questions); its training figures are unknown
+        model.load_weights(args.load)
+        trained = {"seconds": 0.0, "questions": 0, "pairs": 0, "history": []}
+    else:
+        trained = train(args, model, sizes, held_keys, probe)
+        model.save_weights(ROOT / f"logs/{args.name}.weights.h5")
     tick = time.perf_counter()
-    got = answer_questions(model, held, args.shape, sizes, args.reverse_numbers)
+    got = answer_questions(model, held, args.shape, sizes, args.reverse_numbers, args.partial)
     text = report(args, command, trained, held, got, time.perf_counter() - tick)
     print(text, flush=True)
     out = Path(args.out)
@@ -483,7 +489,6 @@ def main() -> None:
                        "`bench/steps_experiment.py`, its command, and its held-out figures.\n\n")
     with out.open("a") as f:
         f.write(text)
-    model.save(ROOT / f"logs/{args.name}.keras")
 
 
 if __name__ == "__main__":
