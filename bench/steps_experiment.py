@@ -83,7 +83,11 @@ def draw(n: int, brackets: bool, rng: np.random.Generator, weights: dict[str, fl
 
 def keys(b: Batch) -> np.ndarray:
     """One int per distinct question."""
-    return ((b.terms[:, 0] * 100 + b.terms[:, 1]) * 100 + b.terms[:, 2]) * 27 + (b.ops[:, 0] * 3 + b.ops[:, 1]) * 3 + b.groups
+    return (
+        ((b.terms[:, 0] * 100 + b.terms[:, 1]) * 100 + b.terms[:, 2]) * 27
+        + (b.ops[:, 0] * 3 + b.ops[:, 1]) * 3
+        + b.groups
+    )
 
 
 Token = int | str  # a number, or one of "+-*()"
@@ -125,7 +129,7 @@ def reduce_once(tokens: list[Token], partial: bool) -> list[Token]:
     assert isinstance(x, int) and isinstance(y, int)
     parts = partial_products(x, y) if partial and op == "*" else None
     if parts is None:
-        middle: list[Token] = [apply(x, OPS.index(op), y)]
+        middle: list[Token] = [apply(x, OPS.index(str(op)), y)]
     else:
         middle = [parts[0]]
         for p in parts[1:]:
@@ -185,7 +189,11 @@ class Shape:
 def shape_for(shape: str, brackets: bool, reverse: bool, partial: bool) -> Shape:
     """The longest question and target, found on questions built from extreme operands."""
     extremes = [0, 1, 9, 10, 11, 19, 50, 89, 90, 91, 98, 99]
-    grid = np.array(np.meshgrid(extremes, extremes, extremes, range(3), range(3), range(3 if brackets else 1))).reshape(6, -1).T
+    grid = (
+        np.array(np.meshgrid(extremes, extremes, extremes, range(3), range(3), range(3 if brackets else 1)))
+        .reshape(6, -1)
+        .T
+    )
     b = Batch(grid[:, :3], grid[:, 3:5], grid[:, 5])
     inputs, targets = training_pairs(b, shape, reverse, partial)
     return Shape(max(map(len, inputs)), max(map(len, targets)))
@@ -330,9 +338,12 @@ def train(args: argparse.Namespace, model, sizes: Shape, heldout_keys: np.ndarra
         chunk = draw(per_batch * 20, args.task == "brackets3", rng, weights)
         chunk = chunk.take(np.flatnonzero(~np.isin(keys(chunk), heldout_keys)))
         inputs, targets = training_pairs(chunk, args.shape, args.reverse_numbers, args.partial)
-        fits = [len(i) <= sizes.question_length and len(t) <= sizes.answer_length for i, t in zip(inputs, targets)]
-        inputs = [i for i, f in zip(inputs, fits) if f]
-        targets = [t for t, f in zip(targets, fits) if f]
+        fits = [
+            len(i) <= sizes.question_length and len(t) <= sizes.answer_length
+            for i, t in zip(inputs, targets, strict=True)
+        ]
+        inputs = [i for i, f in zip(inputs, fits, strict=True) if f]
+        targets = [t for t, f in zip(targets, fits, strict=True) if f]
         x_all = encode(inputs, sizes.question_length)
         y_all = encode(targets, sizes.answer_length)
         order = rng.permutation(len(x_all))
@@ -377,7 +388,9 @@ def breakdown(labels: list[str], got: dict) -> list[tuple[str, int, float, float
     rows = []
     for label in sorted(set(labels)):
         m = labels_arr == label
-        rows.append((label, int(m.sum()), got["final_ok"][m].mean(), got["step1_ok"][m].mean(), got["steps_ok"][m].mean()))
+        rows.append(
+            (label, int(m.sum()), got["final_ok"][m].mean(), got["step1_ok"][m].mean(), got["steps_ok"][m].mean())
+        )
     return rows
 
 
@@ -411,8 +424,13 @@ def report(args: argparse.Namespace, command: str, trained: dict, held: Batch, g
     wrong = np.flatnonzero(~got["steps_ok"])[:8]
     texts, _ = chains(held.take(wrong), args.reverse_numbers, args.partial)
     if len(wrong):
-        parts.append("\n\nsome wrong: " + "; ".join(
-            f"`{t[0]}` wrote `{got['written'][i]}` (right: `{'='.join(t[1:])}`)" for i, t in zip(wrong, texts)))
+        parts.append(
+            "\n\nsome wrong: "
+            + "; ".join(
+                f"`{t[0]}` wrote `{got['written'][i]}` (right: `{'='.join(t[1:])}`)"
+                for i, t in zip(wrong, texts, strict=True)
+            )
+        )
     curve = " ".join(f"{h['minutes']}min:{100 * h['final']:.1f}%" for h in trained["history"])
     parts.append(f"\n\nprobe (1,000 held-out) by training minutes, final answer: {curve}\n\n")
     return "".join(parts)
@@ -469,9 +487,12 @@ def main() -> None:
     probe = held.take(np.arange(min(1000, len(held))))
     sizes = shape_for(args.shape, brackets, args.reverse_numbers, args.partial)
     model = build(sizes, args.units)
-    print(f"{args.name}: {model.count_params():,} parameters, reads {sizes.question_length}, writes "
-          f"{sizes.answer_length}; e.g. {training_pairs(held.take(np.arange(3)), args.shape, args.reverse_numbers, args.partial)}",
-          flush=True)
+    print(
+        f"{args.name}: {model.count_params():,} parameters, reads {sizes.question_length}, writes "
+        f"{sizes.answer_length}; e.g. "
+        f"{training_pairs(held.take(np.arange(3)), args.shape, args.reverse_numbers, args.partial)}",
+        flush=True,
+    )
     if args.load:  # evaluate a saved model again (e.g. on more questions); its training figures are unknown
         model.load_weights(args.load)
         trained = {"seconds": 0.0, "questions": 0, "pairs": 0, "history": []}
@@ -485,8 +506,10 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not out.exists():
-        out.write_text("# Written steps for mixed3 and brackets3 (issue #27)\n\nEach section: one run of "
-                       "`bench/steps_experiment.py`, its command, and its held-out figures.\n\n")
+        out.write_text(
+            "# Written steps for mixed3 and brackets3 (issue #27)\n\nEach section: one run of "
+            "`bench/steps_experiment.py`, its command, and its held-out figures.\n\n"
+        )
     with out.open("a") as f:
         f.write(text)
 
