@@ -1,0 +1,518 @@
+"""Experiment for issue #27 ("Show its work"): does writing the steps lift mixed3 and brackets3?
+
+Three shapes of target, one network family (the project's attention decoder, model/network.py, trained
+with teacher forcing and answered greedily, every character written by the network):
+
+  oneshot  `12*34-56` -> `352`                       (today's design, for a side by side)
+  trail    `12*34-56` -> `408-56=352`                one answer: the expression after one operation, then
+                                                     `=` and the final answer
+  rewrite  `12*34-56` -> `408-56`, `408-56` -> `352` one operation per pass; the network's own output is fed
+                                                     back until it writes a plain number
+
+One operation per step, in the order a person works: the bracket first, then a `*`, then left to right.
+A question of three terms has two operations, so the trail is always `E1=answer` and the rewrite always two
+passes; `+`/`-`-only questions get the left-to-right trail (`12+34-56` -> `46-56=-10`).
+
+With --reverse-numbers every number (in the question, the steps and the answer) is written units first,
+its sign in front: `12*34-56` reads `21*43-65` and the trail is `804-65=253`; -47 is `-74`.
+
+Questions are drawn on the fly: operands uniform over 0..99, every operator pattern (and bracket pattern)
+equally likely; the held-out questions are never trained on. Training runs for a budget of minutes on a
+learning rate that warms up and then decays (cosine) over that budget. Evaluation decodes greedily and
+scores the final answer and every written step, by operator pattern and bracket pattern; the results are
+printed and appended, with the command line, to bench/results/steps_experiment.md.
+
+    taskset -c 1 python bench/steps_experiment.py --shape trail --task mixed3 --minutes 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAD = " "
+ALPHABET = PAD + "+-*0123456789()="
+CHAR_ID = {c: i for i, c in enumerate(ALPHABET)}
+OPS = "+-*"
+BRACKETS = ("a.b.c", "(a.b).c", "a.(b.c)")  # bracket patterns of 3 terms, as model/brackets.py orders them
+SHAPES = ("oneshot", "trail", "rewrite")
+
+
+# Questions and their steps (pure functions) -------------------------------------------------------
+@dataclass(frozen=True)
+class Batch:
+    """N questions of three terms: terms (N, 3) ints 0..99, ops (N, 2) codes into "+-*", groups (N,) bracket
+    pattern (0 none, 1 (a.b).c, 2 a.(b.c))."""
+
+    terms: np.ndarray
+    ops: np.ndarray
+    groups: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def take(self, rows: np.ndarray) -> Batch:
+        return Batch(self.terms[rows], self.ops[rows], self.groups[rows])
+
+
+def draw(n: int, brackets: bool, rng: np.random.Generator, weights: dict[str, float] | None = None) -> Batch:
+    """n questions, operands uniform; operator patterns uniform unless `weights` ({"**": 3.0}) favours some."""
+    terms = rng.integers(0, 100, size=(n, 3))
+    if weights:
+        combos = [(i, j) for i in range(3) for j in range(3)]
+        p = np.array([weights.get(OPS[i] + OPS[j], 1.0) for i, j in combos])
+        picks = rng.choice(len(combos), size=n, p=p / p.sum())
+        ops = np.array(combos)[picks]
+    else:
+        ops = rng.integers(0, 3, size=(n, 2))
+    groups = rng.integers(0, 3, size=n) if brackets else np.zeros(n, np.int64)
+    return Batch(terms, ops, groups)
+
+
+def keys(b: Batch) -> np.ndarray:
+    """One int per distinct question."""
+    return (
+        ((b.terms[:, 0] * 100 + b.terms[:, 1]) * 100 + b.terms[:, 2]) * 27
+        + (b.ops[:, 0] * 3 + b.ops[:, 1]) * 3
+        + b.groups
+    )
+
+
+Token = int | str  # a number, or one of "+-*()"
+
+
+def question_tokens(a: int, op1: int, b: int, op2: int, c: int, group: int) -> list[Token]:
+    if group == 1:
+        return ["(", a, OPS[op1], b, ")", OPS[op2], c]
+    if group == 2:
+        return [a, OPS[op1], "(", b, OPS[op2], c, ")"]
+    return [a, OPS[op1], b, OPS[op2], c]
+
+
+def partial_products(x: int, y: int) -> list[int] | None:
+    """x*y as the products by each digit of the shorter factor (the second on a tie), units first:
+    408*56 -> [2448, 20400]; None when that factor has one digit (the product is one step)."""
+    n, m = (x, y) if len(str(abs(y))) <= len(str(abs(x))) else (y, x)
+    if abs(m) < 10:
+        return None
+    sign = -1 if m < 0 else 1
+    digits = str(abs(m))[::-1]
+    return [sign * n * int(d) * 10**i for i, d in enumerate(digits)]
+
+
+def reduce_once(tokens: list[Token], partial: bool) -> list[Token]:
+    """One step a person writes: inside the bracket first, else the first `*`, else the leftmost + or -.
+    With `partial`, a product of two 2+-digit numbers first becomes the bracketed sum of its partial products."""
+    if "(" in tokens:
+        lo = max(i for i, t in enumerate(tokens) if t == "(")
+        hi = tokens.index(")", lo)
+        inner = reduce_once(tokens[lo + 1 : hi], partial)
+        if len(inner) == 1:  # the bracket is done: drop it
+            return tokens[:lo] + inner + tokens[hi + 1 :]
+        return tokens[: lo + 1] + inner + tokens[hi:]
+    ops = [i for i, t in enumerate(tokens) if t in ("+", "-", "*")]
+    star = [i for i in ops if tokens[i] == "*"]
+    i = star[0] if star else ops[0]
+    x, op, y = tokens[i - 1], tokens[i], tokens[i + 1]
+    assert isinstance(x, int) and isinstance(y, int)
+    parts = partial_products(x, y) if partial and op == "*" else None
+    if parts is None:
+        middle: list[Token] = [apply(x, OPS.index(str(op)), y)]
+    else:
+        middle = [parts[0]]
+        for p in parts[1:]:
+            middle += ["+", p]
+        if len(tokens) > 3:
+            middle = ["(", *middle, ")"]
+    return tokens[: i - 1] + middle + tokens[i + 2 :]
+
+
+def chain(tokens: list[Token], partial: bool) -> list[list[Token]]:
+    """The question, every step, and the answer (a one-number list) last."""
+    out = [tokens]
+    while len(out[-1]) > 1:
+        out.append(reduce_once(out[-1], partial))
+    return out
+
+
+def apply(x: int, op: int, y: int) -> int:
+    return x + y if op == 0 else x - y if op == 1 else x * y
+
+
+def number_text(v: int, reverse: bool) -> str:
+    digits = str(abs(v))
+    return ("-" if v < 0 else "") + (digits[::-1] if reverse else digits)
+
+
+def expression_text(tokens: list[Token], reverse: bool) -> str:
+    return "".join(number_text(t, reverse) if isinstance(t, int) else t for t in tokens)
+
+
+def chains(b: Batch, reverse: bool, partial: bool) -> tuple[list[list[str]], np.ndarray]:
+    """(each question's chain as texts: question, steps..., answer; answers as ints)."""
+    texts, values = [], []
+    for (a, bb, c), (op1, op2), g in zip(b.terms.tolist(), b.ops.tolist(), b.groups.tolist(), strict=True):
+        steps = chain(question_tokens(a, op1, bb, op2, c, g), partial)
+        texts.append([expression_text(s, reverse) for s in steps])
+        values.append(steps[-1][0])
+    return texts, np.array(values, np.int64)
+
+
+def pattern_names(b: Batch) -> tuple[list[str], list[str]]:
+    """('a*b-c' style operator patterns, 'a.(b.c)' style bracket patterns) of each question."""
+    ops = [f"a{OPS[i]}b{OPS[j]}c" for i, j in b.ops.tolist()]
+    return ops, [BRACKETS[g] for g in b.groups.tolist()]
+
+
+# Encoding -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shape:
+    """What the network reads and writes: sizes in characters (duck-types TaskConfig for build_model)."""
+
+    question_length: int
+    answer_length: int
+    num_chars: int = len(ALPHABET)
+
+
+def shape_for(shape: str, brackets: bool, reverse: bool, partial: bool) -> Shape:
+    """The longest question and target, found on questions built from extreme operands."""
+    extremes = [0, 1, 9, 10, 11, 19, 50, 89, 90, 91, 98, 99]
+    grid = (
+        np.array(np.meshgrid(extremes, extremes, extremes, range(3), range(3), range(3 if brackets else 1)))
+        .reshape(6, -1)
+        .T
+    )
+    b = Batch(grid[:, :3], grid[:, 3:5], grid[:, 5])
+    inputs, targets = training_pairs(b, shape, reverse, partial)
+    return Shape(max(map(len, inputs)), max(map(len, targets)))
+
+
+def training_pairs(b: Batch, shape: str, reverse: bool, partial: bool) -> tuple[list[str], list[str]]:
+    """(inputs, targets) for a batch of questions; the rewrite makes one pair per step of each question."""
+    texts, _ = chains(b, reverse, partial)
+    if shape == "oneshot":
+        return [t[0] for t in texts], [t[-1] for t in texts]
+    if shape == "trail":
+        return [t[0] for t in texts], ["=".join(t[1:]) for t in texts]
+    pairs = [(t[i], t[i + 1]) for t in texts for i in range(len(t) - 1)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def encode(texts: list[str], length: int) -> np.ndarray:
+    """Strings -> (N, length) alphabet indices, padded on the right."""
+    out = np.zeros((len(texts), length), np.int32)
+    for i, t in enumerate(texts):
+        if len(t) > length:
+            raise ValueError(f"{t!r} is longer than {length}")
+        out[i, : len(t)] = [CHAR_ID[ch] for ch in t]
+    return out
+
+
+def decode(tokens: np.ndarray) -> list[str]:
+    table = np.array(list(ALPHABET))
+    return ["".join(row).rstrip(PAD) for row in table[tokens]]
+
+
+def one_hot(tokens: np.ndarray) -> np.ndarray:
+    return np.eye(len(ALPHABET), dtype=np.float32)[tokens]
+
+
+def shifted(tokens: np.ndarray) -> np.ndarray:
+    """Teacher forcing input: the character before each position, all-zero at the first."""
+    out = np.zeros((*tokens.shape, len(ALPHABET)), np.float32)
+    out[:, 1:] = one_hot(tokens[:, :-1])
+    return out
+
+
+# Network ------------------------------------------------------------------------------------------
+def build(shape: Shape, units: int):
+    from model.config import NetworkConfig
+    from model.network import build_model
+
+    net = NetworkConfig(encoder_units=units, decoder_units=units, decoder="attention")
+    return build_model(shape, net)  # type: ignore[arg-type]  # Shape has the sizes build_model reads
+
+
+def greedy(model, questions: np.ndarray, length: int, batch: int = 4096) -> np.ndarray:
+    """(N, Q) question tokens -> (N, length) tokens written greedily, each fed back as the next input."""
+    import tensorflow as tf
+
+    call = tf.function(lambda x, p: model([x, p], training=False), reduce_retracing=True)
+    out = np.zeros((len(questions), length), np.int32)
+    for start in range(0, len(questions), batch):
+        x = one_hot(questions[start : start + batch])
+        prev = np.zeros((len(x), length, len(ALPHABET)), np.float32)
+        for t in range(length):
+            probs = call(x, prev).numpy()
+            chosen = probs[:, t].argmax(-1)
+            out[start : start + len(x), t] = chosen
+            if t + 1 < length:
+                prev[np.arange(len(x)), t + 1, chosen] = 1.0
+    return out
+
+
+def is_number(text: str) -> bool:
+    body = text[1:] if text.startswith("-") else text
+    return body.isdigit()
+
+
+def answer_questions(model, b: Batch, shape: str, sizes: Shape, reverse: bool, partial: bool) -> dict:
+    """Greedy answers: {'final_ok', 'step1_ok', 'steps_ok'} boolean arrays and what was written.
+
+    final_ok: the last thing written is the answer; step1_ok: the first step is right; steps_ok: every step
+    and the answer are right (nothing missing, nothing extra)."""
+    texts, _ = chains(b, reverse, partial)
+    tokens = encode([t[0] for t in texts], sizes.question_length)
+    if shape in ("oneshot", "trail"):
+        outputs = decode(greedy(model, tokens, sizes.answer_length))
+        written = [[o] if shape == "oneshot" else o.split("=") for o in outputs]
+    else:  # rewrite: feed the network's own output back until it writes a plain number (at most 8 passes)
+        written = [[] for _ in texts]
+        state = [t[0] for t in texts]
+        active = np.arange(len(texts))
+        for _ in range(8):
+            if not len(active):
+                break
+            outs = decode(greedy(model, encode([state[i] for i in active], sizes.question_length), sizes.answer_length))
+            still = []
+            for i, o in zip(active.tolist(), outs, strict=True):
+                written[i].append(o)
+                state[i] = o
+                if not is_number(o) and len(o) <= sizes.question_length:
+                    still.append(i)
+            active = np.array(still, np.int64)
+    return {
+        "final_ok": np.array([w[-1] == t[-1] for w, t in zip(written, texts, strict=True)]),
+        "step1_ok": np.array([w[0] == t[1] for w, t in zip(written, texts, strict=True)]),
+        "steps_ok": np.array([w == t[1:] for w, t in zip(written, texts, strict=True)]),
+        "written": ["=".join(w) for w in written],
+    }
+
+
+# Training -----------------------------------------------------------------------------------------
+def learning_rate(fraction: float, peak: float, floor: float, warmup: float = 0.03) -> float:
+    """Warm up linearly over the first `warmup` of the budget, then cosine-decay to floor * peak."""
+    if fraction < warmup:
+        return peak * max(fraction / warmup, 0.02)
+    progress = min((fraction - warmup) / (1 - warmup), 1.0)
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train(args: argparse.Namespace, model, sizes: Shape, heldout_keys: np.ndarray, probe: Batch) -> dict:
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(args.seed)
+    optimizer = keras.optimizers.Adam(args.lr, clipnorm=1.0)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+    @tf.function(jit_compile=args.xla)
+    def step(x, prev, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model([x, prev], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    budget = args.minutes * 60
+    trained_seconds, questions_seen, pairs_seen, steps_done = 0.0, 0, 0, 0
+    next_probe = args.probe_every
+    weights = parse_weights(args.weights)
+    loss_avg = None
+    history = []
+    while trained_seconds < budget:
+        tick = time.perf_counter()
+        per_batch = args.batch // 2 if args.shape == "rewrite" else args.batch  # the rewrite: 2 pairs each
+        chunk = draw(per_batch * 20, args.task == "brackets3", rng, weights)
+        chunk = chunk.take(np.flatnonzero(~np.isin(keys(chunk), heldout_keys)))
+        inputs, targets = training_pairs(chunk, args.shape, args.reverse_numbers, args.partial)
+        fits = [
+            len(i) <= sizes.question_length and len(t) <= sizes.answer_length
+            for i, t in zip(inputs, targets, strict=True)
+        ]
+        inputs = [i for i, f in zip(inputs, fits, strict=True) if f]
+        targets = [t for t, f in zip(targets, fits, strict=True) if f]
+        x_all = encode(inputs, sizes.question_length)
+        y_all = encode(targets, sizes.answer_length)
+        order = rng.permutation(len(x_all))
+        for start in range(0, len(order) - args.batch + 1, args.batch):
+            rows = order[start : start + args.batch]
+            now = trained_seconds + time.perf_counter() - tick
+            optimizer.learning_rate.assign(learning_rate(now / budget, args.lr, args.floor))
+            loss = float(step(one_hot(x_all[rows]), shifted(y_all[rows]), y_all[rows]))
+            loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
+            pairs_seen += len(rows)
+            steps_done += 1
+        questions_seen += len(chunk)
+        trained_seconds += time.perf_counter() - tick
+        if trained_seconds >= next_probe or trained_seconds >= budget:
+            next_probe += args.probe_every
+            got = answer_questions(model, probe, args.shape, sizes, args.reverse_numbers, args.partial)
+            row = {
+                "minutes": round(trained_seconds / 60, 2),
+                "questions": questions_seen,
+                "pairs": pairs_seen,
+                "loss": round(loss_avg or 0.0, 5),
+                "lr": float(optimizer.learning_rate.numpy()),
+                "final": float(got["final_ok"].mean()),
+                "steps": float(got["steps_ok"].mean()),
+            }
+            history.append(row)
+            print(json.dumps(row), flush=True)
+    return {"seconds": trained_seconds, "questions": questions_seen, "pairs": pairs_seen, "history": history}
+
+
+def parse_weights(text: str | None) -> dict[str, float] | None:
+    """'**=3,+*=2' -> {'**': 3.0, '+*': 2.0}: relative draw weights of operator pairs (default 1 each)."""
+    if not text:
+        return None
+    return {k: float(v) for k, v in (part.split("=") for part in text.split(","))}
+
+
+# Report -------------------------------------------------------------------------------------------
+def breakdown(labels: list[str], got: dict) -> list[tuple[str, int, float, float, float]]:
+    """(label, count, final answer exact, first step exact, every step exact) per label, sorted by label."""
+    labels_arr = np.array(labels)
+    rows = []
+    for label in sorted(set(labels)):
+        m = labels_arr == label
+        rows.append(
+            (label, int(m.sum()), got["final_ok"][m].mean(), got["step1_ok"][m].mean(), got["steps_ok"][m].mean())
+        )
+    return rows
+
+
+def table(title: str, rows: list[tuple[str, int, float, float, float]]) -> str:
+    lines = [f"| {title} | questions | final answer | first step | every step |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| `{r[0]}` | {r[1]:,} | {100 * r[2]:.2f}% | {100 * r[3]:.2f}% | {100 * r[4]:.2f}% |" for r in rows]
+    return "\n".join(lines)
+
+
+def report(args: argparse.Namespace, command: str, trained: dict, held: Batch, got: dict, seconds_eval: float) -> str:
+    ops, brackets = pattern_names(held)
+    head = (
+        f"### {args.name}: {args.shape}, {args.task}, LSTM {args.units}, "
+        f"numbers {'units first' if args.reverse_numbers else 'as written'}"
+        f"{', partial products' if args.partial else ''}\n\n"
+        f"`{command}`\n\n"
+        f"- trained {trained['seconds'] / 60:.1f} min on one core: {trained['questions']:,} questions "
+        f"({trained['pairs']:,} training sequences), batch {args.batch}, peak rate {args.lr}, "
+        f"weights {args.weights or 'uniform'}\n"
+        f"- held out {len(held):,} uniform questions (never trained on), greedy decoding, {seconds_eval:.0f} s\n"
+        f"- **final answer exact {100 * got['final_ok'].mean():.2f}%**, first step exact "
+        f"{100 * got['step1_ok'].mean():.2f}%, every written step exact {100 * got['steps_ok'].mean():.2f}%; "
+        f"final right but a step wrong: {int((got['final_ok'] & ~got['steps_ok']).sum())}\n\n"
+    )
+    parts = [head, table("operator pattern", breakdown(ops, got))]
+    if args.task == "brackets3":
+        parts += ["\n\n", table("bracket pattern", breakdown(brackets, got))]
+        both = [f"{b.replace('.', o[1]).replace('.', o[3])}" for o, b in zip(ops, brackets, strict=True)]
+        worst = sorted(breakdown(both, got), key=lambda r: r[2])[:6]
+        parts += ["\n\n", table("worst 6 of 27 (operators in brackets)", worst)]
+    wrong = np.flatnonzero(~got["steps_ok"])[:8]
+    texts, _ = chains(held.take(wrong), args.reverse_numbers, args.partial)
+    if len(wrong):
+        parts.append(
+            "\n\nsome wrong: "
+            + "; ".join(
+                f"`{t[0]}` wrote `{got['written'][i]}` (right: `{'='.join(t[1:])}`)"
+                for i, t in zip(wrong, texts, strict=True)
+            )
+        )
+    curve = " ".join(f"{h['minutes']}min:{100 * h['final']:.1f}%" for h in trained["history"])
+    parts.append(f"\n\nprobe (1,000 held-out) by training minutes, final answer: {curve}\n\n")
+    return "".join(parts)
+
+
+def self_check() -> None:
+    """The steps' arithmetic agrees with the project's own answers (model.brackets) on random questions."""
+    from model.brackets import bracketed_values
+
+    rng = np.random.default_rng(0)
+    b = draw(20_000, True, rng)
+    want = bracketed_values(b.terms, b.ops.astype(np.int8), np.full(len(b), 3), b.groups.astype(np.int16))
+    for partial in (False, True):
+        texts, values = chains(b, False, partial)
+        assert (values == want).all(), "the steps disagree with model.brackets"
+        for t in texts[:2000]:  # every written step is an expression equal to the question
+            assert all(eval(step.replace("--", "+")) == int(t[-1]) for step in t), t
+    example = Batch(np.array([[12, 34, 56]]), np.array([[2, 1]]), np.array([0]))
+    assert chains(example, True, False)[0][0] == ["21*43-65", "804-65", "253"]
+    assert chains(example, False, True)[0][0] == ["12*34-56", "(48+360)-56", "408-56", "352"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shape", choices=SHAPES, default="trail")
+    p.add_argument("--task", choices=("mixed3", "brackets3"), default="mixed3")
+    p.add_argument("--units", type=int, default=192)
+    p.add_argument("--minutes", type=float, default=12.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--reverse-numbers", action="store_true", help="write every number units first")
+    p.add_argument("--partial", action="store_true", help="write products of two 2+-digit numbers as partial products")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--floor", type=float, default=0.01, help="final rate as a fraction of the peak")
+    p.add_argument("--weights", default=None, help="draw weights of operator pairs, e.g. '**=3'")
+    p.add_argument("--eval-size", type=int, default=20_000)
+    p.add_argument("--probe-every", type=float, default=120.0, help="seconds of training between probes")
+    p.add_argument("--xla", action="store_true")
+    p.add_argument("--load", default=None, help="evaluate these saved weights instead of training")
+    p.add_argument("--name", default=None)
+    p.add_argument("--out", default=str(ROOT / "bench/results/steps_experiment.md"))
+    args = p.parse_args()
+    args.name = args.name or f"{args.shape}-{args.task}-{args.units}-{'rev' if args.reverse_numbers else 'fwd'}"
+    command = "taskset -c 1 python bench/steps_experiment.py " + shlex.join(sys.argv[1:])
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    self_check()
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    brackets = args.task == "brackets3"
+    held = draw(args.eval_size, brackets, np.random.default_rng(10_000 + args.seed))
+    held_keys = np.unique(keys(held))
+    probe = held.take(np.arange(min(1000, len(held))))
+    sizes = shape_for(args.shape, brackets, args.reverse_numbers, args.partial)
+    model = build(sizes, args.units)
+    print(
+        f"{args.name}: {model.count_params():,} parameters, reads {sizes.question_length}, writes "
+        f"{sizes.answer_length}; e.g. "
+        f"{training_pairs(held.take(np.arange(3)), args.shape, args.reverse_numbers, args.partial)}",
+        flush=True,
+    )
+    if args.load:  # evaluate a saved model again (e.g. on more questions); its training figures are unknown
+        model.load_weights(args.load)
+        trained = {"seconds": 0.0, "questions": 0, "pairs": 0, "history": []}
+    else:
+        trained = train(args, model, sizes, held_keys, probe)
+        model.save_weights(ROOT / f"logs/{args.name}.weights.h5")
+    tick = time.perf_counter()
+    got = answer_questions(model, held, args.shape, sizes, args.reverse_numbers, args.partial)
+    text = report(args, command, trained, held, got, time.perf_counter() - tick)
+    print(text, flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists():
+        out.write_text(
+            "# Written steps for mixed3 and brackets3 (issue #27)\n\nEach section: one run of "
+            "`bench/steps_experiment.py`, its command, and its held-out figures.\n\n"
+        )
+    with out.open("a") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
