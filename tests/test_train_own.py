@@ -88,7 +88,11 @@ def app_server(tmp_path_factory):
     yield url, proc, log
     trainers = live_trainings(proc.pid)
     proc.send_signal(signal.SIGINT)  # as Ctrl-C does
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=60)  # Gradio's shutdown lets open streams end first; on a loaded machine that can take long
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(timeout=30)
     left = wait_for(lambda: [pid for pid in trainers if Path(f"/proc/{pid}").exists()] == [], 30)
     for pid in trainers:  # never leave one behind, even when the check below fails
         if Path(f"/proc/{pid}").exists():
