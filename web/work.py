@@ -27,7 +27,14 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from .guard import MAX_HEAVY, MAX_HEAVY_PER_CLIENT, MAX_IN_FLIGHT_PER_CLIENT, client_of, trust_forwarded_default
+from .guard import (
+    HEAVY_REFUSAL,
+    MAX_HEAVY,
+    MAX_HEAVY_PER_CLIENT,
+    MAX_IN_FLIGHT_PER_CLIENT,
+    client_of,
+    trust_forwarded_default,
+)
 
 HEAVY_SLOTS = 1  # heavy calls running at once: one core's worth, the other core stays for everyone else
 HEAVY_PER_CLIENT = MAX_HEAVY_PER_CLIENT  # heavy calls waiting or running for one client address
@@ -69,10 +76,7 @@ class WorkPool:
         if self.calls[client] >= self.calls_per_client:
             raise Busy(f"Your address already has {self.calls_per_client} calls running; wait for their results.")
         if heavy and self.heavy[client] >= self.heavy_per_client:
-            raise Busy(
-                f"Your address already has {self.heavy_per_client} large requests waiting or running; "
-                "wait for their results."
-            )
+            raise Busy(HEAVY_REFUSAL)  # the guard's own sentence for the same share
         if heavy and self.heavy.total() >= self.heavy_total:
             raise Busy("The server is busy with large requests; please try again in a moment.")
         self.calls[client] += 1
