@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from . import brackets as bracketing
 from . import cells
+from .bounds import Bound, bounds, declared, first_problem, problem
 
 PAD = " "
 OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
@@ -60,13 +61,15 @@ def _check(condition: bool, message: str, field: str | None = None) -> None:
 
 
 def _whole(name: str, value: object, low: int, high: int, high_text: str = "") -> None:
-    """`name` must be an int (not a bool) from low to high."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-    _check(ok, f"{name} must be a whole number from {low} to {high_text or high}, got {value!r}", name)
+    """`name` must be an int (not a bool) from low to high: for bounds that depend on other fields."""
+    sentence = problem(name, value, Bound("", low=low, high=high, high_text=high_text))
+    _check(sentence is None, sentence or "", name)
 
 
-def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
-    _check(value in choices, f"{name} must be one of {', '.join(choices)}, got {repr(value)[:40]}", name)
+def _declared_fields_fit(config: TaskConfig | NetworkConfig, names: tuple[str, ...]) -> None:
+    found = first_problem(config, type(config), names)
+    if found is not None:
+        raise ConfigError(found[1], found[0])
 
 
 def default_alphabet(operators: str, brackets: bool = False) -> str:
@@ -76,40 +79,69 @@ def default_alphabet(operators: str, brackets: bool = False) -> str:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """What one model learned to do.
+    """What one model learned to do: each field's meaning and bounds are declared with it (model/bounds.py).
 
-    digits:    the most digits a term may have (3 means terms up to 999).
-    terms:     the most terms in a question ("535+61" has 2).
-    min_terms: the fewest terms; None means exactly `terms` (one model may answer 2, 3 or 4 terms).
-    operators: the operators questions use, drawn one per gap ("+", "-", "*" or a mix like "+-*");
-               evaluation follows the usual precedence (* before + and -).
-    reverse:   feed the question reversed ("535+61 " is read as " 16+535"),
-               which shortens the path from a digit to its column's answer.
-    alphabet:  the characters, in one-hot order; None means the default for the operators.
-    padding:   "right" pads text with trailing spaces (keras.io), "left" with leading ones (the tutorial).
-    sampling:  how training terms are drawn: "digits" picks a length 1..digits then its digits
-               (keras.io), "uniform" picks a value uniformly, "mixed" draws half of each.
-    smallest:  the least term value (the tutorial draws from 1).
-    largest:   the greatest term value; None means 10**digits - 1.
-    answer_order: "msb" writes the answer as people do (keras.io); "lsb" writes it lowest digit first,
-               units at the first position and the sign after the digits ("-42" is written "24-"), so each
-               digit comes after the carry it depends on. Folders from before this field are "msb".
-    brackets:  questions may bracket terms, such as (12+7)*3 and 12-(34-5) (model/brackets.py): every
-               bracket pattern of each question's terms, drawn uniformly; at most 5 terms.
+    The question is fed reversed when `reverse` ("535+61 " is read as " 16+535"), which shortens the path
+    from a digit to its column's answer. With answer_order "lsb" the answer is written units first and the
+    sign after the digits ("-42" is written "24-"), so each digit comes after the carry it depends on.
+    Folders from before `answer_order` and `brackets` existed mean "msb" and no brackets.
     """
 
-    digits: int = 3
-    terms: int = 2
-    reverse: bool = True
-    alphabet: str | None = None
-    padding: str = "right"
-    sampling: str = "mixed"
-    smallest: int = 0
-    largest: int | None = None
-    operators: str = "+"
-    min_terms: int | None = None
-    answer_order: str = "msb"
-    brackets: bool = False
+    digits: int = declared(3, Bound("most digits per number", low=1, high=MAX_DIGITS))
+    terms: int = declared(2, Bound("most numbers in a question", low=2, high=MAX_TERMS))
+    reverse: bool = declared(True, Bound("feed the question reversed, as keras.io does", kind="switch"))
+    alphabet: str | None = declared(
+        None, Bound("the characters in one-hot order; None: the default for the operators", kind="text")
+    )
+    padding: str = declared(
+        "right",
+        Bound(
+            "'right' pads with trailing spaces (keras.io), 'left' with leading ones", kind="choice", choices=PADDINGS
+        ),
+    )
+    sampling: str = declared(
+        "mixed",
+        Bound(
+            "how numbers are drawn: 'digits' = random length then digits (keras.io), 'uniform', or 'mixed' = half each",
+            kind="choice",
+            choices=SAMPLINGS,
+        ),
+    )
+    smallest: int = declared(0, Bound("least value of a number", low=0, high_text="10**digits - 1"))
+    largest: int | None = declared(
+        None, Bound("greatest value of a number (default 10**digits - 1)", low=1, high_text="10**digits - 1")
+    )
+    operators: str = declared(
+        "+",
+        Bound(
+            "operators, one per gap, drawn at random: any of '+', '-', '*' (e.g. '+-*'); * before + and -",
+            kind="text",
+        ),
+    )
+    min_terms: int | None = declared(
+        None,
+        Bound(
+            "fewest numbers in a question: one model answers --min-terms to --terms numbers (default: exactly --terms)",
+            low=2,
+            high_text="--terms",
+        ),
+    )
+    answer_order: str = declared(
+        "msb",
+        Bound(
+            "the order the network writes an answer: 'msb' most significant digit first, as people do "
+            "(keras.io), or 'lsb' units first, so each digit comes after the carry it needs",
+            kind="choice",
+            choices=ANSWER_ORDERS,
+        ),
+    )
+    brackets: bool = declared(
+        False,
+        Bound(
+            "questions may bracket their numbers, e.g. (12+7)*3, every pattern equally often; 2 to 5 numbers",
+            kind="switch",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.alphabet is None and isinstance(self.operators, str):
@@ -228,13 +260,29 @@ class NetworkConfig:
     decoder units. Folders from before these fields are "repeat".
     """
 
-    cell: str = "lstm"
-    encoder_units: int = 128
-    decoder_units: int = 128
-    encoder_layers: int = 1
-    decoder_layers: int = 1
-    decoder: str = "repeat"
-    attention: str = "dot"
+    cell: str = declared("lstm", Bound("recurrent cell", kind="choice", choices=CELLS))
+    encoder_units: int = declared(128, Bound("units per encoder layer", low=1, high=MAX_UNITS))
+    decoder_units: int = declared(128, Bound("units per decoder layer", low=1, high=MAX_UNITS))
+    encoder_layers: int = declared(1, Bound("stacked encoder layers", low=1, high=MAX_LAYERS))
+    decoder_layers: int = declared(1, Bound("stacked decoder layers", low=1, high=MAX_LAYERS))
+    decoder: str = declared(
+        "repeat",
+        Bound(
+            "'repeat': the decoder reads the question's one summary vector at every step (keras.io, the "
+            "default); 'attention': it reads its own last answer character and attends over every encoder "
+            "state (needs equal --encoder-units and --decoder-units)",
+            kind="choice",
+            choices=DECODERS,
+        ),
+    )
+    attention: str = declared(
+        "dot",
+        Bound(
+            "with --decoder attention: 'dot' (Luong, the default) or 'additive' (Bahdanau) scores",
+            kind="choice",
+            choices=ATTENTIONS,
+        ),
+    )
 
     def __post_init__(self) -> None:
         validate_network(self)
@@ -312,8 +360,7 @@ def parse_json(text: str, what: str) -> Any:
 def validate_task(config: TaskConfig) -> None:
     """Raise ConfigError with one clear sentence if the task is unusable or too large."""
     c = config
-    _whole("digits", c.digits, 1, MAX_DIGITS)
-    _whole("terms", c.terms, 2, MAX_TERMS)
+    _declared_fields_fit(c, ("digits", "terms"))
     if c.min_terms is not None:
         _whole("min_terms", c.min_terms, 2, c.terms, high_text=f"terms ({c.terms})")
     _check(
@@ -324,8 +371,7 @@ def validate_task(config: TaskConfig) -> None:
         f"operators must be some of {' '.join(OPERATORS)} (each once), got {c.operators!r}",
         "operators",
     )
-    _check(isinstance(c.reverse, bool), f"reverse must be true or false, got {c.reverse!r}", "reverse")
-    _check(isinstance(c.brackets, bool), f"brackets must be true or false, got {c.brackets!r}", "brackets")
+    _declared_fields_fit(c, ("reverse", "brackets"))
     if c.brackets:
         _check(
             c.terms <= bracketing.MAX_BRACKET_TERMS,
@@ -340,9 +386,7 @@ def validate_task(config: TaskConfig) -> None:
     _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
     missing = sorted(set(DIGITS + PAD + c.operators + (BRACKETS if c.brackets else "")) - set(c.chars))
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")
-    _one_of("padding", c.padding, PADDINGS)
-    _one_of("sampling", c.sampling, SAMPLINGS)
-    _one_of("answer_order", c.answer_order, ANSWER_ORDERS)
+    _declared_fields_fit(c, ("padding", "sampling", "answer_order"))
     _whole("smallest", c.smallest, 0, 10**c.digits - 1)
     if c.largest is not None:
         _whole("largest", c.largest, 1, 10**c.digits - 1)
@@ -366,13 +410,7 @@ def index_space(config: TaskConfig) -> int:
 
 
 def validate_network(net: NetworkConfig) -> None:
-    _one_of("cell", net.cell, CELLS)
-    _whole("encoder_units", net.encoder_units, 1, MAX_UNITS)
-    _whole("decoder_units", net.decoder_units, 1, MAX_UNITS)
-    _whole("encoder_layers", net.encoder_layers, 1, MAX_LAYERS)
-    _whole("decoder_layers", net.decoder_layers, 1, MAX_LAYERS)
-    _one_of("decoder", net.decoder, DECODERS)
-    _one_of("attention", net.attention, ATTENTIONS)
+    _declared_fields_fit(net, tuple(bounds(NetworkConfig)))
     _check(
         net.decoder != "attention" or net.encoder_units == net.decoder_units,
         f"decoder_units must equal encoder_units ({net.encoder_units}) for the attention decoder, "

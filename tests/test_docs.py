@@ -71,3 +71,9 @@ def test_the_readme_zoo_table_is_the_measured_one():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     measured = (ROOT / "bench" / "results" / "zoo.md").read_text(encoding="utf-8")
     assert zoo_rows(measured) and zoo_rows(readme) == zoo_rows(measured)
+
+
+def test_the_limits_tables_are_the_ones_the_declarations_make():
+    from trainer.flags import limits_markdown
+
+    assert limits_markdown() in (ROOT / "docs/limits-and-security.md").read_text(encoding="utf-8")

@@ -15,8 +15,9 @@ import pytest
 from model.config import NetworkConfig, TaskConfig
 from model.storage import load_model_dir
 from trainer.finish import finish
+from trainer.presets import PRESETS
 from trainer.rundir import RunFolder
-from trainer.settings import PRESETS, TrainSettings, check_settings
+from trainer.settings import TrainSettings, check_settings
 from trainer.train import ASKED_TO_STOP, Training
 
 pytestmark = pytest.mark.slow  # trainings

@@ -277,7 +277,7 @@ def test_presets_reproduce_the_two_seed_documents():
 
 def test_every_preset_is_a_valid_run_of_at_most_ten_minutes_or_a_zoo_hour():
     from trainer.cli import build_parser, resolve
-    from trainer.settings import PRESET_NOTES, PRESETS
+    from trainer.presets import PRESET_NOTES, PRESETS
 
     assert set(PRESET_NOTES) == set(PRESETS) - {"default"}  # each one explained in --help
     for name in PRESETS:

@@ -20,7 +20,7 @@ from model.config import TaskConfig
 from model.network import greedy_probabilities
 from model.questions import all_questions, answers
 from trainer.cli import build_parser, default_output, resolve
-from trainer.settings import PRESETS
+from trainer.presets import PRESETS
 
 pytestmark = pytest.mark.slow  # trainings
 

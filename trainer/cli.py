@@ -15,28 +15,21 @@ import dataclasses
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from model.config import (
-    ANSWER_ORDERS,
-    ATTENTIONS,
-    CELLS,
-    DECODERS,
-    SAMPLINGS,
-    ConfigError,
-    NetworkConfig,
-    TaskConfig,
-    distinct_count,
-)
+from model.bounds import bounds
+from model.config import ConfigError, NetworkConfig, TaskConfig, distinct_count
 
 from . import rejoin
+from .flags import add_flags, as_config_values, flag_names, given_flags, off_to_none
+from .presets import PRESET_NOTES, PRESETS
 from .rundir import RunError, RunFolder
-from .settings import PRESET_NOTES, PRESETS, SCHEDULES, TrainSettings, check_settings
+from .settings import TrainSettings, check_settings
 from .tf_config import cluster_spec
 
-TASK_FLAGS = (
+# The order of a default folder name's parts (runs/add3-d2-t3-…).
+FOLDER_PARTS: tuple[str, ...] = (
     "digits",
     "terms",
     "min_terms",
@@ -48,7 +41,7 @@ TASK_FLAGS = (
     "answer_order",
     "brackets",
 )
-NET_FLAGS = ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers", "decoder", "attention")
+FOLDER_PARTS += ("cell", "encoder_units", "decoder_units", "encoder_layers", "decoder_layers", "decoder", "attention")
 NAMED_VALUES = ("cell", "sampling", "answer_order", "decoder", "attention")  # a folder-name part is the value
 SHORT = {
     "digits": "d",
@@ -101,162 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(PRESETS),
         help="starting values for every flag below (see the list under Presets). Default: add3",
     )
-    task = p.add_argument_group("task (what the model learns)")
-    task.add_argument("--digits", type=int, help="most digits per number, 1 to 9 (add3: 3)")
-    task.add_argument("--terms", type=int, help="most numbers in a question, 2 to 18 (add3: 2)")
-    task.add_argument(
-        "--min-terms",
-        type=int,
-        help="fewest numbers in a question: one model answers --min-terms "
-        "to --terms numbers (default: exactly --terms)",
+    add3_task, add3_net, add3_settings = PRESETS["add3"]
+    add_flags(p.add_argument_group("task (what the model learns)"), TaskConfig, add3_task)
+    add_flags(
+        p.add_argument_group("network (defaults: the keras.io architecture, LSTM 128 -> RepeatVector -> LSTM 128)"),
+        NetworkConfig,
+        add3_net,
     )
-    task.add_argument(
-        "--operators",
-        help="operators, one per gap, drawn at random: any of '+', '-', '*' (e.g. '+-*'); * before + and - (add3: '+')",
-    )
-    task.add_argument(
-        "--reverse",
-        action=argparse.BooleanOptionalAction,
-        help="feed the question reversed, as keras.io does (add3: on)",
-    )
-    task.add_argument(
-        "--sampling",
-        choices=SAMPLINGS,
-        help="how numbers are drawn: 'digits' = random length then digits (keras.io), 'uniform', "
-        "or 'mixed' = half each (add3)",
-    )
-    task.add_argument("--smallest", type=int, help="least value of a number (default 0)")
-    task.add_argument("--largest", type=int, help="greatest value of a number (default 10**digits - 1)")
-    task.add_argument(
-        "--answer-order",
-        choices=ANSWER_ORDERS,
-        help="the order the network writes an answer: 'msb' most significant digit first, as people do "
-        "(keras.io, add3), or 'lsb' units first, so each digit comes after the carry it needs",
-    )
-    task.add_argument(
-        "--brackets",
-        action=argparse.BooleanOptionalAction,
-        help="questions may bracket their numbers, e.g. (12+7)*3, every pattern equally often; 2 to 5 numbers "
-        "(default off)",
-    )
-    net = p.add_argument_group("network (defaults: the keras.io architecture, LSTM 128 -> RepeatVector -> LSTM 128)")
-    net.add_argument("--cell", choices=CELLS, help="recurrent cell (default lstm)")
-    net.add_argument("--encoder-units", type=int, help="units per encoder layer, 1 to 512 (default 128)")
-    net.add_argument("--decoder-units", type=int, help="units per decoder layer, 1 to 512 (default 128)")
-    net.add_argument("--encoder-layers", type=int, help="stacked encoder layers, 1 to 4 (default 1)")
-    net.add_argument("--decoder-layers", type=int, help="stacked decoder layers, 1 to 4 (default 1)")
-    net.add_argument(
-        "--decoder",
-        choices=DECODERS,
-        help="'repeat': the decoder reads the question's one summary vector at every step (keras.io, the "
-        "default); 'attention': it reads its own last answer character and attends over every encoder state "
-        "(needs equal --encoder-units and --decoder-units)",
-    )
-    net.add_argument(
-        "--attention",
-        choices=ATTENTIONS,
-        help="with --decoder attention: 'dot' (Luong, the default) or 'additive' (Bahdanau) scores",
-    )
-    fit = p.add_argument_group("training")
-    fit.add_argument(
-        "--samples-per-epoch", type=int, help="questions per epoch, 1 to 100,000,000; checks follow each epoch"
-    )
-    fit.add_argument("--epochs", type=int, help="most epochs, 1 to 10,000")
-    fit.add_argument(
-        "--decay-epochs",
-        type=int,
-        help="cosine schedule: epochs over which the rate decays, after "
-        "which it stays at its floor (default: all epochs)",
-    )
-    fit.add_argument(
-        "--floor", type=float, help="cosine schedule: the final rate as a fraction of the peak, 0 to 1 (default 0.1)"
-    )
-    fit.add_argument(
-        "--polish-samples",
-        type=int,
-        help="after --decay-epochs, train in short rounds of this many questions, half of them the least sure "
-        "ones, re-measuring those near the margin after each (add3: 50,000; default: off)",
-    )
-    fit.add_argument(
-        "--polish-repeats",
-        type=int,
-        help="the most times a polishing round draws one hard question; the rest are fresh draws "
-        "(add3: 32; 0 = no limit, the default)",
-    )
-    fit.add_argument(
-        "--polish-ema",
-        type=float,
-        help="polishing: keep a moving average of the weights with this momentum and end each round on it, "
-        "0.5 to 0.9999 (add3: 0.99; 0 = off, the default)",
-    )
-    fit.add_argument("--batch-size", type=int, help="questions per gradient step, 1 to 65,536")
-    fit.add_argument(
-        "--learning-rate", type=float, help="peak Adam learning rate: a finite number above 0 (at most 1e30)"
-    )
-    fit.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help="learning-rate schedule: cosine (warm-up, then decay to a tenth) or constant",
-    )
-    fit.add_argument("--clipnorm", type=float, help="clip gradients to this norm; 0 = no clipping")
-    fit.add_argument(
-        "--time-budget",
-        type=float,
-        help="seconds of training, a cap: the run skips an epoch it expects to pass it and ends one that "
-        "reaches it at the next batch; that epoch's checks and the final verification come after. "
-        "0 = no limit (add3: 3600, a cap only: its 60 epochs or its margin end it)",
-    )
-    fit.add_argument(
-        "--target-margin",
-        type=float,
-        help="stop once every question (or the pool) is right by this margin, p(right) - p(best wrong) "
-        "at the weakest position; -1 = no margin target (add3: 0.5)",
-    )
-    fit.add_argument(
-        "--target-accuracy",
-        type=float,
-        help="stop once held-out exact match reaches this fraction; 0 = none. Without a margin target "
-        "or a pass mark, the run passes by reaching it (on every question when they are listed)",
-    )
-    fit.add_argument(
-        "--pass-accuracy",
-        type=float,
-        help="the run passes (exit 0) when its headline accuracy (every question when they can be "
-        "listed, else held-out) reaches this, whether or not it stopped at its target; -1 = pass "
-        "only by reaching the target. Presets set it (add3: 0.999996, at most 4 wrong of 1,000,000); a "
-        "--target-margin or --target-accuracy, or a task flag that changes the task, given without it "
-        "drops the preset's",
-    )
-    fit.add_argument(
-        "--hard-fraction",
-        type=float,
-        help="share of each epoch drawn from the questions with the smallest margins, 0 to 0.9 (add3: 0.3)",
-    )
-    fit.add_argument("--space-check-size", type=int, help="questions of the space re-measured after each epoch")
-    fit.add_argument(
-        "--pool-size",
-        type=int,
-        help="size of the random pool that stands for a space too large to list (default 500,000)",
-    )
-    fit.add_argument("--seed", type=int, help="random seed for data, weights and shuffling, 0 to 2**32-1")
-    data = p.add_argument_group("data")
-    data.add_argument(
-        "--train-size",
-        type=int,
-        help="train on this many questions drawn once, as keras.io does "
-        "(default 0: fresh random questions every epoch)",
-    )
-    data.add_argument(
-        "--unique",
-        action=argparse.BooleanOptionalAction,
-        help="with --train-size: no question twice, as keras.io (default on); --no-unique lets draws repeat",
-    )
-    data.add_argument(
-        "--heldout-size",
-        type=int,
-        help="held-out questions, never trained on, checked each epoch: 1 to 1,000,000 (only up to a "
-        "tenth of the task's questions can really be held out; more are drawn and marked so)",
-    )
+    add_flags(p.add_argument_group("training"), TrainSettings, add3_settings)
     out = p.add_argument_group("output")
     out.add_argument("--output-dir", type=Path, help="where the model folder goes (default runs/<preset>...)")
     out.add_argument(
@@ -265,7 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace a finished model in --output-dir (kept until the new one is complete)",
     )
     out.add_argument("--resume", action="store_true", help="continue the interrupted run for --output-dir")
-    out.add_argument("--show-samples", type=int, help="held-out questions printed after each epoch, 0 to 1,000")
     scale = p.add_argument_group("devices (a GPU, when present, is used without flags)")
     scale.add_argument(
         "--distribute",
@@ -300,64 +144,32 @@ def preset_name(args: argparse.Namespace) -> str:
     return args.preset or "add3"
 
 
-@dataclass(frozen=True)
-class Override:
-    """What giving one flag does to the preset's values, besides setting its own field."""
-
-    off: float | None = None  # the value that switches the setting off (it is stored as None)
-    resets: tuple[str, ...] = ()  # the preset's values that stop applying once the flag is given
-
-
-OVERRIDES = {
-    "digits": Override(resets=("largest",)),  # a preset's largest term belongs to its own digit count
-    "operators": Override(resets=("alphabet",)),  # the alphabet is derived from the operators...
-    "brackets": Override(resets=("alphabet",)),  # ...and the brackets
-    "time_budget": Override(off=0),
-    "clipnorm": Override(off=0),
-    "polish_repeats": Override(off=0),
-    "polish_ema": Override(off=0),
-    # A target typed now says what success is: the preset's pass mark belonged to the preset's own target.
-    "target_margin": Override(off=-1, resets=("pass_accuracy",)),
-    "target_accuracy": Override(off=0, resets=("pass_accuracy",)),
-    "pass_accuracy": Override(off=-1),
-}
-SETTING_FLAGS = tuple(f.name for f in dataclasses.fields(TrainSettings) if f.name != "preset")
-
-
-def typed(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
-    """The values of these fields given on the command line, a switch-off value (0 or -1) as None."""
-    values = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-    for name, value in values.items():
-        off = OVERRIDES.get(name, Override()).off
-        if off is not None and value == off:
-            values[name] = None
-    return values
-
-
-def with_resets(given: dict[str, Any]) -> dict[str, Any]:
-    """The changes to a preset: what was given, plus None for each value a given flag resets (unless that
-    value was given too)."""
-    resets = {field: None for name in given for field in OVERRIDES.get(name, Override()).resets}
-    return {**resets, **given}
-
-
 def as_flag(err: Exception) -> ValueError:
     """A config's one-sentence error in the words of the command line: its field becomes the flag."""
     text, field = str(err), getattr(err, "field", None)
-    if field in TASK_FLAGS + NET_FLAGS and text.startswith(field):
+    if field in flag_names(TaskConfig) + flag_names(NetworkConfig) and text.startswith(field):
         text = "--" + field.replace("_", "-") + text[len(field) :]
     return ValueError(text)
+
+
+def typed_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Every task, network and training flag given, an off value (0 or -1) as None."""
+    values: dict[str, Any] = {}
+    for config_class in (TaskConfig, NetworkConfig, TrainSettings):
+        for name, value in given_flags(args, config_class).items():
+            values[name] = off_to_none(name, value, bounds(config_class)[name])
+    return values
 
 
 def resolve(args: argparse.Namespace) -> tuple[TaskConfig, NetworkConfig, TrainSettings]:
     """Combine preset and flags into checked (task, network, settings); raise ValueError with one sentence."""
     base_task, base_net, base_settings = PRESETS[preset_name(args)]
     try:
-        task = dataclasses.replace(base_task, **with_resets(typed(args, TASK_FLAGS)))
-        net = dataclasses.replace(base_net, **with_resets(typed(args, NET_FLAGS)))
+        task = dataclasses.replace(base_task, **as_config_values(given_flags(args, TaskConfig), TaskConfig))
+        net = dataclasses.replace(base_net, **as_config_values(given_flags(args, NetworkConfig), NetworkConfig))
     except (ConfigError, TypeError) as err:
         raise as_flag(err) from None
-    changes = with_resets(typed(args, SETTING_FLAGS))
+    changes = as_config_values(given_flags(args, TrainSettings), TrainSettings)
     if task != base_task and "pass_accuracy" not in changes:
         changes["pass_accuracy"] = None  # add3's 99.9996% is 4 wrong of its own 1,000,000: not another task's
     settings = dataclasses.replace(base_settings, **changes)
@@ -376,7 +188,7 @@ def heldout_size(task: TaskConfig, size: int, *, chosen: bool) -> int:
 def default_output(args: argparse.Namespace) -> Path:
     """runs/<preset>, and -d2-t3-… for every task or network flag given: tasks never share a folder."""
     parts = [preset_name(args) if preset_name(args) != "default" else "add3"]
-    for name in TASK_FLAGS + NET_FLAGS:
+    for name in FOLDER_PARTS:
         value = getattr(args, name, None)
         if value is None:
             continue
@@ -401,7 +213,7 @@ def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig,
             f"the interrupted run in {folder.work} cannot be resumed: its train_settings.json is invalid ({err})"
         ) from None
     recorded = {**task.to_dict(), **net.to_dict(), **dataclasses.asdict(settings)}
-    given = typed(args, TASK_FLAGS + NET_FLAGS + SETTING_FLAGS)
+    given = typed_values(args)
     differ = sorted(k for k, v in given.items() if recorded.get(k) != v)
     if args.preset is not None and args.preset != settings.preset:
         differ.insert(0, "preset")

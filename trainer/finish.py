@@ -176,7 +176,7 @@ def target_met(settings: TrainSettings, metrics: dict, margins: np.ndarray) -> t
 
 def task_title(task: TaskConfig, settings: TrainSettings) -> str:
     """The run's task in a few words: the preset's name when the run trains the preset's own task."""
-    from .settings import PRESETS
+    from .presets import PRESETS
 
     preset = PRESETS.get(settings.preset)
     if preset is not None and preset[0] == task:

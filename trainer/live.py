@@ -20,8 +20,9 @@ when told to stop (a `stop` line on stdin, or the stop file); the model
 trained so far is saved as a folder `python app.py --model` and
 `keras.saving.load_model` accept.
 
-`LIMITS` and `check_settings` are the one definition of what a visitor may
-ask for; the web tab imports them (this module loads TensorFlow only to train).
+`LiveSettings` declares what a visitor may ask for (the trainer's own settings,
+narrowed); `LIMITS` and `check_settings` come from it, and the web tab imports
+them (this module loads TensorFlow only to train).
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from model.config import ANSWER_ORDERS, CELLS, DECODERS, OPERATORS, NetworkConfig, TaskConfig
+from model.bounds import Bound, bound_of, bounds, declared, problem
+from model.config import OPERATORS, NetworkConfig, TaskConfig
 
-# What a visitor may ask for: whole numbers within these bounds, and the time budget in seconds.
-LIMITS = {"digits": (1, 3), "terms": (2, 3), "units": (8, 256), "seconds": (5, 90)}
+from .flags import add_flags, given_flags
+from .settings import MAX_SEED, TrainSettings
+
 TARGET_MARGIN = 0.2  # every question on the map right by this much ends the run early
 BATCH = 128
 STEPS_PER_EPOCH = 100  # 12,800 questions for a 64-unit network: an epoch of about a second
@@ -64,20 +67,47 @@ class TrainingFailed(Exception):
     """A training that cannot go on, in one sentence for the visitor."""
 
 
+def _narrowed(config_class: type, name: str, low: float, high: float, label: str, **words: Any) -> Bound:
+    return bound_of(config_class, name).narrowed(low=low, high=high, label=label, **words)
+
+
 @dataclass(frozen=True)
 class LiveSettings:
-    """One visitor's training: the task, the network and the time budget, all within LIMITS."""
+    """One visitor's training: the task, the network and the time budget, each field the trainer's own
+    setting (model/config.py, trainer/settings.py) with the tighter bounds a visitor may ask for."""
 
-    digits: int = 2
-    terms: int = 2
-    operators: str = "+"
-    reverse: bool = True
-    cell: str = "lstm"
-    units: int = 64
-    seconds: float = 30.0
-    seed: int = 0
-    decoder: str = "repeat"  # "repeat" (keras.io's RepeatVector) or "attention" (dot attention, teacher forcing)
-    answer_order: str = "msb"  # "msb": the answer as people write it; "lsb": units digit first
+    digits: int = declared(2, _narrowed(TaskConfig, "digits", 1, 3, "Digits"))
+    terms: int = declared(2, _narrowed(TaskConfig, "terms", 2, 3, "Numbers per question", noun=""))
+    operators: str = declared("+", bound_of(TaskConfig, "operators"))
+    reverse: bool = declared(True, dataclasses.replace(bound_of(TaskConfig, "reverse"), label="Reverse"))
+    cell: str = declared("lstm", dataclasses.replace(bound_of(NetworkConfig, "cell"), label="The cell"))
+    units: int = declared(
+        64,
+        _narrowed(NetworkConfig, "encoder_units", 8, 256, "Units", help="units per layer, encoder and decoder alike"),
+    )
+    seconds: float = declared(
+        30.0,
+        _narrowed(
+            TrainSettings,
+            "time_budget",
+            5,
+            90,
+            "The time budget",
+            help="the time budget, final checks included",
+            noun="",
+            unit="seconds",
+            above=False,
+            off_means="",
+            high_text="",
+        ),
+    )
+    seed: int = declared(
+        0, _narrowed(TrainSettings, "seed", 0, MAX_SEED, "The seed", high_text="2**32-1", lenient=False)
+    )
+    decoder: str = declared("repeat", dataclasses.replace(bound_of(NetworkConfig, "decoder"), label="The decoder"))
+    answer_order: str = declared(
+        "msb", dataclasses.replace(bound_of(TaskConfig, "answer_order"), label="The answer order")
+    )
 
     def task(self) -> TaskConfig:
         return TaskConfig(
@@ -93,11 +123,12 @@ class LiveSettings:
         return NetworkConfig(cell=self.cell, encoder_units=self.units, decoder_units=self.units, decoder=self.decoder)
 
 
-def _whole(value: Any, name: str) -> bool:
-    low, high = LIMITS[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return False
-    return float(value).is_integer() and low <= value <= high
+# What a visitor may ask for, as (low, high): the app's controls are made from these.
+LIMITS = {
+    name: (int(bound.low), int(bound.high))
+    for name, bound in bounds(LiveSettings).items()
+    if name in ("digits", "terms", "units", "seconds") and bound.low is not None and bound.high is not None
+}
 
 
 def check_settings(raw: Mapping[str, Any]) -> LiveSettings:
@@ -106,32 +137,15 @@ def check_settings(raw: Mapping[str, Any]) -> LiveSettings:
     if unknown:
         raise ValueError(f"Unknown setting: {unknown[0]}.")
     given = {**dataclasses.asdict(LiveSettings()), **raw}
-    if not _whole(given["digits"], "digits"):
-        raise ValueError("Digits must be a whole number from {} to {}.".format(*LIMITS["digits"]))
     operators = given["operators"]
     if isinstance(operators, (list, tuple)) and all(isinstance(op, str) for op in operators):
         operators = "".join(operators)
     if not isinstance(operators, str) or not operators or len(operators) > 3 or not set(operators) <= set(OPERATORS):
         raise ValueError("Choose at least one operator: +, - or *.")
-    if not _whole(given["terms"], "terms"):
-        raise ValueError("Numbers per question must be from {} to {}.".format(*LIMITS["terms"]))
-    if not isinstance(given["reverse"], bool):
-        raise ValueError("Reverse must be true or false.")
-    if given["cell"] not in CELLS:
-        raise ValueError(f"The cell must be {', '.join(CELLS[:-1])} or {CELLS[-1]}.")
-    if not _whole(given["units"], "units"):
-        raise ValueError("Units must be a whole number from {} to {}.".format(*LIMITS["units"]))
-    seconds = given["seconds"]
-    low, high = LIMITS["seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not low <= seconds <= high:
-        raise ValueError(f"The time budget must be from {low} to {high} seconds.")
-    seed = given["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError("The seed must be a whole number from 0 to 2**32-1.")
-    if not isinstance(given["decoder"], str) or given["decoder"] not in DECODERS:
-        raise ValueError(f"The decoder must be {' or '.join(DECODERS)}.")
-    if not isinstance(given["answer_order"], str) or given["answer_order"] not in ANSWER_ORDERS:
-        raise ValueError("The answer order must be msb (most significant digit first) or lsb (units digit first).")
+    for name, bound in bounds(LiveSettings).items():
+        sentence = problem(name, given[name], bound) if name != "operators" else None
+        if sentence is not None:
+            raise ValueError(sentence)
     return LiveSettings(
         digits=int(given["digits"]),
         terms=int(given["terms"]),
@@ -139,8 +153,8 @@ def check_settings(raw: Mapping[str, Any]) -> LiveSettings:
         reverse=given["reverse"],
         cell=given["cell"],
         units=int(given["units"]),
-        seconds=float(seconds),
-        seed=seed,
+        seconds=float(given["seconds"]),
+        seed=given["seed"],
         decoder=given["decoder"],
         answer_order=given["answer_order"],
     )
@@ -204,17 +218,7 @@ def stdin_stop(stop: threading.Event) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m trainer.live", description=__doc__.split("\n\n")[0])
     p.add_argument("--warm", action="store_true", help="import TensorFlow, then wait for one JSON request on stdin")
-    defaults = LiveSettings()
-    p.add_argument("--digits", type=int, default=defaults.digits)
-    p.add_argument("--terms", type=int, default=defaults.terms)
-    p.add_argument("--operators", default=defaults.operators)
-    p.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=defaults.reverse)
-    p.add_argument("--cell", default=defaults.cell)
-    p.add_argument("--units", type=int, default=defaults.units)
-    p.add_argument("--seconds", type=float, default=defaults.seconds, help="the time budget, final checks included")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--decoder", default=defaults.decoder, help=f"{' or '.join(DECODERS)}")
-    p.add_argument("--answer-order", default=defaults.answer_order, help="msb, or lsb: the units digit first")
+    add_flags(p, LiveSettings, LiveSettings(), example_name="default")
     p.add_argument("--output", type=Path, help="the model folder to write")
     p.add_argument("--stop-file", type=Path, help="stop (and save) once this file exists")
     return p
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.output is None:
             build_parser().error("--output is required without --warm")
-        raw = {f.name: getattr(args, f.name) for f in dataclasses.fields(LiveSettings)}
+        raw = given_flags(args, LiveSettings)
         try:
             settings = check_settings(raw)
         except ValueError as err:
