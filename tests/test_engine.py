@@ -14,9 +14,10 @@ import pytest
 
 from model.config import NetworkConfig, TaskConfig
 from model.storage import load_model_dir
-from trainer.finish import finish
+from trainer.final_check import final_check
 from trainer.presets import PRESETS
 from trainer.rundir import RunFolder
+from trainer.saving import save_model
 from trainer.settings import TrainSettings, check_settings
 from trainer.train import ASKED_TO_STOP, Training
 
@@ -53,6 +54,13 @@ def settings(**changes) -> TrainSettings:
     return made
 
 
+def check_and_save(outcome, s: TrainSettings, folder: RunFolder, log=lambda _: None) -> bool:
+    """The steps after training, as trainer/run.py takes them: True when the run met its target."""
+    check = final_check(outcome, TASK, NET, s, folder, log=log)
+    save_model(outcome, check, TASK, NET, s, folder, log=log)
+    return check.reached
+
+
 def start(out, s: TrainSettings) -> RunFolder:
     folder = RunFolder(out)
     folder.start(TASK, NET, s, overwrite=True)
@@ -64,8 +72,8 @@ def test_each_epoch_reaches_the_callback_with_the_history_keys_and_one_folder_is
     folder = start(tmp_path / "run", s)
     records, lines = [], []
     outcome = Training(TASK, NET, s, folder, on_epoch=records.append, log=lines.append).fit()
-    status = finish(outcome, TASK, NET, s, folder, log=lines.append)
-    assert status == 0 and [r["epoch"] for r in records] == [1, 2, 3]
+    reached = check_and_save(outcome, s, folder, log=lines.append)
+    assert reached and [r["epoch"] for r in records] == [1, 2, 3]
     assert all(set(r) >= HISTORY_KEYS for r in records)
     assert [r["samples_seen"] for r in records] == [640, 1280, 1920]
     assert records[-1]["probe_margin"].dtype == np.uint8 and len(records[-1]["samples"]) == 2
@@ -92,7 +100,7 @@ def test_a_stop_from_outside_ends_the_epoch_and_saves_what_was_trained(tmp_path)
     assert result.stopped == ASKED_TO_STOP and len(result.history["loss"]) == 2
     assert records[-1]["stop_reason"] == ASKED_TO_STOP
     assert result.history["samples_seen"] == [640, 640 + 10 * 32]  # 20 batches, then 10 of the second
-    assert finish(result, TASK, NET, s, folder, log=lambda _: None) == 0
+    assert check_and_save(result, s, folder)
     assert json.loads((folder.out / "metrics.json").read_text())["epochs"] == 2
 
 
@@ -116,7 +124,7 @@ def test_polishing_with_an_average_ends_each_round_on_the_averaged_weights(tmp_p
     outcome = run.fit()
     assert measured == [True, True] and outcome.polish_rounds == 2
     assert any("each hard one at most 4 times, each ending on the weights' moving average (0.9)" in x for x in lines)
-    assert finish(outcome, TASK, NET, s, folder, log=lambda _: None) == 0
+    assert check_and_save(outcome, s, folder)
 
 
 def test_the_same_seed_gives_identical_weights_and_metrics(tmp_path):
@@ -125,7 +133,7 @@ def test_the_same_seed_gives_identical_weights_and_metrics(tmp_path):
     for name in ("a", "b"):
         folder = start(tmp_path / name, s)
         outcome = Training(TASK, NET, s, folder, log=lambda _: None).fit()
-        finish(outcome, TASK, NET, s, folder, log=lambda _: None)
+        check_and_save(outcome, s, folder)
         metrics = json.loads((folder.out / "metrics.json").read_text())
         metrics.pop("train_seconds")
         runs.append((load_model_dir(folder.out).weights, metrics))
@@ -178,7 +186,7 @@ def test_the_bundled_add3_is_the_default_presets_run():
 
 def test_a_changed_task_drops_the_presets_pass_mark_and_names_the_curve():
     from trainer.cli import build_parser, resolve
-    from trainer.finish import task_title
+    from trainer.saving import task_title
 
     parse = build_parser().parse_args
     assert resolve(parse([]))[2].pass_accuracy == 0.999996  # add3's own task keeps add3's pass mark

@@ -38,7 +38,7 @@ def run(copy: Path, *args: str) -> subprocess.CompletedProcess:
 def edited(tmp_path_factory) -> Path:
     copy = copy_of_the_code(tmp_path_factory.mktemp("declared"))
     change_once(copy / "trainer/settings.py", "MAX_BATCH = 65_536", "MAX_BATCH = 4_096")
-    change_once(copy / "trainer/live.py", '"encoder_units", 8, 256,', '"encoder_units", 8, 128,')
+    change_once(copy / "trainer/live_settings.py", '"encoder_units", 8, 256,', '"encoder_units", 8, 128,')
     return copy
 
 

@@ -33,7 +33,7 @@ from screenshots import record
 from model.config import ANSWER_ORDERS, DECODERS
 from model.serving import ServedModel
 from model.storage import ZOO_DIR, load_model_dir
-from trainer.live import LIMITS
+from trainer.live_settings import LIMITS
 from web.service import OwnModels
 
 pytestmark = pytest.mark.slow  # trainings in the served app

@@ -1,7 +1,7 @@
-"""Entry point for `python -m trainer` (see trainer/cli.py)."""
+"""Entry point for `python -m trainer`: one training run (trainer/run.py)."""
 
 import sys
 
-from .cli import main
+from .run import main
 
 sys.exit(main())

@@ -1,11 +1,8 @@
-"""`python -m trainer`: the command line for training (and optionally publishing) a model.
+"""The trainer's command line: its parser, and flags plus preset turned into a checked run (trainer/run.py).
 
 Flags left unset take their values from the chosen preset; every value is
 checked before any work starts (and before TensorFlow loads), and a bad one
-stops the run with one sentence. Exit status: 0 the model met its target or
-pass mark; 1 it missed them (the model is kept, never over an earlier one),
-diverged (no model is saved) or could not be written; 2 a bad flag or an
-unusable folder, nothing done; 130 interrupted (resume with --resume).
+is one sentence naming the flag.
 """
 
 from __future__ import annotations
@@ -21,12 +18,10 @@ from typing import Any, NoReturn
 from model.bounds import bounds
 from model.config import ConfigError, NetworkConfig, TaskConfig, distinct_count
 
-from . import rejoin
 from .flags import add_flags, as_config_values, flag_names, given_flags, off_to_none
 from .presets import PRESET_NOTES, PRESETS
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, check_settings
-from .tf_config import cluster_spec
 
 # The order of a default folder name's parts (runs/add3-d2-t3-…).
 FOLDER_PARTS: tuple[str, ...] = (
@@ -226,101 +221,13 @@ def resume_run(args: argparse.Namespace, folder: RunFolder) -> tuple[TaskConfig,
     return task, net, settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_options_problem(args: argparse.Namespace) -> str:
+    """One sentence for a device flag out of bounds, else ""."""
     if not 2 <= args.cpu_replicas <= MAX_CPU_REPLICAS:
-        parser.exit(2, f"{parser.prog}: error: --cpu-replicas must be a whole number from 2 to {MAX_CPU_REPLICAS}\n")
+        return f"--cpu-replicas must be a whole number from 2 to {MAX_CPU_REPLICAS}"
     if not 1 <= args.connect_timeout <= MAX_CONNECT_SECONDS:
-        parser.exit(2, f"{parser.prog}: error: --connect-timeout must be from 1 to {MAX_CONNECT_SECONDS} seconds\n")
-    try:
-        spec = cluster_spec() if args.distribute else None
-        worker = spec[1] if spec is not None else 0
-        folder = RunFolder(worker_folder(args.output_dir or default_output(args), worker))
-        if args.resume:
-            task, net, settings = resume_run(args, folder)
-        else:
-            task, net, settings = resolve(args)
-            # A worker started again with the same command may continue the run: the workers decide together
-            # once connected (distribute.agree_where_to_start); otherwise this is a fresh run.
-            if spec is None or not folder.belongs_to(task, net, settings):
-                folder.start(task, net, settings, overwrite=args.overwrite)
-    except (ValueError, RunError) as err:  # ConfigError is a ValueError
-        parser.exit(2, f"{parser.prog}: error: {err}\n")
-
-    quiet_tensorflow()
-    import tensorflow as tf  # loads here, after the flags are known to be good
-
-    from .distribute import Cluster, ClusterError, agree_where_to_start, choose_strategy
-    from .finish import finish
-    from .train import Training
-
-    if spec is not None:
-        rejoin.start_clock()
-    try:
-        strategy = choose_strategy(
-            args.distribute,
-            args.cpu_replicas,
-            connect_seconds=rejoin.seconds_left(args.connect_timeout),
-            connect_total=args.connect_timeout,
-        )
-        resume = args.resume
-        if spec is not None:
-            resume = agree_where_to_start(Cluster(strategy), folder, task, net, settings)
-            if not resume and folder.can_resume():
-                folder.start(task, net, settings, overwrite=args.overwrite)
-        outcome = Training(task, net, settings, folder, resume=resume, strategy=strategy).fit()
-        status = finish(outcome, task, net, settings, folder, chief=worker == 0)
-        if spec is not None:
-            print(f"Final weights: sha256 {weights_digest(outcome.model)} (the same on every worker)", flush=True)
-    except KeyboardInterrupt:
-        if folder.can_resume():
-            print(
-                f"\nInterrupted. The last finished epoch is saved; continue with:\n"
-                f"  python -m trainer --output-dir {folder.out} --resume",
-                flush=True,
-            )
-        else:
-            print("\nInterrupted before the first epoch was saved; there is nothing to resume.", flush=True)
-        return 130
-    except ClusterError as err:
-        if rejoin.seconds_left(args.connect_timeout) > 1:  # e.g. a peer still held by the old run: try again
-            rejoin.again(f"could not join yet ({err.cause})", lost_worker=False)
-        print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
-        return 1
-    except RunError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr, flush=True)
-        return 1
-    except tf.errors.OpError as err:
-        if spec is None:
-            raise
-        # A worker was lost (killed, or its machine went away): TensorFlow cannot go on in this process.
-        rejoin.again(f"lost contact with another worker ({type(err).__name__})", lost_worker=True)
-        print(
-            f"{parser.prog}: error: lost contact with another worker {rejoin.MAX_REJOINS} times; the last saved "
-            "epoch is kept: start every worker again with the same command to continue",
-            file=sys.stderr,
-            flush=True,
-        )
-        return 1
-    if args.push_to_hub and status == 0 and worker == 0:
-        return push(folder.out, args)
-    return status
-
-
-def weights_digest(model: Any) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for w in model.get_weights():
-        digest.update(w.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def worker_folder(out: Path, worker: int) -> Path:
-    """Where a worker of a multi-worker run keeps its work: the chief (0) the output folder itself, the
-    others a sibling of their own, whose model is written to a temporary folder and dropped (finish.py)."""
-    return out if worker == 0 else out.with_name(f"{out.name}.worker-{worker}")
+        return f"--connect-timeout must be from 1 to {MAX_CONNECT_SECONDS} seconds"
+    return ""
 
 
 def quiet_tensorflow() -> None:
@@ -330,7 +237,9 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def push(out_dir: Path, args: argparse.Namespace) -> int:
+def push(out_dir: Path, args: argparse.Namespace) -> bool:
+    """Publish the model folder to --push-to-hub; False (and where the model is, and how to publish it
+    later, on stderr) if that fails."""
     from .publish import PublishError, publish
 
     try:
@@ -350,9 +259,5 @@ def push(out_dir: Path, args: argparse.Namespace) -> int:
             f"gate; from this command that flag is --force-push).",
             file=sys.stderr,
         )
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return False
+    return True

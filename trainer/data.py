@@ -19,21 +19,11 @@ import numpy as np
 from model.config import TaskConfig, distinct_count, enumerable
 from model.questions import Questions, all_questions, concat, question_keys, sample_questions
 
+from .settings import exactly, heldout_disjoint
+
 
 def uniform(task: TaskConfig) -> TaskConfig:
     return dataclasses.replace(task, sampling="uniform")
-
-
-def heldout_disjoint(task: TaskConfig, size: int) -> bool:
-    """Whether `size` questions can be held out: at most a tenth of the task, so training keeps the rest
-    (and, for a range of term counts, at least one question of each count, see heldout_set)."""
-    smallest = min(distinct_count(exactly(task, k)) for k in range(task.fewest_terms, task.terms + 1))
-    return size <= distinct_count(task) // 10 and smallest >= 10
-
-
-def exactly(task: TaskConfig, terms: int) -> TaskConfig:
-    """The task's questions with exactly this many terms."""
-    return dataclasses.replace(task, terms=terms, min_terms=None)
 
 
 def heldout_set(task: TaskConfig, size: int, rng: np.random.Generator) -> tuple[Questions, bool]:

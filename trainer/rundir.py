@@ -237,7 +237,8 @@ class RunFolder:
         self.guard(lambda: write_model_folder(destination, write), destination)
         return destination
 
-    def finish(self) -> None:
+    def close(self) -> None:
+        """The run is over: its work folder goes."""
         shutil.rmtree(self.work, ignore_errors=True)
 
     def guard(self, action: Callable[[], Any], what: Path) -> Any:

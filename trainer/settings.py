@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from model.bounds import Bound, declared, first_problem
 from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable, parse_json
 
-from .data import heldout_disjoint
-
 SCHEDULES = ("cosine", "constant")
 MAX_SEED = 2**32 - 1
 MAX_ARRAY_BYTES = 2 * 1024**3  # everything the trainer allocates per question, all questions together
@@ -218,6 +216,18 @@ class TrainSettings:
         if unknown:
             raise ValueError(f"train_settings.json has unknown field(s): {', '.join(unknown[:5])}")
         return cls(**data)
+
+
+def heldout_disjoint(task: TaskConfig, size: int) -> bool:
+    """Whether `size` questions can be held out: at most a tenth of the task, so training keeps the rest
+    (and, for a range of term counts, at least one question of each count, see heldout_set)."""
+    smallest = min(distinct_count(exactly(task, k)) for k in range(task.fewest_terms, task.terms + 1))
+    return size <= distinct_count(task) // 10 and smallest >= 10
+
+
+def exactly(task: TaskConfig, terms: int) -> TaskConfig:
+    """The task's questions with exactly this many terms."""
+    return dataclasses.replace(task, terms=terms, min_terms=None)
 
 
 def fingerprint(task: TaskConfig, net: NetworkConfig, settings: TrainSettings) -> str:

@@ -16,11 +16,13 @@ Keras' `fit`: Keras 3's `fit` fails under MultiWorkerMirroredStrategy
 
 Used as a library (the app's "Train your own" does):
 
-    settings = dataclasses.replace(PRESETS["add2"][2], time_budget=20)   # keyword settings
+    settings = dataclasses.replace(PRESETS["add2"][2], time_budget=20)   # trainer/presets
     check_settings(settings, task)
     folder = RunFolder(out); folder.start(task, net, settings, overwrite=True)
     run = Training(task, net, settings, folder, on_epoch=print_json, should_stop=stop_file.exists, log=to_stderr)
-    status = finish(run.fit(), task, net, settings, folder, log=to_stderr)   # trainer/finish.py
+    outcome = run.fit()
+    check = final_check(outcome, task, net, settings, folder, log=to_stderr)   # trainer/final_check.py
+    save_model(outcome, check, task, net, settings, folder, log=to_stderr)     # trainer/saving.py
 
 `on_epoch(record)` gets each epoch's record: the history keys (`loss`,
 `val_exact_match`, `val_char_accuracy`, `elapsed_seconds`, `samples_seen`,
@@ -41,7 +43,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -49,46 +50,25 @@ import numpy as np
 import tensorflow as tf
 
 from model.analysis import probe_questions, quantise
-from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
+from model.config import NetworkConfig, TaskConfig
 from model.network import build_model
-from model.questions import question_keys
 
-from .data import epoch_questions, heldout_set, the_space, unique_questions
+from .data import epoch_questions
 from .distribute import Cluster, distributed_batches
 from .epochs import POLISH_HARD_SHARE, polishing, samples, samples_before, steps
+from .gradient_step import compile_with, make_optimizer, make_step, polishing_optimizer, uses_xla
+from .outcome import Log, Outcome, say
+from .question_sets import prepare_questions
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, fingerprint
-from .space_watch import SpaceWatch
 from .verify import Checker, run_together, sample_lines
 
-MINING_MARGIN = 0.5  # the margin below which a question counts as hard when the run has no target margin
 # A per-character cross-entropy above this means runaway weights: guessing uniformly scores about 2.6, and
 # Keras computes the loss from the logits, so it can grow without bound while staying a finite number.
 DIVERGED_LOSS = 1000.0
 ASKED_TO_STOP = "asked to stop"
 
-Log = Callable[[str], None]
 EpochCallback = Callable[[dict], None]
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-@dataclass(kw_only=True)
-class Outcome:
-    model: Any
-    history: dict[str, list]
-    heldout: Checker
-    heldout_disjoint: bool
-    space: Checker  # every question, or the fixed pool standing for them
-    space_complete: bool
-    train_seconds: float
-    diverged: str | None = None  # why, if the loss or the weights stopped being numbers
-    stopped: str = ""  # the stopping reason, for the log
-    probes: list[np.ndarray] = field(default_factory=list)  # per epoch: quantised probe margins
-    probe_axis: np.ndarray | None = None
-    polish_rounds: int = 0  # how many of the epochs were polishing rounds
 
 
 class Training:
@@ -134,108 +114,17 @@ class Training:
                 self._restore()
             else:
                 self.model = build_model(task, net)
-                self._compile(self._optimizer(steps(settings, 0)))
-        self._step = self._make_step()
+                compile_with(self.model, make_optimizer(settings, steps(settings, 0)))
+        self._step = make_step(self.model, self.strategy, self.s.batch_size, xla=self.xla)
 
     def _prepare_questions(self, rng: np.random.Generator) -> None:
-        """The held-out set, the space (or pool) and its watch, and keras.io's fixed draws, all from one rng."""
-        task, s = self.task, self.s
-        fixed = "distinct" if s.unique else "drawn once"
-        self.log(
-            f"Preparing questions: {s.heldout_size:,} held out"
-            + (f", {s.train_size:,} {fixed} to train on" if s.train_size else "")
-            + "..."
-        )
-        heldout, self.disjoint = heldout_set(task, s.heldout_size, rng)
-        self.heldout = Checker(task, heldout)
-        self.heldout_keys = question_keys(heldout, task) if self.disjoint else None
-        if not self.disjoint:
-            self.log(
-                f"Note: the task has {distinct_count(task):,} distinct questions, too few to hold "
-                f"{s.heldout_size:,} out (at most a tenth), so the check set is drawn at random and also "
-                "trained on: it is not held out" + ("; the headline is every question." if enumerable(task) else ".")
-            )
-        space, complete = the_space(task, s.pool_size, rng)
-        trainable = (
-            np.ones(len(space), bool)
-            if self.heldout_keys is None
-            else ~np.isin(question_keys(space, task), self.heldout_keys)
-        )
-        order = rng.permutation(len(space))
-        self.fixed = None  # keras.io: the same questions every epoch, drawn once
-        if s.train_size:
-            self.fixed = (
-                unique_questions(task, s.train_size, rng, self.heldout_keys)
-                if s.unique
-                else epoch_questions(task, s.train_size, space[:0], 0.0, rng, self.heldout_keys)
-            )
-        # The space is measured after each epoch when something uses it: the margin target or hard questions.
-        needs_space = s.target_margin is not None or (s.hard_fraction > 0 and self.fixed is None)
-        threshold = s.target_margin if s.target_margin is not None else MINING_MARGIN
-        self.watch = SpaceWatch(
-            Checker(task, space),
-            complete=complete,
-            trainable=trainable,
-            order=order,
-            slice_size=s.space_check_size,
-            threshold=threshold,
-            enabled=needs_space,
-        )
-
-    def _compile(self, optimizer: keras.optimizers.Optimizer) -> None:
-        # Compiled so the checkpoint archive carries the optimizer and its state; the loop is our own.
-        self.model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-        optimizer.build(self.model.trainable_variables)  # its variables made now, mirrored, not inside the step
-
-    def _optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-        rate: Any = self.s.learning_rate
-        if self.s.schedule == "cosine":
-            total = steps_per_epoch * (self.s.decay_epochs or self.s.epochs)  # after this the rate stays at its floor
-            warmup = max(1, total // 20)  # a short warm-up keeps Adam's first steps from saturating the gates
-            rate = keras.optimizers.schedules.CosineDecay(
-                0.0,
-                decay_steps=max(1, total - warmup),
-                alpha=self.s.floor,
-                warmup_target=self.s.learning_rate,
-                warmup_steps=warmup,
-            )
-        return keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm)
+        prepared = prepare_questions(self.task, self.s, rng, log=self.log)
+        self.heldout, self.disjoint, self.heldout_keys = prepared.heldout, prepared.disjoint, prepared.heldout_keys
+        self.fixed, self.watch = prepared.fixed, prepared.watch
 
     @property
     def xla(self) -> bool:
-        """Whether each replica's forward and backward pass is compiled with XLA: it pays off for large
-        batches with one device per machine (the optimizer's update, with its all-reduce, stays outside);
-        several devices of one machine run the plain graph."""
-        local_replicas = self.strategy.num_replicas_in_sync // self.cluster.workers
-        return local_replicas == 1 and self.s.batch_size // self.strategy.num_replicas_in_sync >= 256
-
-    def _make_step(self) -> Callable[[Any], tf.Tensor]:
-        """One gradient step on the next global batch of an iterator, on every replica; returns its mean loss.
-
-        Each replica's loss is its share of the global batch's mean (summed over its questions, divided by
-        the global batch), so the optimizer's all-reduce of the gradients sums to the global batch's gradient.
-        """
-        model, optimizer, strategy, global_batch = self.model, self.model.optimizer, self.strategy, self.s.batch_size
-
-        def loss_and_gradients(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
-            with tf.GradientTape() as tape:
-                per_character = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
-                loss = tf.reduce_sum(tf.reduce_mean(per_character, axis=-1)) / global_batch
-            return loss, tape.gradient(loss, model.trainable_variables)
-
-        if self.xla:
-            loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
-
-        def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-            loss, gradients = loss_and_gradients(x, y)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-            return loss
-
-        def step(iterator: Any) -> tf.Tensor:
-            x, y = next(iterator)  # the input pipeline stays outside XLA
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(x, y)), axis=None)
-
-        return tf.function(step)
+        return uses_xla(self.strategy, self.cluster.workers, self.s.batch_size)
 
     # The loop ---------------------------------------------------------------------------------
     def fit(self) -> Outcome:
@@ -463,9 +352,7 @@ class Training:
         return sum(polishing(self.s, e) for e in range(self.epoch))
 
     def _start_polishing(self) -> None:
-        """A fresh Adam at the floor rate for the polishing rounds. The decayed one's second-moment estimates
-        trail the smaller gradients of the end of the decay, so the hard rounds' larger ones took steps
-        several times the rate: right and wrong questions swapped places round after round."""
+        """A fresh optimizer for the polishing rounds (gradient_step.polishing_optimizer says why)."""
         rate = self.s.learning_rate * self.s.floor
         repeats = f", each hard one at most {self.s.polish_repeats:,} times" if self.s.polish_repeats else ""
         average = f", each ending on the weights' moving average ({self.s.polish_ema:g})" if self.s.polish_ema else ""
@@ -474,16 +361,8 @@ class Training:
             "held-out ones included (from here the check set is not held out; the headline is every question)."
         )
         with self.strategy.scope():
-            self._compile(keras.optimizers.Adam(rate, clipnorm=self.s.clipnorm, **self._polish_average()))
-        self._step = self._make_step()
-
-    def _polish_average(self) -> dict[str, Any]:
-        """Adam's keywords for --polish-ema: average the weights, and overwrite them with the average at the
-        end of every round (its step count), so each round's checks, checkpoint and best weights see it."""
-        if self.s.polish_ema is None:
-            return {}
-        every_round = steps(self.s, self.epoch)
-        return {"use_ema": True, "ema_momentum": self.s.polish_ema, "ema_overwrite_frequency": every_round}
+            compile_with(self.model, polishing_optimizer(self.s, self.epoch))
+        self._step = make_step(self.model, self.strategy, self.s.batch_size, xla=self.xla)
 
     # Resuming ---------------------------------------------------------------------------------
     def _state(self) -> dict:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from model.serving import ServedModel
 from model.storage import ModelLoadError, load_model_dir, process_alive
-from trainer.live import LIMITS, LiveSettings, check_settings
+from trainer.live_settings import LIMITS, LiveSettings, visitor_settings
 
 from .html import CSS, esc
 from .learning import epoch_plot, probe_picture
@@ -227,7 +227,7 @@ def settings_error(
 ) -> str | None:
     """One sentence if the request is outside trainer.live's LIMITS (checked before anything starts), else None."""
     try:
-        check_settings(_raw(digits, operators, terms, True, cell, units, seconds, decoder, answer_order))
+        visitor_settings(_raw(digits, operators, terms, True, cell, units, seconds, decoder, answer_order))
     except ValueError as err:
         return str(err)
     return None
@@ -277,7 +277,9 @@ def train_events(
     """Run one live training for `session` at client `address`; yield its events (start, epoch…, done or
     error) as dicts, never a server path."""
     try:
-        settings = check_settings(_raw(digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order))
+        settings = visitor_settings(
+            _raw(digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order)
+        )
     except ValueError as err:
         yield {"event": "error", "message": str(err)}
         return
