@@ -42,7 +42,7 @@ def test_bundled_metrics_record_how_it_was_made():
 def test_every_question_checked_again_gives_the_recorded_count(bundled):
     """The exhaustive check in CI: all 1,000,000 questions through the fast verifier (seconds), and the
     wrong count is the one the model folder records and the map shows."""
-    from model.analysis import load_map
+    from model.question_map import load_map
     from model.questions import all_questions
     from trainer.verify import Checker, keras_model
 

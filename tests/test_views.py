@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.analysis import SpaceMap
+from model.question_map import SpaceMap
 from model.questions import InputError, parse_question
 from model.serving import load_catalogue
 from web import about, chart, compare, controls, inside, learning, many, one_sum, space_map

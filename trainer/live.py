@@ -342,7 +342,7 @@ class Progress:
     def on_epoch(self, record: dict) -> None:
         import numpy as np
 
-        from model.analysis import quantise
+        from model.question_map import quantise
 
         # The engine asks after every batch (and once more after measuring): the longest gap between two asks,
         # or since the last one, is the epoch's checks (or, if a batch takes longer, that batch): an upper bound.
@@ -376,7 +376,7 @@ class Progress:
 
 def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], events: Events) -> None:
     """Train on the engine (trainer/train.py) and write the folder with its one writer (trainer/finish.py)."""
-    from model.analysis import map_axes
+    from model.question_map import map_axes
     from model.storage import METRICS_FILE
 
     from .finish import finish

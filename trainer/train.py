@@ -48,9 +48,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.analysis import probe_questions, quantise
 from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
+from model.learning_record import probe_questions
 from model.network import build_model
+from model.question_map import quantise
 from model.questions import question_keys
 
 from .data import epoch_questions, heldout_set, the_space, unique_questions
