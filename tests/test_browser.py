@@ -1,74 +1,35 @@
 """The app as a person uses it: a real headless Chromium types questions, clicks, and reads the page.
 
 The app runs in-process (one launch for the module); Chromium is Debian's
-(/usr/bin/chromium, installed by tests/run.sh). Screenshots of every tab go to
-test-artifacts/ at the repo root (desktop, dark mode and a 390 px phone) for a
-person to look at; with ADDITION_SCREENSHOTS=docs they also replace the ones in
-docs/ and their manifest (tests/screenshots.py), which tests/test_screenshots.py
-checks against the bundled zoo.
+(/usr/bin/chromium, installed by tests/run.sh); both are set up by tests/browser_site.py.
+Each tab is used as a person would: a question and its answer, bad input, the map, the
+wrong list and zoom, many questions, compare, the model picker that every view follows, and
+an attention model's grid. Screenshots of what is checked go to test-artifacts/; every tab
+on a desktop, in dark mode and on a phone is tests/test_browser_screens.py.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import time
-from pathlib import Path
 
 import pytest
-from app_fixtures import ROOT, served_app
-from screenshots import record
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-ZOO_WRONG = {  # what each zoo model's metrics.json records over all its questions
-    name: json.loads((ROOT / "model" / "zoo" / name / "metrics.json").read_text())["exhaustive_wrong"]
-    for name in ("add3", "gru3")
-}
-TIMEOUT_MS = 60_000  # generous: the test machines are small and shared
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from browser_site import (  # noqa: F401  (the fixtures site and page)
+    ARTIFACTS,
+    CHROMIUM,
+    TIMEOUT_MS,
+    ZOO_WRONG,
+    ask,
+    choose,
+    page_fixture,
+    pick_model,
+    shoot,
+    site_fixture,
+)
 
 pytestmark = [
     pytest.mark.slow,  # a browser
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
 ]
-
-
-@pytest.fixture(scope="module")
-def site():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with served_app() as (url, app), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield url, app, browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def page(site):
-    url, _, browser = site
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url, wait_until="domcontentloaded")
-    yield page
-    page.close()
-
-
-def ask(page, question: str) -> None:
-    page.get_by_role("tab", name="One question").click()
-    box = page.locator("#question textarea, #question input").first
-    box.fill(question)
-    page.locator("#predict-button").click()
-    # The verdict names the question it answers, so this waits for this question's result.
-    page.locator(f'#verdict [data-question="{question}"]').wait_for()
 
 
 def test_a_question_shows_answer_verdict_encoding_positions_and_attribution(page):
@@ -141,17 +102,6 @@ def test_the_map_shows_quickly_and_a_click_opens_the_question(page):
     page.mouse.click(box["x"] + box["width"] * 0.535, box["y"] + box["height"] * 0.06)
     page.locator(f'#verdict [data-question="{shown}"]').wait_for()
     assert page.locator("#predicted-answer").inner_text().strip() == str(a + b)
-
-
-def choose(page, dropdown: str, name: str) -> None:
-    """Pick `name` in the dropdown with this element id (its options are listed inside it)."""
-    page.locator(f"#{dropdown} input").click()
-    page.locator(f"#{dropdown}").get_by_role("option", name=name, exact=True).click()
-
-
-def pick_model(page, name: str) -> None:
-    choose(page, "model-picker", name)
-    page.wait_for_function(f"document.querySelector('#model-line').innerText.includes({name!r})")
 
 
 def test_the_wrong_list_and_zoom(page):
@@ -322,150 +272,6 @@ def test_other_controls_answer_bad_values_in_one_sentence(page):
     page.locator("#random-button").click()
     page.locator("#batch-summary").get_by_text("must be a whole number from 1 to 500, got 2.5").wait_for()
     assert page.locator(".toast-body").count() == 0  # no bare red "Error" pill
-
-
-# Phone, dark mode and the screenshots -------------------------------------------------------------
-TABS = {  # tab label -> screenshot name
-    "One question": "one-question",
-    "Inside the network": "inside",
-    "Map": "map",
-    "How it learned": "learning",
-    "Many questions": "many",
-    "Compare": "compare",
-    "Train your own": "train-own",
-    "The model": "model",
-}
-
-
-def show_tab(page, label: str) -> None:
-    """Open a tab and wait until what it shows is drawn (the bundled default model, add3)."""
-    page.get_by_role("tab", name=label).click()
-    if label == "One question":
-        page.locator("#attribution table.att").wait_for()
-    elif label == "Inside the network":
-        page.locator("#states img.heat").first.wait_for()
-    elif label == "Map":
-        page.locator("#map img.spacemap").wait_for()
-        page.wait_for_function("document.querySelector('#map img.spacemap').complete")
-    elif label == "How it learned":
-        page.locator("#curve-positions .chart svg").wait_for()
-        page.locator("#probe-box img").wait_for()
-    elif label == "Many questions":
-        page.locator("#n-random input").fill("12")
-        page.locator("#seed input, #seed textarea").first.fill("7")
-        page.locator("#random-button").click()
-        page.locator("#batch-rows").wait_for()
-    elif label == "Compare":
-        page.locator("#compare-n input").fill("12")
-        page.locator("#compare-seed input, #compare-seed textarea").first.fill("1")
-        page.locator("#compare-random-button").click()
-        page.locator("#compare-random").wait_for()
-    elif label == "The model":
-        page.locator("#model-panel").wait_for()
-
-
-def capture(page, full_page: bool = True) -> bytes:
-    """The page as a PNG, as the screen shows it. Chromium draws a full-page capture without touch emulation
-    (`(hover: none)` stops matching for it, so a phone's page shows its mouse wording): on a touch screen the
-    viewport grows to the page's height for one ordinary capture instead, and is put back."""
-    if not (full_page and page.evaluate("matchMedia('(hover: none)').matches")):
-        return page.screenshot(full_page=full_page, animations="disabled")
-    screen = page.viewport_size
-    page.set_viewport_size({"width": screen["width"], "height": page.evaluate("document.documentElement.scrollHeight")})
-    try:
-        return page.screenshot(animations="disabled")
-    finally:
-        page.set_viewport_size(screen)
-
-
-def shoot(page, name: str, what: str, models: tuple[str, ...] = ("add3",), full_page: bool = True) -> None:
-    """A screenshot into test-artifacts/ (and docs/, see tests/screenshots.py) of what `models` answered."""
-    png = capture(page, full_page)
-    (ARTIFACTS / name).write_bytes(png)
-    record(png, name, list(models), what)
-
-
-def tour(page, suffix: str, what: str, width: int) -> None:
-    """Every tab, each checked to fit the screen and screenshotted."""
-    ask(page, "535+61")
-    for label, name in TABS.items():
-        show_tab(page, label)
-        wide = page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= width, f"{label}: the page is {wide}px wide on a {width}px screen"
-        shown = ("add3", "add2") if label == "Compare" else ("add3",)  # Compare: model A and model B
-        shoot(page, f"{name}{suffix}.png", f"{label}, {what}", shown)
-
-
-def new_page(site, viewport: dict, scheme: str = "light", touch: bool = False):
-    url, _, browser = site
-    page = browser.new_page(viewport=viewport, color_scheme=scheme, has_touch=touch, is_mobile=touch)
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url + ("/?__theme=dark" if scheme == "dark" else ""), wait_until="domcontentloaded")
-    return page
-
-
-def test_a_phone_screenshot_shows_what_a_touch_screen_shows(site):
-    """Playwright's full-page capture showed the mouse wording ("Hover…") on a touch screen."""
-    from PIL import Image
-
-    page = new_page(site, {"width": 390, "height": 300}, touch=True)
-    try:
-        page.set_content(
-            '<meta name="viewport" content="width=device-width"><style>.touch { display: none; } '
-            "@media (hover: none) { .mouse { display: none; } .touch { display: block; } }</style>"
-            '<div class="mouse" style="height: 900px; background: #f00"></div>'
-            '<div class="touch" style="height: 900px; background: #00f"></div>'
-        )
-        image = Image.open(io.BytesIO(capture(page))).convert("RGB")
-        assert image.height >= 900 and image.getpixel((200, 450)) == (0, 0, 255)  # the touch wording's box
-        assert page.viewport_size == {"width": 390, "height": 300}  # put back
-    finally:
-        page.close()
-
-
-def test_every_tab_on_a_desktop(site):
-    page = new_page(site, {"width": 1280, "height": 900})
-    try:
-        ask(page, "535+61")
-        shoot(page, "app.png", "the page as it opens, answering 535+61", full_page=False)
-        tour(page, "", "desktop, 1280 px", 1280)
-    finally:
-        page.close()
-
-
-def test_every_tab_in_dark_mode(site):
-    page = new_page(site, {"width": 1280, "height": 900}, "dark")
-    try:
-        tour(page, "-dark", "dark mode, 1280 px", 1280)
-    finally:
-        page.close()
-
-
-def test_every_tab_on_a_phone_has_a_visible_label_and_fits(site):
-    page = new_page(site, {"width": 390, "height": 844}, "dark", touch=True)
-    try:
-        ask(page, "535+61")
-        for label in TABS:  # every tab reachable by its own visible label, none behind a "⋯" menu
-            tab = page.get_by_role("tab", name=label)
-            assert tab.is_visible(), label
-            box = tab.bounding_box()
-            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
-        # The predicted and true answers stay on one line each.
-        for boxes in page.locator("#verdict .chars").all():
-            heights = boxes.evaluate("b => [b.getBoundingClientRect().height, b.firstElementChild.offsetHeight]")
-            assert heights[0] < 2 * heights[1], heights
-        show_tab(page, "Map")
-        assert page.locator("#map .touch").is_visible() and not page.locator("#map .mouse").is_visible()
-        assert "Tap a question" in page.locator("#map").inner_text()
-        show_tab(page, "How it learned")  # one chart a row, each as wide as the screen allows
-        for plot in ("#curve-loss", "#curve-positions"):
-            assert page.locator(f"{plot} .chart svg").bounding_box()["width"] >= 300
-        show_tab(page, "Compare")  # the table scrolls inside its own box, not the page
-        box = page.locator("#compare-random .tablebox").bounding_box()
-        assert box and box["x"] + box["width"] <= 390
-        tour(page, "-phone", "a 390 px phone, dark mode", 390)
-    finally:
-        page.close()
 
 
 # An attention model ---------------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Every tab screenshotted on a desktop, in dark mode and on a touch-screen phone, each checked to fit the screen.
+
+The screenshots go to test-artifacts/ (and, with ADDITION_SCREENSHOTS=docs, to docs/ and their
+manifest: tests/screenshots.py). A phone shows each tab by its own label and no page is wider
+than the screen. The app and Chromium are set up by tests/browser_site.py.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from browser_site import (  # noqa: F401  (the fixture site)
+    CHROMIUM,
+    ask,
+    capture,
+    new_page,
+    shoot,
+    site_fixture,
+)
+
+pytestmark = [
+    pytest.mark.slow,  # a browser
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
+]
+
+
+# Phone, dark mode and the screenshots -------------------------------------------------------------
+TABS = {  # tab label -> screenshot name
+    "One question": "one-question",
+    "Inside the network": "inside",
+    "Map": "map",
+    "How it learned": "learning",
+    "Many questions": "many",
+    "Compare": "compare",
+    "Train your own": "train-own",
+    "The model": "model",
+}
+
+
+def show_tab(page, label: str) -> None:
+    """Open a tab and wait until what it shows is drawn (the bundled default model, add3)."""
+    page.get_by_role("tab", name=label).click()
+    if label == "One question":
+        page.locator("#attribution table.att").wait_for()
+    elif label == "Inside the network":
+        page.locator("#states img.heat").first.wait_for()
+    elif label == "Map":
+        page.locator("#map img.spacemap").wait_for()
+        page.wait_for_function("document.querySelector('#map img.spacemap').complete")
+    elif label == "How it learned":
+        page.locator("#curve-positions .chart svg").wait_for()
+        page.locator("#probe-box img").wait_for()
+    elif label == "Many questions":
+        page.locator("#n-random input").fill("12")
+        page.locator("#seed input, #seed textarea").first.fill("7")
+        page.locator("#random-button").click()
+        page.locator("#batch-rows").wait_for()
+    elif label == "Compare":
+        page.locator("#compare-n input").fill("12")
+        page.locator("#compare-seed input, #compare-seed textarea").first.fill("1")
+        page.locator("#compare-random-button").click()
+        page.locator("#compare-random").wait_for()
+    elif label == "The model":
+        page.locator("#model-panel").wait_for()
+
+
+def tour(page, suffix: str, what: str, width: int) -> None:
+    """Every tab, each checked to fit the screen and screenshotted."""
+    ask(page, "535+61")
+    for label, name in TABS.items():
+        show_tab(page, label)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{label}: the page is {wide}px wide on a {width}px screen"
+        shown = ("add3", "add2") if label == "Compare" else ("add3",)  # Compare: model A and model B
+        shoot(page, f"{name}{suffix}.png", f"{label}, {what}", shown)
+
+
+def test_a_phone_screenshot_shows_what_a_touch_screen_shows(site):
+    """Playwright's full-page capture showed the mouse wording ("Hover…") on a touch screen."""
+    from PIL import Image
+
+    page = new_page(site, {"width": 390, "height": 300}, touch=True)
+    try:
+        page.set_content(
+            '<meta name="viewport" content="width=device-width"><style>.touch { display: none; } '
+            "@media (hover: none) { .mouse { display: none; } .touch { display: block; } }</style>"
+            '<div class="mouse" style="height: 900px; background: #f00"></div>'
+            '<div class="touch" style="height: 900px; background: #00f"></div>'
+        )
+        image = Image.open(io.BytesIO(capture(page))).convert("RGB")
+        assert image.height >= 900 and image.getpixel((200, 450)) == (0, 0, 255)  # the touch wording's box
+        assert page.viewport_size == {"width": 390, "height": 300}  # put back
+    finally:
+        page.close()
+
+
+def test_every_tab_on_a_desktop(site):
+    page = new_page(site, {"width": 1280, "height": 900})
+    try:
+        ask(page, "535+61")
+        shoot(page, "app.png", "the page as it opens, answering 535+61", full_page=False)
+        tour(page, "", "desktop, 1280 px", 1280)
+    finally:
+        page.close()
+
+
+def test_every_tab_in_dark_mode(site):
+    page = new_page(site, {"width": 1280, "height": 900}, "dark")
+    try:
+        tour(page, "-dark", "dark mode, 1280 px", 1280)
+    finally:
+        page.close()
+
+
+def test_every_tab_on_a_phone_has_a_visible_label_and_fits(site):
+    page = new_page(site, {"width": 390, "height": 844}, "dark", touch=True)
+    try:
+        ask(page, "535+61")
+        for label in TABS:  # every tab reachable by its own visible label, none behind a "⋯" menu
+            tab = page.get_by_role("tab", name=label)
+            assert tab.is_visible(), label
+            box = tab.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+        # The predicted and true answers stay on one line each.
+        for boxes in page.locator("#verdict .chars").all():
+            heights = boxes.evaluate("b => [b.getBoundingClientRect().height, b.firstElementChild.offsetHeight]")
+            assert heights[0] < 2 * heights[1], heights
+        show_tab(page, "Map")
+        assert page.locator("#map .touch").is_visible() and not page.locator("#map .mouse").is_visible()
+        assert "Tap a question" in page.locator("#map").inner_text()
+        show_tab(page, "How it learned")  # one chart a row, each as wide as the screen allows
+        for plot in ("#curve-loss", "#curve-positions"):
+            assert page.locator(f"{plot} .chart svg").bounding_box()["width"] >= 300
+        show_tab(page, "Compare")  # the table scrolls inside its own box, not the page
+        box = page.locator("#compare-random .tablebox").bounding_box()
+        assert box and box["x"] + box["width"] <= 390
+        tour(page, "-phone", "a 390 px phone, dark mode", 390)
+    finally:
+        page.close()
