@@ -71,7 +71,7 @@ def test_prefix_trie_shares_prefixes():
     assert ids[0] == ids[3] and len(set(ids.tolist())) == 3
 
 
-def test_bundled_model_on_a_sample_of_all_questions_and_the_old_models_four_wrong_answers():
+def test_fast_margins_match_keras_on_the_bundled_model_and_four_sums_to_700_are_right_by_its_margin():
     import keras
 
     from model.storage import BUNDLED_DIR

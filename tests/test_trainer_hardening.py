@@ -54,7 +54,7 @@ def file_size_limit(limit: int):
 
 
 # 1 -------------------------------------------------------------------------------------------------
-def test_item1_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
+def test_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
     out = (tmp_path / "abs" / "model").resolve()
     trained(out, "--seed", "1")
     first = digests(out)
@@ -66,7 +66,7 @@ def test_item1_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
 
 
 # 2 -------------------------------------------------------------------------------------------------
-def test_item2_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(earlier_model, tmp_path):
+def test_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     proc = start_trainer(
@@ -93,7 +93,7 @@ def test_item2_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untou
 
 
 # 3 -------------------------------------------------------------------------------------------------
-def test_item3_default_folders_are_named_after_the_preset_and_the_flags_given():
+def test_default_folders_are_named_after_the_preset_and_the_flags_given():
     from trainer.cli import build_parser, default_output
 
     named = {
@@ -109,7 +109,7 @@ def test_item3_default_folders_are_named_after_the_preset_and_the_flags_given():
 
 
 @pytest.mark.parametrize("flags,folder", [((), "runs/add3"), (("--digits", "2", "--cell", "gru"), "runs/add3-d2-gru")])
-def test_item3_a_finished_model_is_not_overwritten_without_overwrite(earlier_model, tmp_path, flags, folder):
+def test_a_finished_model_is_not_overwritten_without_overwrite(earlier_model, tmp_path, flags, folder):
     shutil.copytree(earlier_model, tmp_path / folder)
     before = digests(tmp_path / folder)
     result = run_trainer(*flags, cwd=tmp_path, timeout=60)
@@ -122,7 +122,7 @@ def test_item3_a_finished_model_is_not_overwritten_without_overwrite(earlier_mod
     assert result.stdout == "" and digests(tmp_path / folder) == before  # refused before any work
 
 
-def test_item3_a_folder_of_other_files_is_never_replaced(tmp_path):
+def test_a_folder_of_other_files_is_never_replaced(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "thesis.txt").write_text("years of work")
     result = run_trainer(*SMALL, "--output-dir", tmp_path / "notes", "--overwrite", timeout=60)
@@ -166,7 +166,7 @@ def refused(result: subprocess.CompletedProcess, fragment: str) -> None:
     assert fragment in result.stderr, result.stderr
 
 
-def test_item4_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted, tmp_path):
+def test_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted, tmp_path):
     out = interrupted_copy(interrupted, tmp_path)
     refused(
         run_trainer("--resume", "--digits", "3", "--output-dir", out, timeout=60),
@@ -186,7 +186,7 @@ def test_item4_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted,
         ("network.json", {"encoder_units": 16}),
     ],
 )
-def test_item4_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file, change):
+def test_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file, change):
     out = interrupted_copy(interrupted, tmp_path)
     path = work_folder(out) / file
     path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
@@ -194,7 +194,7 @@ def test_item4_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file,
 
 
 @pytest.mark.parametrize("batch_size", [0, "64", 10**12, None])
-def test_item4_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(interrupted, tmp_path, batch_size):
+def test_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(interrupted, tmp_path, batch_size):
     """A hostile edit that also rewrites the fingerprint still meets the settings' bounds."""
     from model.config import NetworkConfig, TaskConfig
     from trainer.settings import TrainSettings, fingerprint
@@ -214,7 +214,7 @@ def test_item4_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(
     )
 
 
-def test_item4_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_model(earlier_model, tmp_path):
+def test_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_model(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     # 20 kB: the run's small files fit, its first checkpoint (about 50 kB) does not.
@@ -232,7 +232,7 @@ def test_item4_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_m
     assert not list(work_folder(out).glob("*.tmp"))  # no half-written files left behind
 
 
-def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_resumes(earlier_model, tmp_path):
+def test_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_resumes(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     proc = start_trainer(
@@ -270,7 +270,7 @@ def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_r
 
 
 # 5 -------------------------------------------------------------------------------------------------
-def test_item5_missed_target_exits_1_and_never_replaces_a_model(earlier_model, tmp_path):
+def test_missed_target_exits_1_and_never_replaces_a_model(earlier_model, tmp_path):
     out = tmp_path / "model"
     missing = [
         "--digits",
@@ -307,7 +307,7 @@ def test_item5_missed_target_exits_1_and_never_replaces_a_model(earlier_model, t
     assert digests(out) == before and load_model_dir(below).task.digits == 2
 
 
-def test_item5_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_path):
+def test_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     result = run_trainer(
@@ -372,7 +372,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("flags,fragment", BAD_VALUES, ids=[" ".join(f) for f, _ in BAD_VALUES])
-def test_item6_every_value_is_bounded_before_any_work(flags, fragment):
+def test_every_value_is_bounded_before_any_work(flags, fragment):
     result = run_trainer(*flags, timeout=60)
     assert result.returncode == 2
     assert result.stdout == "" and "Traceback" not in result.stderr
@@ -381,7 +381,7 @@ def test_item6_every_value_is_bounded_before_any_work(flags, fragment):
 
 
 # 7 -------------------------------------------------------------------------------------------------
-def test_item7_a_heldout_set_that_cannot_be_held_out_says_so(tmp_path):
+def test_a_heldout_set_that_cannot_be_held_out_says_so(tmp_path):
     out = tmp_path / "model"
     result = run_trainer(*SMALL, "--digits", "2", "--heldout-size", "20000", "--epochs", "1", "--output-dir", out)
     assert result.returncode == 0, result.stderr[-2000:]
