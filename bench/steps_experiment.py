@@ -3,7 +3,7 @@
 Three shapes of target, one network family (the project's attention decoder, model/network.py, trained
 with teacher forcing and answered greedily, every character written by the network):
 
-  oneshot  `12*34-56` -> `352`                       (today's design, for a side by side)
+  oneshot  `12*34-56` -> `352`                       (the zoo's one-shot design, side by side)
   trail    `12*34-56` -> `408-56=352`                one answer: the expression after one operation, then
                                                      `=` and the final answer
   rewrite  `12*34-56` -> `408-56`, `408-56` -> `352` one operation per pass; the network's own output is fed

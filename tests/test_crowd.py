@@ -1,4 +1,4 @@
-"""A crowd, or one client with many sockets, cannot lock the server or stop its queue (issue 17, items 2–5).
+"""A crowd, or one client with many sockets, cannot lock the server or stop its queue.
 
 The launched app (`python app.py`, in a subprocess) is visited by many clients
 over raw sockets. Distinct clients are distinct loopback source addresses
@@ -40,8 +40,8 @@ PAGES, ACTIVE = 300, 32
 
 # The launched app ---------------------------------------------------------------------------------------
 def test_300_open_pages_and_32_active_users_all_get_answers(server):
-    """Item 3: each page's heartbeat stream used to count against the 256-request limit: 260 pages made
-    GET / and /run/predict answer 503 for everyone."""
+    """An open page's heartbeat stream does not count against the 256 open requests, so GET / and
+    /run/predict still answer everyone while 300 pages are open."""
     port, *_ = server
     with ExitStack() as stack:
         statuses = []
@@ -56,7 +56,7 @@ def test_300_open_pages_and_32_active_users_all_get_answers(server):
 
 
 def test_one_client_holding_many_sockets_is_limited_alone(server):
-    """Item 3: one address's streams and trickled bodies are capped; everyone else is answered; a body that
+    """One address's streams and trickled bodies are capped; everyone else is answered; a body that
     does not arrive in time gets 408 and frees its place."""
     port, *_ = server
     greedy, other = "127.0.3.1", "127.0.3.2"
@@ -87,8 +87,8 @@ def test_one_client_holding_many_sockets_is_limited_alone(server):
 
 
 def test_a_handful_of_addresses_holding_mcp_streams_lock_nobody_out(server):
-    """Issue 25: GET /gradio_api/mcp/ with Accept: text/event-stream stays open; it counted as an ordinary
-    request, so two addresses holding 128 each filled the 256 open requests and every page got 503."""
+    """GET /gradio_api/mcp/ with Accept: text/event-stream stays open; counted as an ordinary request, two
+    addresses holding 128 each would fill the 256 open requests and every page would get 503."""
     port, *_ = server
     assert 5 * guard.MAX_IN_FLIGHT_PER_CLIENT < guard.MAX_IN_FLIGHT  # no handful of addresses fills the server
     head = "GET /gradio_api/mcp/ HTTP/1.1\r\nHost: app\r\nAccept: application/json, text/event-stream\r\n\r\n"
@@ -128,10 +128,9 @@ with ThreadPoolExecutor(256) as pool:
 
 
 def test_calls_whose_clients_hang_up_are_dropped_and_light_calls_stay_fast(server):
-    """Issue 25: 4 addresses x 64 compare_random(500) calls that hang up after 2 s made /predict take 16.5 s
-    (p99) and the server answered again only 14.5 s after they had gone. Heavy calls now share a small pool
-    of their own, an address's excess ones are refused before Gradio reads them, and a call whose client has
-    gone is dropped before it runs."""
+    """Waves of 4 addresses x 64 compare_random(500) calls that hang up after 2 s: heavy calls share a small
+    pool of their own, an address's excess ones are refused before Gradio reads them, and a call whose client
+    has gone is dropped before it runs, so /predict stays fast and the server answers once they have gone."""
     port, *_ = server
     attack = subprocess.Popen([sys.executable, "-c", ABANDONING, str(port), str(WAVES)])
     latencies: list[float] = []
@@ -154,7 +153,7 @@ def test_calls_whose_clients_hang_up_are_dropped_and_light_calls_stay_fast(serve
 
 
 def test_queued_functions_cannot_be_called_directly(server):
-    """Item 4: /gradio_api/run/train skipped the queue and its one-at-a-time limit: 4 calls, 4 trainings."""
+    """A direct call (/gradio_api/run/train) would skip the queue and its one-at-a-time limit: it is refused."""
     port, proc, _ = server
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as response:
         config = json.loads(response.read())
@@ -172,7 +171,7 @@ def test_queued_functions_cannot_be_called_directly(server):
 
 
 def test_trainings_wait_a_few_minutes_at_most_and_one_runs_at_a_time(server):
-    """Item 5: 256 /call/train joins filled the whole queue; now a training that would wait long is told at once."""
+    """Trainings cannot fill the whole queue: one that would wait long is told so at once; others get in."""
     port, proc, _ = server
     running = call("127.0.4.1", port, "train", [1, "+", 2, True, "lstm", 8, 5])
     assert running[0] == 200

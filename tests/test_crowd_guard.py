@@ -68,7 +68,7 @@ def join(source: str, port: int, session: str, fn_index: int = 0) -> tuple[int, 
 
 
 def test_one_client_cannot_fill_the_queue(held_queue):
-    """Item 5: waiting jobs are capped per session and per client address; others still get in."""
+    """Waiting jobs are capped per session and per client address; others still get in."""
     port, release = held_queue
     session = uuid.uuid4().hex
     mine = [join("127.0.5.1", port, session)[0] for _ in range(share.MAX_JOBS_PER_SESSION + 2)]
@@ -83,8 +83,8 @@ def test_one_client_cannot_fill_the_queue(held_queue):
 
 
 def test_a_class_behind_one_address_is_not_refused(held_queue):
-    """Issue 25: 32 visitors calling back to back from one address got 39 of ~930 calls refused (429). The
-    queue counts visitors by session first; an address's share is wide enough for a class."""
+    """32 visitors calling back to back from one address (a class) are all let in: the queue counts
+    visitors by session first, and an address's share is wide enough for a class."""
     port, release = held_queue
     sessions = [uuid.uuid4().hex for _ in range(32)]
     calls = sessions + sessions[:8]  # each visitor's call waiting, a quarter of them with the next one joining
@@ -112,7 +112,7 @@ def test_waiting_trainings_are_capped_overall(held_queue):
 
 
 def test_one_address_holds_at_most_one_training(held_queue):
-    """Issue 25: one address kept 1 running and 2 waiting trainings, so everyone else's Train got 503."""
+    """An address holds one training, running or waiting: one holding more would leave everyone else's Train a 503."""
     port, _ = held_queue
     running = join("127.0.8.1", port, uuid.uuid4().hex, fn_index=1)
     time.sleep(0.3)  # it leaves the queue for the one worker
@@ -130,7 +130,7 @@ def test_the_client_is_the_peer_unless_a_proxy_is_trusted():
 
 
 def test_a_training_never_starts_while_another_holds_the_slot(monkeypatch):
-    """Item 4, whatever arrives: even a call that went around the queue finds the one training slot taken."""
+    """Whatever arrives: even a call that went around the queue finds the one training slot taken."""
     from web import train_own
 
     monkeypatch.setattr(train_own, "SLOT_WAIT", 0.2)

@@ -185,7 +185,7 @@ LEAKS = [  # (file, how it is spoilt, what the refusal says)
     ("model.weights.h5", "link", "is a symbolic link, and only plain files are uploaded"),
     ("history.json", "token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded; remove"),
     ("train_settings.json", "token", "holds something shaped like a Hugging Face token (hf_…), so it is not uploaded"),
-    # issue 25: publish waited for ever on a named pipe, and uploaded a hard link's file from outside the folder
+    # a named pipe would make publish wait for ever; a hard link's file may lie outside the folder
     ("history.json", "pipe", "is not a plain file, and only plain files are uploaded"),
     ("model.weights.h5", "hard link", "is a hard link (the file has 2 names), and only files with one name"),
 ]

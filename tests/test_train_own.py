@@ -217,10 +217,10 @@ TRAININGS_BACK_TO_BACK = 6
 
 
 def test_heavy_calls_while_trainings_start_and_end_back_to_back_never_hang_the_server(server, app_pid):
-    """Issue 25: each training's end starts the next warm trainer; with a fork of the threaded server (a
-    `preexec_fn`) while request threads were inside OpenBLAS, the whole server hung for good (12 clients
-    calling compare_random while 5-second trainings ran back to back: hung after 7 trainings). The starting
-    itself is driven 150 times under load in tests/test_server_children.py; here the whole app does it."""
+    """Each training's end starts the next warm trainer; a fork of the threaded server (a `preexec_fn`)
+    while request threads are inside OpenBLAS can hang the whole server for good, so 12 clients call
+    compare_random while 5-second trainings run back to back. The starting itself is driven 150 times
+    under load in tests/test_server_children.py; here the whole app does it."""
     host, port = server.removeprefix("http://").split(":")
     body = json.dumps({"data": [100, None, "add3", "add3-attention"]})
     answered = [0] * 12

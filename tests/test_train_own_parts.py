@@ -78,8 +78,8 @@ def test_one_visitors_trainings_push_out_only_their_own_models(tmp_path):
 
 
 def test_one_address_with_many_sessions_pushes_out_only_its_own_models(tmp_path):
-    """Issue 25: eight trainings from one address, each from a fresh session, pushed out another visitor's
-    model. Now an address keeps PER_ADDRESS models and pushes out its own oldest."""
+    """Trainings from one address, each from a fresh session, push out none of another visitor's models:
+    an address keeps PER_ADDRESS models and pushes out its own oldest."""
     runs: list[Path] = []
     own = OwnModels()
     theirs = own.add(fresh_model(runs, tmp_path), owner="them", address="127.0.0.2")
@@ -93,8 +93,8 @@ def test_one_address_with_many_sessions_pushes_out_only_its_own_models(tmp_path)
 
 
 def test_stop_before_the_trainer_has_its_settings_says_it_was_stopped():
-    """Issue 25: Stop pressed before the warm trainer got its settings ended with "The training request could
-    not be read."; the trainer reads the stop line where it waits for the settings."""
+    """Stop pressed before the warm trainer has its settings says the training was stopped (not that the
+    request could not be read): the trainer reads the stop line where it waits for the settings."""
     from web.train_own import spawn
 
     trainer = spawn([sys.executable, "-m", "trainer.live", "--warm"])

@@ -1,9 +1,9 @@
-"""Regressions for what a new user and a hostile user broke in the trainer, one test (or more) per item:
+"""What a new user and a hostile user could break in the trainer, one section each:
 
-1 retraining into an existing absolute --output-dir; 2 a killed run never leaves a mixed folder;
-3 default output folders and no silent overwrite; 4 --resume refuses a different task or edited settings,
-and a full disk is one sentence; 5 exit status tells the truth (missed target, divergence);
-6 every value bounded before any work; 7 held-out that cannot be held out says so.
+retraining into an existing absolute --output-dir; a killed run never leaves a mixed folder; default
+output folders and no silent overwrite; --resume refuses a different task or edited settings, and a full
+disk is one sentence; the exit status tells the truth (missed target, divergence); every value bounded
+before any work; a held-out set that cannot be held out says so.
 
 Every run is the real `python -m trainer` in its own process, on real files; a full disk is a real
 file-size limit (RLIMIT_FSIZE) in the child, so writes fail with EFBIG as on a full disk.
@@ -53,7 +53,7 @@ def file_size_limit(limit: int):
     return apply
 
 
-# 1 -------------------------------------------------------------------------------------------------
+# Retraining into an existing folder ----------------------------------------------------------------
 def test_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
     out = (tmp_path / "abs" / "model").resolve()
     trained(out, "--seed", "1")
@@ -65,7 +65,7 @@ def test_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
     assert load_model_dir(out).metrics["training"]["seed"] == 2
 
 
-# 2 -------------------------------------------------------------------------------------------------
+# A killed run --------------------------------------------------------------------------------------
 def test_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
@@ -92,7 +92,7 @@ def test_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(e
     assert stored.metrics["training"]["seed"] == 1 and not stored.notes
 
 
-# 3 -------------------------------------------------------------------------------------------------
+# Output folders and overwriting --------------------------------------------------------------------
 def test_default_folders_are_named_after_the_preset_and_the_flags_given():
     from trainer.cli import build_parser, default_output
 
@@ -130,7 +130,7 @@ def test_a_folder_of_other_files_is_never_replaced(tmp_path):
     assert (tmp_path / "notes" / "thesis.txt").read_text() == "years of work"
 
 
-# 4 -------------------------------------------------------------------------------------------------
+# Resume and a full disk ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
     """The work folder of a real 2-digit run killed after its first epoch."""
@@ -269,7 +269,7 @@ def test_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_resumes
     assert not work_folder(out).exists() and load_model_dir(out).metrics["epochs"] == 2
 
 
-# 5 -------------------------------------------------------------------------------------------------
+# The exit status -----------------------------------------------------------------------------------
 def test_missed_target_exits_1_and_never_replaces_a_model(earlier_model, tmp_path):
     out = tmp_path / "model"
     missing = [
@@ -321,7 +321,7 @@ def test_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no .below-target, no work folder
 
 
-# 6 -------------------------------------------------------------------------------------------------
+# Bounds before any work ----------------------------------------------------------------------------
 BAD_VALUES = [
     (["--seed", "-1"], "--seed must be a whole number from 0 to 4,294,967,295, got -1"),
     (["--seed", str(2**32)], "--seed must be a whole number from 0 to 4,294,967,295"),
@@ -380,7 +380,7 @@ def test_every_value_is_bounded_before_any_work(flags, fragment):
     assert fragment in result.stderr, result.stderr
 
 
-# 7 -------------------------------------------------------------------------------------------------
+# The held-out set ----------------------------------------------------------------------------------
 def test_a_heldout_set_that_cannot_be_held_out_says_so(tmp_path):
     out = tmp_path / "model"
     result = run_trainer(*SMALL, "--digits", "2", "--heldout-size", "20000", "--epochs", "1", "--output-dir", out)

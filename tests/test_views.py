@@ -264,7 +264,7 @@ def test_the_shared_epoch_plot_draws_a_long_table_as_train_your_own_yields_it():
 
 
 def test_every_cell_is_spelled_as_keras_spells_it_in_the_header_and_the_model_tab(service):
-    """Issue 25: the header said SIMPLE_RNN where the picker and Train your own say SimpleRNN."""
+    """The header spells a cell as the picker and Train your own do: SimpleRNN, not SIMPLE_RNN."""
     info = service.model_info("rnn3")
     line = about.model_line(info, "3-digit sums")
     page = about.model_html(info)
