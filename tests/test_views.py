@@ -1,7 +1,7 @@
 """What the page shows is true of the chosen model, in words a person reads: the views as pure functions.
 
 Everything here runs on the bundled zoo through the real service (no server,
-no browser); tests/test_browser.py checks the same things on the page.
+no browser); tests/test_browser_tabs.py checks the same things on the page.
 """
 
 from __future__ import annotations
