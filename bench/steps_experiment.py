@@ -3,7 +3,7 @@
 Three shapes of target, one network family (the project's attention decoder, model/network.py, trained
 with teacher forcing and answered greedily, every character written by the network):
 
-  oneshot  `12*34-56` -> `352`                       (today's design, for a side by side)
+  oneshot  `12*34-56` -> `352`                       (the zoo's one-shot design, side by side)
   trail    `12*34-56` -> `408-56=352`                one answer: the expression after one operation, then
                                                      `=` and the final answer
   rewrite  `12*34-56` -> `408-56`, `408-56` -> `352` one operation per pass; the network's own output is fed
@@ -20,7 +20,8 @@ Questions are drawn on the fly: operands uniform over 0..99, every operator patt
 equally likely; the held-out questions are never trained on. Training runs for a budget of minutes on a
 learning rate that warms up and then decays (cosine) over that budget. Evaluation decodes greedily and
 scores the final answer and every written step, by operator pattern and bracket pattern; the results are
-printed and appended, with the command line, to bench/results/steps_experiment.md.
+printed and appended, with the command line, to bench/results/steps_experiment.md. The questions, their
+steps and the encodings are bench/steps_data.py; this script builds, trains, answers and reports.
 
     taskset -c 1 python bench/steps_experiment.py --shape trail --task mixed3 --minutes 12
 """
@@ -34,7 +35,6 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,198 +42,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PAD = " "
-ALPHABET = PAD + "+-*0123456789()="
-CHAR_ID = {c: i for i, c in enumerate(ALPHABET)}
-OPS = "+-*"
-BRACKETS = ("a.b.c", "(a.b).c", "a.(b.c)")  # bracket patterns of 3 terms, as model/brackets.py orders them
-SHAPES = ("oneshot", "trail", "rewrite")
-
-
-# Questions and their steps (pure functions) -------------------------------------------------------
-@dataclass(frozen=True)
-class Batch:
-    """N questions of three terms: terms (N, 3) ints 0..99, ops (N, 2) codes into "+-*", groups (N,) bracket
-    pattern (0 none, 1 (a.b).c, 2 a.(b.c))."""
-
-    terms: np.ndarray
-    ops: np.ndarray
-    groups: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.terms)
-
-    def take(self, rows: np.ndarray) -> Batch:
-        return Batch(self.terms[rows], self.ops[rows], self.groups[rows])
-
-
-def draw(n: int, brackets: bool, rng: np.random.Generator, weights: dict[str, float] | None = None) -> Batch:
-    """n questions, operands uniform; operator patterns uniform unless `weights` ({"**": 3.0}) favours some."""
-    terms = rng.integers(0, 100, size=(n, 3))
-    if weights:
-        combos = [(i, j) for i in range(3) for j in range(3)]
-        p = np.array([weights.get(OPS[i] + OPS[j], 1.0) for i, j in combos])
-        picks = rng.choice(len(combos), size=n, p=p / p.sum())
-        ops = np.array(combos)[picks]
-    else:
-        ops = rng.integers(0, 3, size=(n, 2))
-    groups = rng.integers(0, 3, size=n) if brackets else np.zeros(n, np.int64)
-    return Batch(terms, ops, groups)
-
-
-def keys(b: Batch) -> np.ndarray:
-    """One int per distinct question."""
-    return (
-        ((b.terms[:, 0] * 100 + b.terms[:, 1]) * 100 + b.terms[:, 2]) * 27
-        + (b.ops[:, 0] * 3 + b.ops[:, 1]) * 3
-        + b.groups
-    )
-
-
-Token = int | str  # a number, or one of "+-*()"
-
-
-def question_tokens(a: int, op1: int, b: int, op2: int, c: int, group: int) -> list[Token]:
-    if group == 1:
-        return ["(", a, OPS[op1], b, ")", OPS[op2], c]
-    if group == 2:
-        return [a, OPS[op1], "(", b, OPS[op2], c, ")"]
-    return [a, OPS[op1], b, OPS[op2], c]
-
-
-def partial_products(x: int, y: int) -> list[int] | None:
-    """x*y as the products by each digit of the shorter factor (the second on a tie), units first:
-    408*56 -> [2448, 20400]; None when that factor has one digit (the product is one step)."""
-    n, m = (x, y) if len(str(abs(y))) <= len(str(abs(x))) else (y, x)
-    if abs(m) < 10:
-        return None
-    sign = -1 if m < 0 else 1
-    digits = str(abs(m))[::-1]
-    return [sign * n * int(d) * 10**i for i, d in enumerate(digits)]
-
-
-def reduce_once(tokens: list[Token], partial: bool) -> list[Token]:
-    """One step a person writes: inside the bracket first, else the first `*`, else the leftmost + or -.
-    With `partial`, a product of two 2+-digit numbers first becomes the bracketed sum of its partial products."""
-    if "(" in tokens:
-        lo = max(i for i, t in enumerate(tokens) if t == "(")
-        hi = tokens.index(")", lo)
-        inner = reduce_once(tokens[lo + 1 : hi], partial)
-        if len(inner) == 1:  # the bracket is done: drop it
-            return tokens[:lo] + inner + tokens[hi + 1 :]
-        return tokens[: lo + 1] + inner + tokens[hi:]
-    ops = [i for i, t in enumerate(tokens) if t in ("+", "-", "*")]
-    star = [i for i in ops if tokens[i] == "*"]
-    i = star[0] if star else ops[0]
-    x, op, y = tokens[i - 1], tokens[i], tokens[i + 1]
-    assert isinstance(x, int) and isinstance(y, int)
-    parts = partial_products(x, y) if partial and op == "*" else None
-    if parts is None:
-        middle: list[Token] = [apply(x, OPS.index(str(op)), y)]
-    else:
-        middle = [parts[0]]
-        for p in parts[1:]:
-            middle += ["+", p]
-        if len(tokens) > 3:
-            middle = ["(", *middle, ")"]
-    return tokens[: i - 1] + middle + tokens[i + 2 :]
-
-
-def chain(tokens: list[Token], partial: bool) -> list[list[Token]]:
-    """The question, every step, and the answer (a one-number list) last."""
-    out = [tokens]
-    while len(out[-1]) > 1:
-        out.append(reduce_once(out[-1], partial))
-    return out
-
-
-def apply(x: int, op: int, y: int) -> int:
-    return x + y if op == 0 else x - y if op == 1 else x * y
-
-
-def number_text(v: int, reverse: bool) -> str:
-    digits = str(abs(v))
-    return ("-" if v < 0 else "") + (digits[::-1] if reverse else digits)
-
-
-def expression_text(tokens: list[Token], reverse: bool) -> str:
-    return "".join(number_text(t, reverse) if isinstance(t, int) else t for t in tokens)
-
-
-def chains(b: Batch, reverse: bool, partial: bool) -> tuple[list[list[str]], np.ndarray]:
-    """(each question's chain as texts: question, steps..., answer; answers as ints)."""
-    texts, values = [], []
-    for (a, bb, c), (op1, op2), g in zip(b.terms.tolist(), b.ops.tolist(), b.groups.tolist(), strict=True):
-        steps = chain(question_tokens(a, op1, bb, op2, c, g), partial)
-        texts.append([expression_text(s, reverse) for s in steps])
-        values.append(steps[-1][0])
-    return texts, np.array(values, np.int64)
-
-
-def pattern_names(b: Batch) -> tuple[list[str], list[str]]:
-    """('a*b-c' style operator patterns, 'a.(b.c)' style bracket patterns) of each question."""
-    ops = [f"a{OPS[i]}b{OPS[j]}c" for i, j in b.ops.tolist()]
-    return ops, [BRACKETS[g] for g in b.groups.tolist()]
-
-
-# Encoding -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Shape:
-    """What the network reads and writes: sizes in characters (duck-types TaskConfig for build_model)."""
-
-    question_length: int
-    answer_length: int
-    num_chars: int = len(ALPHABET)
-
-
-def shape_for(shape: str, brackets: bool, reverse: bool, partial: bool) -> Shape:
-    """The longest question and target, found on questions built from extreme operands."""
-    extremes = [0, 1, 9, 10, 11, 19, 50, 89, 90, 91, 98, 99]
-    grid = (
-        np.array(np.meshgrid(extremes, extremes, extremes, range(3), range(3), range(3 if brackets else 1)))
-        .reshape(6, -1)
-        .T
-    )
-    b = Batch(grid[:, :3], grid[:, 3:5], grid[:, 5])
-    inputs, targets = training_pairs(b, shape, reverse, partial)
-    return Shape(max(map(len, inputs)), max(map(len, targets)))
-
-
-def training_pairs(b: Batch, shape: str, reverse: bool, partial: bool) -> tuple[list[str], list[str]]:
-    """(inputs, targets) for a batch of questions; the rewrite makes one pair per step of each question."""
-    texts, _ = chains(b, reverse, partial)
-    if shape == "oneshot":
-        return [t[0] for t in texts], [t[-1] for t in texts]
-    if shape == "trail":
-        return [t[0] for t in texts], ["=".join(t[1:]) for t in texts]
-    pairs = [(t[i], t[i + 1]) for t in texts for i in range(len(t) - 1)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def encode(texts: list[str], length: int) -> np.ndarray:
-    """Strings -> (N, length) alphabet indices, padded on the right."""
-    out = np.zeros((len(texts), length), np.int32)
-    for i, t in enumerate(texts):
-        if len(t) > length:
-            raise ValueError(f"{t!r} is longer than {length}")
-        out[i, : len(t)] = [CHAR_ID[ch] for ch in t]
-    return out
-
-
-def decode(tokens: np.ndarray) -> list[str]:
-    table = np.array(list(ALPHABET))
-    return ["".join(row).rstrip(PAD) for row in table[tokens]]
-
-
-def one_hot(tokens: np.ndarray) -> np.ndarray:
-    return np.eye(len(ALPHABET), dtype=np.float32)[tokens]
-
-
-def shifted(tokens: np.ndarray) -> np.ndarray:
-    """Teacher forcing input: the character before each position, all-zero at the first."""
-    out = np.zeros((*tokens.shape, len(ALPHABET)), np.float32)
-    out[:, 1:] = one_hot(tokens[:, :-1])
-    return out
+from steps_data import (
+    ALPHABET,
+    SHAPES,
+    Batch,
+    Shape,
+    chains,
+    decode,
+    draw,
+    encode,
+    keys,
+    one_hot,
+    pattern_names,
+    self_check,
+    shape_for,
+    shifted,
+    training_pairs,
+)
 
 
 # Network ------------------------------------------------------------------------------------------
@@ -434,23 +259,6 @@ def report(args: argparse.Namespace, command: str, trained: dict, held: Batch, g
     curve = " ".join(f"{h['minutes']}min:{100 * h['final']:.1f}%" for h in trained["history"])
     parts.append(f"\n\nprobe (1,000 held-out) by training minutes, final answer: {curve}\n\n")
     return "".join(parts)
-
-
-def self_check() -> None:
-    """The steps' arithmetic agrees with the project's own answers (model.brackets) on random questions."""
-    from model.brackets import bracketed_values
-
-    rng = np.random.default_rng(0)
-    b = draw(20_000, True, rng)
-    want = bracketed_values(b.terms, b.ops.astype(np.int8), np.full(len(b), 3), b.groups.astype(np.int16))
-    for partial in (False, True):
-        texts, values = chains(b, False, partial)
-        assert (values == want).all(), "the steps disagree with model.brackets"
-        for t in texts[:2000]:  # every written step is an expression equal to the question
-            assert all(eval(step.replace("--", "+")) == int(t[-1]) for step in t), t
-    example = Batch(np.array([[12, 34, 56]]), np.array([[2, 1]]), np.array([0]))
-    assert chains(example, True, False)[0][0] == ["21*43-65", "804-65", "253"]
-    assert chains(example, False, True)[0][0] == ["12*34-56", "(48+360)-56", "408-56", "352"]
 
 
 def main() -> None:

@@ -20,12 +20,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .analysis import LearningRecord, SpaceMap, load_learning, load_map, unit_order
+from .analysis import unit_order
 from .codec import encode_questions
 from .config import TaskConfig
 from .forward import Network
 from .hub import download_repo, is_repo_id, repo_page_url, scrub
+from .learning_record import LearningRecord, load_learning
 from .predictor import Predictor
+from .question_map import SpaceMap, load_map
 from .questions import sample_questions
 from .storage import (
     BUNDLED_DIR,

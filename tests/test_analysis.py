@@ -12,9 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from model.analysis import attribution, build_map, load_map, network_margins, probe_questions, save_map, unit_order
+from model.analysis import attribution, unit_order
 from model.codec import encode_questions
 from model.config import TaskConfig
+from model.learning_record import probe_questions
+from model.question_map import build_map, load_map, network_margins, save_map
 from model.questions import answers, parse_question
 from model.serving import load_catalogue
 from model.storage import MAP_FILE
@@ -193,7 +195,7 @@ def test_a_bracket_map_holds_one_map_per_pattern_each_cell_asked_with_its_bracke
 
 def test_an_old_map_of_a_bracket_task_still_loads_as_one_map_without_brackets(tmp_path):
     """A map.npz from before the per-pattern maps: mixed term counts, no brackets, no pattern arrays."""
-    from model.analysis import map_questions
+    from model.question_map import map_questions
 
     q, axis, _ = map_questions(BRACKETS)  # what the trainer asked then: the cells as drawn, no brackets
     assert (q.counts == 2).any() and q.groups is None

@@ -42,7 +42,7 @@ def test_bundled_metrics_record_how_it_was_made():
 def test_every_question_checked_again_gives_the_recorded_count(bundled):
     """The exhaustive check in CI: all 1,000,000 questions through the fast verifier (seconds), and the
     wrong count is the one the model folder records and the map shows."""
-    from model.analysis import load_map
+    from model.question_map import load_map
     from model.questions import all_questions
     from trainer.verify import Checker, keras_model
 
@@ -73,7 +73,7 @@ def test_truncated_weights_are_refused(tmp_path):
 
 @pytest.mark.parametrize("dtype,words", [(">f4", "big-endian 32-bit floats"), ("<f8", "little-endian 64-bit floats")])
 def test_weights_of_another_type_are_refused_for_that_reason(tmp_path, dtype, words):
-    """Issue 25: a big-endian weights file was refused as "expected shape (128, 12), found shape (128, 12)"."""
+    """A weights file of another byte order or width is refused for its type, not for a shape that reads the same."""
     import h5py
 
     shutil.copytree(BUNDLED_DIR, tmp_path / "m")

@@ -73,9 +73,9 @@ def test_heldout_is_disjoint_from_training(task):
 
 
 def test_a_range_of_term_counts_holds_out_at_most_a_tenth_of_each_count():
-    """add-terms' check set: 50,000 questions uniform over 2, 3 and 4 terms. Drawn as one unique set it took
-    nearly all 5,050 distinct 2-term sums, so training never saw them and 2 terms became the weakest count.
-    Now each count gives a third of the set from at most a tenth of its own questions."""
+    """add-terms' check set: 50,000 questions uniform over 2, 3 and 4 terms. Drawn as one unique set it would
+    take nearly all 5,050 distinct 2-term sums, so training would never see them and 2 terms would be the
+    weakest count: each count gives a third of the set from at most a tenth of its own questions."""
     task = TaskConfig(digits=2, terms=4, min_terms=2)
     heldout, disjoint = heldout_set(task, 50_000, np.random.default_rng(1337))
     keys, counts = question_keys(heldout, task), heldout.counts

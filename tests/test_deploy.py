@@ -11,109 +11,40 @@ The allow-list is checked on the real checkout and on a temporary copy of it
 with stray files planted (runs, caches, tests, secrets); the checkout itself is
 never written to. Every file goes up as it is, but README.md: the Space gets its
 own short card, this README's front matter followed by trainer/space_card.md.
+
+The helpers are in tests/deploy_helpers.py; what needs no Hub (the code list, the card) is
+in tests/test_deploy_card.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from app_fixtures import free_port
+from deploy_helpers import (
+    CARD,
+    MODEL_REPO,
+    PLANTED,
+    PLANTED_TOKEN,
+    ROOT,
+    SPACE,
+    TRANSCRIPT,
+    WRONG_TOKEN,
+    app_copy,
+    deploy,
+    hub_env,
+    listed,
+    running_app,
+)
 from hub_server import hub_server_fixture  # noqa: F401  (the local Hub-compatible server, as the fixture hub_server)
 
+from trainer.deploy_space import space_files
+
 pytestmark = pytest.mark.slow  # a Hub server and the app
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
-
-from app_fixtures import free_port  # noqa: E402
-
-from trainer.deploy_space import DeployError, space_card, space_files  # noqa: E402
-
-SPACE = "org/addition-space"
-MODEL_REPO = "org/adder"  # a model repo the Space is told to offer
-WRONG_TOKEN = "hf_wrongtoken_deploy_0123456789abcdef"
-TRANSCRIPT: list[str] = []  # every output of the command, scanned for tokens at the end
-# Planted in a copy of the checkout: none of these may be listed. Outside the allowed folders first, then
-# inside them: caches, resume state, half-written and hidden folders, other suffixes, secret-looking names.
-PLANTED = (
-    "runs/x.txt",
-    "runs/default/model.weights.h5",
-    "tests/planted_test.py",
-    "bench/planted.py",
-    "docs/planted.png",
-    "test-artifacts/shot.png",
-    ".pytest_cache/v/cache.json",
-    ".hypothesis/x.py",
-    ".gradio/flagged.json",
-    "__pycache__/app.cpython-311.pyc",
-    "notes.py",
-    "model/__pycache__/planted.py",
-    "model/__pycache__/codec.cpython-311.pyc",
-    "model/runs/stray.py",
-    "model/zoo/add3/checkpoint/state.h5",
-    "model/zoo/add2.partial/history.json",
-    "model/zoo/.add2.writing-7/model.weights.h5",
-    "web/tests/test_x.py",
-    "web/.hidden.py",
-    "model/zoo/add3/notes.txt",
-    "model/zoo/add3/.env",
-    "model/zoo/hf_token.json",
-    "model/zoo/id_rsa.png",
-    "model/secrets.py",
-    "model/zoo/add3/credentials.json",
-)
-
-CARD = space_card((ROOT / "README.md").read_bytes())  # what the Space shows as its README
-
-
-def hub_env(server, home: Path, token: str | None, **extra: str) -> dict:
-    """Only our Hub (or `extra`'s HF_ENDPOINT), our cache and our token; nothing on PYTHONPATH."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HF_", "HUGGING_FACE", "ADDITION_MODEL")) and k != "PYTHONPATH"
-    }
-    env.update(
-        HF_ENDPOINT=server.url,
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_XET="1",
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    if token:
-        env["HF_TOKEN"] = token
-    return env
-
-
-def deploy(*args: str, env: dict, cwd: Path, root: Path = ROOT) -> subprocess.CompletedProcess:
-    """The real command line, in a fresh interpreter started outside `root`."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "trainer.deploy_space", *args],
-        cwd=cwd,
-        env={**env, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    TRANSCRIPT.extend([proc.stdout, proc.stderr])
-    return proc
-
-
-def listed(stdout: str) -> dict[str, int]:
-    """path -> size from a --dry-run listing."""
-    rows = [line.split() for line in stdout.splitlines() if line.startswith("  ")]
-    return {row[0]: int(row[1].replace(",", "")) for row in rows}
 
 
 @pytest.fixture(scope="module")
@@ -189,57 +120,6 @@ def test_planted_files_in_a_copy_of_the_checkout_are_never_listed(hub_server, en
     assert f"from {copy} to" in proc.stdout  # the copy's files, not the checkout's
     assert set(files) == set(space_files(ROOT)) == set(space_files(copy))
     assert not set(PLANTED) & set(files) and "model/zoo/linked.json" not in files
-
-
-def test_the_code_list_follows_imports_and_module_names_and_nothing_else(tmp_path):
-    """A made-up project: lazy, relative and `python -m` imports are followed; unused and test modules are not."""
-    from trainer.app_code import app_modules
-
-    files = {
-        "app.py": "import os\nfrom pkg import a\ndef later():\n    import pkg.lazy\n",
-        "pkg/__init__.py": "",
-        "pkg/a.py": "import sys\nCOMMAND = [sys.executable, '-m', 'pkg.sub.job']\nTESTS = 'tests.helper'\n"
-        "TOOL = (sys.executable, '-m', 'runner', '--fast')\n",
-        "runner/__init__.py": "",
-        "runner/__main__.py": "from runner import core\n",
-        "runner/core.py": "",
-        "pkg/lazy.py": "from . import shared\n",
-        "pkg/shared.py": "",
-        "pkg/sub/__init__.py": "",
-        "pkg/sub/job.py": "from ..tool import run\n",
-        "pkg/tool.py": "import json\n",
-        "pkg/unused.py": "import pkg.a\n",
-        "tests/__init__.py": "",
-        "tests/helper.py": "",
-    }
-    for path, text in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(text)
-    found = app_modules(tmp_path, lambda part: part != "tests")
-    assert found == set(files) - {"pkg/unused.py", "tests/__init__.py", "tests/helper.py"}
-
-
-def test_the_space_card_is_the_readme_front_matter_and_a_short_page():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    front = readme[: readme.index("\n---\n", 4) + len("\n---\n")]
-    card = CARD.decode()
-    assert card.startswith(front)  # the Space configuration, byte for byte
-    assert len(CARD) < 2_000 and len(CARD) < len(readme.encode()) / 3  # a short page, not this README
-    assert "## Quick start" not in card and "$" not in card  # none of the README's body; every field filled
-    assert "# An LSTM that learned to add\n" in card  # its title, from the front matter
-    assert "[your-name/addition-lstm](https://huggingface.co/your-name/addition-lstm)" in card  # links the model
-
-
-@pytest.mark.parametrize(
-    "readme, says",
-    [
-        (b"# No front matter\n", "must start with the Space's front matter"),
-        (b"---\n- a list\n---\n# x\n", "is not a YAML mapping"),
-    ],
-)
-def test_a_readme_the_card_cannot_be_built_from_is_one_sentence(readme, says):
-    with pytest.raises(DeployError, match=says):
-        space_card(readme)
 
 
 # The end-to-end proof -------------------------------------------------------------------------
@@ -322,48 +202,6 @@ def test_the_dry_run_files_alone_start_the_app_and_train_your_own_works(hub_serv
         assert "Traceback" not in log_path.read_text()
 
 
-@contextmanager
-def running_app(folder: Path, env: dict, log_path: Path) -> Iterator[str]:
-    """`python app.py` started in `folder` with nothing from the checkout importable; yields its URL."""
-    where = subprocess.run(
-        [sys.executable, "-c", "import model, web, trainer; print(model.__file__, web.__file__, trainer.__file__)"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert where.stdout.split() == [str(folder / f"{p}/__init__.py") for p in ("model", "web", "trainer")], where
-    port = free_port()
-    with open(log_path, "w") as log:
-        app = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert app.poll() is None, f"app.py exited with {app.returncode}:\n{log_path.read_text()[-3000:]}"
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"app.py did not start in 180 s:\n{log_path.read_text()[-3000:]}"
-                time.sleep(0.3)
-        yield url
-    finally:
-        app.terminate()
-        try:
-            app.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait(timeout=20)
-
-
 def test_a_second_deploy_changes_nothing_and_a_stale_file_is_removed(hub_server, deployed, env, work):
     sha = deployed["sha"]
     before = hub_server.files(SPACE, repo_type="space")
@@ -433,18 +271,6 @@ def test_a_space_config_the_hub_rejects_is_one_sentence(hub_server, env, work):
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert 'the Hub rejected README.md\'s front matter ("python_version" must be a string)' in proc.stderr
     assert [c.message for c in hub_server.history("org/bad-readme", repo_type="space")] == ["initial commit"]
-
-
-def app_copy(folder: Path) -> Path:
-    """The deployable files (and the trainer, which runs the command) copied to `folder`."""
-    shutil.copytree(ROOT / "trainer", folder / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
-    for path in space_files(ROOT):
-        (folder / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / path, folder / path)
-    return folder
-
-
-PLANTED_TOKEN = "hf_" + "Pl4nted" * 5  # shaped like a real token: hf_ and 35 letters and digits
 
 
 @pytest.mark.parametrize("path", ["web/html.py", "model/zoo/add3/extra.json", "README.md"])

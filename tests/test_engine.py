@@ -167,8 +167,8 @@ def test_the_default_is_bounded_by_epochs_not_by_the_clock():
 
 
 def test_the_bundled_add3_is_the_default_presets_run():
-    """model/zoo/add3 was made by the default: its settings are the preset's (but for the time budget, now a
-    cap, which that run did not reach), and its recorded schedule is the preset's plan epoch for epoch."""
+    """model/zoo/add3 was made by the default: its settings are the preset's (but for the time budget, a cap
+    which that run did not reach), and its recorded schedule is the preset's plan epoch for epoch."""
     from model.storage import ZOO_DIR
     from trainer.epochs import samples_before
 

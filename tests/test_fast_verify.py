@@ -71,7 +71,7 @@ def test_prefix_trie_shares_prefixes():
     assert ids[0] == ids[3] and len(set(ids.tolist())) == 3
 
 
-def test_bundled_model_on_a_sample_of_all_questions_and_the_old_models_four_wrong_answers():
+def test_fast_margins_match_keras_on_the_bundled_model_and_four_sums_to_700_are_right_by_its_margin():
     import keras
 
     from model.storage import BUNDLED_DIR
@@ -84,7 +84,7 @@ def test_bundled_model_on_a_sample_of_all_questions_and_the_old_models_four_wron
     predicted, margin = fast_margins(model, tokens, truth)
     expected_tokens, expected_margin = keras_reference(model, tokens, truth, task)
     assert (predicted == expected_tokens).all() and np.abs(margin - expected_margin).max() < 1e-5
-    # The four the previous default got wrong (all = 700): the polished model gets them right by its margin.
+    # Four sums to 700 whose carry runs through every digit, which a less polished model gets wrong.
     known = make_questions([[65, 635], [64, 636], [55, 645], [54, 646]])
     tokens, truth = encode_questions(known, task), encode_answers(answers(known), task)
     _, margin = fast_margins(model, tokens, truth)

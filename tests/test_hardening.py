@@ -8,7 +8,7 @@ independently of model/codec.py. Model accuracy is tested elsewhere: here answer
 are only checked for internal consistency, except in the burst, which checks them
 when the served model's metrics claim >= 99.9% exact-match.
 
-Not repeated here: a Hub upload failing mid-way (tests/test_hub.py,
+Not repeated here: a Hub upload failing mid-way (tests/test_hub_publish.py,
 test_failed_upload_keeps_the_folder_and_prints_a_working_retry) and killing and
 resuming training (tests/test_trainer.py, test_killed_run_resumes_from_its_last_epoch).
 """

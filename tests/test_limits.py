@@ -62,7 +62,7 @@ def test_huge_bodies_are_refused_before_they_are_read(server):
 
 
 def test_deeply_nested_json_gets_one_sentence_not_a_traceback(server):
-    """Issue 17: deeply nested brackets made the guard raise RecursionError (HTTP 500 and a traceback)."""
+    """Deeply nested brackets must not make the guard raise RecursionError (HTTP 500 and a traceback)."""
     port, _, _, log = server
     before = log.read_text().count("Traceback")
     for path in ("/gradio_api/run/predict", "/gradio_api/queue/join", "/gradio_api/call/predict", "/gradio_api/mcp/"):
@@ -74,7 +74,7 @@ def test_deeply_nested_json_gets_one_sentence_not_a_traceback(server):
 
 
 def test_file_uploads_are_refused(server):
-    """Item 9: the app has no file input, so /gradio_api/upload takes nothing."""
+    """The app has no file input, so /gradio_api/upload takes nothing."""
     port, *_ = server
     small = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n\r\nhello\r\n--x--\r\n'
     status, body = post(port, "/gradio_api/upload", small, {"content-type": "multipart/form-data; boundary=x"})
@@ -95,7 +95,7 @@ def test_unread_results_per_session_are_capped(server):
 
 
 def test_no_sequence_of_requests_grows_memory_beyond_the_bound(server):
-    """Item 8: many sessions, large payloads into every function, parked results; memory stays bounded."""
+    """Many sessions, large payloads into every function, parked results; memory stays bounded."""
     port, proc, idle, _ = server
     fns = functions(port)
     payload = "9" * 90_000
@@ -132,9 +132,8 @@ def test_no_sequence_of_requests_grows_memory_beyond_the_bound(server):
 
 @pytest.mark.parametrize("addresses", [1, 10])
 def test_concurrent_heavy_calls_stay_within_the_memory_bound(server, addresses):
-    """Issue 25: 40 concurrent compare_random(500) from one address took the server from 197 to about
-    1,030 MiB, and it stayed near 973 MiB. Heavy calls now share a small pool (web/work.py): each address
-    may have a few waiting, and they run one at a time."""
+    """40 concurrent compare_random(500) calls: heavy calls share a small pool (web/work.py), each address
+    may have a few waiting, and they run one at a time, so memory stays within the bound."""
     port, proc, idle, _ = server
     body = json.dumps({"data": [500, None, "mixed3", "brackets3"]}).encode()
 

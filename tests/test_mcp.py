@@ -1,4 +1,4 @@
-"""The app as an MCP server (issue 18): its named endpoints are tools, /train is not, and the guard applies.
+"""The app as an MCP server: its named endpoints are tools, /train is not, and the guard applies.
 
 `python app.py` serves MCP by default at /gradio_api/mcp/ (streamable HTTP).
 The tests speak JSON-RPC to it over raw HTTP, as any MCP client does: list the
@@ -87,7 +87,7 @@ def test_the_named_endpoints_are_tools_that_say_what_they_return_and_train_is_no
     assert not {"train", "train_api", "train_page", "predict_direct"} & set(tools)
     for name, tool in tools.items():
         assert len(tool["description"]) > 20, name
-        for parameter, schema in tool["inputSchema"]["properties"].items():  # issue 25: each one described
+        for parameter, schema in tool["inputSchema"]["properties"].items():  # each one described for the caller
             assert len(schema.get("description", "")) > 10, (name, parameter)
     assert "answer" in tools["predict"]["description"]
     assert tools["predict"]["inputSchema"]["properties"]["question"]["type"] == "string"  # one question, not a batch
@@ -96,7 +96,7 @@ def test_the_named_endpoints_are_tools_that_say_what_they_return_and_train_is_no
 def test_predict_through_mcp(server):
     result = rpc(server, "tools/call", {"name": "predict", "arguments": {"question": "535+61"}})
     assert not result.get("isError"), result
-    answer = json.loads(result["content"][0]["text"])  # JSON, not a Python repr (issue 25)
+    answer = json.loads(result["content"][0]["text"])  # JSON, not a Python repr
     assert answer["answer"] == 596 and answer["correct"] is True and answer["error"] is None
     refused = rpc(server, "tools/call", {"name": "train", "arguments": {}})
     assert refused.get("isError")

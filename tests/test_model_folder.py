@@ -20,7 +20,7 @@ def dead_pid() -> int:
 
 
 def test_the_next_save_removes_what_a_killed_save_left_behind(tmp_path):
-    """Issue 25: a save killed mid-way left its `.NAME.writing-PID` folder behind for good."""
+    """A save killed mid-way leaves its `.NAME.writing-PID` folder; the next save removes it."""
     out = tmp_path / "model"
     killed = tmp_path / f".model.writing-{dead_pid()}"
     killed.mkdir()
@@ -50,7 +50,7 @@ def test_a_failed_write_leaves_the_old_folder_untouched(tmp_path):
 
 
 def test_visitors_run_folders_of_an_app_that_has_ended_are_removed_at_start(tmp_path, monkeypatch):
-    """Issue 25: the folders of models trained in the app (and their zips) outlived an app restart."""
+    """The folders of models trained in the app (and their zips) are removed when the app starts again."""
     import tempfile
 
     from web import train_own

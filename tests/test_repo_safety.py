@@ -23,7 +23,8 @@ import h5py
 import numpy as np
 import pytest
 
-from model.analysis import LearningRecord, SpaceMap, load_learning, load_map, save_learning, save_map
+from model.learning_record import LearningRecord, load_learning, save_learning
+from model.question_map import SpaceMap, load_map, save_map
 from model.serving import load_catalogue
 from model.storage import LEARNING_FILE, MAP_FILE, WEIGHTS_FILE, ZOO_DIR, ModelLoadError, load_model_dir
 from web.service import Service

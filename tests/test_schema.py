@@ -217,7 +217,7 @@ def test_checkbox_groups_checkboxes_and_examples_take_their_own_values(server, c
 
 
 def test_a_number_to_a_checkbox_group_is_refused(server, capfd):
-    """Issue 25: the CheckboxGroup check called len() on a number (a 500)."""
+    """A number is refused where a CheckboxGroup takes a list (len() on a number would be a 500)."""
     url, *_ = server
     for value in (5, 2.5, True):
         assert_refused(*post(url, "/gradio_api/run/render", {"data": ["1+1", "add3", 1, value]}), words="Also show")
@@ -237,8 +237,8 @@ def test_a_number_to_a_checkbox_group_is_refused(server, capfd):
 )
 @pytest.mark.parametrize("path", ["/gradio_api/run/predict", "/gradio_api/queue/join", "/gradio_api/mcp/"])
 def test_a_body_that_is_not_plain_utf8_is_refused_in_one_sentence(server, capfd, body, path):
-    """Issue 25: a lone surrogate gave a bare 500 on direct calls; a UTF-16 body hid its nesting from the
-    depth check (a RecursionError, a 500)."""
+    """A lone surrogate would give a bare 500 on direct calls, and a UTF-16 body would hide its nesting from
+    the depth check (a RecursionError, a 500)."""
     url, *_ = server
     assert_refused(*post(url, path, body), words="UTF-8")
     assert post(url, "/gradio_api/run/predict", {"data": ["\U0001f600"]})[0] == 200  # a paired surrogate is fine
@@ -256,7 +256,7 @@ def test_a_body_that_is_not_plain_utf8_is_refused_in_one_sentence(server, capfd,
     ids=["unknown", "missing", "session_hash", "huge-name"],
 )
 def test_keyword_calls_name_only_the_endpoints_own_arguments(server, capfd, arguments, words):
-    """Issue 25: /call/v2/predict with an unknown or missing keyword argument, or with session_hash, was a 500."""
+    """/call/v2/predict with an unknown or missing keyword argument, or with session_hash: one sentence, not a 500."""
     url, *_ = server
     status, body = post(url, "/gradio_api/call/v2/predict", arguments)
     assert status == 400 and words in json.loads(body)["error"] and len(body) < 300, body[:300]

@@ -168,7 +168,7 @@ def hub():
 
 
 def test_hostile_repos_never_stop_the_app_and_each_gets_one_sentence(hub, tmp_path):
-    """Item 10 and 11: malformed configs, model bombs and bad metrics -> notes and fallbacks, never an exit."""
+    """Malformed configs, model bombs and bad metrics -> notes and fallbacks, never an exit."""
     env = app_env(
         tmp_path / "hf",
         hub.url,
@@ -196,7 +196,7 @@ def test_hostile_repos_never_stop_the_app_and_each_gets_one_sentence(hub, tmp_pa
 
 @pytest.mark.parametrize("mode", ["silent", "drop"])
 def test_a_misbehaving_hub_neither_hangs_start_up_nor_loses_the_cached_model(hub, tmp_path, mode):
-    """Item 12: start-up finishes in bounded time and serves the complete cached snapshot."""
+    """Start-up finishes in bounded time and serves the complete cached snapshot."""
     home = tmp_path / "hf"
     warm_cache(app_env(home, hub.url), "good/adder")
     bad = BadServer(mode)
@@ -213,7 +213,7 @@ def test_a_misbehaving_hub_neither_hangs_start_up_nor_loses_the_cached_model(hub
 
 
 def test_a_revision_that_could_escape_the_cache_is_refused_before_any_request(hub, tmp_path):
-    """Item 13."""
+    """A revision that names a path (`..`, `/etc`, `//`, `-rf`, a .lock, 200 characters) is never asked for."""
     from model.hub import ModelLoadError, check_revision
 
     for revision in ("../../../../tmp/x", "main/../../x", "/etc", "a//b", "x.lock", "-rf", "a" * 200):
@@ -233,7 +233,7 @@ def test_a_revision_that_could_escape_the_cache_is_refused_before_any_request(hu
 
 
 def test_credentials_in_the_endpoint_are_never_shown(tmp_path):
-    """Item 14: user:secret@ never reaches a visitor, neither in answers, notes, links nor the page config."""
+    """`user:secret@` in the endpoint never reaches a visitor, neither in answers, notes, links nor the page config."""
     endpoint = "http://someone:hunter2secret@127.0.0.1:9"  # nothing listens on port 9: every note names the Hub
     env = app_env(tmp_path / "hf", endpoint, ADDITION_MODEL="good/adder", ADDITION_MODELS="other/repo")
     with running_app(env, tmp_path / "app.log") as (url, _):
@@ -252,7 +252,7 @@ def test_credentials_in_the_endpoint_are_never_shown(tmp_path):
 
 
 def test_a_busy_port_is_one_sentence(tmp_path):
-    """Item 20."""
+    """A port in use is one sentence and exit status 2, not a traceback."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(1)
@@ -271,7 +271,7 @@ def test_a_busy_port_is_one_sentence(tmp_path):
 
 
 def test_a_mistyped_folder_is_called_a_folder(tmp_path):
-    """Item 20: `--model tests/nope` names the folder, not a Hub repo it never was."""
+    """`--model tests/nope` names the folder, not a Hub repo it never was."""
     env = app_env(tmp_path / "hf", "http://127.0.0.1:9")
     code = (
         "from model.serving import load_catalogue;"
@@ -284,7 +284,7 @@ def test_a_mistyped_folder_is_called_a_folder(tmp_path):
 
 
 def test_a_local_folder_with_a_bomb_is_refused_before_reading(tmp_path):
-    """Item 10, for folders: a weights file far larger than its network is refused by size, unread."""
+    """For a local folder too: a weights file far larger than its network is refused by size, unread."""
     from model.serving import load_catalogue
 
     folder = shutil.copytree(BUNDLED_DIR, tmp_path / "bomb")

@@ -15,10 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,93 +23,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from app_fixtures import ROOT, free_port
+from app_fixtures import ROOT
 from gradio_client import Client
-from screenshots import record
-
-from model.config import ANSWER_ORDERS, DECODERS
-from model.serving import ServedModel
-from model.storage import ZOO_DIR, load_model_dir
-from trainer.live_settings import LIMITS
-from web.service import OwnModels
+from train_own_app import (  # noqa: F401  (the fixtures app_server, server and app_pid)
+    CHROMIUM,
+    app_pid_fixture,
+    app_server_fixture,
+    live_trainings,
+    server_fixture,
+    shot,
+    train,
+    train_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow  # trainings in the served app
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def live_trainings(parent: int) -> list[int]:
-    """Process ids of the `trainer.live` processes the app with pid `parent` started (other runs on the
-    machine have their own)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"trainer.live" not in (entry / "cmdline").read_bytes():
-                    continue
-                status = (entry / "status").read_text()
-            except OSError:
-                continue
-            ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-            if ppid == parent:
-                found.append(int(entry.name))
-    return found
-
-
-def wait_for(condition, seconds: float, step: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while not (result := condition()) and time.monotonic() < deadline:
-        time.sleep(step)
-    return result
-
-
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
-    """(url, app process, log path); at the end, the app is stopped and no trainer it started may be left."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("own") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-    yield url, proc, log
-    trainers = live_trainings(proc.pid)
-    proc.send_signal(signal.SIGINT)  # as Ctrl-C does
-    try:
-        proc.wait(timeout=60)  # Gradio's shutdown lets open streams end first; on a loaded machine that can take long
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        proc.wait(timeout=30)
-    left = wait_for(lambda: [pid for pid in trainers if Path(f"/proc/{pid}").exists()] == [], 30)
-    for pid in trainers:  # never leave one behind, even when the check below fails
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGKILL)
-    assert left, f"trainer processes {trainers} outlived the app"
-
-
-@pytest.fixture(scope="module")
-def server(app_server):
-    return app_server[0]
-
-
-@pytest.fixture(scope="module")
-def app_pid(app_server):
-    return app_server[1].pid
-
-
-def train(client: Client, digits: int = 1, seconds: float = 6, units: int = 32) -> list[dict]:
-    job = client.submit(digits, "+", 2, True, "lstm", units, seconds, api_name="/train")
-    return [event for event in job if isinstance(event, dict)] or job.outputs()
 
 
 @pytest.mark.parametrize(
@@ -136,34 +61,6 @@ def test_requests_outside_the_caps_are_refused_before_anything_starts(server, ap
     message = events[-1]["message"]
     assert message.endswith(".") and message.count(". ") == 0, message  # one sentence
     assert live_trainings(app_pid) == before
-
-
-def test_the_limits_are_defined_once():
-    """The tab's sliders are built from trainer.live's LIMITS, and the tab's check is trainer.live's."""
-    import gradio as gr
-
-    from model.serving import load_catalogue
-    from web import train_own
-    from web.service import Service
-
-    with gr.Blocks() as demo:
-        train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown())
-    sliders = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Slider)}
-    for name, (low, high) in LIMITS.items():
-        assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)
-        assert train_own.settings_error(*_settings(**{name: high + 1})) is not None
-        assert train_own.settings_error(*_settings(**{name: low})) is None
-    radios = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Radio)}
-    for name, choices in (("decoder", DECODERS), ("answer_order", ANSWER_ORDERS)):
-        offered = [value for _, value in radios[f"own-{name.replace('_', '-')}"].choices]
-        assert offered == list(choices)  # every choice the trainer takes, and only those
-        assert all(train_own.settings_error(*_settings(), **{name: value}) is None for value in offered)
-        assert train_own.settings_error(*_settings(), **{name: "other"}) is not None
-
-
-def _settings(**given):
-    values = {"digits": 1, "operators": ["+"], "terms": 2, "cell": "lstm", "units": 8, "seconds": 5, **given}
-    return [values[k] for k in ("digits", "operators", "terms", "cell", "units", "seconds")]
 
 
 def test_a_live_training_learns_streams_and_its_model_answers(server, app_pid):
@@ -316,54 +213,14 @@ def test_at_most_one_trainer_exists_whatever_arrives(server, app_pid):
     assert most[0] == 1, f"{most[0]} trainer processes at once"
 
 
-def fresh_model(runs: list[Path], tmp_path: Path) -> ServedModel:
-    """A served copy of add2 in its own run folder (OwnModels deletes a dropped model's run folder)."""
-    runs.append(Path(tempfile.mkdtemp(dir=tmp_path)))
-    shutil.copytree(ZOO_DIR / "add2", runs[-1] / "model")
-    return ServedModel("yours", load_model_dir(runs[-1] / "model"), "trained here")
-
-
-def test_one_visitors_trainings_push_out_only_their_own_models(tmp_path):
-    """8 new models from one session leave another session's model in place."""
-
-    runs: list[Path] = []
-
-    def served() -> ServedModel:
-        return fresh_model(runs, tmp_path)
-
-    own = OwnModels()
-    theirs = own.add(served(), owner="them")
-    mine = [own.add(served(), owner="me") for _ in range(8)]
-    assert own.get(theirs) is not None and runs[0].exists(), "another visitor's model was pushed out"
-    kept = OwnModels.PER_OWNER
-    assert all(own.get(name) is not None for name in mine[-kept:])
-    assert all(own.get(name) is None for name in mine[:-kept]) and not any(r.exists() for r in runs[1:-kept])
-    assert len(own.models) == 1 + kept
-
-
-def test_one_address_with_many_sessions_pushes_out_only_its_own_models(tmp_path):
-    """Issue 25: eight trainings from one address, each from a fresh session, pushed out another visitor's
-    model. Now an address keeps PER_ADDRESS models and pushes out its own oldest."""
-    runs: list[Path] = []
-    own = OwnModels()
-    theirs = own.add(fresh_model(runs, tmp_path), owner="them", address="127.0.0.2")
-    mine = [
-        own.add(fresh_model(runs, tmp_path), owner=f"tab-{i}", address="127.0.0.3") for i in range(OwnModels.MAX_OWN)
-    ]
-    assert own.get(theirs) is not None and runs[0].exists(), "another address's model was pushed out"
-    kept = OwnModels.PER_ADDRESS
-    assert [own.get(name) is not None for name in mine] == [False] * (len(mine) - kept) + [True] * kept
-    assert len(own.models) == 1 + kept
-
-
 TRAININGS_BACK_TO_BACK = 6
 
 
 def test_heavy_calls_while_trainings_start_and_end_back_to_back_never_hang_the_server(server, app_pid):
-    """Issue 25: each training's end starts the next warm trainer; with a fork of the threaded server (a
-    `preexec_fn`) while request threads were inside OpenBLAS, the whole server hung for good (12 clients
-    calling compare_random while 5-second trainings ran back to back: hung after 7 trainings). The starting
-    itself is driven 150 times under load in tests/test_server_children.py; here the whole app does it."""
+    """Each training's end starts the next warm trainer; a fork of the threaded server (a `preexec_fn`)
+    while request threads are inside OpenBLAS can hang the whole server for good, so 12 clients call
+    compare_random while 5-second trainings run back to back. The starting itself is driven 150 times
+    under load in tests/test_server_children.py; here the whole app does it."""
     host, port = server.removeprefix("http://").split(":")
     body = json.dumps({"data": [100, None, "add3", "add3-attention"]})
     answered = [0] * 12
@@ -396,23 +253,6 @@ def test_heavy_calls_while_trainings_start_and_end_back_to_back_never_hang_the_s
     assert wait_for(lambda: len(live_trainings(app_pid)) == 1, 60), "the next trainer is not warm"
 
 
-def train_from(server: str, source: str, settings: list) -> list[tuple[float, str]]:
-    """A /train call from the client address `source`, over raw HTTP: (time, kind) of each event it streams."""
-    host, port = server.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=180, source_address=(source, 0))
-    conn.request("POST", "/gradio_api/call/train", json.dumps({"data": settings}), {"Content-Type": "application/json"})
-    answer = conn.getresponse()
-    assert answer.status == 200, answer.read()
-    event_id = json.loads(answer.read())["event_id"]
-    conn.request("GET", f"/gradio_api/call/train/{event_id}")
-    seen = []
-    for line in conn.getresponse():
-        if line.startswith(b"data:") and (values := json.loads(line[5:])) and isinstance(values, list):
-            seen += [(time.monotonic(), event.get("event")) for event in values if isinstance(event, dict)]
-    conn.close()
-    return seen
-
-
 def test_a_second_training_waits_for_the_first(server):
     """Two visitors (two addresses; one address may hold one training): the second starts when the first ends."""
     times: dict[str, list[tuple[float, str]]] = {}
@@ -430,16 +270,6 @@ def test_a_second_training_waits_for_the_first(server):
     done_a = max(t for t, kind in times["a"] if kind == "done")
     start_b = min(t for t, kind in times["b"] if kind == "start")
     assert start_b >= done_a - 0.5, "the second training started while the first was running"
-
-
-def shot(page, artifacts: Path, name: str, what: str) -> None:
-    """A full-page screenshot into test-artifacts/ (and docs/ with ADDITION_SCREENSHOTS=docs: tests/screenshots.py)
-    of a model trained here, so no zoo model's fingerprint goes with it."""
-    png = page.screenshot(full_page=True, animations="disabled")
-    (artifacts / name).write_bytes(png)
-    record(
-        png, name, [], f"{what} (made by tests/test_train_own.py: a model trained live in the test, not one of the zoo)"
-    )
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed")
@@ -492,22 +322,3 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.close()
         assert wait_for(lambda: not Path(f"/proc/{training}").exists(), 30), "the training outlived its page"
         browser.close()
-
-
-def test_stop_before_the_trainer_has_its_settings_says_it_was_stopped():
-    """Issue 25: Stop pressed before the warm trainer got its settings ended with "The training request could
-    not be read."; the trainer reads the stop line where it waits for the settings."""
-    from web.train_own import spawn
-
-    trainer = spawn([sys.executable, "-m", "trainer.live", "--warm"])
-    try:
-        assert trainer.stdout is not None and trainer.stdin is not None
-        assert json.loads(trainer.stdout.readline())["event"] == "ready"
-        trainer.stdin.write("stop\n")
-        trainer.stdin.flush()
-        last = json.loads(trainer.stdout.readline())
-        assert trainer.wait(60) == 0
-    finally:
-        trainer.kill()
-        trainer.wait()
-    assert last == {"event": "error", "message": "The training was stopped before it started; nothing was trained."}

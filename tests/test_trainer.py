@@ -2,7 +2,7 @@
 presets, the tutorial's run and the evaluate command. Every run is `python -m trainer` in its own process.
 
 The tiny task (2-digit sums, small LSTMs) trains in about half a minute on a CPU, through the same code
-as the zoo's runs. The hardening regressions (items 1-7) are in test_trainer_hardening.py.
+as the zoo's runs. What a new or hostile user could break is in test_trainer_hardening.py.
 """
 
 import json

@@ -153,7 +153,7 @@ def test_a_bracket_task_trains_and_its_folder_says_so(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["exhaustive_total"] == task.question_count  # every bracketed question was asked
     # The trainer's map: one per bracket pattern of 3 numbers, the same cells asked with each pattern's brackets.
-    from model.analysis import load_map
+    from model.question_map import load_map
 
     space = load_map(out / "map.npz", task)
     assert [m.pattern for m in space.by_pattern] == [0, 1, 2]

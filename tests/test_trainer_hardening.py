@@ -1,9 +1,9 @@
-"""Regressions for what a new user and a hostile user broke in the trainer, one test (or more) per item:
+"""What a new user and a hostile user could break in the trainer, one section each:
 
-1 retraining into an existing absolute --output-dir; 2 a killed run never leaves a mixed folder;
-3 default output folders and no silent overwrite; 4 --resume refuses a different task or edited settings,
-and a full disk is one sentence; 5 exit status tells the truth (missed target, divergence);
-6 every value bounded before any work; 7 held-out that cannot be held out says so.
+retraining into an existing absolute --output-dir; a killed run never leaves a mixed folder; default
+output folders and no silent overwrite; --resume refuses a different task or edited settings, and a full
+disk is one sentence; the exit status tells the truth (missed target, divergence); every value bounded
+before any work; a held-out set that cannot be held out says so.
 
 Every run is the real `python -m trainer` in its own process, on real files; a full disk is a real
 file-size limit (RLIMIT_FSIZE) in the child, so writes fail with EFBIG as on a full disk.
@@ -53,8 +53,8 @@ def file_size_limit(limit: int):
     return apply
 
 
-# 1 -------------------------------------------------------------------------------------------------
-def test_item1_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
+# Retraining into an existing folder ----------------------------------------------------------------
+def test_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
     out = (tmp_path / "abs" / "model").resolve()
     trained(out, "--seed", "1")
     first = digests(out)
@@ -65,8 +65,8 @@ def test_item1_retraining_into_an_existing_absolute_folder_succeeds(tmp_path):
     assert load_model_dir(out).metrics["training"]["seed"] == 2
 
 
-# 2 -------------------------------------------------------------------------------------------------
-def test_item2_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(earlier_model, tmp_path):
+# A killed run --------------------------------------------------------------------------------------
+def test_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untouched(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     proc = start_trainer(
@@ -92,8 +92,8 @@ def test_item2_a_run_killed_after_its_first_epoch_leaves_the_earlier_model_untou
     assert stored.metrics["training"]["seed"] == 1 and not stored.notes
 
 
-# 3 -------------------------------------------------------------------------------------------------
-def test_item3_default_folders_are_named_after_the_preset_and_the_flags_given():
+# Output folders and overwriting --------------------------------------------------------------------
+def test_default_folders_are_named_after_the_preset_and_the_flags_given():
     from trainer.cli import build_parser, default_output
 
     named = {
@@ -109,7 +109,7 @@ def test_item3_default_folders_are_named_after_the_preset_and_the_flags_given():
 
 
 @pytest.mark.parametrize("flags,folder", [((), "runs/add3"), (("--digits", "2", "--cell", "gru"), "runs/add3-d2-gru")])
-def test_item3_a_finished_model_is_not_overwritten_without_overwrite(earlier_model, tmp_path, flags, folder):
+def test_a_finished_model_is_not_overwritten_without_overwrite(earlier_model, tmp_path, flags, folder):
     shutil.copytree(earlier_model, tmp_path / folder)
     before = digests(tmp_path / folder)
     result = run_trainer(*flags, cwd=tmp_path, timeout=60)
@@ -122,7 +122,7 @@ def test_item3_a_finished_model_is_not_overwritten_without_overwrite(earlier_mod
     assert result.stdout == "" and digests(tmp_path / folder) == before  # refused before any work
 
 
-def test_item3_a_folder_of_other_files_is_never_replaced(tmp_path):
+def test_a_folder_of_other_files_is_never_replaced(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "thesis.txt").write_text("years of work")
     result = run_trainer(*SMALL, "--output-dir", tmp_path / "notes", "--overwrite", timeout=60)
@@ -130,7 +130,7 @@ def test_item3_a_folder_of_other_files_is_never_replaced(tmp_path):
     assert (tmp_path / "notes" / "thesis.txt").read_text() == "years of work"
 
 
-# 4 -------------------------------------------------------------------------------------------------
+# Resume and a full disk ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
     """The work folder of a real 2-digit run killed after its first epoch."""
@@ -166,7 +166,7 @@ def refused(result: subprocess.CompletedProcess, fragment: str) -> None:
     assert fragment in result.stderr, result.stderr
 
 
-def test_item4_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted, tmp_path):
+def test_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted, tmp_path):
     out = interrupted_copy(interrupted, tmp_path)
     refused(
         run_trainer("--resume", "--digits", "3", "--output-dir", out, timeout=60),
@@ -186,7 +186,7 @@ def test_item4_resume_refuses_flags_that_differ_from_the_checkpoint(interrupted,
         ("network.json", {"encoder_units": 16}),
     ],
 )
-def test_item4_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file, change):
+def test_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file, change):
     out = interrupted_copy(interrupted, tmp_path)
     path = work_folder(out) / file
     path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
@@ -194,7 +194,7 @@ def test_item4_resume_refuses_an_edited_work_folder(interrupted, tmp_path, file,
 
 
 @pytest.mark.parametrize("batch_size", [0, "64", 10**12, None])
-def test_item4_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(interrupted, tmp_path, batch_size):
+def test_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(interrupted, tmp_path, batch_size):
     """A hostile edit that also rewrites the fingerprint still meets the settings' bounds."""
     from model.config import NetworkConfig, TaskConfig
     from trainer.settings import TrainSettings, fingerprint
@@ -214,7 +214,7 @@ def test_item4_resume_refuses_invalid_settings_even_with_a_matching_fingerprint(
     )
 
 
-def test_item4_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_model(earlier_model, tmp_path):
+def test_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_model(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     # 20 kB: the run's small files fit, its first checkpoint (about 50 kB) does not.
@@ -232,7 +232,7 @@ def test_item4_full_disk_at_a_checkpoint_is_one_sentence_and_keeps_the_earlier_m
     assert not list(work_folder(out).glob("*.tmp"))  # no half-written files left behind
 
 
-def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_resumes(earlier_model, tmp_path):
+def test_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_resumes(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     proc = start_trainer(
@@ -269,8 +269,8 @@ def test_item4_full_disk_at_the_final_save_keeps_the_earlier_model_and_the_run_r
     assert not work_folder(out).exists() and load_model_dir(out).metrics["epochs"] == 2
 
 
-# 5 -------------------------------------------------------------------------------------------------
-def test_item5_missed_target_exits_1_and_never_replaces_a_model(earlier_model, tmp_path):
+# The exit status -----------------------------------------------------------------------------------
+def test_missed_target_exits_1_and_never_replaces_a_model(earlier_model, tmp_path):
     out = tmp_path / "model"
     missing = [
         "--digits",
@@ -307,7 +307,7 @@ def test_item5_missed_target_exits_1_and_never_replaces_a_model(earlier_model, t
     assert digests(out) == before and load_model_dir(below).task.digits == 2
 
 
-def test_item5_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_path):
+def test_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_path):
     out = copy_of(earlier_model, tmp_path)
     before = digests(out)
     result = run_trainer(
@@ -321,7 +321,7 @@ def test_item5_a_diverging_run_exits_1_and_saves_no_model(earlier_model, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no .below-target, no work folder
 
 
-# 6 -------------------------------------------------------------------------------------------------
+# Bounds before any work ----------------------------------------------------------------------------
 BAD_VALUES = [
     (["--seed", "-1"], "--seed must be a whole number from 0 to 4,294,967,295, got -1"),
     (["--seed", str(2**32)], "--seed must be a whole number from 0 to 4,294,967,295"),
@@ -372,7 +372,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("flags,fragment", BAD_VALUES, ids=[" ".join(f) for f, _ in BAD_VALUES])
-def test_item6_every_value_is_bounded_before_any_work(flags, fragment):
+def test_every_value_is_bounded_before_any_work(flags, fragment):
     result = run_trainer(*flags, timeout=60)
     assert result.returncode == 2
     assert result.stdout == "" and "Traceback" not in result.stderr
@@ -380,8 +380,8 @@ def test_item6_every_value_is_bounded_before_any_work(flags, fragment):
     assert fragment in result.stderr, result.stderr
 
 
-# 7 -------------------------------------------------------------------------------------------------
-def test_item7_a_heldout_set_that_cannot_be_held_out_says_so(tmp_path):
+# The held-out set ----------------------------------------------------------------------------------
+def test_a_heldout_set_that_cannot_be_held_out_says_so(tmp_path):
     out = tmp_path / "model"
     result = run_trainer(*SMALL, "--digits", "2", "--heldout-size", "20000", "--epochs", "1", "--output-dir", out)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -1,7 +1,7 @@
 """What the page shows is true of the chosen model, in words a person reads: the views as pure functions.
 
 Everything here runs on the bundled zoo through the real service (no server,
-no browser); tests/test_browser.py checks the same things on the page.
+no browser); tests/test_browser_tabs.py checks the same things on the page.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.analysis import SpaceMap
+from model.question_map import SpaceMap
 from model.questions import InputError, parse_question
 from model.serving import load_catalogue
 from web import about, chart, compare, controls, inside, learning, many, one_sum, space_map
@@ -264,7 +264,7 @@ def test_the_shared_epoch_plot_draws_a_long_table_as_train_your_own_yields_it():
 
 
 def test_every_cell_is_spelled_as_keras_spells_it_in_the_header_and_the_model_tab(service):
-    """Issue 25: the header said SIMPLE_RNN where the picker and Train your own say SimpleRNN."""
+    """The header spells a cell as the picker and Train your own do: SimpleRNN, not SIMPLE_RNN."""
     info = service.model_info("rnn3")
     line = about.model_line(info, "3-digit sums")
     page = about.model_html(info)

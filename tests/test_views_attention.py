@@ -230,7 +230,7 @@ def test_the_pattern_choice_is_shown_for_a_bracket_map_only_and_a_bad_choice_get
 
 def test_each_bracket_pattern_draws_its_own_picture():
     """Drawn from a map whose wrong cells differ by pattern (right exactly where the answer is not negative)."""
-    from model.analysis import build_map
+    from model.question_map import build_map
 
     task, _ = DESIGNS["brackets-additive"]
     space = build_map(task, lambda q: np.where(answers(q) >= 0, 0.5, -0.5).astype(np.float32))

@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from model.analysis import load_map
 from model.config import enumerable
 from model.predictor import Predictor
+from model.question_map import load_map
 from model.questions import sample_questions
 from model.storage import ZOO_DIR, load_model_dir, zoo_folders
 from trainer.data import uniform

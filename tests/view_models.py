@@ -49,7 +49,7 @@ def write_models(root: Path, seed: int = 0) -> list[Path]:
 
 
 def write_map(folder: Path) -> None:
-    from model.analysis import build_map, network_margins, save_map
+    from model.question_map import build_map, network_margins, save_map
     from model.storage import MAP_FILE, load_model_dir
 
     stored = load_model_dir(folder)

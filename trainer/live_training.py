@@ -156,7 +156,7 @@ class Progress:
     def on_epoch(self, record: dict) -> None:
         import numpy as np
 
-        from model.analysis import quantise
+        from model.question_map import quantise
 
         # The engine asks after every batch (and once more after measuring): the longest gap between two asks,
         # or since the last one, is the epoch's checks (or, if a batch takes longer, that batch): an upper bound.
@@ -190,7 +190,7 @@ class Progress:
 
 def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], events: Events) -> None:
     """Train on the engine (trainer/train.py), check the model and write its folder (final_check, saving)."""
-    from model.analysis import map_axes
+    from model.question_map import map_axes
     from model.storage import METRICS_FILE
 
     from .final_check import final_check

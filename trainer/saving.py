@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.analysis import LearningRecord, build_map, map_axes, save_learning, save_map
 from model.config import NetworkConfig, TaskConfig, enumerable
+from model.learning_record import LearningRecord, save_learning
 from model.metrics import not_held_out, percent
+from model.question_map import build_map, map_axes, save_map
 from model.questions import Questions
 from model.storage import (
     HISTORY_FILE,

@@ -49,9 +49,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.analysis import probe_questions, quantise
 from model.config import NetworkConfig, TaskConfig
+from model.learning_record import probe_questions
 from model.network import build_model
+from model.question_map import quantise
 
 from .data import epoch_questions
 from .distribute import Cluster, distributed_batches

@@ -20,7 +20,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from model.analysis import LearningRecord
+from model.learning_record import LearningRecord
 
 from . import gradio_internals
 from .chart import CHART_CSS, Chart, Scale, Series, chart_html, frame_chart

@@ -24,10 +24,10 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from model.analysis import SpaceMap
 from model.brackets import bracket_patterns, bracketed_text, pattern_labels
 from model.config import OPERATORS, TaskConfig
 from model.metrics import percent
+from model.question_map import SpaceMap
 
 from . import gradio_internals
 from .cache import BoundedCache, fingerprint
