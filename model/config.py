@@ -12,16 +12,14 @@ question space too large for the machine that serves it.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import ClassVar
 
 from . import brackets as bracketing
 from . import cells
 from .bounds import Bound, bounds, declared, first_problem, problem
+from .config_files import ConfigError, JsonFile
 
 PAD = " "
 OPERATORS = "+-*"  # the operators a task may use; op codes in arrays index this string
@@ -40,19 +38,6 @@ MAX_TERMS = 18
 MAX_UNITS = 512
 MAX_LAYERS = 4
 MAX_VALUE = 10**18  # every answer and every question index must stay below this (int64-safe)
-MAX_CONFIG_BYTES = 64_000  # a JSON config file larger than this is refused before it is parsed
-
-
-class ConfigError(ValueError):
-    """A config that cannot describe a working model, explained in one sentence.
-
-    `field` names the setting the sentence is about (its message starts with that name), or is None when the
-    trouble is the file or several settings together; the trainer's command line turns it into the flag.
-    """
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def _check(condition: bool, message: str, field: str | None = None) -> None:
@@ -78,7 +63,7 @@ def default_alphabet(operators: str, brackets: bool = False) -> str:
 
 
 @dataclass(frozen=True)
-class TaskConfig:
+class TaskConfig(JsonFile):
     """What one model learned to do: each field's meaning and bounds are declared with it (model/bounds.py).
 
     The question is fed reversed when `reverse` ("535+61 " is read as " 16+535"), which shortens the path
@@ -87,6 +72,7 @@ class TaskConfig:
     Folders from before `answer_order` and `brackets` existed mean "msb" and no brackets.
     """
 
+    WHAT: ClassVar[str] = "task config"
     digits: int = declared(3, Bound("most digits per number", low=1, high=MAX_DIGITS))
     terms: int = declared(2, Bound("most numbers in a question", low=2, high=MAX_TERMS))
     reverse: bool = declared(True, Bound("feed the question reversed, as keras.io does", kind="switch"))
@@ -227,31 +213,9 @@ class TaskConfig:
         """How many bracket patterns a question of k terms may have (1 without brackets)."""
         return len(bracketing.bracket_patterns(k)) if self.brackets else 1
 
-    # JSON round trip -----------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return _without_new_defaults(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: object) -> TaskConfig:
-        return _from_dict(cls, data, "task config")
-
-    @classmethod
-    def from_json(cls, text: str) -> TaskConfig:
-        return cls.from_dict(parse_json(text, "task config"))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> TaskConfig:
-        return cls.from_json(read_small_text(path))
-
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(JsonFile):
     """The network our builder makes: encoder RNN(s) -> RepeatVector -> decoder RNN(s) -> softmax.
 
     The defaults are the keras.io example's: one LSTM(128) each side. decoder "attention" replaces the
@@ -260,6 +224,7 @@ class NetworkConfig:
     decoder units. Folders from before these fields are "repeat".
     """
 
+    WHAT: ClassVar[str] = "network config"
     cell: str = declared("lstm", Bound("recurrent cell", kind="choice", choices=CELLS))
     encoder_units: int = declared(128, Bound("units per encoder layer", low=1, high=MAX_UNITS))
     decoder_units: int = declared(128, Bound("units per decoder layer", low=1, high=MAX_UNITS))
@@ -286,75 +251,6 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         validate_network(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _without_new_defaults(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: object) -> NetworkConfig:
-        return _from_dict(cls, data, "network config")
-
-    @classmethod
-    def from_json(cls, text: str) -> NetworkConfig:
-        return cls.from_dict(parse_json(text, "network config"))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> NetworkConfig:
-        return cls.from_json(read_small_text(path))
-
-
-Config = TypeVar("Config", TaskConfig, NetworkConfig)
-
-# Fields added after models were published: left out of the JSON while they hold the value every older
-# file means by saying nothing, so an older model's files are written back byte for byte.
-LATER_FIELDS: dict[str, Any] = {"answer_order": "msb", "decoder": "repeat", "attention": "dot", "brackets": False}
-
-
-def _without_new_defaults(config: TaskConfig | NetworkConfig) -> dict[str, Any]:
-    data = dataclasses.asdict(config)
-    return {k: v for k, v in data.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
-
-
-def _from_dict(cls: type[Config], data: object, what: str) -> Config:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} must be a JSON object, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(str(k) for k in set(data) - known)
-    if unknown:
-        fields = "an unknown field" if len(unknown) == 1 else "unknown fields"
-        raise ConfigError(f"{what} has {fields}: {', '.join(unknown)[:200]}")
-    return cls(**data)
-
-
-def read_small_text(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> str:
-    """A small text file's contents; refuse a big one before reading it (a repo's files are untrusted)."""
-    path = Path(path)
-    size = path.stat().st_size
-    _check(size <= limit, f"{path.name} is {size:,} bytes; a file like this has at most {limit:,}")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path.name} is not UTF-8 text") from None
-
-
-def parse_json(text: str, what: str) -> Any:
-    """json.loads that answers every malformed input (deep nesting, huge integers, NaN) with ConfigError."""
-
-    def no_constants(name: str) -> None:
-        raise ValueError(f"{name} is not a number JSON allows")
-
-    try:
-        return json.loads(text, parse_constant=no_constants)
-    except RecursionError:
-        raise ConfigError(f"{what} is nested too deeply") from None
-    except ValueError as err:  # JSONDecodeError, and int() refusing a 5,000-digit number
-        raise ConfigError(f"{what} is not valid JSON: {str(err)[:120]}") from None
 
 
 def validate_task(config: TaskConfig) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from .config import MAX_CONFIG_BYTES
+from .config_files import MAX_CONFIG_BYTES
 from .storage import (
     LEARNING_FILE,
     MAP_FILE,

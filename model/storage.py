@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, NetworkConfig, TaskConfig, parameter_count, parse_json, read_small_text
+from .config import NetworkConfig, TaskConfig, parameter_count
+from .config_files import ConfigError, parse_json, read_small_text
 from .forward import Network
 from .h5_safety import unsafe_structure
 from .metrics import clean_metrics

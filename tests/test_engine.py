@@ -76,7 +76,7 @@ def test_each_epoch_reaches_the_callback_with_the_history_keys_and_one_folder_is
     assert reached and [r["epoch"] for r in records] == [1, 2, 3]
     assert all(set(r) >= HISTORY_KEYS for r in records)
     assert [r["samples_seen"] for r in records] == [640, 1280, 1920]
-    assert records[-1]["probe_margin"].dtype == np.uint8 and len(records[-1]["samples"]) == 2
+    assert records[-1]["probe_margin"].dtype == np.uint8 and len(records[-1]["sample_lines"]) == 2
     assert [r["stop_reason"] for r in records] == ["", "", ""]  # the epochs ran out: no stop was decided
     history = json.loads((folder.out / "history.json").read_text())
     assert history["loss"] == [r["loss"] for r in records]  # the callback saw what the folder records
@@ -170,7 +170,7 @@ def test_the_bundled_add3_is_the_default_presets_run():
     """model/zoo/add3 was made by the default: its settings are the preset's (but for the time budget, a cap
     which that run did not reach), and its recorded schedule is the preset's plan epoch for epoch."""
     from model.storage import ZOO_DIR
-    from trainer.epochs import samples_before
+    from trainer.epochs import questions_before
 
     zoo = ZOO_DIR / "add3"
     recorded = TrainSettings.from_json((zoo / "train_settings.json").read_text())
@@ -181,7 +181,7 @@ def test_the_bundled_add3_is_the_default_presets_run():
     assert metrics["exhaustive_wrong"] == 0 and metrics["min_margin"] >= preset.target_margin  # stopped at target
     epochs = metrics["epochs"]
     assert metrics["polish_rounds"] == epochs - preset.decay_epochs
-    assert metrics["samples_seen"] == samples_before(preset, epochs) == 1_600_000
+    assert metrics["samples_seen"] == questions_before(preset, epochs) == 1_600_000
 
 
 def test_a_changed_task_drops_the_presets_pass_mark_and_names_the_curve():

@@ -27,18 +27,18 @@ def polishing(s: TrainSettings, epoch: int) -> bool:
     return s.polish_samples is not None and s.decay_epochs is not None and epoch >= s.decay_epochs
 
 
-def samples(s: TrainSettings, epoch: int) -> int:
+def epoch_size(s: TrainSettings, epoch: int) -> int:
     """Questions trained on in epoch (counted from 0)."""
     return s.polish_samples if polishing(s, epoch) and s.polish_samples else s.samples_per_epoch
 
 
-def samples_before(s: TrainSettings, epoch: int) -> int:
+def questions_before(s: TrainSettings, epoch: int) -> int:
     """Questions trained on in the epochs before epoch (counted from 0)."""
-    return sum(samples(s, e) for e in range(epoch))
+    return sum(epoch_size(s, e) for e in range(epoch))
 
 
 def steps(s: TrainSettings, epoch: int) -> int:
-    return max(1, samples(s, epoch) // s.batch_size)
+    return max(1, epoch_size(s, epoch) // s.batch_size)
 
 
 def batches(

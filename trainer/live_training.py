@@ -178,7 +178,7 @@ class Progress:
             exact_match=record["val_exact_match"],
             per_position=record["per_position"],
             wrong_on_map=wrong,
-            samples=record["samples"],
+            sample_lines=record["sample_lines"],
             map=base64.b64encode(probe.tobytes()).decode("ascii"),
         )
         if not math.isfinite(record["loss"]):

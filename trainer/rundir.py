@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from model.config import ConfigError, NetworkConfig, TaskConfig, read_small_text
+from model.config import NetworkConfig, TaskConfig
+from model.config_files import ConfigError, read_small_text
 from model.storage import is_model_folder, write_model_folder
 
 from .settings import TrainSettings, fingerprint

@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass
 
 from model.bounds import Bound, declared, first_problem
-from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable, parse_json
+from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
+from model.config_files import parse_json
 
 SCHEDULES = ("cosine", "constant")
 MAX_SEED = 2**32 - 1

@@ -14,20 +14,15 @@ The loop is our own (a `tf.function` step run through `strategy.run`), not
 Keras' `fit`: Keras 3's `fit` fails under MultiWorkerMirroredStrategy
 (keras-team/keras#20585), and one loop serves every strategy (distribute.py).
 
-Used as a library (the app's "Train your own" does):
+Used as a library (trainer/run.py and the app's "Train your own", trainer/live_training.py):
 
-    settings = dataclasses.replace(PRESETS["add2"][2], time_budget=20)   # trainer/presets
-    check_settings(settings, task)
-    folder = RunFolder(out); folder.start(task, net, settings, overwrite=True)
     run = Training(task, net, settings, folder, on_epoch=print_json, should_stop=stop_file.exists, log=to_stderr)
-    outcome = run.fit()
-    check = final_check(outcome, task, net, settings, folder, log=to_stderr)   # trainer/final_check.py
-    save_model(outcome, check, task, net, settings, folder, log=to_stderr)     # trainer/saving.py
+    outcome = run.fit()   # then final_check.final_check(outcome, ...) and saving.save_model(outcome, check, ...)
 
 `on_epoch(record)` gets each epoch's record: the history keys (`loss`,
 `val_exact_match`, `val_char_accuracy`, `elapsed_seconds`, `samples_seen`,
 `space_wrong`, `min_margin`, `per_position`) as plain numbers, plus `epoch`,
-`probe_margin` (the quantised probe map, uint8, see `probe_axis`), `samples`
+`probe_margin` (the quantised probe map, uint8, see `probe_axis`), `sample_lines`
 (keras.io-style lines, `show_samples` of them) and `stop_reason` ("" while it
 goes on). `should_stop()` is asked after every batch; once it says yes the run
 ends that epoch there, measures and checkpoints it, and `fit` returns what was
@@ -56,7 +51,7 @@ from model.question_map import quantise
 
 from .data import epoch_questions
 from .distribute import Cluster, distributed_batches
-from .epochs import POLISH_HARD_SHARE, polishing, samples, samples_before, steps
+from .epochs import POLISH_HARD_SHARE, epoch_size, polishing, questions_before, steps
 from .gradient_step import compile_with, make_optimizer, make_step, polishing_optimizer, uses_xla
 from .outcome import Log, Outcome, say
 from .question_sets import prepare_questions
@@ -195,7 +190,7 @@ class Training:
                 break
         # Questions seen: the epoch's draw when it ran to its end (as the zoo's records count them, the
         # remainder short of a whole batch included), else the batches it trained.
-        return float(loss_sum) / done, samples(self.s, self.epoch) if done == total else done * self.s.batch_size
+        return float(loss_sum) / done, epoch_size(self.s, self.epoch) if done == total else done * self.s.batch_size
 
     def _stop_requested(self, budget_now: bool) -> bool:
         """Whether the caller asked to stop, or (budget_now) the time budget is already spent; sets the reason."""
@@ -215,7 +210,7 @@ class Training:
         polish = polishing(self.s, epoch)
         return epoch_questions(
             self.task,
-            samples(self.s, epoch),
+            epoch_size(self.s, epoch),
             self.watch.space.questions[self.watch.hard(teach_all=polish)],
             POLISH_HARD_SHARE if polish else self.s.hard_fraction,
             rng,
@@ -300,7 +295,7 @@ class Training:
     def eta(self) -> float:
         """Seconds left: the epochs left at this run's pace, or the budget left when that comes first."""
         seen = self.history["samples_seen"][-1] if self.history.get("samples_seen") else 0
-        left = samples_before(self.s, self.s.epochs) - samples_before(self.s, self.epoch)
+        left = questions_before(self.s, self.s.epochs) - questions_before(self.s, self.epoch)
         by_epochs = self.elapsed / max(seen, 1) * left
         return min(by_epochs, max(0.0, self.s.time_budget - self.elapsed)) if self.s.time_budget else by_epochs
 
@@ -328,7 +323,7 @@ class Training:
 
     def _next_epoch_seconds(self) -> float:
         """The next epoch's likely length: the average so far per question, times its questions."""
-        return self.elapsed / max(self.history["samples_seen"][-1], 1) * samples(self.s, self.epoch)
+        return self.elapsed / max(self.history["samples_seen"][-1], 1) * epoch_size(self.s, self.epoch)
 
     def _checkpoint(self) -> None:
         progress = {**self.watch.progress(), "probes": np.array(self.probes, dtype=np.uint8)}
@@ -343,7 +338,7 @@ class Training:
         record.update(
             epoch=self.epoch,
             probe_margin=self.probes[-1],
-            samples=self._sample_lines(held) if self.s.show_samples else [],
+            sample_lines=self._sample_lines(held) if self.s.show_samples else [],
             stop_reason=self.stop_reason,
         )
         self.on_epoch(record)

@@ -455,7 +455,7 @@ def tab(service: Service, picker: Any) -> None:
                 shown = [
                     _chart(rows),
                     probe_picture(margins.reshape(len(axis), len(axis)), axis, f"after epoch {event['epoch']}"),
-                    f'<div class="panel samples">{esc(chr(10).join(event["samples"]))}</div>',
+                    f'<div class="panel samples">{esc(chr(10).join(event["sample_lines"]))}</div>',
                 ]
                 text = (
                     f"Epoch {event['epoch']}: loss {event['loss']:.3f}, held-out exact "
