@@ -79,7 +79,7 @@ def keras_model(stored: Any) -> Any:
 
 
 def margins_function(model: Any, task: TaskConfig):
-    """A MarginFn for model/analysis.py (the map): questions -> margins."""
+    """A MarginFn for model/question_map.py (the map): questions -> margins."""
 
     def margins_of(q: Questions) -> np.ndarray:
         return Checker(task, q).run(model)[1]
