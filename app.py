@@ -29,7 +29,7 @@ from starlette.middleware import Middleware
 from threadpoolctl import threadpool_limits
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
-from web import about, compare, controls, inside, learning, many, one_sum, space_map, train_own
+from web import about, compare, controls, inside, learning, many, one_sum, question_map, train_own
 from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
@@ -97,7 +97,7 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("Inside the network", id="inside"):
                 cells = inside.tab(service, picker, one.question)
             with gr.Tab("Map", id="map") as map_tab:
-                space = space_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
+                map_view = question_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
             with gr.Tab("How it learned", id="learning") as learning_tab:
                 record = learning.tab(service, picker)
             with gr.Tab("Many questions", id="many"):
@@ -114,7 +114,7 @@ def build_demo(service: Service) -> gr.Blocks:
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
         for event in one.events:
             event.then(cells.render, cells.inputs, cells.outputs, **private)
-        map_tab.select(space.fill, picker, space.outputs, **private)
+        map_tab.select(map_view.fill, picker, map_view.outputs, **private)
         learning_tab.select(record.fill, picker, record.outputs, **private)
 
         def switch_model(name: str, question: str) -> tuple[Any, ...]:
@@ -126,7 +126,7 @@ def build_demo(service: Service) -> gr.Blocks:
                 gr.Textbox(placeholder="\n".join(examples[:3])),
                 *many.cleared(service.resolve(name).name),
                 about.model_html(service.model_info(name)),
-                *space.fill(name),
+                *map_view.fill(name),
                 *record.fill(name),
             )
 
@@ -141,7 +141,7 @@ def build_demo(service: Service) -> gr.Blocks:
                 batch.lines,
                 *batch.outputs,
                 panel,
-                *space.outputs,
+                *map_view.outputs,
                 *record.outputs,
             ],
             **private,

@@ -418,12 +418,12 @@ def test_a_training_never_starts_while_another_holds_the_slot(monkeypatch):
     monkeypatch.setattr(train_own, "SLOT_WAIT", 0.2)
     spawned: list = []
     monkeypatch.setattr(train_own.subprocess, "Popen", lambda *a, **k: spawned.append(a))  # would start one
-    assert train_own.TRAINER.slot.acquire(timeout=5)  # as a running training holds it
+    assert train_own.TRAINER_POOL.slot.acquire(timeout=5)  # as a running training holds it
     try:
         events = list(train_own.train_events(None, "s", 1, ["+"], 2, True, "lstm", 8, 5))  # type: ignore[arg-type]
     finally:
-        train_own.TRAINER.slot.release()
+        train_own.TRAINER_POOL.slot.release()
     assert events == [
         {"event": "error", "message": "Another training is running on this server; try again in a minute."}
     ]
-    assert spawned == [] and not train_own.TRAINER.slot.locked()
+    assert spawned == [] and not train_own.TRAINER_POOL.slot.locked()

@@ -60,5 +60,5 @@ def test_visitors_run_folders_of_an_app_that_has_ended_are_removed_at_start(tmp_
     alive = tmp_path / f"{train_own.RUN_PREFIX}{os.getppid()}-def"  # another app, still serving
     for run in (gone, alive):
         (run / "model").mkdir(parents=True)
-    train_own.Trainer()  # what the app makes when it starts
+    train_own.TrainerProcessPool()  # what the app makes when it starts
     assert not gone.exists() and alive.exists()

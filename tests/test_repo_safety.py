@@ -248,7 +248,7 @@ BAD_ANALYSES = {
 
 @pytest.mark.parametrize("case", list(BAD_ANALYSES))
 def test_a_bad_analysis_file_is_dropped_with_a_note_and_the_model_still_answers(tmp_path, case):
-    from web import learning, space_map
+    from web import learning, question_map
     from web.chart import chart_html
 
     name, spoil, says = BAD_ANALYSES[case]
@@ -265,8 +265,8 @@ def test_a_bad_analysis_file_is_dropped_with_a_note_and_the_model_still_answers(
     answer = service.predict("12+34", "spoilt")
     assert (answer["error"], answer["answer"], answer["model"]) == (None, 46, "spoilt")
     # What picking the model draws: the page's own functions, for the map and the learning record.
-    assert "stored map" in space_map.map_html(served.space_map, served.task) or name != MAP_FILE
-    space_map.lists_html(served.space_map)
+    assert "stored map" in question_map.map_html(served.space_map, served.task) or name != MAP_FILE
+    question_map.lists_html(served.space_map)
     learning.probe_html(served.learning, 1)
     if served.learning is not None:
         [chart_html(chart) for chart in learning.charts(served.learning)]

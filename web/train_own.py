@@ -4,11 +4,11 @@ The training runs in a subprocess (`python -m trainer.live`, niced and on one
 thread, so answers to other visitors stay fast) that is started before it is
 needed: warm, TensorFlow imported, waiting for its settings. It reports every
 epoch; the page redraws the curves, the sample lines and the map of the task
-each time. At most one training subprocess exists at any moment (`Trainer`;
-others wait in the queue); sizes and time are capped by trainer.live's LIMITS;
-closing the page stops it. When it ends (target, time, or Stop) the model joins
-that visitor's model picker, for every other tab, and can be downloaded as a
-model folder. API clients get the same as a streaming endpoint, /train.
+each time. At most one training subprocess exists at any moment
+(`TrainerProcessPool`; others wait in the queue); sizes and time are capped by
+trainer.live's LIMITS; closing the page stops it. When it ends (target, time,
+or Stop) the model joins that visitor's model picker, for every other tab, and
+can be downloaded as a model folder. API clients get the same as a streaming endpoint, /train.
 """
 
 from __future__ import annotations
@@ -149,8 +149,9 @@ def remove_runs_of_gone_servers() -> None:
             shutil.rmtree(run, ignore_errors=True)
 
 
-class Trainer:
-    """This server's training subprocess: at most one exists at any moment, warm before a visitor needs it.
+class TrainerProcessPool:
+    """This server's one-slot pool of trainer processes: at most one exists at any moment, warm before a
+    visitor needs it.
 
     `warm_up` starts one if none exists; `training` hands it to one visitor (the slot: one at a time, whatever
     route the request came by), and afterwards kills it and starts the next warm one.
@@ -210,8 +211,8 @@ class Trainer:
                 self.process = None
 
 
-TRAINER = Trainer()
-atexit.register(TRAINER.close)
+TRAINER_POOL = TrainerProcessPool()
+atexit.register(TRAINER_POOL.close)
 
 
 def settings_error(
@@ -281,7 +282,7 @@ def train_events(
     except ValueError as err:
         yield {"event": "error", "message": str(err)}
         return
-    process = TRAINER.take(session)
+    process = TRAINER_POOL.take(session)
     if process is None:
         yield {"event": "error", "message": "Another training is running on this server; try again in a minute."}
         return
@@ -289,7 +290,7 @@ def train_events(
     try:
         yield from _follow(service, (session, address), process, settings, run)
     finally:  # the page closed, Stop, or the end: never leave a training running
-        TRAINER.give_back(session)
+        TRAINER_POOL.give_back(session)
         if not any(run.glob("*.zip")):  # no model joined the visitor's picker: nothing of the run is kept
             shutil.rmtree(run, ignore_errors=True)
 
@@ -334,7 +335,7 @@ def _follow(
 
 
 def stop(session: str) -> str:
-    if not TRAINER.stop(session):
+    if not TRAINER_POOL.stop(session):
         return '<div class="panel hint">No training of yours is running.</div>'
     return '<div class="panel">Stopping at the next batch; the model trained so far will be checked and saved…</div>'
 
@@ -479,7 +480,7 @@ def tab(service: Service, picker: Any) -> None:
                 )
 
     # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
-    gr.on(None, TRAINER.warm_up, None, None, api_visibility="private", queue=False)
+    gr.on(None, TRAINER_POOL.warm_up, None, None, api_visibility="private", queue=False)
 
     inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
     start.click(

@@ -49,7 +49,7 @@ MAP_CSS = """
 .mapframe { display: grid; grid-template-columns: 3.2em minmax(0, 640px); justify-content: start; column-gap: 4px;
   max-width: 100%; }
 .mapframe .mapbox { display: block; }
-.mapframe img.spacemap { width: 100%; }
+.mapframe img.questionmap { width: 100%; }
 .yticks, .xticks { position: relative; font-size: 11px; color: var(--body-text-color-subdued);
   font-family: ui-monospace, Menlo, Consolas, monospace; }
 .xticks { height: 1.4em; }
@@ -77,7 +77,7 @@ const cell = (img, e) => {
   return {a, b, col, row, left: e.clientX - r.left, top: e.clientY - r.top};
 };
 element.addEventListener('mousemove', (e) => {
-  const img = e.target.closest('img.spacemap');
+  const img = e.target.closest('img.questionmap');
   if (!img || !tip()) { if (tip()) tip().style.display = 'none'; return; }
   const c = cell(img, e);
   tip().textContent = (img.dataset.pre || '') + c.a[c.col] + img.dataset.op + c.b[c.row] + img.dataset.rest;
@@ -87,7 +87,7 @@ element.addEventListener('mousemove', (e) => {
 element.addEventListener('mouseleave', () => { if (tip()) tip().style.display = 'none'; });
 element.addEventListener('click', (e) => {
   const button = e.target.closest('button[data-row]');
-  const img = e.target.closest('img.spacemap');
+  const img = e.target.closest('img.questionmap');
   if (button) { trigger('click', {row: +button.dataset.row, col: +button.dataset.col}); return; }
   if (!img) return;
   const c = cell(img, e);
@@ -100,12 +100,12 @@ element.addEventListener('click', (e) => {
 PALETTE = margin_palette()
 
 
-def cell_colours(space: SpaceMap, rows: slice, cols: slice) -> np.ndarray:
+def cell_colours(qmap: SpaceMap, rows: slice, cols: slice) -> np.ndarray:
     """(h, w, 3) uint8: margin colours, wrong cells red."""
-    rgb = PALETTE[space.margin[rows, cols]]
-    wrong = np.zeros(space.margin.shape, dtype=bool)
-    if len(space.wrong):
-        wrong[space.wrong[:, 0], space.wrong[:, 1]] = True
+    rgb = PALETTE[qmap.margin[rows, cols]]
+    wrong = np.zeros(qmap.margin.shape, dtype=bool)
+    if len(qmap.wrong):
+        wrong[qmap.wrong[:, 0], qmap.wrong[:, 1]] = True
     rgb[wrong[rows, cols]] = WRONG_RGB
     return rgb
 
@@ -121,24 +121,24 @@ def draw_rings(rgb: np.ndarray, centres: np.ndarray, radius: float, width: float
         rgb[y0:y1, x0:x1][np.abs(distance - radius) <= width / 2] = WRONG_RGB
 
 
-def render(space: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = None) -> tuple[bytes, dict]:
+def render(qmap: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = None) -> tuple[bytes, dict]:
     """A PNG of the whole map (or of a size x size block) and the axis data the browser needs."""
-    side = space.margin.shape[0]
+    side = qmap.margin.shape[0]
     size = side if size is None else max(1, min(size, side))
     row0, col0 = max(0, min(row0, side - size)), max(0, min(col0, side - size))
     rows, cols = slice(row0, row0 + size), slice(col0, col0 + size)
-    rgb = cell_colours(space, rows, cols)
+    rgb = cell_colours(qmap, rows, cols)
     scale = max(1, 500 // size)  # a zoomed block is drawn at least 500 px wide
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
     inside = [
-        (r - row0, c - col0) for r, c in space.wrong.tolist() if row0 <= r < row0 + size and col0 <= c < col0 + size
+        (r - row0, c - col0) for r, c in qmap.wrong.tolist() if row0 <= r < row0 + size and col0 <= c < col0 + size
     ]
     if 0 < len(inside) <= RING_LIMIT:
         centres = np.array(inside) * scale + scale // 2
         draw_rings(rgb, centres, radius=max(14.0, 1.5 * scale), width=max(5.0, scale / 3))
     return png_bytes(rgb), {
-        "a": space.a_values[cols].tolist(),
-        "b": space.b_values[rows].tolist(),
+        "a": qmap.a_values[cols].tolist(),
+        "b": qmap.b_values[rows].tolist(),
         "row0": row0,
         "col0": col0,
     }
@@ -148,18 +148,18 @@ def render(space: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = Non
 _PICTURES: BoundedCache[tuple[str, dict]] = BoundedCache(PICTURES_KEPT)
 
 
-def map_key(space: SpaceMap) -> str:
+def map_key(qmap: SpaceMap) -> str:
     """What the whole-map picture is drawn from (the colours come from the margins and the wrong cells)."""
-    parts = (space.a_values, space.b_values, space.margin, space.wrong, space.ops, space.rest_terms)
-    return fingerprint(*parts, -1 if space.pattern is None else space.pattern)  # the pattern: the hover's brackets
+    parts = (qmap.a_values, qmap.b_values, qmap.margin, qmap.wrong, qmap.ops, qmap.rest_terms)
+    return fingerprint(*parts, -1 if qmap.pattern is None else qmap.pattern)  # the pattern: the hover's brackets
 
 
-def _whole(space: SpaceMap) -> tuple[str, dict]:
+def _whole(qmap: SpaceMap) -> tuple[str, dict]:
     def draw() -> tuple[str, dict]:
-        png, axes = render(space)
-        return _img(_palette_png(png), axes, space), axes
+        png, axes = render(qmap)
+        return _img(_palette_png(png), axes, qmap), axes
 
-    return _PICTURES.get(map_key(space), draw)
+    return _PICTURES.get(map_key(qmap), draw)
 
 
 def _palette_png(png: bytes) -> bytes:
@@ -173,34 +173,34 @@ def _palette_png(png: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def hover_parts(space: SpaceMap) -> tuple[str, str, str]:
+def hover_parts(qmap: SpaceMap) -> tuple[str, str, str]:
     """(before the first number, between it and the second, after the second): what the hover writes
     around the two numbers it reads off the axes, e.g. ("", "+", "") for 535+61, or ("(", "?", ")?…")
     for a map of the bracket pattern (a·b)·c ("?" an operator that varies, "…" a number drawn at random)."""
-    ops = space.ops.reshape(-1, space.ops.shape[-1])
-    if space.pattern is None:
-        single = len(np.unique(ops[:, 0])) == 1 and space.ops.shape[-1] == 1
+    ops = qmap.ops.reshape(-1, qmap.ops.shape[-1])
+    if qmap.pattern is None:
+        single = len(np.unique(ops[:, 0])) == 1 and qmap.ops.shape[-1] == 1
         op = OPERATORS[int(ops[0, 0])] if single else "?"
-        return "", op, "" if space.rest_terms.shape[-1] == 0 and single else " …"
-    count = space.ops.shape[-1] + 1  # a pattern's map asks every cell with all the task's numbers
+        return "", op, "" if qmap.rest_terms.shape[-1] == 0 and single else " …"
+    count = qmap.ops.shape[-1] + 1  # a pattern's map asks every cell with all the task's numbers
     signs = "".join(OPERATORS[int(gap[0])] if len(np.unique(gap)) == 1 else "?" for gap in ops.T)
-    text = bracketed_text(["\x00", "\x01", *["…"] * (count - 2)], signs, bracket_patterns(count)[space.pattern])
+    text = bracketed_text(["\x00", "\x01", *["…"] * (count - 2)], signs, bracket_patterns(count)[qmap.pattern])
     before, rest = text.split("\x00")
     between, after = rest.split("\x01")
     return before, between, after
 
 
-def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
-    before, op, rest = hover_parts(space)
+def _img(png: bytes, axes: dict, qmap: SpaceMap) -> str:
+    before, op, rest = hover_parts(qmap)
     return (
-        f'<img class="spacemap" alt="map of every question" src="{data_uri(png)}" '
+        f'<img class="questionmap" alt="map of every question" src="{data_uri(png)}" '
         f'data-a="{esc(json.dumps(axes["a"]))}" data-pre="{esc(before)}" '
         f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
         f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">'
     )
 
 
-def zoom_request(space: SpaceMap, a_from: object, b_from: object, block: object) -> tuple[int, int, int] | str:
+def zoom_request(qmap: SpaceMap, a_from: object, b_from: object, block: object) -> tuple[int, int, int] | str:
     """(row0, col0, size) of the block a visitor asked for, or one sentence saying what is wrong with it."""
     try:
         size = int(str(block))
@@ -209,7 +209,7 @@ def zoom_request(space: SpaceMap, a_from: object, b_from: object, block: object)
     if size not in BLOCK_SIZES:
         return f"The block size is one of {', '.join(map(str, BLOCK_SIZES))} numbers a side."
     start = []
-    for value, axis, what in ((a_from, space.a_values, "first"), (b_from, space.b_values, "second")):
+    for value, axis, what in ((a_from, qmap.a_values, "first"), (b_from, qmap.b_values, "second")):
         low, high = int(axis[0]), int(axis[-1])
         if value is None or value == "":
             return f"Type where the {what} number should start, from {low} to {high}."
@@ -259,41 +259,41 @@ def _framed(picture: str, axes: dict) -> str:
     )
 
 
-def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
+def map_html(qmap: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
     """The map panel: picture, axes, legend and what it shows; or why there is none. `zoom` is
     (row0, col0, size) from `zoom_request`."""
-    if space is None:
+    if qmap is None:
         return message(
             "This model has no stored map: maps are drawn by `python -m trainer` when it verifies a model, "
             "and this one was made without it."
         )
     if zoom is None:
-        picture, axes = _whole(space)
+        picture, axes = _whole(qmap)
         what = (
             "every question of the task"
-            if space.complete
-            else (f"{space.cells:,} questions sampled evenly from a space too large to draw whole")
+            if qmap.complete
+            else (f"{qmap.cells:,} questions sampled evenly from a question space too large to draw whole")
         )
     else:
         row0, col0, size = zoom
-        png, axes = render(space, row0, col0, size)
-        picture = _img(png, axes, space)
+        png, axes = render(qmap, row0, col0, size)
+        picture = _img(png, axes, qmap)
         what = (
             f"a block of {len(axes['b'])} x {len(axes['a'])} questions "
             f"(first number {_range(axes['a'])}, second {_range(axes['b'])})"
         )
-    wrong = len(space.wrong)
+    wrong = len(qmap.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
-    if task.brackets and space.pattern is None:  # a map.npz from before the per-pattern maps
+    if task.brackets and qmap.pattern is None:  # a map.npz from before the per-pattern maps
         third += "; every question here is without brackets (ask a bracketed one in One question)"
-    elif space.pattern is not None:
-        label = pattern_labels(task.terms)[space.pattern]
-        brackets = "without brackets" if space.pattern == 0 else "with these brackets"
+    elif qmap.pattern is not None:
+        label = pattern_labels(task.terms)[qmap.pattern]
+        brackets = "without brackets" if qmap.pattern == 0 else "with these brackets"
         third += f"; bracket pattern {label}: every question has {task.terms} numbers, asked {brackets}"
-    count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
+    count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {qmap.cells:,} drawn'
     return (
         f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
-        f"x: the first number ({space.a_values[0]}…{space.a_values[-1]}), y: the second. "
+        f"x: the first number ({qmap.a_values[0]}…{qmap.a_values[-1]}), y: the second. "
         '<span class="mouse">Hover to read a question; click to open it.</span>'
         '<span class="touch">Tap a question to open it.</span>'
         f"</div>{_framed(picture, axes)}<div>{margin_legend()} "
@@ -320,18 +320,18 @@ def patterns_html(result: dict) -> str:
     )
 
 
-def lists_html(space: SpaceMap | None) -> str:
+def lists_html(qmap: SpaceMap | None) -> str:
     """Every wrong question and the weakest right ones, as buttons that open them."""
-    if space is None:
+    if qmap is None:
         return ""
 
     def button(row: int, col: int, css: str, title: str) -> str:
-        text = space.question(row, col).texts()[0]
+        text = qmap.question(row, col).texts()[0]
         return f'<button class="{css}" data-row="{row}" data-col="{col}" title="{esc(title)}">{esc(text)}</button>'
 
-    wrong = "".join(button(r, c, "bad", "wrong") for r, c in space.wrong[:200].tolist()) or "none"
-    more = f" (first 200 of {len(space.wrong):,})" if len(space.wrong) > 200 else ""
-    weak = "".join(button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in space.weakest[:20].tolist())
+    wrong = "".join(button(r, c, "bad", "wrong") for r, c in qmap.wrong[:200].tolist()) or "none"
+    more = f" (first 200 of {len(qmap.wrong):,})" if len(qmap.wrong) > 200 else ""
+    weak = "".join(button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in qmap.weakest[:20].tolist())
     return (
         f'<div class="panel qlist"><div><b>Wrong{more}:</b> {wrong}</div>'
         f'<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: {weak}</div></div>'
@@ -345,22 +345,22 @@ class MapTab:
     fill: Callable[[str], tuple]
 
 
-def chosen_map(space: SpaceMap, task: TaskConfig, label: object) -> SpaceMap | str:
+def chosen_map(qmap: SpaceMap, task: TaskConfig, label: object) -> SpaceMap | str:
     """The map of the bracket pattern a visitor chose by its label ("(a·b)·c"; None or "": the first
     pattern's), or one sentence saying why there is none."""
     if label is None or label == "":
-        return space
-    if not space.others:
+        return qmap
+    if not qmap.others:
         return "This model's map has no bracket patterns to choose from."
     labels = pattern_labels(task.terms)
     if not isinstance(label, str) or label not in labels:
         return f"The bracket pattern is one of {', '.join(labels)}, not {str(label)[:20]}."
-    return space.by_pattern[labels.index(label)]
+    return qmap.by_pattern[labels.index(label)]
 
 
-def pattern_choice(space: SpaceMap | None, task: TaskConfig) -> Any:
+def pattern_choice(qmap: SpaceMap | None, task: TaskConfig) -> Any:
     """The "Bracket pattern" control for a model: its patterns, the first chosen; hidden when it has none."""
-    if space is None or not space.others:
+    if qmap is None or not qmap.others:
         return gr.Radio(choices=[], value=None, visible=False)
     labels = pattern_labels(task.terms)
     return gr.Radio(choices=labels, value=labels[0], visible=True)
@@ -373,16 +373,16 @@ def cell_question(service: Service, name: str, data: Any, pattern: object = None
     served = service.resolve(name)
     if served.space_map is None or not isinstance(data, dict):
         return None
-    space = chosen_map(served.space_map, served.task, pattern)
-    if isinstance(space, str):
+    qmap = chosen_map(served.space_map, served.task, pattern)
+    if isinstance(qmap, str):
         return None
     row, col = data.get("row"), data.get("col")
-    side = space.margin.shape[0]
+    side = qmap.margin.shape[0]
     if not (isinstance(row, int) and isinstance(col, int)) or isinstance(row, bool) or isinstance(col, bool):
         return None  # not whole numbers (bool is a subclass of int)
     if not (0 <= row < side and 0 <= col < side):
         return None
-    return space.question(row, col).texts()[0]
+    return qmap.question(row, col).texts()[0]
 
 
 def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable, show_outputs: list[Any]) -> MapTab:
@@ -414,10 +414,10 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
         served = service.resolve(name)
         model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
         patterns = patterns_html(service.patterns(served.name)) if served.task.brackets else ""
-        space = None if served.space_map is None else chosen_map(served.space_map, served.task, label)
-        if isinstance(space, str):
-            return model + message(space, "warn"), "", ""
-        return model + map_html(space, served.task) + patterns, "", lists_html(space)
+        qmap = None if served.space_map is None else chosen_map(served.space_map, served.task, label)
+        if isinstance(qmap, str):
+            return model + message(qmap, "warn"), "", ""
+        return model + map_html(qmap, served.task) + patterns, "", lists_html(qmap)
 
     def fill(name: str) -> tuple[Any, str, str, str]:
         served = service.resolve(name)
@@ -427,13 +427,13 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
         served = service.resolve(name)
         if served.space_map is None:
             return map_html(None, served.task)
-        space = chosen_map(served.space_map, served.task, label)
-        if isinstance(space, str):
-            return message(space, "warn")
-        block_or_why = zoom_request(space, a, b, block)
+        qmap = chosen_map(served.space_map, served.task, label)
+        if isinstance(qmap, str):
+            return message(qmap, "warn")
+        block_or_why = zoom_request(qmap, a, b, block)
         if isinstance(block_or_why, str):
             return message(block_or_why, "warn")
-        return map_html(space, served.task, block_or_why)
+        return map_html(qmap, served.task, block_or_why)
 
     def open_cell(name: str, label: object, evt: gr.EventData) -> tuple[Any, Any]:
         text = cell_question(service, name, gradio_internals.event_payload(evt), label)
