@@ -33,7 +33,8 @@ from web import about, compare, controls, inside, learning, many, one_sum, quest
 from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
-from web.service import Service, task_summary
+from web.results import task_summary
+from web.service import Service
 from web.work import pooled
 
 log = logging.getLogger("app")

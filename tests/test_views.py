@@ -16,7 +16,7 @@ import pytest
 from model.analysis import SpaceMap
 from model.questions import InputError, parse_question
 from model.serving import load_catalogue
-from web import about, chart, compare, controls, inside, learning, many, one_sum, question_map
+from web import about, chart, compare, controls, inside, learning, many, map_picture, one_sum, question_map
 from web.html import margin_palette
 from web.service import Service
 
@@ -188,9 +188,9 @@ def tiny_map(value: int) -> SpaceMap:
 
 
 def test_the_map_picture_cache_is_keyed_by_content_and_bounded():
-    question_map._PICTURES.items.clear()
+    map_picture._PICTURES.items.clear()
     first = tiny_map(255)
-    old_id, old_picture = id(first), question_map._whole(first)[0]
+    old_id, old_picture = id(first), map_picture.whole_picture(first)[0]
     del first
     gc.collect()
     # A new map often lands at a freed one's address; an id-keyed cache then showed the dropped map.
@@ -198,11 +198,11 @@ def test_the_map_picture_cache_is_keyed_by_content_and_bounded():
         second = tiny_map(130)
         if id(second) == old_id:
             break
-    assert question_map._whole(second)[0] != old_picture
-    assert question_map._whole(tiny_map(255))[0] == old_picture  # the same content draws the same picture
-    for value in range(128, 128 + 3 * question_map.PICTURES_KEPT):
-        question_map._whole(tiny_map(value))
-    assert len(question_map._PICTURES) == question_map.PICTURES_KEPT
+    assert map_picture.whole_picture(second)[0] != old_picture
+    assert map_picture.whole_picture(tiny_map(255))[0] == old_picture  # the same content draws the same picture
+    for value in range(128, 128 + 3 * map_picture.PICTURES_KEPT):
+        map_picture.whole_picture(tiny_map(value))
+    assert len(map_picture._PICTURES) == map_picture.PICTURES_KEPT
 
 
 # Charts ---------------------------------------------------------------------------------------------

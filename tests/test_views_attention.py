@@ -20,7 +20,7 @@ from model.questions import Questions, answers, parse_question, sample_questions
 from model.serving import load_catalogue
 from trainer.evaluate import failure_lines
 from trainer.verify import Checker
-from web import about, compare, inside, many, one_sum, question_map
+from web import about, compare, inside, many, map_picture, one_sum, question_map
 from web.service import Service
 
 
@@ -234,8 +234,8 @@ def test_each_bracket_pattern_draws_its_own_picture():
 
     task, _ = DESIGNS["brackets-additive"]
     space = build_map(task, lambda q: np.where(answers(q) >= 0, 0.5, -0.5).astype(np.float32))
-    pictures = {question_map.render(m)[0] for m in space.by_pattern}
-    keys = {question_map.map_key(m) for m in space.by_pattern}
+    pictures = {map_picture.render(m)[0] for m in space.by_pattern}
+    keys = {map_picture.map_key(m) for m in space.by_pattern}
     assert len(pictures) == len(keys) == 3
 
 
