@@ -35,6 +35,7 @@ from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
 from web.results import task_summary
 from web.service import Service
+from web.templates import template
 from web.work import pooled
 
 log = logging.getLogger("app")
@@ -47,6 +48,11 @@ MCP_ENV = "ADDITION_MCP"  # "0" turns the MCP server off (as --no-mcp does)
 NOT_MCP_TOOLS = {"/train"}  # a training holds the one training slot for up to 90 s: not a tool for agents
 MCP_TOOLS = {"predict": "/predict_direct"}  # MCP's predict takes one question: the unbatched twin
 TITLE = "Recurrent networks that learned arithmetic"
+HEADING = template(
+    '<h1 class="title">{{ title }}</h1><p class="subtitle">Keras sequence-to-sequence networks read a question as '
+    "characters and write the answer one character at a time. Pick a model, ask it something, and look inside its "
+    "answer.</p>"
+)
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
     font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
@@ -74,12 +80,7 @@ def build_demo(service: Service) -> gr.Blocks:
 
     # Files handed to visitors (trained models' zips) leave Gradio's cache after half an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 1800)) as demo:
-        gr.HTML(
-            f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
-            "question as characters and write the answer one character at a time. Pick a model, ask it "
-            "something, and look inside its answer.</p>",
-            elem_id="title",
-        )
+        gr.HTML(HEADING(title=TITLE), elem_id="title")
         with gr.Row(equal_height=False, elem_id="header-row"):
             picker = gr.Dropdown(
                 choices=service.names(),

@@ -12,13 +12,15 @@ import io
 import json
 
 import numpy as np
+from markupsafe import Markup
 
 from model.analysis import SpaceMap
 from model.brackets import bracket_patterns, bracketed_text
 from model.config import OPERATORS
 
 from .cache import BoundedCache, fingerprint
-from .html import WRONG_RGB, data_uri, esc, margin_palette, png_bytes
+from .html import WRONG_RGB, data_uri, margin_palette, png_bytes
+from .templates import template
 
 RING_LIMIT = 200  # circle wrong cells only when there are at most this many
 PICTURES_KEPT = 16  # whole-map pictures cached (a few hundred KB each): the zoo, plus visitors' own models
@@ -73,7 +75,7 @@ def render(qmap: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = None
 
 
 # The whole map's (<img>, axes) per map content: never an id(), which a new model can inherit from a dropped one.
-_PICTURES: BoundedCache[tuple[str, dict]] = BoundedCache(PICTURES_KEPT)
+_PICTURES: BoundedCache[tuple[Markup, dict]] = BoundedCache(PICTURES_KEPT)
 
 
 def map_key(qmap: SpaceMap) -> str:
@@ -82,8 +84,8 @@ def map_key(qmap: SpaceMap) -> str:
     return fingerprint(*parts, -1 if qmap.pattern is None else qmap.pattern)  # the pattern: the hover's brackets
 
 
-def whole_picture(qmap: SpaceMap) -> tuple[str, dict]:
-    def draw() -> tuple[str, dict]:
+def whole_picture(qmap: SpaceMap) -> tuple[Markup, dict]:
+    def draw() -> tuple[Markup, dict]:
         png, axes = render(qmap)
         return img_html(_palette_png(png), axes, qmap), axes
 
@@ -118,11 +120,22 @@ def hover_parts(qmap: SpaceMap) -> tuple[str, str, str]:
     return before, between, after
 
 
-def img_html(png: bytes, axes: dict, qmap: SpaceMap) -> str:
+_IMG = template(
+    '<img class="questionmap" alt="map of every question" src="{{ src }}" data-a="{{ a }}" data-pre="{{ pre }}" '
+    'data-b="{{ b }}" data-op="{{ op }}" data-rest="{{ rest }}" data-row0="{{ row0 }}" data-col0="{{ col0 }}">'
+)
+
+
+def img_html(png: bytes, axes: dict, qmap: SpaceMap) -> Markup:
+    """The picture as an <img> carrying what the browser's hover needs: the axes and the text around them."""
     before, op, rest = hover_parts(qmap)
-    return (
-        f'<img class="questionmap" alt="map of every question" src="{data_uri(png)}" '
-        f'data-a="{esc(json.dumps(axes["a"]))}" data-pre="{esc(before)}" '
-        f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
-        f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">'
+    return _IMG(
+        src=data_uri(png),
+        a=json.dumps(axes["a"]),
+        pre=before,
+        b=json.dumps(axes["b"]),
+        op=op,
+        rest=rest,
+        row0=axes["row0"],
+        col0=axes["col0"],
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from markupsafe import Markup
 
 from model.analysis import SpaceMap
 from model.brackets import pattern_labels
@@ -29,9 +30,10 @@ from model.metrics import percent
 
 from . import gradio_internals
 from .controls import whole_number
-from .html import CSS, WRONG_RGB, esc, margin_legend, message
+from .html import CSS, WRONG_RGB, margin_legend, message
 from .map_picture import img_html, render, whole_picture
 from .service import Service
+from .templates import template
 
 BLOCK_SIZES = (25, 50, 100, 200)  # zoomed blocks: this many numbers a side
 TICKS = 5  # labelled values along each axis
@@ -132,26 +134,14 @@ def round_ticks(values: list[int], most: int = TICKS) -> list[tuple[float, int]]
     return marks
 
 
-def ticks_html(axes: dict) -> tuple[str, str]:
-    """(y ticks, x ticks): round values at their cells' centres, placed as fractions of the picture."""
-    parts = []
-    for values, side in ((axes["b"], "top"), (axes["a"], "left")):
-        parts.append("".join(f'<span style="{side}:{100 * f:.2f}%">{v}</span>' for f, v in round_ticks(values)))
-    return parts[0], parts[1]
+def ticks(axes: dict) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(y ticks, x ticks) as (percent along the axis, value): round values at their cells' centres, placed as
+    fractions of the picture."""
+    y_ticks, x_ticks = ([(f"{100 * f:.2f}", v) for f, v in round_ticks(values)] for values in (axes["b"], axes["a"]))
+    return y_ticks, x_ticks
 
 
-def _framed(picture: str, axes: dict) -> str:
-    """The picture with its axis ticks: second numbers down the left, first numbers along the bottom."""
-    y_ticks, x_ticks = ticks_html(axes)
-    return (
-        f'<div class="mapframe"><div class="yticks" aria-hidden="true">{y_ticks}</div>'
-        f'<div class="mapbox">{picture}<div class="maptip"></div></div><div></div>'
-        f'<div class="xticks" aria-hidden="true">{x_ticks}</div><div></div>'
-        '<div class="axisname">x → first number, y ↓ second number</div></div>'
-    )
-
-
-def map_html(qmap: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
+def map_html(qmap: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> Markup:
     """The map panel: picture, axes, legend and what it shows; or why there is none. `zoom` is
     (row0, col0, size) from `zoom_request`."""
     if qmap is None:
@@ -182,52 +172,90 @@ def map_html(qmap: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int]
         label = pattern_labels(task.terms)[qmap.pattern]
         brackets = "without brackets" if qmap.pattern == 0 else "with these brackets"
         third += f"; bracket pattern {label}: every question has {task.terms} numbers, asked {brackets}"
-    count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {qmap.cells:,} drawn'
-    return (
-        f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
-        f"x: the first number ({qmap.a_values[0]}…{qmap.a_values[-1]}), y: the second. "
-        '<span class="mouse">Hover to read a question; click to open it.</span>'
-        '<span class="touch">Tap a question to open it.</span>'
-        f"</div>{_framed(picture, axes)}<div>{margin_legend()} "
-        f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>'
+    y_ticks, x_ticks = ticks(axes)
+    return _MAP(
+        id="map-block" if zoom else "map-whole",
+        wrong=wrong,
+        count=f"{wrong:,}",
+        cells=f"{qmap.cells:,}",
+        what=what + third,
+        first=qmap.a_values[0],
+        last=qmap.a_values[-1],
+        picture=picture,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        legend=margin_legend(),
+        wrong_rgb=WRONG_RGB,
     )
 
 
-def patterns_html(result: dict) -> str:
+# The panel: what the map shows, the picture framed by its ticks (second numbers down the left, first numbers
+# along the bottom), and the legend.
+_MAP = template(
+    '<div class="panel" id="{{ id }}"><div><b class="{{ "no" if wrong else "ok" }}">{{ count }} wrong</b> of '
+    "{{ cells }} drawn: {{ what }}. x: the first number ({{ first }}…{{ last }}), y: the second. "
+    '<span class="mouse">Hover to read a question; click to open it.</span>'
+    '<span class="touch">Tap a question to open it.</span></div>'
+    '<div class="mapframe"><div class="yticks" aria-hidden="true">'
+    '{% for at, value in y_ticks %}<span style="top:{{ at }}%">{{ value }}</span>{% endfor %}</div>'
+    '<div class="mapbox">{{ picture }}<div class="maptip"></div></div><div></div>'
+    '<div class="xticks" aria-hidden="true">'
+    '{% for at, value in x_ticks %}<span style="left:{{ at }}%">{{ value }}</span>{% endfor %}</div><div></div>'
+    '<div class="axisname">x → first number, y ↓ second number</div></div>'
+    '<div>{{ legend }} <span class="hint"><span style="color: rgb{{ wrong_rgb }}">■ ◯</span> wrong</span></div></div>'
+)
+_PATTERNS = template(
+    '<div class="panel" id="map-patterns"><b>By bracket pattern</b> (the same random numbers asked with each '
+    'pattern; a, b, c are the numbers, · any operator)<table class="pos"><tr><th>pattern</th><th>right</th>'
+    "<th>questions</th></tr>"
+    '{% for pattern, share, right, asked in rows %}<tr><td class="mono">{{ pattern }}</td><td>{{ share }}</td>'
+    "<td>{{ right }} of {{ asked }}</td></tr>{% endfor %}</table></div>"
+)
+_LISTS = template(
+    '<div class="panel qlist"><div><b>Wrong{{ more }}:</b> '
+    '{% for row, col, css, title, text in wrong %}<button class="{{ css }}" data-row="{{ row }}" data-col="{{ col }}"'
+    ' title="{{ title }}">{{ text }}</button>{% else %}none{% endfor %}</div>'
+    '<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: '
+    '{% for row, col, css, title, text in weak %}<button class="{{ css }}" data-row="{{ row }}" data-col="{{ col }}"'
+    ' title="{{ title }}">{{ text }}</button>{% endfor %}</div></div>'
+)
+
+
+def patterns_html(result: dict) -> Markup | str:
     """A bracket task's share right per bracket pattern of every term count (the map's patterns are of its
     full term count only)."""
     if result.get("error"):
         return message(result["error"], "warn")
     if not result["patterns"]:
         return ""
-    rows = "".join(
-        f'<tr><td class="mono">{esc(p["pattern"])}</td><td>{percent(p["right"] / p["asked"], 1) if p["asked"] else "–"}'
-        f"</td><td>{p['right']:,} of {p['asked']:,}</td></tr>"
+    rows = [
+        (
+            p["pattern"],
+            percent(p["right"] / p["asked"], 1) if p["asked"] else "–",
+            f"{p['right']:,}",
+            f"{p['asked']:,}",
+        )
         for p in result["patterns"]
-    )
-    return (
-        '<div class="panel" id="map-patterns"><b>By bracket pattern</b> (the same random numbers asked with each '
-        f'pattern; a, b, c are the numbers, · any operator)<table class="pos"><tr><th>pattern</th><th>right</th>'
-        f"<th>questions</th></tr>{rows}</table></div>"
-    )
+    ]
+    return _PATTERNS(rows=rows)
 
 
-def lists_html(qmap: SpaceMap | None) -> str:
+def lists_html(qmap: SpaceMap | None) -> Markup | str:
     """Every wrong question and the weakest right ones, as buttons that open them."""
     if qmap is None:
         return ""
 
-    def button(row: int, col: int, css: str, title: str) -> str:
-        text = qmap.question(row, col).texts()[0]
-        return f'<button class="{css}" data-row="{row}" data-col="{col}" title="{esc(title)}">{esc(text)}</button>'
+    def button(row: int, col: int, css: str, title: str) -> tuple[int, int, str, str, str]:
+        return row, col, css, title, qmap.question(row, col).texts()[0]
 
-    wrong = "".join(button(r, c, "bad", "wrong") for r, c in qmap.wrong[:200].tolist()) or "none"
+    wrong = [button(r, c, "bad", "wrong") for r, c in qmap.wrong[:200].tolist()]
     more = f" (first 200 of {len(qmap.wrong):,})" if len(qmap.wrong) > 200 else ""
-    weak = "".join(button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in qmap.weakest[:20].tolist())
-    return (
-        f'<div class="panel qlist"><div><b>Wrong{more}:</b> {wrong}</div>'
-        f'<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: {weak}</div></div>'
-    )
+    weak = [button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in qmap.weakest[:20].tolist()]
+    return _LISTS(more=more, wrong=wrong, weak=weak)
+
+
+# Whose map this is (the browser tests read data-model), then the panels.
+_WHOSE = template('<div data-model="{{ model }}"></div>{% for part in parts %}{{ part }}{% endfor %}')
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -288,9 +316,7 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     pattern = gr.Radio(
         choices=list(dict.fromkeys(every)), value=None, label="Bracket pattern", visible=False, elem_id="map-pattern"
     )
-    view = gr.HTML(
-        '<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS
-    )
+    view = gr.HTML(message("Loading the map…"), js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS)
     with gr.Row():
         # No minimum or precision: Gradio would refuse or round a bad value itself, as a bare "Error"; the
         # zoom answers every value with a sentence instead (zoom_request).
@@ -304,12 +330,11 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     def draw(name: str, label: object) -> tuple[str, str, str]:
         """The map of the chosen pattern with the per-pattern table, no zoomed block, and its lists."""
         served = service.resolve(name)
-        model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
         patterns = patterns_html(service.patterns(served.name)) if served.task.brackets else ""
         qmap = None if served.space_map is None else chosen_map(served.space_map, served.task, label)
         if isinstance(qmap, str):
-            return model + message(qmap, "warn"), "", ""
-        return model + map_html(qmap, served.task) + patterns, "", lists_html(qmap)
+            return _WHOSE(model=served.name, parts=[message(qmap, "warn")]), "", ""
+        return _WHOSE(model=served.name, parts=[map_html(qmap, served.task), patterns]), "", lists_html(qmap)
 
     def fill(name: str) -> tuple[Any, str, str, str]:
         served = service.resolve(name)

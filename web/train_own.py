@@ -20,12 +20,14 @@ from typing import Any
 import gradio as gr
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from trainer.live import LIMITS, LiveSettings
 
-from .html import CSS, esc
+from .html import CSS, message
 from .learning import epoch_plot, probe_picture
 from .service import Service
+from .templates import template
 from .trainer_process import TRAINER_POOL
 from .training_run import train_events
 from .work import client_of_request
@@ -40,10 +42,13 @@ TRAIN_CSS = """
 """
 
 
-def stop(session: str) -> str:
+_PANEL = template('<div class="panel">{{ text }}</div>')
+
+
+def stop(session: str) -> Markup:
     if not TRAINER_POOL.stop(session):
-        return '<div class="panel hint">No training of yours is running.</div>'
-    return '<div class="panel">Stopping at the next batch; the model trained so far will be checked and saved…</div>'
+        return message("No training of yours is running.")
+    return _PANEL(text="Stopping at the next batch; the model trained so far will be checked and saved…")
 
 
 def tab(service: Service, picker: Any) -> None:
@@ -116,7 +121,7 @@ def tab(service: Service, picker: Any) -> None:
             "Download the model folder (.zip)", visible=False, elem_id="own-download", min_width=200
         )
     status = gr.HTML(
-        '<div class="panel hint">Choose a task and press Train.</div>',
+        message("Choose a task and press Train."),
         elem_id="own-status",
         css_template=CSS + TRAIN_CSS,
     )
@@ -141,7 +146,7 @@ def tab(service: Service, picker: Any) -> None:
         for event in train_events(service, session, d, ops, t, rev, c, u, s, dec, order, address=address):
             kind = event["event"]
             if kind == "error":
-                yield (f'<div class="panel warn">{esc(event["message"])}</div>', *shown, gr.skip(), gr.skip())
+                yield (message(event["message"], "warn"), *shown, gr.skip(), gr.skip())
                 return
             if kind == "start":
                 axis = np.array(event["axis"])
@@ -160,7 +165,7 @@ def tab(service: Service, picker: Any) -> None:
                 shown = [
                     _chart(rows),
                     probe_picture(margins.reshape(len(axis), len(axis)), axis, f"after epoch {event['epoch']}"),
-                    f'<div class="panel samples">{esc(chr(10).join(event["samples"]))}</div>',
+                    message("\n".join(event["samples"]), "samples"),
                 ]
                 text = (
                     f"Epoch {event['epoch']}: loss {event['loss']:.3f}, held-out exact "
@@ -168,18 +173,8 @@ def tab(service: Service, picker: Any) -> None:
                 )
                 yield (_status(event["seconds"], event["budget"], text), *shown, gr.skip(), gr.skip())
             elif kind == "done":
-                metrics = event["metrics"]
-                text = (
-                    f"Done ({esc(event['reason'])}): <b>{esc(event['model'])}</b> is now in your model picker "
-                    f"for every tab; held-out exact {100 * metrics['heldout_exact_match']:.1f}%"
-                )
-                if "exhaustive_wrong" in metrics:
-                    text += f", {metrics['exhaustive_wrong']:,} wrong of all {metrics['exhaustive_total']:,} questions"
-                text += f"; trained {event['seconds']:.0f}s of {event['budget']:.0f}s"
-                if not event.get("map_saved", True):
-                    text += " (the map of every question did not fit in the budget: its Map tab stays empty)"
                 yield (
-                    f'<div class="panel" id="own-done">{text}.</div>',
+                    done_html(event),
                     *shown,
                     gr.Dropdown(choices=[*service.names(), event["model"]], value=event["model"]),
                     gr.DownloadButton(value=event["zip"], visible=True),
@@ -249,12 +244,42 @@ def _chart(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "value", "series"]).astype({"epoch": int, "value": float})
 
 
-def _status(elapsed: float, budget: float, text: str) -> str:
+_STATUS = template(
+    '<div class="panel"><div class="progress"><i style="width:{{ share }}%"></i></div>'
+    "<div>{{ text }} · {{ elapsed }}s of {{ budget }}s, at most {{ left }}s left</div></div>"
+)
+
+
+def _status(elapsed: float, budget: float, text: str) -> Markup:
     """The progress bar and clock: seconds since the first epoch, never more than the budget."""
     elapsed = min(max(0.0, elapsed), budget)
     share = elapsed / budget if budget else 0.0
     left = budget - elapsed
-    return (
-        f'<div class="panel"><div class="progress"><i style="width:{100 * share:.0f}%"></i></div>'
-        f"<div>{esc(text)} · {elapsed:.0f}s of {budget:.0f}s, at most {left:.0f}s left</div></div>"
+    return _STATUS(
+        share=f"{100 * share:.0f}", text=text, elapsed=f"{elapsed:.0f}", budget=f"{budget:.0f}", left=f"{left:.0f}"
+    )
+
+
+_DONE = template(
+    '<div class="panel" id="own-done">Done ({{ reason }}): <b>{{ model }}</b> is now in your model picker for every '
+    "tab; held-out exact {{ exact }}%{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
+    "{% endif %}; trained {{ seconds }}s of {{ budget }}s"
+    "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
+    ".</div>"
+)
+
+
+def done_html(event: dict) -> Markup:
+    """The line that ends a training: why it stopped, the new model's name, and how well it does."""
+    metrics = event["metrics"]
+    exhaustive = "exhaustive_wrong" in metrics
+    return _DONE(
+        reason=event["reason"],
+        model=event["model"],
+        exact=f"{100 * metrics['heldout_exact_match']:.1f}",
+        wrong=f"{metrics['exhaustive_wrong']:,}" if exhaustive else None,
+        total=f"{metrics['exhaustive_total']:,}" if exhaustive else None,
+        seconds=f"{event['seconds']:.0f}",
+        budget=f"{event['budget']:.0f}",
+        map_saved=event.get("map_saved", True),
     )
