@@ -180,7 +180,7 @@ def build_demo(service: Service) -> gr.Blocks:
     # calls to /predict_direct, and every other endpoint is unqueued.
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2, api_open=False)
     # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it, and
-    # never evict a session that still waits (that stopped the queue for good). bench/memory_attack.py
+    # never evict a session that still waits (that stops the queue for good). bench/memory_attack.py
     # measures what this buys; the guard bounds unread results and waiting jobs per session.
     make_queue_safe(demo, PARKED_SESSIONS)
     return demo
@@ -278,7 +278,7 @@ def catalogue_from(args: argparse.Namespace) -> Service:
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """Keep glibc to a few malloc arenas: by default each of the server's many worker threads gets its own,
-    and freed request memory stays in them, so resident memory grew with every burst (glibc only; elsewhere
+    and freed request memory stays in them, so resident memory grows with every burst (glibc only; elsewhere
     nothing changes). bench/memory_attack.py measures the difference."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX

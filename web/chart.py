@@ -57,7 +57,7 @@ class Chart:
 
 
 def frame_chart(title: str, y_title: str, frame: pd.DataFrame, scale: Scale = "linear") -> Chart:
-    """A long table (columns epoch, value, series: gr.LinePlot's form) as a Chart, one line per series."""
+    """A long table (columns epoch, value, series) as a Chart, one line per series."""
     series = [
         Series(str(name), part["epoch"].to_numpy(dtype=np.int64), part["value"].to_numpy(dtype=np.float64))
         for name, part in frame.groupby("series", sort=False)

@@ -150,12 +150,12 @@ def unread_results(demo: gr.Blocks, session: str) -> int:
 class ParkedSessions(LRUCache):
     """Gradio's table of per-session message queues, which never evicts a session that has a job.
 
-    Gradio's table drops the oldest session when full; if that session still had a job waiting, the
-    queue's loop raised KeyError on its next message and stopped for good ("Queue is stopped"). Here
+    Gradio's table drops the oldest session when full; if that session still has a job waiting, the
+    queue's loop raises KeyError on its next message and stops for good ("Queue is stopped"). Here
     only sessions with no waiting or running job are evicted; those with one are bounded by the
     queue's max_size and its workers, so the table holds at most max_size idle sessions plus those.
-    An idle session's unread results can still be dropped (as Gradio did) if max_size newer sessions
-    arrive before its client reads them.
+    An idle session's unread results can still be dropped (as Gradio's own table drops them) if max_size
+    newer sessions arrive before its client reads them.
     """
 
     def __init__(self, max_size: int, demo: gr.Blocks):

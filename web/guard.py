@@ -20,7 +20,7 @@ and its HTTP status; the server keeps serving. It:
 - bounds each visitor's share of the queue (web/queue_share.py): waiting calls
   per session and per client address, unread results, waiting trainings;
 - fills in omitted trailing arguments (the optional model name) with null, so
-  `{"data": ["535+61"]}` still works now that /predict takes a model too;
+  `{"data": ["535+61"]}` works: Gradio itself wants every argument;
 - checks every call's data (/run, /call, /queue/join; by name or fn_index) against
   its function's input components (web/call_schema.py): a bad input is refused
   with 400 and one sentence naming it, never repeating the value; a forged

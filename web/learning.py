@@ -113,9 +113,9 @@ def install_patches() -> None:
 def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280, scale: Scale = "linear") -> gr.HTML:
     """A chart of per-epoch values (one quantity: `y_title`, with its unit), as an HTML component.
 
-    Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series: what
-    gr.LinePlot took), which is drawn with this title, y title and scale, so a view that yields tables
-    keeps working (once install_patches has run)."""
+    Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series), which
+    is drawn with this title, y title and scale (once install_patches has run): a view that streams its
+    figures yields only the table."""
     _PLOTS[elem_id] = (title, y_title, scale)
     return gr.HTML(
         message(f"{title}: nothing to draw yet."), css_template=CSS + CHART_CSS, elem_id=elem_id, min_width=min_width

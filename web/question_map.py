@@ -166,7 +166,7 @@ def map_html(qmap: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int]
         )
     wrong = len(qmap.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
-    if task.brackets and qmap.pattern is None:  # a map.npz from before the per-pattern maps
+    if task.brackets and qmap.pattern is None:  # a map.npz without per-pattern maps
         third += "; every question here is without brackets (ask a bracketed one in One question)"
     elif qmap.pattern is not None:
         label = pattern_labels(task.terms)[qmap.pattern]

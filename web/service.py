@@ -2,8 +2,8 @@
 
 Every public method returns one dict with an "error" field (null on success,
 else one sentence) and never raises, whatever it is sent. Each takes an
-optional model name; empty means the default model, so calls written before
-there was a choice of models keep working. The UI turns these same dicts into
+optional model name; empty means the default model, so a call need not name
+one. The UI turns these same dicts into
 HTML (web/*.py), so the page and the API can never disagree.
 """
 
@@ -236,7 +236,7 @@ class Service:
                     "answer_length": t.answer_length,
                 },
                 "network": n.to_dict(),
-                "design": {  # the options older files leave out, spelled out (model/config.py)
+                "design": {  # the options a model's files may leave out, spelled out (model/config.py)
                     "decoder": n.decoder,
                     "attention": n.attention if n.decoder == "attention" else None,
                     "answer_order": t.answer_order,

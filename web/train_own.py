@@ -215,7 +215,7 @@ def tab(service: Service, picker: Any) -> None:
         """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
         in the other endpoints, for 30 minutes). decoder: "repeat" (keras.io) or "attention"; answer_order:
         "msb", or "lsb" (units digit first; per_position is then in that order). Both optional (null: the
-        default), so older callers keep working."""
+        default)."""
         ops = list(operators) if isinstance(operators, str) else operators
         session = getattr(request, "session_hash", None) or "api"
         for event in train_events(

@@ -38,7 +38,7 @@ def spawn(command: list[str]) -> subprocess.Popen:
 
     No `preexec_fn` (nor anything else that needs Python code in the child): then Python starts the child
     with vfork and exec, and no copy of this multi-threaded process ever runs. A fork while a worker thread
-    was inside OpenBLAS deadlocked the whole server (OpenBLAS's fork handler waits on its busy threads).
+    is inside OpenBLAS deadlocks the whole server (OpenBLAS's fork handler waits on its busy threads).
     Whatever the child should be (niced, one thread) it makes itself: `trainer.live --warm` does.
     """
     return subprocess.Popen(

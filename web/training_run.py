@@ -57,8 +57,9 @@ def _raw(
     decoder: Any = None,
     answer_order: Any = None,
 ) -> dict:
-    """The settings as trainer.live checks them; the newer choices left out when not given (None: an older
-    client, or a raw call the guard padded with nulls), so they take LiveSettings' defaults."""
+    """The settings as trainer.live checks them; the optional choices left out when not given (None: a
+    client that does not send them, or a raw call the guard padded with nulls), so they take LiveSettings'
+    defaults."""
     raw = {
         "digits": digits,
         "operators": operators,
