@@ -29,11 +29,13 @@ from starlette.middleware import Middleware
 from threadpoolctl import threadpool_limits
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
-from web import about, compare, controls, inside, learning, many, one_sum, space_map, train_own
+from web import about, compare, controls, inside, learning, many, one_sum, question_map, train_own
 from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
-from web.service import Service, task_summary
+from web.results import task_summary
+from web.service import Service
+from web.templates import template
 from web.work import pooled
 
 log = logging.getLogger("app")
@@ -46,6 +48,11 @@ MCP_ENV = "ADDITION_MCP"  # "0" turns the MCP server off (as --no-mcp does)
 NOT_MCP_TOOLS = {"/train"}  # a training holds the one training slot for up to 90 s: not a tool for agents
 MCP_TOOLS = {"predict": "/predict_direct"}  # MCP's predict takes one question: the unbatched twin
 TITLE = "Recurrent networks that learned arithmetic"
+HEADING = template(
+    '<h1 class="title">{{ title }}</h1><p class="subtitle">Keras sequence-to-sequence networks read a question as '
+    "characters and write the answer one character at a time. Pick a model, ask it something, and look inside its "
+    "answer.</p>"
+)
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
     font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
@@ -73,12 +80,7 @@ def build_demo(service: Service) -> gr.Blocks:
 
     # Files handed to visitors (trained models' zips) leave Gradio's cache after half an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 1800)) as demo:
-        gr.HTML(
-            f'<h1 class="title">{TITLE}</h1><p class="subtitle">Keras sequence-to-sequence networks read a '
-            "question as characters and write the answer one character at a time. Pick a model, ask it "
-            "something, and look inside its answer.</p>",
-            elem_id="title",
-        )
+        gr.HTML(HEADING(title=TITLE), elem_id="title")
         with gr.Row(equal_height=False, elem_id="header-row"):
             picker = gr.Dropdown(
                 choices=service.names(),
@@ -97,7 +99,7 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("Inside the network", id="inside"):
                 cells = inside.tab(service, picker, one.question)
             with gr.Tab("Map", id="map") as map_tab:
-                space = space_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
+                map_view = question_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
             with gr.Tab("How it learned", id="learning") as learning_tab:
                 record = learning.tab(service, picker)
             with gr.Tab("Many questions", id="many"):
@@ -114,7 +116,7 @@ def build_demo(service: Service) -> gr.Blocks:
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
         for event in one.events:
             event.then(cells.render, cells.inputs, cells.outputs, **private)
-        map_tab.select(space.fill, picker, space.outputs, **private)
+        map_tab.select(map_view.fill, picker, map_view.outputs, **private)
         learning_tab.select(record.fill, picker, record.outputs, **private)
 
         def switch_model(name: str, question: str) -> tuple[Any, ...]:
@@ -126,7 +128,7 @@ def build_demo(service: Service) -> gr.Blocks:
                 gr.Textbox(placeholder="\n".join(examples[:3])),
                 *many.cleared(service.resolve(name).name),
                 about.model_html(service.model_info(name)),
-                *space.fill(name),
+                *map_view.fill(name),
                 *record.fill(name),
             )
 
@@ -141,7 +143,7 @@ def build_demo(service: Service) -> gr.Blocks:
                 batch.lines,
                 *batch.outputs,
                 panel,
-                *space.outputs,
+                *map_view.outputs,
                 *record.outputs,
             ],
             **private,
@@ -178,7 +180,7 @@ def build_demo(service: Service) -> gr.Blocks:
     # calls to /predict_direct, and every other endpoint is unqueued.
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2, api_open=False)
     # Gradio parks unread queued results per session in an LRU table of 2,000 sessions; bound it, and
-    # never evict a session that still waits (that stopped the queue for good). bench/memory_attack.py
+    # never evict a session that still waits (that stops the queue for good). bench/memory_attack.py
     # measures what this buys; the guard bounds unread results and waiting jobs per session.
     make_queue_safe(demo, PARKED_SESSIONS)
     return demo
@@ -276,7 +278,7 @@ def catalogue_from(args: argparse.Namespace) -> Service:
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """Keep glibc to a few malloc arenas: by default each of the server's many worker threads gets its own,
-    and freed request memory stays in them, so resident memory grew with every burst (glibc only; elsewhere
+    and freed request memory stays in them, so resident memory grows with every burst (glibc only; elsewhere
     nothing changes). bench/memory_attack.py measures the difference."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX

@@ -32,7 +32,7 @@ class LearningRecord:
     exact_match: np.ndarray  # (E,) float32 held-out exact match
     per_position: np.ndarray  # (E, answer_length) float32 held-out accuracy of each answer position
     space_wrong: np.ndarray  # (E,) int64 wrong answers over the whole space (-1 where not measured)
-    probe_margin: np.ndarray  # (E, side, side) uint8 margins of the probe questions, as in SpaceMap.margin
+    probe_margin: np.ndarray  # (E, side, side) uint8 margins of the probe questions, as in QuestionMap.margin
     probe_a: np.ndarray  # (side,) first numbers of the probe columns
     probe_b: np.ndarray  # (side,) second numbers of the probe rows
 

@@ -31,7 +31,7 @@ MarginFn = Callable[[Questions], np.ndarray]  # questions -> margins (negative w
 
 # The whole-space map ----------------------------------------------------------------------------
 @dataclass
-class SpaceMap:
+class QuestionMap:
     """One cell per question: x = the first number, y = the second; margins coloured, wrong cells listed.
 
     A bracket task of three or more numbers has one map per bracket pattern of its full term count: the
@@ -48,7 +48,7 @@ class SpaceMap:
     ops: np.ndarray  # (rows, cols, terms - 1) operator codes of each cell's question, -1 = ended
     complete: bool  # True when the cells are every question of the task
     pattern: int | None = None  # the bracket pattern every cell is asked with (its index); None: no brackets
-    others: tuple[SpaceMap, ...] = ()  # a bracket task's maps of its other patterns (1, 2, …), same cells
+    others: tuple[QuestionMap, ...] = ()  # a bracket task's maps of its other patterns (1, 2, …), same cells
 
     def question(self, row: int, col: int) -> Questions:
         """The question in a cell (with this map's brackets)."""
@@ -61,7 +61,7 @@ class SpaceMap:
         return self.margin.size
 
     @property
-    def by_pattern(self) -> list[SpaceMap]:
+    def by_pattern(self) -> list[QuestionMap]:
         """Every map of the same cells, one per bracket pattern in order (just this one when there are none)."""
         return [self, *self.others]
 
@@ -96,7 +96,7 @@ def map_questions(task: TaskConfig, seed: int = 0, most: int | None = None) -> t
     return Questions(terms, drawn.ops.copy()), axis, complete
 
 
-def build_map(task: TaskConfig, margins_of: MarginFn, seed: int = 0) -> SpaceMap:
+def build_map(task: TaskConfig, margins_of: MarginFn, seed: int = 0) -> QuestionMap:
     """Ask every cell's question (through `margins_of`, e.g. the trainer's fast verifier) and keep the result.
 
     A bracket task with several patterns draws every cell with its full term count (a pattern brackets
@@ -114,7 +114,7 @@ def build_map(task: TaskConfig, margins_of: MarginFn, seed: int = 0) -> SpaceMap
         order = np.argsort(margins[margins > 0], kind="stable")[:WEAKEST]
         weakest = np.column_stack([right[order], margins[margins > 0][order]]).astype(np.float32)
         maps.append(
-            SpaceMap(
+            QuestionMap(
                 axis,
                 axis.copy(),
                 quantise(margins),
@@ -130,7 +130,7 @@ def build_map(task: TaskConfig, margins_of: MarginFn, seed: int = 0) -> SpaceMap
     return maps[0]
 
 
-def save_map(space: SpaceMap, path: Path) -> None:
+def save_map(space: QuestionMap, path: Path) -> None:
     """map.npz: the first map's arrays as ever, and for a bracket task the other patterns' maps as
     pattern_margin (P-1, rows, cols), pattern_wrong (P-1, rows, cols) bool and pattern_weakest (m, 4)
     rows of (pattern, row, col, margin), pattern counted from 1 as in bracket_patterns."""
@@ -153,7 +153,7 @@ def save_map(space: SpaceMap, path: Path) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def _wrong_mask(space: SpaceMap) -> np.ndarray:
+def _wrong_mask(space: QuestionMap) -> np.ndarray:
     mask = np.zeros(space.margin.shape, dtype=bool)
     mask[space.wrong[:, 0], space.wrong[:, 1]] = True
     return mask
@@ -162,7 +162,7 @@ def _wrong_mask(space: SpaceMap) -> np.ndarray:
 PATTERN_ARRAYS = frozenset({"pattern_margin", "pattern_wrong", "pattern_weakest"})
 
 
-def load_map(path: Path, task: TaskConfig) -> SpaceMap:
+def load_map(path: Path, task: TaskConfig) -> QuestionMap:
     """Read map.npz, checking every array's shape and type against the task before reading it.
 
     The per-pattern arrays are all there or none (a file from before them: one map, pattern None), and
@@ -193,9 +193,9 @@ def load_map(path: Path, task: TaskConfig) -> SpaceMap:
     if found and found != PATTERN_ARRAYS:
         raise ValueError(f"{path.name} holds only some of the bracket-pattern maps")
 
-    def one_map(margin: np.ndarray, wrong: np.ndarray, weakest: np.ndarray, pattern: int | None) -> SpaceMap:
+    def one_map(margin: np.ndarray, wrong: np.ndarray, weakest: np.ndarray, pattern: int | None) -> QuestionMap:
         """A map of the file's cells (shared by every pattern's map)."""
-        return SpaceMap(
+        return QuestionMap(
             arrays["a_values"],
             arrays["b_values"],
             margin,
@@ -238,7 +238,7 @@ def _pattern_weakest_problem(weakest: np.ndarray, others: int) -> str | None:
     return None
 
 
-def map_problem(space: SpaceMap, task: TaskConfig) -> str | None:
+def map_problem(space: QuestionMap, task: TaskConfig) -> str | None:
     """What in a read map could not come from the trainer for this task (every value the page indexes or
     shows is checked), as a clause; None when nothing."""
     axis, complete = map_axes(task)
@@ -259,7 +259,7 @@ def map_problem(space: SpaceMap, task: TaskConfig) -> str | None:
     return None
 
 
-def _lists_problem(space: SpaceMap, side: int) -> str | None:
+def _lists_problem(space: QuestionMap, side: int) -> str | None:
     """What in one map's lists of wrong and weakest cells points outside the map, as a clause; None."""
     if not ((space.wrong >= 0).all() and (space.wrong < side).all()):
         return "lists wrong cells outside the map"
@@ -287,7 +287,7 @@ def _cells_problem(ops: np.ndarray, rest_terms: np.ndarray, task: TaskConfig) ->
 
 
 def quantise(margins: np.ndarray) -> np.ndarray:
-    """Margins in [-1, 1] as 0..255, as SpaceMap.margin and the learning record's probe store them."""
+    """Margins in [-1, 1] as 0..255, as QuestionMap.margin and the learning record's probe store them."""
     return np.clip(np.round((np.asarray(margins, np.float32) + 1) * 127.5), 0, 255).astype(np.uint8)
 
 

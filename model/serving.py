@@ -27,7 +27,7 @@ from .forward import Network
 from .hub import download_repo, is_repo_id, repo_page_url, scrub
 from .learning_record import LearningRecord, load_learning
 from .predictor import Predictor
-from .question_map import SpaceMap, load_map
+from .question_map import QuestionMap, load_map
 from .questions import sample_questions
 from .storage import (
     BUNDLED_DIR,
@@ -62,14 +62,14 @@ class ServedModel:
     notes: list[str] = field(default_factory=list)
     network: Network = field(init=False)
     predictor: Predictor = field(init=False)
-    space_map: SpaceMap | None = field(init=False)  # the whole-space map the trainer stored (map.npz)
+    question_map: QuestionMap | None = field(init=False)  # the whole-space map the trainer stored (map.npz)
     learning: LearningRecord | None = field(init=False)  # how the model learned (learning.npz)
 
     def __post_init__(self) -> None:
         self.network = self.stored.network()
         self.predictor = Predictor(self.stored.task, self.network)
         # Read and checked now, so a bad file is a note at load time, never an error when a visitor opens a tab.
-        self.space_map = self._analysis(MAP_FILE, load_map)
+        self.question_map = self._analysis(MAP_FILE, load_map)
         self.learning = self._analysis(LEARNING_FILE, load_learning)
 
     @property

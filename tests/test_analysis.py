@@ -121,7 +121,7 @@ def test_every_stored_map_agrees_with_its_model_metrics(catalogue):
     """For every served model with a complete map, wrong cells == exhaustive_wrong in metrics.json."""
     checked = 0
     for served in catalogue.models.values():
-        space = served.space_map
+        space = served.question_map
         total = served.stored.metrics.get("exhaustive_total")
         if space is None or not space.complete or total is None:
             continue

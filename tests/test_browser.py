@@ -51,8 +51,8 @@ def show_tab(page, label: str) -> None:
     elif label == "Inside the network":
         page.locator("#states img.heat").first.wait_for()
     elif label == "Map":
-        page.locator("#map img.spacemap").wait_for()
-        page.wait_for_function("document.querySelector('#map img.spacemap').complete")
+        page.locator("#map img.questionmap").wait_for()
+        page.wait_for_function("document.querySelector('#map img.questionmap').complete")
     elif label == "How it learned":
         page.locator("#curve-positions .chart svg").wait_for()
         page.locator("#probe-box img").wait_for()

@@ -84,9 +84,9 @@ def test_inside_the_network_walks_through_the_steps(page):
 def test_the_map_shows_quickly_and_a_click_opens_the_question(page):
     started = time.monotonic()
     page.get_by_role("tab", name="Map").click()
-    image = page.locator("#map img.spacemap")
+    image = page.locator("#map img.questionmap")
     image.wait_for()
-    page.wait_for_function("document.querySelector('#map img.spacemap').complete")
+    page.wait_for_function("document.querySelector('#map img.questionmap').complete")
     seconds = time.monotonic() - started
     print(f"map shown {seconds:.2f} s after the tab was opened")
     assert seconds < 5  # the target is under a second on a quiet machine; CI machines are shared
@@ -121,7 +121,7 @@ def test_the_wrong_list_and_zoom(page):
         page.locator("#zoom-a input").fill("0")
         page.locator("#zoom-b input").fill("600")
         page.locator("#zoom-button").click()
-        zoomed = page.locator("#map-zoom img.spacemap")
+        zoomed = page.locator("#map-zoom img.questionmap")
         zoomed.wait_for()
         assert "a block of 100 x 100 questions" in page.locator("#map-zoom").inner_text()
         # Zoomed in, every cell is several pixels wide: the pointer names cells exactly.
@@ -242,7 +242,7 @@ def test_every_view_follows_the_model_picker(page):
 # Inputs and errors ---------------------------------------------------------------------------------
 def test_the_zoom_answers_bad_values_in_one_sentence_and_says_which_block_it_shows(page):
     page.get_by_role("tab", name="Map").click()
-    page.locator("#map img.spacemap").wait_for()
+    page.locator("#map img.questionmap").wait_for()
     assert page.locator("#map .xticks span").count() >= 3 and page.locator("#map .yticks span").count() >= 3
     for a, b, phrase in (("-5", "0", "so -5 is outside the map"), ("0", "1000", "so 1,000 is outside the map")):
         page.locator("#zoom-a input").fill(a)
@@ -253,7 +253,7 @@ def test_the_zoom_answers_bad_values_in_one_sentence_and_says_which_block_it_sho
     page.locator("#zoom-a input").fill("900")
     page.locator("#zoom-b input").fill("0")
     page.locator("#zoom-button").click()
-    page.locator("#map-zoom img.spacemap").wait_for()
+    page.locator("#map-zoom img.questionmap").wait_for()
     assert "first number 900–999, second 0–99" in page.locator("#map-zoom").inner_text()
     assert page.locator("#map-zoom .xticks span").count() >= 3
     assert "log scale of 1 − margin" in page.locator("#map").inner_text()

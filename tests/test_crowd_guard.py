@@ -131,17 +131,17 @@ def test_the_client_is_the_peer_unless_a_proxy_is_trusted():
 
 def test_a_training_never_starts_while_another_holds_the_slot(monkeypatch):
     """Whatever arrives: even a call that went around the queue finds the one training slot taken."""
-    from web import train_own
+    from web import trainer_process, training_run
 
-    monkeypatch.setattr(train_own, "SLOT_WAIT", 0.2)
+    monkeypatch.setattr(trainer_process, "SLOT_WAIT", 0.2)
     spawned: list = []
-    monkeypatch.setattr(train_own.subprocess, "Popen", lambda *a, **k: spawned.append(a))  # would start one
-    assert train_own.TRAINER.slot.acquire(timeout=5)  # as a running training holds it
+    monkeypatch.setattr(trainer_process.subprocess, "Popen", lambda *a, **k: spawned.append(a))  # would start one
+    assert trainer_process.TRAINER_POOL.slot.acquire(timeout=5)  # as a running training holds it
     try:
-        events = list(train_own.train_events(None, "s", 1, ["+"], 2, True, "lstm", 8, 5))  # type: ignore[arg-type]
+        events = list(training_run.train_events(None, "s", 1, ["+"], 2, True, "lstm", 8, 5))  # type: ignore[arg-type]
     finally:
-        train_own.TRAINER.slot.release()
+        trainer_process.TRAINER_POOL.slot.release()
     assert events == [
         {"event": "error", "message": "Another training is running on this server; try again in a minute."}
     ]
-    assert spawned == [] and not train_own.TRAINER.slot.locked()
+    assert spawned == [] and not trainer_process.TRAINER_POOL.slot.locked()

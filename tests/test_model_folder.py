@@ -53,12 +53,12 @@ def test_visitors_run_folders_of_an_app_that_has_ended_are_removed_at_start(tmp_
     """The folders of models trained in the app (and their zips) are removed when the app starts again."""
     import tempfile
 
-    from web import train_own
+    from web import trainer_process
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    gone = tmp_path / f"{train_own.RUN_PREFIX}{dead_pid()}-abc"
-    alive = tmp_path / f"{train_own.RUN_PREFIX}{os.getppid()}-def"  # another app, still serving
+    gone = tmp_path / f"{trainer_process.RUN_PREFIX}{dead_pid()}-abc"
+    alive = tmp_path / f"{trainer_process.RUN_PREFIX}{os.getppid()}-def"  # another app, still serving
     for run in (gone, alive):
         (run / "model").mkdir(parents=True)
-    train_own.Trainer()  # what the app makes when it starts
+    trainer_process.TrainerProcessPool()  # what the app makes when it starts
     assert not gone.exists() and alive.exists()

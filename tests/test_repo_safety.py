@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from model.learning_record import LearningRecord, load_learning, save_learning
-from model.question_map import SpaceMap, load_map, save_map
+from model.question_map import QuestionMap, load_map, save_map
 from model.serving import load_catalogue
 from model.storage import LEARNING_FILE, MAP_FILE, WEIGHTS_FILE, ZOO_DIR, ModelLoadError, load_model_dir
 from web.service import Service
@@ -200,7 +200,7 @@ def test_evaluate_and_publish_refuse_the_same_file_before_reading_it(tmp_path, c
 
 
 # Analysis files: checked when the model loads; a bad one is dropped with a note ---------------------------
-def bad_map(change: Callable[[SpaceMap], None]) -> Callable[[Path], None]:
+def bad_map(change: Callable[[QuestionMap], None]) -> Callable[[Path], None]:
     def write(folder: Path) -> None:
         space = load_map(SOURCE / MAP_FILE, load_model_dir(SOURCE).task)
         change(space)
@@ -249,7 +249,7 @@ BAD_ANALYSES = {
 
 @pytest.mark.parametrize("case", list(BAD_ANALYSES))
 def test_a_bad_analysis_file_is_dropped_with_a_note_and_the_model_still_answers(tmp_path, case):
-    from web import learning, space_map
+    from web import learning, question_map
     from web.chart import chart_html
 
     name, spoil, says = BAD_ANALYSES[case]
@@ -262,12 +262,12 @@ def test_a_bad_analysis_file_is_dropped_with_a_note_and_the_model_still_answers(
     [note] = [n for n in catalogue.notes if n.startswith(f"{name} was ignored: ")]
     assert says in note and note.endswith(".") and "\n" not in note, note
     assert note in service.model_info("spoilt")["notes"]
-    assert (served.space_map is None) == (name == MAP_FILE) and (served.learning is None) == (name == LEARNING_FILE)
+    assert (served.question_map is None) == (name == MAP_FILE) and (served.learning is None) == (name == LEARNING_FILE)
     answer = service.predict("12+34", "spoilt")
     assert (answer["error"], answer["answer"], answer["model"]) == (None, 46, "spoilt")
     # What picking the model draws: the page's own functions, for the map and the learning record.
-    assert "stored map" in space_map.map_html(served.space_map, served.task) or name != MAP_FILE
-    space_map.lists_html(served.space_map)
+    assert "stored map" in question_map.map_html(served.question_map, served.task) or name != MAP_FILE
+    question_map.lists_html(served.question_map)
     learning.probe_html(served.learning, 1)
     if served.learning is not None:
         [chart_html(chart) for chart in learning.charts(served.learning)]
@@ -276,4 +276,4 @@ def test_a_bad_analysis_file_is_dropped_with_a_note_and_the_model_still_answers(
 def test_the_bundled_analyses_pass_the_checks():
     catalogue = load_catalogue(extra=[], seconds=1)
     assert catalogue.notes == [] and all(m.notes == [] for m in catalogue.models.values())
-    assert all(m.space_map is not None and m.learning is not None for m in catalogue.models.values())
+    assert all(m.question_map is not None and m.learning is not None for m in catalogue.models.values())

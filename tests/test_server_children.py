@@ -4,7 +4,7 @@ A fork of the multi-threaded server while a request thread was inside OpenBLAS
 deadlocked it for good: OpenBLAS's fork handler waits on its busy threads. Here
 a process does what the server does at its busiest, several threads multiplying
 matrices on a multi-threaded BLAS, and starts 150 children through the app's own
-`web.train_own.spawn`; with a fork (a `preexec_fn`) this hung within about 100.
+`web.trainer_process.spawn`; with a fork (a `preexec_fn`) this hung within about 100.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ BUSY_SERVER = textwrap.dedent(
     import os, sys, threading
     import numpy as np
     from threadpoolctl import threadpool_limits
-    from web.train_own import spawn
+    from web.trainer_process import spawn
 
     threadpool_limits(limits=4, user_api="blas")  # a BLAS thread pool, as numpy has before the app limits it
     busy = True

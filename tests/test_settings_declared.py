@@ -58,7 +58,7 @@ def test_a_train_your_own_bound_changed_in_one_place_changes_the_slider_the_chec
 import json
 import gradio as gr
 from model.serving import load_catalogue
-from web import train_own
+from web import train_own, training_run
 from web.service import Service
 
 with gr.Blocks() as demo:
@@ -66,8 +66,8 @@ with gr.Blocks() as demo:
 slider = next(b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.elem_id == "own-units")
 print(json.dumps({
     "maximum": slider.maximum,
-    "refused": train_own.settings_error(1, ["+"], 2, "lstm", 129, 5),
-    "taken": train_own.settings_error(1, ["+"], 2, "lstm", 128, 5),
+    "refused": training_run.settings_error(1, ["+"], 2, "lstm", 129, 5),
+    "taken": training_run.settings_error(1, ["+"], 2, "lstm", 128, 5),
 }))
 """
     built = run(edited, "-c", probe)

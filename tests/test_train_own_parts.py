@@ -29,7 +29,7 @@ def test_the_limits_are_defined_once():
     import gradio as gr
 
     from model.serving import load_catalogue
-    from web import train_own
+    from web import train_own, training_run
     from web.service import Service
 
     with gr.Blocks() as demo:
@@ -37,14 +37,14 @@ def test_the_limits_are_defined_once():
     sliders = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Slider)}
     for name, (low, high) in LIMITS.items():
         assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)
-        assert train_own.settings_error(*_settings(**{name: high + 1})) is not None
-        assert train_own.settings_error(*_settings(**{name: low})) is None
+        assert training_run.settings_error(*_settings(**{name: high + 1})) is not None
+        assert training_run.settings_error(*_settings(**{name: low})) is None
     radios = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Radio)}
     for name, choices in (("decoder", DECODERS), ("answer_order", ANSWER_ORDERS)):
         offered = [value for _, value in radios[f"own-{name.replace('_', '-')}"].choices]
         assert offered == list(choices)  # every choice the trainer takes, and only those
-        assert all(train_own.settings_error(*_settings(), **{name: value}) is None for value in offered)
-        assert train_own.settings_error(*_settings(), **{name: "other"}) is not None
+        assert all(training_run.settings_error(*_settings(), **{name: value}) is None for value in offered)
+        assert training_run.settings_error(*_settings(), **{name: "other"}) is not None
 
 
 def _settings(**given):
@@ -95,7 +95,7 @@ def test_one_address_with_many_sessions_pushes_out_only_its_own_models(tmp_path)
 def test_stop_before_the_trainer_has_its_settings_says_it_was_stopped():
     """Stop pressed before the warm trainer has its settings says the training was stopped (not that the
     request could not be read): the trainer reads the stop line where it waits for the settings."""
-    from web.train_own import spawn
+    from web.trainer_process import spawn
 
     trainer = spawn([sys.executable, "-m", "trainer.live", "--warm"])
     try:

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.question_map import SpaceMap
+from model.question_map import QuestionMap
 from model.questions import InputError, parse_question
 from model.serving import load_catalogue
-from web import about, chart, compare, controls, inside, learning, many, one_sum, space_map
+from web import about, chart, compare, controls, inside, learning, many, map_picture, one_sum, question_map
 from web.html import margin_palette
 from web.service import Service
 
@@ -132,35 +132,37 @@ def test_compare_lists_the_differing_rows_first_under_a_sticky_header(service):
     ],
 )
 def test_a_bad_zoom_gets_one_sentence(service, a, b, block, phrase):
-    why = space_map.zoom_request(service.resolve("add3").space_map, a, b, block)
+    why = question_map.zoom_request(service.resolve("add3").question_map, a, b, block)
     assert isinstance(why, str) and phrase in why and why.count(". ") == 0
 
 
 def test_the_zoom_caption_says_which_block_is_shown_and_both_maps_have_ticks(service):
     served = service.resolve("add3")
-    block = space_map.zoom_request(served.space_map, 900, 0, 100)
+    block = question_map.zoom_request(served.question_map, 900, 0, 100)
     assert block == (0, 900, 100)
-    html = space_map.map_html(served.space_map, served.task, block)
+    html = question_map.map_html(served.question_map, served.task, block)
     assert "first number 900–999, second 0–99" in html
     assert re.findall(r'class="xticks"[^>]*>(.*?)</div>', html)[0].count("<span") >= 3
-    whole = space_map.map_html(served.space_map, served.task)
+    whole = question_map.map_html(served.question_map, served.task)
     xticks = re.findall(r">(\d+)</span>", re.search(r'class="xticks"[^>]*>(.*?)</div>', whole)[1])
     yticks = re.findall(r">(\d+)</span>", re.search(r'class="yticks"[^>]*>(.*?)</div>', whole)[1])
     assert xticks == yticks == ["0", "250", "500", "750"]
     # A block at the edge is shown whole, ending at the edge, and the caption says where.
-    edge = space_map.map_html(served.space_map, served.task, space_map.zoom_request(served.space_map, 950, 0, 100))
+    edge = question_map.map_html(
+        served.question_map, served.task, question_map.zoom_request(served.question_map, 950, 0, 100)
+    )
     assert "first number 900–999" in edge
 
 
 def test_the_map_colours_show_structure_among_right_answers(service):
-    space = service.resolve("add3").space_map
+    space = service.resolve("add3").question_map
     assert len(space.wrong) == 0
     palette = margin_palette()
     colours = {tuple(c) for c in palette[np.unique(space.margin)]}
     assert len(colours) > 20  # a linear scale painted nearly all of them one teal
     # The two commonest margins (0.992 and 1.0 once quantised) get visibly different colours.
     assert np.abs(palette[254].astype(int) - palette[255].astype(int)).sum() > 40
-    assert "log scale of 1 − margin" in space_map.map_html(space, service.resolve("add3").task)
+    assert "log scale of 1 − margin" in question_map.map_html(space, service.resolve("add3").task)
 
 
 def test_a_slider_value_out_of_range_reaches_the_view_which_says_so():
@@ -171,9 +173,9 @@ def test_a_slider_value_out_of_range_reaches_the_view_which_says_so():
     assert controls.in_range(2.5, 1, 11, "step")[0] == 1 and controls.in_range(4.0, 1, 11, "step") == (4, "")
 
 
-def tiny_map(value: int) -> SpaceMap:
+def tiny_map(value: int) -> QuestionMap:
     axis = np.arange(4)
-    return SpaceMap(
+    return QuestionMap(
         axis,
         axis.copy(),
         np.full((4, 4), value, np.uint8),
@@ -186,9 +188,9 @@ def tiny_map(value: int) -> SpaceMap:
 
 
 def test_the_map_picture_cache_is_keyed_by_content_and_bounded():
-    space_map._PICTURES.items.clear()
+    map_picture._PICTURES.items.clear()
     first = tiny_map(255)
-    old_id, old_picture = id(first), space_map._whole(first)[0]
+    old_id, old_picture = id(first), map_picture.whole_picture(first)[0]
     del first
     gc.collect()
     # A new map often lands at a freed one's address; an id-keyed cache then showed the dropped map.
@@ -196,11 +198,11 @@ def test_the_map_picture_cache_is_keyed_by_content_and_bounded():
         second = tiny_map(130)
         if id(second) == old_id:
             break
-    assert space_map._whole(second)[0] != old_picture
-    assert space_map._whole(tiny_map(255))[0] == old_picture  # the same content draws the same picture
-    for value in range(128, 128 + 3 * space_map.PICTURES_KEPT):
-        space_map._whole(tiny_map(value))
-    assert len(space_map._PICTURES) == space_map.PICTURES_KEPT
+    assert map_picture.whole_picture(second)[0] != old_picture
+    assert map_picture.whole_picture(tiny_map(255))[0] == old_picture  # the same content draws the same picture
+    for value in range(128, 128 + 3 * map_picture.PICTURES_KEPT):
+        map_picture.whole_picture(tiny_map(value))
+    assert len(map_picture._PICTURES) == map_picture.PICTURES_KEPT
 
 
 # Charts ---------------------------------------------------------------------------------------------

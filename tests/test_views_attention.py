@@ -20,7 +20,7 @@ from model.questions import Questions, answers, parse_question, sample_questions
 from model.serving import load_catalogue
 from trainer.evaluate import failure_lines
 from trainer.verify import Checker
-from web import about, compare, inside, many, one_sum, space_map
+from web import about, compare, inside, many, map_picture, one_sum, question_map
 from web.service import Service
 
 
@@ -73,8 +73,8 @@ def test_every_view_answers_each_design_the_usual_way_round(service, name):
     info = service.model_info(name)
     assert info["error"] is None
     about.model_html(info)
-    space_map.map_html(served.space_map, served.task)
-    space_map.lists_html(served.space_map)
+    question_map.map_html(served.question_map, served.task)
+    question_map.lists_html(served.question_map)
 
 
 def test_one_question_shows_the_order_an_lsb_model_wrote_in(service):
@@ -184,48 +184,48 @@ def test_each_bracket_pattern_of_the_map_is_true_to_the_questions_its_cells_open
     """The map of each pattern: every cell opens its question with that pattern's brackets, and the cell is
     wrong exactly when the model answers that question wrong (the stored map.npz against /predict_batch)."""
     served = service.resolve("brackets-additive")
-    assert served.space_map is not None and len(served.space_map.by_pattern) == 3
+    assert served.question_map is not None and len(served.question_map.by_pattern) == 3
     hovers = [("", "?", "?…"), ("(", "?", ")?…"), ("", "?(", "?…)")]  # a?b?…, (a?b)?…, a?(b?…)
     for pattern, label in enumerate(pattern_labels(3)):
-        space = space_map.chosen_map(served.space_map, served.task, label)
+        space = question_map.chosen_map(served.question_map, served.task, label)
         assert not isinstance(space, str) and space.pattern == pattern
-        html = space_map.map_html(space, served.task)
+        html = question_map.map_html(space, served.task)
         assert f"bracket pattern {label}: every question has 3 numbers" in html
         before, between, after = hovers[pattern]
         assert f'data-pre="{before}"' in html and f'data-op="{between}"' in html and f'data-rest="{after}"' in html
         cells = [(row, col) for row in range(10) for col in range(10)]
-        questions = [space_map.cell_question(service, served.name, {"row": r, "col": c}, label) for r, c in cells]
+        questions = [question_map.cell_question(service, served.name, {"row": r, "col": c}, label) for r, c in cells]
         for question in questions:
             assert question is not None and parse_question(question, served.task).groups.tolist() == [pattern]
         table = service.predict_batch("\n".join(q for q in questions if q), "brackets-additive")
         wrong = {tuple(cell) for cell in space.wrong.tolist()}
         assert [not row["correct"] for row in table["rows"]] == [cell in wrong for cell in cells]
-        for button_text in re.findall(r'data-col="\d+" title="[^"]*">([^<]+)<', space_map.lists_html(space)):
+        for button_text in re.findall(r'data-col="\d+" title="[^"]*">([^<]+)<', question_map.lists_html(space)):
             assert parse_question(button_text, served.task).groups.tolist() == [pattern]
-        zoomed = space_map.map_html(space, served.task, space_map.zoom_request(space, 0, 0, 25))
+        zoomed = question_map.map_html(space, served.task, question_map.zoom_request(space, 0, 0, 25))
         assert f"bracket pattern {label}" in zoomed and 'id="map-block"' in zoomed
-    assert "without brackets" in space_map.map_html(served.space_map, served.task)  # pattern a·b·c
+    assert "without brackets" in question_map.map_html(served.question_map, served.task)  # pattern a·b·c
 
 
 def test_the_pattern_choice_is_shown_for_a_bracket_map_only_and_a_bad_choice_gets_one_sentence(service):
     served = service.resolve("brackets-additive")
-    choice = space_map.pattern_choice(served.space_map, served.task)
+    choice = question_map.pattern_choice(served.question_map, served.task)
     assert choice.visible and [value for _, value in choice.choices] == ["a·b·c", "(a·b)·c", "a·(b·c)"]
     assert choice.value == "a·b·c"
     add3 = service.resolve("add3")
-    assert not space_map.pattern_choice(add3.space_map, add3.task).visible
-    assert space_map.chosen_map(served.space_map, served.task, None) is served.space_map
-    assert space_map.chosen_map(served.space_map, served.task, "") is served.space_map
+    assert not question_map.pattern_choice(add3.question_map, add3.task).visible
+    assert question_map.chosen_map(served.question_map, served.task, None) is served.question_map
+    assert question_map.chosen_map(served.question_map, served.task, "") is served.question_map
     for bad in ("(a·b·c)", 1, ["(a·b)·c"], True, "x" * 5000):
-        why = space_map.chosen_map(served.space_map, served.task, bad)
+        why = question_map.chosen_map(served.question_map, served.task, bad)
         assert isinstance(why, str) and why.startswith("The bracket pattern is one of a·b·c, (a·b)·c, a·(b·c), not")
         assert len(why) < 120 and why.endswith(".")
-        assert space_map.cell_question(service, "brackets-additive", {"row": 0, "col": 0}, bad) is None
-    assert space_map.chosen_map(add3.space_map, add3.task, "(a·b)·c") == (
+        assert question_map.cell_question(service, "brackets-additive", {"row": 0, "col": 0}, bad) is None
+    assert question_map.chosen_map(add3.question_map, add3.task, "(a·b)·c") == (
         "This model's map has no bracket patterns to choose from."
     )
-    assert space_map.cell_question(service, "add3", {"row": 0, "col": 0}, "(a·b)·c") is None
-    assert space_map.cell_question(service, "add3", {"row": 0, "col": 0}, None) == "0+0"
+    assert question_map.cell_question(service, "add3", {"row": 0, "col": 0}, "(a·b)·c") is None
+    assert question_map.cell_question(service, "add3", {"row": 0, "col": 0}, None) == "0+0"
 
 
 def test_each_bracket_pattern_draws_its_own_picture():
@@ -234,8 +234,8 @@ def test_each_bracket_pattern_draws_its_own_picture():
 
     task, _ = DESIGNS["brackets-additive"]
     space = build_map(task, lambda q: np.where(answers(q) >= 0, 0.5, -0.5).astype(np.float32))
-    pictures = {space_map.render(m)[0] for m in space.by_pattern}
-    keys = {space_map.map_key(m) for m in space.by_pattern}
+    pictures = {map_picture.render(m)[0] for m in space.by_pattern}
+    keys = {map_picture.map_key(m) for m in space.by_pattern}
     assert len(pictures) == len(keys) == 3
 
 
@@ -265,9 +265,11 @@ def test_the_map_of_a_bracket_task_scores_each_bracket_pattern_on_the_same_numbe
     assert all(text.startswith("(") for text in q.texts())  # pattern 1 of 3 terms: (a·b)·c
     table = service.predict_batch("\n".join(q.texts()), "brackets-additive")
     assert result["patterns"][2] == {"pattern": "(a·b)·c", "right": table["correct"], "asked": 200}
-    html = space_map.patterns_html(result)
+    html = question_map.patterns_html(result)
     assert html.count("<tr>") == 1 + len(result["patterns"]) and "(a·b)·c" in html
-    assert service.patterns("lsb-repeat")["patterns"] == [] and space_map.patterns_html(service.patterns("add3")) == ""
+    assert (
+        service.patterns("lsb-repeat")["patterns"] == [] and question_map.patterns_html(service.patterns("add3")) == ""
+    )
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -344,7 +346,7 @@ def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_q
         page.set_default_timeout(60_000)
         page.goto(page_url, wait_until="domcontentloaded")
         page.get_by_role("tab", name="Map").click()
-        page.locator("#map img.spacemap").wait_for()
+        page.locator("#map img.questionmap").wait_for()
         assert not page.locator("#map-pattern").is_visible()  # add3: no brackets
         page.locator("#model-picker input").click()
         page.locator("#model-picker").get_by_role("option", name="brackets-additive", exact=True).click()
@@ -356,20 +358,20 @@ def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_q
 
         radio.get_by_label("(a·b)·c", exact=True).check()
         page.locator("#map").get_by_text("bracket pattern (a·b)·c").wait_for()
-        page.locator("#map-zoom img.spacemap").wait_for(state="detached")
+        page.locator("#map-zoom img.questionmap").wait_for(state="detached")
         # (Its random weights answer nearly every cell wrong, so the picture may look the same: a map whose
         # pictures differ by pattern is test_each_bracket_pattern_draws_its_own_picture.)
-        assert page.locator("#map img.spacemap").get_attribute("data-pre") == "("
+        assert page.locator("#map img.questionmap").get_attribute("data-pre") == "("
         listed = page.locator("#map-lists button").first.inner_text()
         assert listed.startswith("("), listed
-        image = page.locator("#map img.spacemap")
+        image = page.locator("#map img.questionmap")
         image.scroll_into_view_if_needed()
         box = image.bounding_box()
         page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)  # column 3, row 7
         assert page.locator("#map .maptip").inner_text() == "(3?7)?…"
         page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)
         served = service.resolve("brackets-additive")
-        opened = served.space_map.others[0].question(7, 3).texts()[0]
+        opened = served.question_map.others[0].question(7, 3).texts()[0]
         assert opened.startswith("(3") and ")" in opened
         page.locator(f'#verdict [data-question="{opened}"]').wait_for()
         browser.close()

@@ -1,15 +1,19 @@
 """The model line under the title and "The model" tab: where a model came from, what it does, how well.
 
-Everything a model folder or repo says (notes, versions, names) is shown as
-escaped text, so a repo cannot put markup, links or remote images on the page.
+Everything a model folder or repo says (notes, versions, names) is a value in a
+template that escapes it (web/templates.py), so a repo cannot put markup, links
+or remote images on the page.
 """
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from model.cells import CELLS
 from model.metrics import percent
 
-from .html import WARN, esc, plural
+from .html import WARN, message, plural
+from .templates import template
 
 ATTENTION_NAMES = {"dot": "dot-product (Luong)", "additive": "additive (Bahdanau)"}
 
@@ -33,58 +37,89 @@ def design_text(design: dict) -> str:
     return ", ".join(parts)
 
 
-def model_line(info: dict, summary: str) -> str:
+_MODEL_LINE = template(
+    '<div class="panel" id="model-line">Answering with <b>{{ description }}</b>: {{ summary }}, '
+    "{{ cell }} {{ encoder_units }}/{{ decoder_units }}, {{ design }}"
+    "{% if accuracy is not none %} · {{ accuracy }} right ({{ measured_on }}){% endif %}"
+    '{% for note in notes %}<div class="warn" role="alert">{{ warn }} {{ note }}</div>{% endfor %}</div>'
+)
+
+
+def model_line(info: dict, summary: str) -> Markup:
     """One line: which model answers, its task, and its headline accuracy."""
     if info.get("error"):
-        return f'<div class="panel warn">{esc(info["error"])}</div>'
-    accuracy = (
-        f" · {percent(info['accuracy'])} right ({esc(info['accuracy_measured_on'])})"
-        if info.get("accuracy") is not None
-        else ""
-    )
-    notes = "".join(f'<div class="warn" role="alert">{WARN} {esc(n)}</div>' for n in info["notes"])
-    return (
-        f'<div class="panel" id="model-line">Answering with <b>{esc(info["description"])}</b>: {esc(summary)}, '
-        f"{esc(cell_name(info['network']['cell']))} {info['network']['encoder_units']}/"
-        f"{info['network']['decoder_units']}, {esc(design_text(info['design']))}{accuracy}{notes}</div>"
+        return message(info["error"], "warn")
+    network = info["network"]
+    return _MODEL_LINE(
+        description=info["description"],
+        summary=summary,
+        cell=cell_name(network["cell"]),
+        encoder_units=network["encoder_units"],
+        decoder_units=network["decoder_units"],
+        design=design_text(info["design"]),
+        accuracy=None if info.get("accuracy") is None else percent(info["accuracy"]),
+        measured_on=info.get("accuracy_measured_on"),
+        notes=info["notes"],
+        warn=WARN,
     )
 
 
-def model_html(info: dict) -> str:
+_WHERE = template(
+    "{% if bundled %}bundled with the app (offline){% else %}<code>{{ source }}</code>{% endif %}"
+    "{% if revision %} at commit <code>{{ revision }}</code>{% endif %}"
+    '{% if page_url %} (<a href="{{ page_url }}" target="_blank" rel="noopener noreferrer">model page</a>){% endif %}'
+)
+_TASK = template(
+    "{{ terms }} numbers from {{ smallest }} to {{ max_term }} joined by {{ operators }}; input {{ reversed }}, "
+    "padded on the {{ padding }}; alphabet <code>{{ alphabet }}</code>"
+)
+_MODEL_PANEL = template(
+    '<div class="panel" id="model-panel"><table class="pos">'
+    "{% for name, value in rows %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}</table>"
+    '{% for note in notes %}<div class="warn">{{ warn }} {{ note }}</div>{% endfor %}</div>'
+)
+
+
+def model_html(info: dict) -> Markup:
     """The model panel."""
     if info.get("error"):
-        return f'<div class="panel warn">{esc(info["error"])}</div>'
+        return message(info["error"], "warn")
     t, n = info["task"], info["network"]
-    where = "bundled with the app (offline)" if info["source"] == "bundled" else f"<code>{esc(info['source'])}</code>"
-    if info.get("revision"):
-        where += f" at commit <code>{esc(info['revision'])}</code>"
-    if info.get("page_url"):
-        where += f' (<a href="{esc(info["page_url"])}" target="_blank" rel="noopener noreferrer">model page</a>)'
+    where = _WHERE(
+        bundled=info["source"] == "bundled",
+        source=info["source"],
+        revision=info.get("revision"),
+        page_url=info.get("page_url"),
+    )
     decoders = f"{plural(n['decoder_layers'], 'decoder layer')} of {n['decoder_units']} units"
     if info["design"]["decoder"] == "attention":
         kind = ATTENTION_NAMES.get(info["design"]["attention"], "")
-        decoders += f" fed the character it wrote last, reading every encoder state through {esc(kind)} attention"
+        decoders += f" fed the character it wrote last, reading every encoder state through {kind} attention"
     else:
         decoders = f"RepeatVector({t['answer_length']}), {decoders}"
     terms = f"{t['terms']}" if t["fewest_terms"] == t["terms"] else f"{t['fewest_terms']} to {t['terms']}"
-    rows = [
+    task = _TASK(
+        terms=terms,
+        smallest=t["smallest"],
+        max_term=t["max_term"],
+        operators=" ".join(t["operators"]),
+        reversed="reversed" if t["reverse"] else "not reversed",
+        padding=t["padding"],
+        alphabet=repr(t["alphabet"]),
+    )
+    rows: list[tuple[str, object]] = [
         ("Answering with", where),
-        (
-            "Task",
-            f"{terms} numbers from {t['smallest']} to {t['max_term']} joined by "
-            f"{esc(' '.join(t['operators']))}; input {'reversed' if t['reverse'] else 'not reversed'}, "
-            f"padded on the {esc(t['padding'])}; alphabet <code>{esc(repr(t['alphabet']))}</code>",
-        ),
+        ("Task", task),
         (
             "Network",
-            f"{esc(cell_name(n['cell']))}: {plural(n['encoder_layers'], 'encoder layer')} of "
+            f"{cell_name(n['cell'])}: {plural(n['encoder_layers'], 'encoder layer')} of "
             f"{n['encoder_units']} units, {decoders}, softmax over {len(t['alphabet'])} characters",
         ),
-        ("Design", esc(design_text(info["design"]))),
+        ("Design", design_text(info["design"])),
     ]
     metrics = info["metrics"]
     if info.get("accuracy") is not None:
-        rows.append(("Accuracy", f"{percent(info['accuracy'])}: {esc(info['accuracy_measured_on'])}"))
+        rows.append(("Accuracy", f"{percent(info['accuracy'])}: {info['accuracy_measured_on']}"))
     if metrics.get("heldout_exact_match") is not None and metrics.get("exhaustive_total"):
         rows.append(("Held-out exact match", percent(metrics["heldout_exact_match"])))
     if metrics.get("min_margin") is not None:
@@ -98,9 +133,7 @@ def model_html(info: dict) -> str:
     if metrics.get("train_seconds") is not None:
         rows.append(("Training", f"{metrics['train_seconds']:,.0f} s, {metrics.get('samples_seen', 0):,} samples"))
     if metrics.get("note"):
-        rows.append(("Note from the model folder", esc(metrics["note"])))
+        rows.append(("Note from the model folder", metrics["note"]))
     if info.get("accuracy") is None:
         rows.append(("Accuracy", "none recorded for this model"))
-    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    notes = "".join(f'<div class="warn">{WARN} {esc(note)}</div>' for note in info["notes"])
-    return f'<div class="panel" id="model-panel"><table class="pos">{table}</table>{notes}</div>'
+    return _MODEL_PANEL(rows=rows, notes=info["notes"], warn=WARN)

@@ -15,8 +15,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
-from .html import esc
+from .templates import template
 
 Scale = Literal["linear", "log", "symlog"]
 COLOURS = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
@@ -56,7 +57,7 @@ class Chart:
 
 
 def frame_chart(title: str, y_title: str, frame: pd.DataFrame, scale: Scale = "linear") -> Chart:
-    """A long table (columns epoch, value, series: gr.LinePlot's form) as a Chart, one line per series."""
+    """A long table (columns epoch, value, series) as a Chart, one line per series."""
     series = [
         Series(str(name), part["epoch"].to_numpy(dtype=np.int64), part["value"].to_numpy(dtype=np.float64))
         for name, part in frame.groupby("series", sort=False)
@@ -110,12 +111,42 @@ def _line_path(xs: np.ndarray, ys: np.ndarray) -> str:
 
 
 # The chart --------------------------------------------------------------------------------------
-def chart_html(chart: Chart) -> str:
+_EMPTY = template(
+    '<figure class="chart" data-series="0"><div class="title">{{ title }}</div>'
+    '<div class="note">{{ note }}</div></figure>'
+)
+# Each tick: (y, label y, label); each epoch mark: (x, label). The plot's numbers arrive formatted.
+_CHART = template(
+    '<figure class="chart" data-series="{{ keys | length }}"><div class="title">{{ title }}</div>'
+    '<svg viewBox="0 0 {{ width }} {{ height }}" role="img" aria-label="{{ title }}">'
+    "{% for y, label_y, label in ticks %}"
+    '<line class="gridline" x1="{{ left }}" x2="{{ right }}" y1="{{ y }}" y2="{{ y }}"/>'
+    '<text x="{{ label_x }}" y="{{ label_y }}" text-anchor="end">{{ label }}</text>'
+    "{% endfor %}"
+    "{% for x, label in epochs %}"
+    '<line class="axis" x1="{{ x }}" x2="{{ x }}" y1="{{ bottom }}" y2="{{ bottom + 4 }}"/>'
+    '<text x="{{ x }}" y="{{ bottom + 15 }}" text-anchor="middle">{{ label }}</text>'
+    "{% endfor %}"
+    '<line class="axis" x1="{{ left }}" x2="{{ left }}" y1="{{ top }}" y2="{{ bottom }}"/>'
+    '<line class="axis" x1="{{ left }}" x2="{{ right }}" y1="{{ bottom }}" y2="{{ bottom }}"/>'
+    '<text x="{{ middle_x }}" y="{{ height - 3 }}" text-anchor="middle">epoch</text>'
+    '<text x="12" y="{{ middle_y }}" text-anchor="middle" transform="rotate(-90 12 {{ middle_y }})">'
+    "{{ y_title }}</text>"
+    "{% for path, colour, dots in lines %}"
+    '<path d="{{ path }}" fill="none" stroke="{{ colour }}" stroke-width="2"/>'
+    '{% for x, y in dots %}<circle cx="{{ x }}" cy="{{ y }}" r="2.5" fill="{{ colour }}"/>{% endfor %}'
+    "{% endfor %}</svg>"
+    '<figcaption class="keys">'
+    '{% for colour, name in keys %}<span class="key"><i style="background:{{ colour }}"></i>{{ name }}</span>'
+    "{% endfor %}</figcaption></figure>"
+)
+
+
+def chart_html(chart: Chart) -> Markup:
     """The chart: a title, the SVG plot with both axes titled, and the legend naming every series."""
-    title = f'<div class="title">{esc(chart.title)}</div>'
     drawn = [s for s in chart.series if len(s.epochs)]
     if not drawn:
-        return f'<figure class="chart" data-series="0">{title}<div class="note">{esc(chart.empty_note)}</div></figure>'
+        return _EMPTY(title=chart.title, note=chart.empty_note)
     values = np.concatenate([np.asarray(s.values, dtype=np.float64) for s in drawn])
     values = values[np.isfinite(values)]
     top = float(values.max()) if len(values) else 1.0
@@ -139,36 +170,34 @@ def chart_html(chart: Chart) -> str:
     def y_of(ys: np.ndarray) -> np.ndarray:
         return TOP + plot_h - (forward(ys, scale, linthresh) - low) / span * plot_h
 
-    parts = []
+    tick_rows = []
     for tick in ticks:
         y = float(y_of(np.array([tick]))[0])
-        parts.append(f'<line class="gridline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text x="{LEFT - 5}" y="{y + 4:.1f}" text-anchor="end">{tick_label(tick)}</text>')
-    for epoch in epoch_ticks(last):
-        x = float(x_of(np.array([epoch]))[0])
-        parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP + plot_h}" y2="{TOP + plot_h + 4}"/>')
-        parts.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 15}" text-anchor="middle">{epoch}</text>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}"/>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
-    parts.append(f'<text x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 3}" text-anchor="middle">epoch</text>')
-    parts.append(
-        f'<text x="12" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 12 {TOP + plot_h / 2:.0f})">{esc(chart.y_title)}</text>'
-    )
-    keys = []
+        tick_rows.append((f"{y:.1f}", f"{y + 4:.1f}", tick_label(tick)))
+    epoch_marks = [(f"{float(x_of(np.array([epoch]))[0]):.1f}", epoch) for epoch in epoch_ticks(last)]
+    lines, keys = [], []
     for i, line in enumerate(drawn):
         colour = COLOURS[i % len(COLOURS)]
         finite = np.isfinite(np.asarray(line.values, dtype=np.float64))
         xs, ys = x_of(line.epochs[finite]), y_of(np.asarray(line.values, dtype=np.float64)[finite])
         if len(xs):
-            parts.append(f'<path d="{_line_path(xs, ys)}" fill="none" stroke="{colour}" stroke-width="2"/>')
-            if len(xs) <= 40:
-                parts += [
-                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in zip(xs, ys, strict=True)
-                ]
-        keys.append(f'<span class="key"><i style="background:{colour}"></i>{esc(line.name)}</span>')
-    svg = f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc(chart.title)}">{"".join(parts)}</svg>'
-    return (
-        f'<figure class="chart" data-series="{len(drawn)}">{title}{svg}'
-        f'<figcaption class="keys">{"".join(keys)}</figcaption></figure>'
+            dots = [(f"{x:.1f}", f"{y:.1f}") for x, y in zip(xs, ys, strict=True)] if len(xs) <= 40 else []
+            lines.append((_line_path(xs, ys), colour, dots))
+        keys.append((colour, line.name))
+    return _CHART(
+        title=chart.title,
+        y_title=chart.y_title,
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right=WIDTH - RIGHT,
+        top=TOP,
+        bottom=TOP + plot_h,
+        label_x=LEFT - 5,
+        middle_x=f"{LEFT + plot_w / 2:.0f}",
+        middle_y=f"{TOP + plot_h / 2:.0f}",
+        ticks=tick_rows,
+        epochs=epoch_marks,
+        lines=lines,
+        keys=keys,
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from markupsafe import Markup
 
 from model.metrics import percent
 
-from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural, show_char
+from .html import CSS, RIGHT, WARN, WRONG, confidence_text, message, plural, show_char
 from .many import TABLE_CSS
 from .one_sum import verdict_html
 from .service import MAX_RANDOM, Service
+from .templates import template
 from .work import heavy_handler, pooled
 
 COMPARE_CSS = """
@@ -27,30 +29,43 @@ COMPARE_CSS = """
 """
 
 
-def _confidences(result: dict) -> str:
+_WARNING = template('<div class="panel warn">{{ warn }} {{ text }}</div>')
+_ONE = template(
+    '<div class="panel sides" id="compare-one">{% for name, verdict, confidences in sides %}'
+    '<div><h3>{{ name }}</h3>{{ verdict }}<div class="hint">'
+    "{% for char, confidence in confidences %}{% if not loop.first %} {% endif %}"
+    '<span class="mono">{{ char }}</span> {{ confidence }}{% endfor %}</div></div>{% endfor %}</div>'
+)
+
+
+def _confidences(result: dict) -> list[tuple[str, str]]:
+    """(character, how sure) for each answer position; none for a refused question."""
     if result.get("error"):
-        return ""
-    return " ".join(
-        f'<span class="mono">{show_char(p["char"])}</span> {confidence_text(p["confidence"])}'
-        for p in result["positions"]
-    )
+        return []
+    return [(show_char(p["char"]), confidence_text(p["confidence"])) for p in result["positions"]]
 
 
-def compare_one_html(data: dict, name_a: str, name_b: str) -> str:
+def compare_one_html(data: dict, name_a: str, name_b: str) -> Markup:
     if data.get("error"):
-        return f'<div class="panel warn">{WARN} {esc(data["error"])}</div>'
-    sides = []
-    for name, result in ((name_a, data["a"]), (name_b, data["b"])):
-        sides.append(
-            f'<div><h3>{esc(name)}</h3>{verdict_html(result, name)}<div class="hint">{_confidences(result)}</div></div>'
-        )
-    return f'<div class="panel sides" id="compare-one">{"".join(sides)}</div>'
+        return _WARNING(warn=WARN, text=data["error"])
+    sides = [
+        (name, verdict_html(result, name), _confidences(result))
+        for name, result in ((name_a, data["a"]), (name_b, data["b"]))
+    ]
+    return _ONE(sides=sides)
 
 
-def _mark(row: dict | None) -> str:
-    if row is None or row.get("error"):
-        return f'<span class="warn" title="{esc(row["error"] if row else "")}">{WARN}</span>'
-    return f'<span class="ok">{RIGHT}</span>' if row["correct"] else f'<span class="no">{WRONG}</span>'
+_MARK = template(
+    '{% if refused %}<span class="warn" title="{{ why }}">{{ warn }}</span>'
+    '{% elif correct %}<span class="ok">{{ right }}</span>{% else %}<span class="no">{{ wrong }}</span>{% endif %}'
+)
+
+
+def _mark(row: dict | None) -> Markup:
+    refused = row is None or bool(row.get("error"))
+    why = (row["error"] if row else "") if refused else ""
+    correct = bool(row and not refused and row["correct"])
+    return _MARK(refused=refused, why=why, correct=correct, warn=WARN, right=RIGHT, wrong=WRONG)
 
 
 def row_kind(ra: dict, rb: dict) -> str:
@@ -60,47 +75,54 @@ def row_kind(ra: dict, rb: dict) -> str:
     return "differ" if ra.get("prediction") != rb.get("prediction") else "agree"
 
 
-def compare_random_html(data: dict, name_a: str, name_b: str) -> str:
+_RANDOM = template(
+    '<div class="panel" id="compare-random" data-models="{{ name_a }} {{ name_b }}">'
+    "<div>{% for name, accuracy, correct, valid in summary %}{% if not loop.first %} · {% endif %}"
+    "<b>{{ name }}</b>: {{ accuracy }} ({{ correct }} of {{ valid }} right){% endfor %}</div>"
+    '<div id="compare-counts">{% for count in counts %}{% if not loop.first %} · {% endif %}{{ count }}{% endfor %}'
+    " (seed {{ seed }}; rows where they differ come first)</div>"
+    '<div class="tablebox"><table class="both"><thead><tr><th>#</th><th>Question</th><th>True</th>'
+    "<th>{{ name_a }}</th><th></th><th>{{ name_b }}</th><th></th></tr></thead><tbody>"
+    "{% for kind, number, ra, rb in rows %}"
+    '<tr class="{{ kind }}"><td>{{ number }}</td><td class="q">{{ ra.question }}</td>'
+    '<td class="q">{{ ra.true_answer }}</td><td class="q">{{ ra.prediction or "" }}</td>'
+    '<td>{{ mark(ra) }}</td><td class="q">{{ rb.prediction or "" }}</td><td>{{ mark(rb) }}</td></tr>'
+    "{% endfor %}</tbody></table></div></div>"
+)
+
+
+def compare_random_html(data: dict, name_a: str, name_b: str) -> Markup:
     """Both tables side by side: differing rows first, then refused ones, then agreeing; counted apart."""
     if data.get("error"):
-        return f'<div class="panel warn">{WARN} {esc(data["error"])}</div>'
+        return _WARNING(warn=WARN, text=data["error"])
     a, b = data["a"], data["b"]
     if b.get("error"):
-        return f'<div class="panel warn">{WARN} {esc(name_b)}: {esc(b["error"])}</div>'
-    summary = []
-    for name, table in ((name_a, a), (name_b, b)):
-        accuracy = "no valid questions" if table["accuracy"] is None else percent(table["accuracy"], 1)
-        summary.append(f"<b>{esc(name)}</b>: {accuracy} ({table['correct']} of {table['valid']} right)")
+        return _WARNING(warn=WARN, text=f"{name_b}: {b['error']}")
+    summary = [
+        (
+            name,
+            "no valid questions" if table["accuracy"] is None else percent(table["accuracy"], 1),
+            table["correct"],
+            table["valid"],
+        )
+        for name, table in ((name_a, a), (name_b, b))
+    ]
     pairs = list(enumerate(zip(a["rows"], b["rows"], strict=True)))
     kinds = [row_kind(ra, rb) for _, (ra, rb) in pairs]
     order = sorted(range(len(pairs)), key=lambda k: ("differ", "refused", "agree").index(kinds[k]))
-    rows = []
-    for k in order:
-        i, (ra, rb) = pairs[k]
-        rows.append(
-            f'<tr class="{kinds[k]}"><td>{i + 1}</td><td class="q">{esc(ra["question"])}</td>'
-            f'<td class="q">{esc(ra["true_answer"])}</td><td class="q">{esc(ra.get("prediction") or "")}</td>'
-            f'<td>{_mark(ra)}</td><td class="q">{esc(rb.get("prediction") or "")}</td><td>{_mark(rb)}</td></tr>'
-        )
+    rows = [(kinds[k], pairs[k][0] + 1, *pairs[k][1]) for k in order]
     both = kinds.count("differ") + kinds.count("agree")
     counts = [f"they disagree on {kinds.count('differ')} of the {plural(both, 'question')} both answered"]
     for name, table in ((name_a, a), (name_b, b)):
         refused = table["total"] - table["valid"]
         if refused:
-            counts.append(f"{esc(name)} cannot answer these: {refused}")
-    head = (
-        f"<thead><tr><th>#</th><th>Question</th><th>True</th><th>{esc(name_a)}</th><th></th><th>{esc(name_b)}</th>"
-        "<th></th></tr></thead>"
-    )
-    return (
-        f'<div class="panel" id="compare-random" data-models="{esc(name_a)} {esc(name_b)}">'
-        f'<div>{" · ".join(summary)}</div><div id="compare-counts">{" · ".join(counts)} (seed {a.get("seed")}; '
-        f'rows where they differ come first)</div><div class="tablebox"><table class="both">{head}<tbody>'
-        f"{''.join(rows)}</tbody></table></div></div>"
+            counts.append(f"{name} cannot answer these: {refused}")
+    return _RANDOM(
+        name_a=name_a, name_b=name_b, summary=summary, counts=counts, seed=a.get("seed"), rows=rows, mark=_mark
     )
 
 
-def cleared(which: str, name: str) -> str:
+def cleared(which: str, name: str) -> Markup:
     """The result after model A or B changed: it was another pair's answers."""
     return message(f"Model {which} is now {name}, so the last comparison was cleared: press Compare to ask both.")
 

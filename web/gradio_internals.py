@@ -28,8 +28,9 @@ from gradio.utils import LRUCache
 
 WRITTEN_FOR = "6.31"  # major.minor of the Gradio this module was read against
 
-# Routes (gradio/routes.py, all under /gradio_api). Direct calls: POST /run|/api/{name}; queued calls:
-# POST /call/{name} (then GET /call/{name}/{event_id}) or POST /queue/join (then GET /queue/data).
+# Routes (gradio/routes.py, all under /gradio_api): Gradio publishes no list of them, and the guard must know a
+# call before Gradio reads it. Direct calls: POST /run|/api/{name}; queued calls: POST /call/{name} (then
+# GET /call/{name}/{event_id}) or POST /queue/join (then GET /queue/data).
 NAMED_CALL = re.compile(r"/gradio_api/(run|api|call/v2|call)/([A-Za-z0-9_]+)/?")
 QUEUE_JOIN = re.compile(r"/gradio_api/queue/join/?")
 # Long-lived responses (GET): each open page holds a heartbeat stream, a queued call's result arrives on an
@@ -105,7 +106,8 @@ def rewrite_call_body(body: dict, *, session: str | None = None, arity: int | No
 def session_choices(demo: gr.Blocks, session: str | None, component: int) -> list | None:
     """The values of the choices `session`'s copy of a component holds now (a handler that returns, say,
     gr.Dropdown(choices=...) replaces that copy, and Gradio checks a value against it), or None when the
-    session has none yet (Gradio would make it from the configured component)."""
+    session has none yet (Gradio would make it from the configured component). Gradio has no public way to
+    read a session's copy of a component; the guard needs it to refuse a bad choice with a sentence."""
     state = demo.state_holder.session_data.get(session) if session else None  # never creates a session
     block = state.blocks_config.blocks.get(component) if state is not None else None
     choices = getattr(block, "choices", None)
@@ -126,7 +128,7 @@ class Job:
 
 
 def jobs(demo: gr.Blocks) -> Iterator[Job]:
-    """Every job waiting in the queue or running now."""
+    """Every job waiting in the queue or running now (Gradio's queue has no public view of its jobs)."""
     queue: Queue = demo._queue
     for concurrency_id, events in list(queue.event_queue_per_concurrency_id.items()):
         for event in list(events.queue):
@@ -137,7 +139,8 @@ def jobs(demo: gr.Blocks) -> Iterator[Job]:
 
 
 def unread_results(demo: gr.Blocks, session: str) -> int:
-    """Finished results parked for `session` that its client has not read (its queue also holds progress)."""
+    """Finished results parked for `session` that its client has not read (its queue also holds progress);
+    Gradio has no public count of them."""
     waiting = demo._queue.pending_messages_per_session.get(session)
     if waiting is None:
         return 0
@@ -147,12 +150,12 @@ def unread_results(demo: gr.Blocks, session: str) -> int:
 class ParkedSessions(LRUCache):
     """Gradio's table of per-session message queues, which never evicts a session that has a job.
 
-    Gradio's table drops the oldest session when full; if that session still had a job waiting, the
-    queue's loop raised KeyError on its next message and stopped for good ("Queue is stopped"). Here
+    Gradio's table drops the oldest session when full; if that session still has a job waiting, the
+    queue's loop raises KeyError on its next message and stops for good ("Queue is stopped"). Here
     only sessions with no waiting or running job are evicted; those with one are bounded by the
     queue's max_size and its workers, so the table holds at most max_size idle sessions plus those.
-    An idle session's unread results can still be dropped (as Gradio did) if max_size newer sessions
-    arrive before its client reads them.
+    An idle session's unread results can still be dropped (as Gradio's own table drops them) if max_size
+    newer sessions arrive before its client reads them.
     """
 
     def __init__(self, max_size: int, demo: gr.Blocks):
@@ -190,7 +193,9 @@ def make_queue_safe(demo: gr.Blocks, parked_sessions: int) -> None:
 
 # Events ---------------------------------------------------------------------------------------------------
 def event_payload(evt: Any) -> Any:
-    """The raw data a custom HTML component sent with its event (gr.EventData keeps it as `_data`)."""
+    """The raw data a custom HTML component sent with its event, as gr.EventData keeps it (`_data`). Its
+    public attributes (evt.row) look keys up in that data and fail on anything but a dict; a page can send
+    anything, and the handler checks the whole payload itself (question_map.cell_question)."""
     return getattr(evt, "_data", None)
 
 

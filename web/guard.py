@@ -20,7 +20,7 @@ and its HTTP status; the server keeps serving. It:
 - bounds each visitor's share of the queue (web/queue_share.py): waiting calls
   per session and per client address, unread results, waiting trainings;
 - fills in omitted trailing arguments (the optional model name) with null, so
-  `{"data": ["535+61"]}` still works now that /predict takes a model too;
+  `{"data": ["535+61"]}` works: Gradio itself wants every argument;
 - checks every call's data (/run, /call, /queue/join; by name or fn_index) against
   its function's input components (web/call_schema.py): a bad input is refused
   with 400 and one sentence naming it, never repeating the value; a forged
@@ -32,12 +32,9 @@ and its HTTP status; the server keeps serving. It:
   session: without one Gradio builds a fresh copy of the whole page's component
   config for every request. It is safe because every direct function is stateless.
 
-Who is a client: the address of the TCP peer (ASGI `client`). Behind a reverse
-proxy (a Hugging Face Space: SYSTEM=spaces, or ADDITION_TRUST_FORWARDED=1) every
-peer is the proxy, so there the right-most X-Forwarded-For entry is used: the
-address the proxy itself saw, which a visitor cannot forge (entries to its left
-can be). Elsewhere X-Forwarded-For is ignored, since anyone could send one.
-Gradio's routes and body fields are read through web/gradio_internals.py.
+Who is a client is web/client_address.py's to say (behind a Space's proxy, the
+address the proxy saw). The body checks are web/request_body.py's, the ASGI
+plumbing web/asgi.py's. Gradio's routes and body fields are read through web/gradio_internals.py.
 """
 
 from __future__ import annotations
@@ -45,22 +42,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
-import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import gradio_internals as gi
+from .asgi import ASGIApp, Receive, Scope, Send, refuse, replay, until_client_leaves
 from .call_schema import CallSchema, FunctionSchema
+from .client_address import client_of, trust_forwarded_default
 from .queue_share import Joining, QueueShare
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from .request_body import json_depth, plain_utf8
 
 MAX_BODY_BYTES = 96 * 1024  # the largest legitimate body: a 20,000-character batch, JSON-encoded
 BODY_DEADLINE_S = 10.0  # a body takes at most this long to arrive (a real one takes milliseconds)
@@ -79,51 +71,6 @@ HEAVY_REFUSAL = (
 SHARED_SESSION = "direct-api-calls"
 DIRECT_TWINS = {"predict": "predict_direct"}  # batched endpoint -> the same function for one direct call
 REFUSED_PATHS = ("/gradio_api/upload", "/upload")
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def trust_forwarded_default() -> bool:
-    """Trust X-Forwarded-For only behind a known proxy: on a Space, or when told to."""
-    return os.environ.get("SYSTEM") == "spaces" or os.environ.get("ADDITION_TRUST_FORWARDED") == "1"
-
-
-def client_of(scope: Scope, trust_forwarded: bool) -> str:
-    """The client address a request counts against (see the module docstring)."""
-    if trust_forwarded:
-        for name, value in scope.get("headers") or []:
-            if name == b"x-forwarded-for":
-                last = value.decode("latin-1").rsplit(",", 1)[-1].strip()
-                if last:
-                    return last
-    peer = scope.get("client")
-    return str(peer[0]) if peer else "unknown"
-
-
-_HIGH, _LOW = rb"\\u[dD][89abAB][0-9a-fA-F]{2}", rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-_LONE_SURROGATE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)  # an escape without its pair
-
-
-def plain_utf8(body: bytes) -> bool:
-    """Whether a body is UTF-8 text a JSON parser reads as written: not UTF-16 or UTF-32 (a JSON parser would
-    guess those from their NUL bytes, and the depth check below reads bytes), no byte-order mark, and no
-    escaped lone surrogate (it parses, but the answer echoing it cannot be written as UTF-8: a 500)."""
-    if b"\x00" in body or body.startswith(b"\xef\xbb\xbf"):
-        return False
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return _LONE_SURROGATE.search(body) is None
-
-
-def json_depth(body: bytes) -> int:
-    """How deeply brackets nest in a JSON body (strings skipped); cheap, and never recursive."""
-    depth = deepest = 0
-    for byte in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
-        depth += 1 if byte in b"[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
 
 
 @dataclass
@@ -374,57 +321,3 @@ def direct_twin(scope: Scope) -> Scope:
         return scope
     path = f"/gradio_api/run/{DIRECT_TWINS[named.group(2)]}"
     return {**scope, "path": path, "raw_path": path.encode()}
-
-
-def replay(body: bytes, gone: asyncio.Event) -> Receive:
-    """A receive() that hands the app the already-read body once, then says when the client has gone."""
-    sent = False
-
-    async def wrapped() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    return wrapped
-
-
-async def until_client_leaves(answer: Awaitable[None], receive: Receive, gone: asyncio.Event) -> None:
-    """Run `answer` (the app answering a request whose body has been read), but cancel it if the client hangs
-    up first: work nobody will read is dropped, and a call still waiting for its turn (web/work.py) never runs.
-    The real connection is read here alone; the app learns of the hang-up through `gone`."""
-
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone.set()
-
-    answering, watching = asyncio.ensure_future(answer), asyncio.ensure_future(watch())
-    try:
-        await asyncio.wait({answering, watching}, return_when=asyncio.FIRST_COMPLETED)
-        if answering.done():
-            answering.result()  # its error, if it failed, is the server's to log
-        else:
-            answering.cancel()
-            await asyncio.wait({answering})  # a call already running in a thread finishes first
-    finally:
-        watching.cancel()
-        answering.cancel()
-
-
-async def refuse(send: Send, status: int, message: str) -> None:
-    payload = json.dumps({"error": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

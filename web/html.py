@@ -1,19 +1,22 @@
-"""Small pieces every view uses: escaping, character boxes, bars, colour scales, PNG pictures, the CSS.
+"""Small pieces every view uses: character boxes, bars, colour scales, PNG pictures, the CSS.
 
 Views are pure functions from the service's JSON to HTML, so they need no
-model and no Gradio. Everything that came from a visitor or from a model repo
-is escaped: it is shown as text, never as markup.
+model and no Gradio. Their markup comes from templates (web/templates.py) that
+escape every value they print, so everything that came from a visitor or from
+a model repo is shown as text, never as markup.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 
 import numpy as np
+from markupsafe import Markup
 
 from model.metrics import percent
+
+from .templates import template
 
 PAD_SHOWN = "␣"  # how the padding space is drawn, so a person can see it
 RIGHT, WRONG, WARN = "☑", "☒", "⚠"
@@ -62,12 +65,6 @@ CSS = """
 """
 
 
-def esc(text: object) -> str:
-    """Escape for HTML, and neutralise the characters Gradio's HTML templates treat specially."""
-    escaped = html.escape(str(text), quote=True)
-    return escaped.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;").replace("`", "&#96;")
-
-
 def plural(count: int, word: str, many: str | None = None) -> str:
     """ "1 layer", "2 layers", "1,000 questions": the count and the word in its proper number."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
@@ -79,21 +76,30 @@ def confidence_text(value: float) -> str:
 
 
 def show_char(char: str) -> str:
-    return PAD_SHOWN if char == " " else esc(char)
+    """A character as the views show it: the padding space as ␣ (a template escapes the rest)."""
+    return PAD_SHOWN if char == " " else char
 
 
-def chars_html(text: str, wrong: list[bool] | None = None) -> str:
+_CHARS = template(
+    '<span class="chars">{% for cls, char in boxes %}<span class="{{ cls }}">{{ char }}</span>{% endfor %}</span>'
+)
+
+
+def chars_html(text: str, wrong: list[bool] | None = None) -> Markup:
     """One box per character, pads drawn as ␣, wrong positions in red."""
     boxes = []
     for i, char in enumerate(text):
         cls = "bad" if wrong and wrong[i] else ("pad" if char == " " else "")
-        boxes.append(f'<span class="{cls}">{show_char(char)}</span>')
-    return f'<span class="chars">{"".join(boxes)}</span>'
+        boxes.append((cls, show_char(char)))
+    return _CHARS(boxes=boxes)
 
 
-def bar(fraction: float, low: bool = False) -> str:
+_BAR = template('<span class="bar{{ low }}"><i style="width:{{ width }}%"></i></span>')
+
+
+def bar(fraction: float, low: bool = False) -> Markup:
     width = 100 * min(1.0, max(0.0, fraction))
-    return f'<span class="bar{" low" if low else ""}"><i style="width:{width:.1f}%"></i></span>'
+    return _BAR(low=" low" if low else "", width=f"{width:.1f}")
 
 
 def colour_scale(values: np.ndarray, anchors: list[tuple[float, tuple[int, int, int]]]) -> np.ndarray:
@@ -122,16 +128,20 @@ def margin_palette() -> np.ndarray:
     return palette
 
 
-def margin_legend() -> str:
+_MARGIN_LEGEND = template(
+    '<span class="hint marginkey">Colour: how sure the model is of its least sure answer digit (margin = '
+    "p(right) − p(best wrong), on a log scale of 1 − margin):<br>barely right"
+    '<span class="legendbox"><span class="legend" style="background: linear-gradient(90deg, {{ stops }})"></span>'
+    '<span class="legendticks">{% for left, text in marks %}<span style="left:{{ left }}%">{{ text }}</span>'
+    "{% endfor %}</span></span>sure</span>"
+)
+
+
+def margin_legend() -> Markup:
     """The map legend: what the colour means, with margins marked where they fall on the log scale."""
     stops = ", ".join(f"rgb{rgb} {100 * pos:.0f}%" for pos, rgb in MARGIN)
-    marks = "".join(f'<span style="left:{100 * float(margin_position(m)):.1f}%">{m:g}</span>' for m in MARGIN_TICKS)
-    return (
-        '<span class="hint marginkey">Colour: how sure the model is of its least sure answer digit (margin = '
-        "p(right) − p(best wrong), on a log scale of 1 − margin):<br>barely right"
-        f'<span class="legendbox"><span class="legend" style="background: linear-gradient(90deg, {stops})"></span>'
-        f'<span class="legendticks">{marks}</span></span>sure</span>'
-    )
+    marks = [(f"{100 * float(margin_position(m)):.1f}", f"{m:g}") for m in MARGIN_TICKS]
+    return _MARGIN_LEGEND(stops=stops, marks=marks)
 
 
 def css_colour(value: float, anchors: list[tuple[float, tuple[int, int, int]]]) -> str:
@@ -139,12 +149,15 @@ def css_colour(value: float, anchors: list[tuple[float, tuple[int, int, int]]]) 
     return f"rgb({r},{g},{b})"
 
 
-def legend(anchors: list[tuple[float, tuple[int, int, int]]], low: str, high: str) -> str:
+_LEGEND = template(
+    '<span class="hint">{{ low }}<span class="legend" style="background: linear-gradient(90deg, {{ stops }})">'
+    "</span>{{ high }}</span>"
+)
+
+
+def legend(anchors: list[tuple[float, tuple[int, int, int]]], low: str, high: str) -> Markup:
     stops = ", ".join(f"rgb{rgb} {100 * pos:.0f}%" for pos, rgb in anchors)
-    return (
-        f'<span class="hint">{esc(low)}<span class="legend" style="background: linear-gradient(90deg, {stops})">'
-        f"</span>{esc(high)}</span>"
-    )
+    return _LEGEND(low=low, stops=stops, high=high)
 
 
 def png_bytes(rgb: np.ndarray, level: int = 3) -> bytes:
@@ -160,6 +173,9 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def message(text: str, kind: str = "hint") -> str:
+_MESSAGE = template('<div class="panel {{ kind }}">{{ text }}</div>')
+
+
+def message(text: str, kind: str = "hint") -> Markup:
     """A one-line panel, e.g. why a view does not apply to this model."""
-    return f'<div class="panel {kind}">{esc(text)}</div>'
+    return _MESSAGE(kind=kind, text=text)

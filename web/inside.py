@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from markupsafe import Markup
 
 from model.forward import LayerTrace
 from model.questions import InputError
@@ -28,13 +29,13 @@ from .html import (
     confidence_text,
     css_colour,
     data_uri,
-    esc,
     legend,
     message,
     png_bytes,
     show_char,
 )
 from .service import Service
+from .templates import template
 
 ATTRIBUTION_METHOD = (
     "Method: each input digit is replaced in turn by every other digit that keeps the question "
@@ -47,7 +48,7 @@ ATTENTION_METHOD = (
 )
 STEP_PX, UNIT_PX = 26, 3
 FRAME = (245, 158, 11)
-ASK_FIRST = '<div class="panel hint">Ask a question in the One question tab first.</div>'
+ASK_FIRST = message("Ask a question in the One question tab first.")
 INSIDE_CSS = """
 .pair { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .pair > .panel { flex: 1 1 320px; min-width: 0; }
@@ -61,50 +62,65 @@ INSIDE_CSS = """
 """
 
 
-def weight_table(grid: list[list[float]], read: str, answer: str) -> str:
+_WEIGHTS = template(
+    '<div class="scroll"><table class="grid att"><tr><th class="hint">answer ↓ / reads →</th>'
+    "{% for char in read %}<th>{{ char }}</th>{% endfor %}</tr>"
+    "{% for char, cells in rows %}<tr><th>{{ loop.index }}: {{ char }}</th>"
+    '{% for colour, text_colour, value in cells %}<td class="v" style="background:{{ colour }};color:{{ text_colour }}"'
+    ' title="{{ value }}">{{ value }}</td>{% endfor %}</tr>{% endfor %}</table></div>'
+)
+
+
+def weight_table(grid: list[list[float]], read: str, answer: str) -> Markup:
     """Answer positions (the character chosen) down, the characters the network reads across; 0-1 coloured."""
-    head = "".join(f"<th>{show_char(c)}</th>" for c in read)
-    rows = []
-    for p, values in enumerate(grid):
-        cells = "".join(
-            f'<td class="v" style="background:{css_colour(v, SEQUENTIAL)};color:{"#fff" if v > 0.55 else "#111"}"'
-            f' title="{v:.2f}">{v:.2f}</td>'
-            for v in values
+    rows = [
+        (
+            show_char(answer[p]),
+            [(css_colour(v, SEQUENTIAL), "#fff" if v > 0.55 else "#111", f"{v:.2f}") for v in values],
         )
-        rows.append(f"<tr><th>{p + 1}: {show_char(answer[p])}</th>{cells}</tr>")
-    return (
-        f'<div class="scroll"><table class="grid att"><tr><th class="hint">answer ↓ / reads →'
-        f"</th>{head}</tr>{''.join(rows)}</table></div>"
-    )
+        for p, values in enumerate(grid)
+    ]
+    return _WEIGHTS(read=[show_char(c) for c in read], rows=rows)
 
 
-def attribution_html(result: dict) -> str:
+_GRID_PANEL = template(
+    '<div class="panel" id="{{ id }}"><b>{{ title }}</b>{{ table }}<div>{{ legend }}</div>'
+    '<div class="hint">{{ method }}</div></div>'
+)
+
+
+def attribution_html(result: dict) -> Markup:
     """The occlusion grid: rows are answer positions (the character chosen), columns the characters read."""
     if result.get("error"):
-        return f'<div class="panel hint">{esc(result["error"])}</div>'
-    table = weight_table(result["grid"], result["network_input"], result["answer_text"])
-    return (
-        f'<div class="panel" id="occlusion-grid"><b>Occlusion</b>{table}'
-        f"<div>{legend(SEQUENTIAL, 'no effect', 'decides it')}</div>"
-        f'<div class="hint">{esc(ATTRIBUTION_METHOD)}</div></div>'
+        return message(result["error"])
+    return _GRID_PANEL(
+        id="occlusion-grid",
+        title="Occlusion",
+        table=weight_table(result["grid"], result["network_input"], result["answer_text"]),
+        legend=legend(SEQUENTIAL, "no effect", "decides it"),
+        method=ATTRIBUTION_METHOD,
     )
 
 
-def attention_html(result: dict) -> str:
+def attention_html(result: dict) -> Markup | str:
     """An attention model's real attention weights beside the occlusion grid; nothing for a RepeatVector model."""
     if result.get("error") or result.get("attention") is None:
         return ""
-    table = weight_table(result["attention"], result["network_input"], result["answer_text"])
-    return (
-        f'<div class="panel" id="attention-grid"><b>Attention</b>{table}'
-        f"<div>{legend(SEQUENTIAL, 'ignored', 'all of its attention')}</div>"
-        f'<div class="hint">{esc(ATTENTION_METHOD)}</div></div>'
+    return _GRID_PANEL(
+        id="attention-grid",
+        title="Attention",
+        table=weight_table(result["attention"], result["network_input"], result["answer_text"]),
+        legend=legend(SEQUENTIAL, "ignored", "all of its attention"),
+        method=ATTENTION_METHOD,
     )
 
 
-def depends_html(result: dict) -> str:
+_PAIR = template('<div class="pair">{{ attribution }}{{ attention }}</div>')
+
+
+def depends_html(result: dict) -> Markup:
     """What each answer character depends on: occlusion, and beside it the attention weights if the model has them."""
-    return f'<div class="pair">{attribution_html(result)}{attention_html(result)}</div>'
+    return _PAIR(attribution=attribution_html(result), attention=attention_html(result))
 
 
 def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_step: int | None) -> bytes:
@@ -120,20 +136,21 @@ def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_st
     return png_bytes(rgb, level=1)
 
 
-def _figure(title: str, chars: str, png: bytes, now: int | None) -> str:
-    labels = "".join(
-        f'<span class="{"now" if i == now else ""}" style="width:{STEP_PX}px">{show_char(c)}</span>'
-        for i, c in enumerate(chars)
-    )
-    return (
-        f'<figure><figcaption>{esc(title)}</figcaption><div class="steps">{labels}</div>'
-        f'<img class="heat" alt="{esc(title)}" src="{data_uri(png)}"></figure>'
-    )
+_FIGURE = template(
+    '<figure><figcaption>{{ title }}</figcaption><div class="steps">'
+    '{% for char in chars %}<span class="{{ "now" if loop.index0 == now else "" }}" style="width:{{ width }}px">'
+    "{{ char }}</span>{% endfor %}</div>"
+    '<img class="heat" alt="{{ title }}" src="{{ src }}"></figure>'
+)
+
+
+def _figure(title: str, chars: str, png: bytes, now: int | None) -> Markup:
+    return _FIGURE(title=title, chars=[show_char(c) for c in chars], now=now, width=STEP_PX, src=data_uri(png))
 
 
 def attention_parts(
     traces: list[LayerTrace], orders: list[np.ndarray], attention: list[list[float]], written: str, now: int | None
-) -> list[str]:
+) -> list[Markup]:
     """An attention decoder's reading, per answer step: the weights over the input (one row per input
     character) and the context they make (the weighted sum of the last encoder layer's states)."""
     weights = np.asarray(attention, dtype=np.float32)  # (answer steps, input steps)
@@ -148,6 +165,14 @@ def attention_parts(
     ]
 
 
+_STATES = template(
+    '<div class="panel"><div class="states">{% for part in parts %}{{ part }}{% endfor %}</div>'
+    "<div>{{ values }}{% if gates %} gates: {{ gates }}{% endif %}</div>"
+    '<div class="hint">One row per unit (ordered by the step where it is most active), one column per step: '
+    "the encoder reads the question, then the decoder writes the answer.</div></div>"
+)
+
+
 def states_html(
     traces: list[LayerTrace],
     orders: list[np.ndarray],
@@ -156,7 +181,7 @@ def states_html(
     step: int,
     show: list[str],
     attention: list[list[float]] | None = None,
-) -> str:
+) -> Markup:
     """Every layer's hidden state (and, on demand, cell state and gates) with step `step` (0-based) framed;
     for an attention model (`attention`: its weights, answer steps x input characters) also what it reads."""
     encoder_steps = len(read)
@@ -188,14 +213,17 @@ def states_html(
     if attention is not None:
         at = step - encoder_steps
         parts += attention_parts(traces, orders, attention, written, at if 0 <= at < len(written) else None)
-    legends = legend(DIVERGING, "−1", "+1") + (
-        " gates: " + legend(SEQUENTIAL, "0 (closed)", "1 (open)") if "gates" in show else ""
+    return _STATES(
+        parts=parts,
+        values=legend(DIVERGING, "−1", "+1"),
+        gates=legend(SEQUENTIAL, "0 (closed)", "1 (open)") if "gates" in show else None,
     )
-    return (
-        f'<div class="panel"><div class="states">{"".join(parts)}</div><div>{legends}</div>'
-        '<div class="hint">One row per unit (ordered by the step where it is most active), one column per step: '
-        "the encoder reads the question, then the decoder writes the answer.</div></div>"
-    )
+
+
+_STEP = template(
+    '<div class="panel" id="step-text" data-model="{{ model }}"><b>Step {{ number }} of {{ total }}</b> '
+    "({{ model }}): {{ what }}. The hidden-state units that changed most: {{ moved }}.</div>"
+)
 
 
 def step_text(
@@ -206,7 +234,7 @@ def step_text(
     step: int,
     model: str = "",
     attention: list[list[float]] | None = None,
-) -> str:
+) -> Markup:
     """What happens at one step, in words: the character read or written (and, for an attention model,
     the input character it reads most) and the units that moved most; the panel names the model
     (data-model) whose states these are."""
@@ -229,11 +257,11 @@ def step_text(
     change = trace.hidden[0, local] - before
     top = np.argsort(-np.abs(change))[:5]
     moved = ", ".join(f"unit {int(u)} ({change[u]:+.2f})" for u in top)
-    return (
-        f'<div class="panel" id="step-text" data-model="{esc(model)}"><b>Step {step + 1} of {total}</b> '
-        f"({esc(model)}): {what}. "
-        f"The hidden-state units that changed most: {moved}.</div>"
-    )
+    return _STEP(model=model, number=step + 1, total=total, what=what, moved=moved)
+
+
+_REFUSED = template('<div class="panel hint" data-model="{{ model }}">{{ model }}: {{ why }}</div>')
+_STEP_BOX = template("{% if why %}{{ why }}{% endif %}{{ step }}{% if missing %}{{ missing }}{% endif %}")
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -273,29 +301,26 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
         try:
             served, result, traces = service.trace(question_text, name)
         except InputError as err:
-            model = esc(service.resolve(name).name)
-            return gr.Slider(), f'<div class="panel hint" data-model="{model}">{model}: {esc(str(err))}</div>', ""
+            return gr.Slider(), _REFUSED(model=service.resolve(name).name, why=str(err)), ""
         read, written = result["network_input"], result["answer_text"]
         total = len(read) + len(written)
         shown, why = in_range(step_number, 1, total, "step")
         index = shown - 1
         confidence = [p["confidence"] for p in result["positions"]]
-        missing = ""
+        missing = None
         if extra and served.stored.net.cell != "lstm":
-            missing = (
-                '<div class="panel hint">'
-                + (
-                    "A SimpleRNN has no gates and no cell state: only its hidden state is shown."
-                    if served.stored.net.cell == "simple_rnn"
-                    else "A GRU has no separate cell state; its update and reset gates are shown."
-                )
-                + "</div>"
+            missing = message(
+                "A SimpleRNN has no gates and no cell state: only its hidden state is shown."
+                if served.stored.net.cell == "simple_rnn"
+                else "A GRU has no separate cell state; its update and reset gates are shown."
             )
         return (
             gr.Slider(maximum=total, value=index + 1),
-            (message(why, "warn") if why else "")
-            + step_text(traces, read, written, confidence, index, served.name, result["attention"])
-            + missing,
+            _STEP_BOX(
+                why=message(why, "warn") if why else None,
+                step=step_text(traces, read, written, confidence, index, served.name, result["attention"]),
+                missing=missing,
+            ),
             states_html(traces, served.unit_orders, read, written, index, list(extra or []), result["attention"]),
         )
 

@@ -19,14 +19,16 @@ from typing import Any
 import gradio as gr
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from model.learning_record import LearningRecord
 
 from . import gradio_internals
 from .chart import CHART_CSS, Chart, Scale, Series, chart_html, frame_chart
 from .controls import in_range, lenient_slider
-from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
+from .html import CSS, WRONG_RGB, data_uri, margin_legend, margin_palette, message, png_bytes
 from .service import Service
+from .templates import template
 
 NO_RECORD = (
     "This model has no learning record: `python -m trainer` writes one (learning.npz) for every model it "
@@ -111,29 +113,45 @@ def install_patches() -> None:
 def epoch_plot(title: str, y_title: str, elem_id: str, min_width: int = 280, scale: Scale = "linear") -> gr.HTML:
     """A chart of per-epoch values (one quantity: `y_title`, with its unit), as an HTML component.
 
-    Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series: what
-    gr.LinePlot took), which is drawn with this title, y title and scale, so a view that yields tables
-    keeps working (once install_patches has run)."""
+    Set it to chart_html(Chart(...)), to a Chart, or to a long table (columns epoch, value, series), which
+    is drawn with this title, y title and scale (once install_patches has run): a view that streams its
+    figures yields only the table."""
     _PLOTS[elem_id] = (title, y_title, scale)
     return gr.HTML(
         message(f"{title}: nothing to draw yet."), css_template=CSS + CHART_CSS, elem_id=elem_id, min_width=min_width
     )
 
 
-def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> str:
+_PROBE_PICTURE = template(
+    '<div><img class="heat" style="width:min(400px,100%)" alt="map {{ caption }}" src="{{ src }}"></div>'
+    '<div>{{ legend }} <span class="hint"><span style="color: rgb{{ wrong_rgb }}">■</span> wrong · x: first number '
+    "{{ first }}…{{ last }}, y: second ({{ caption }})</span></div>"
+)
+
+
+def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> Markup:
     """A coarse map (margins as bytes, rows = second number) drawn large enough to see, with its legend."""
     rgb = margin_palette()[quantised]
     scale = max(1, 400 // quantised.shape[0])
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-    return (
-        f'<div><img class="heat" style="width:min(400px,100%)" alt="map {esc(caption)}" '
-        f'src="{data_uri(png_bytes(rgb))}"></div><div>{margin_legend()} '
-        f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■</span> wrong · x: first number '
-        f"{esc(axis[0])}…{esc(axis[-1])}, y: second ({esc(caption)})</span></div>"
+    return _PROBE_PICTURE(
+        caption=caption,
+        src=data_uri(png_bytes(rgb)),
+        legend=margin_legend(),
+        wrong_rgb=WRONG_RGB,
+        first=axis[0],
+        last=axis[-1],
     )
 
 
-def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0) -> str:
+_PROBE = template(
+    '<div class="panel" id="probe"><div><b>After epoch {{ epoch }} of {{ epochs }}</b> '
+    "({{ seen }} questions seen, {{ seconds }} s): held-out exact match {{ exact }}%, {{ wrong }} of {{ size }} "
+    "probe questions wrong.{{ polishing }}</div>{{ picture }}</div>"
+)
+
+
+def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0) -> Markup:
     """The probe map after `epoch` (1-based), with that epoch's figures; the last `polish_rounds` epochs were
     polishing rounds (trainer/train.py), which the line says."""
     if record is None:
@@ -146,12 +164,22 @@ def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0
         if epoch > record.epochs - polish_rounds
         else ""
     )
-    return (
-        f'<div class="panel" id="probe"><div><b>After epoch {epoch} of {record.epochs}</b> '
-        f"({record.samples_seen[epoch - 1]:,} questions seen, {record.seconds[epoch - 1]:.0f} s): "
-        f"held-out exact match {100 * record.exact_match[epoch - 1]:.2f}%, {wrong:,} of {quantised.size:,} "
-        f"probe questions wrong.{polishing}</div>{probe_picture(quantised, record.probe_a, f'epoch {epoch}')}</div>"
+    return _PROBE(
+        epoch=epoch,
+        epochs=record.epochs,
+        seen=f"{record.samples_seen[epoch - 1]:,}",
+        seconds=f"{record.seconds[epoch - 1]:.0f}",
+        exact=f"{100 * record.exact_match[epoch - 1]:.2f}",
+        wrong=f"{wrong:,}",
+        size=f"{quantised.size:,}",
+        polishing=polishing,
+        picture=probe_picture(quantised, record.probe_a, f"epoch {epoch}"),
     )
+
+
+# A panel with whose it is (the browser tests read data-model), or after a warning about the value asked for.
+_WHOSE = template('<div data-model="{{ model }}"></div>{{ panel }}')
+_WARNED = template("{% if why %}{{ why }}{% endif %}{{ panel }}")
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -178,14 +206,18 @@ def tab(service: Service, picker: Any) -> LearningTab:
 
     def fill(name: str) -> tuple[Any, ...]:
         served = service.resolve(name)
-        record, model = served.learning, f'<div data-model="{esc(served.name)}"></div>'  # whose record this is
+        record = served.learning
         if record is None:
-            return (*[message(NO_RECORD)] * len(plots), gr.Slider(maximum=2, value=1), model + probe_html(None, 1))
+            return (
+                *[message(NO_RECORD)] * len(plots),
+                gr.Slider(maximum=2, value=1),
+                _WHOSE(model=served.name, panel=probe_html(None, 1)),
+            )
         last = record.epochs
         return (
             *[chart_html(chart) for chart in charts(record, answer_order=served.task.answer_order)],
             gr.Slider(maximum=max(2, last), value=last),
-            model + probe_html(record, last, polished(name)),
+            _WHOSE(model=served.name, panel=probe_html(record, last, polished(name))),
         )
 
     def replay(name: str, chosen: float) -> str:
@@ -193,7 +225,7 @@ def tab(service: Service, picker: Any) -> LearningTab:
         if record is None:
             return probe_html(None, 1)
         shown, why = in_range(chosen, 1, record.epochs, "epoch")
-        return (message(why, "warn") if why else "") + probe_html(record, shown, polished(name))
+        return _WARNED(why=message(why, "warn") if why else None, panel=probe_html(record, shown, polished(name)))
 
     epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)
     return LearningTab([*plots, epoch, probe], fill)

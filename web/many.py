@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from markupsafe import Markup
 
 from model.metrics import percent
 
-from .html import CSS, RIGHT, WARN, WRONG, confidence_text, esc, message, plural
+from .html import CSS, RIGHT, WARN, WRONG, confidence_text, message, plural
 from .service import MAX_BATCH_CHARS, MAX_RANDOM, Service
+from .templates import template
 from .work import heavy_handler, pooled
 
 TABLE_CSS = """
@@ -29,48 +31,56 @@ TABLE_CSS = """
 """
 
 
-def table_html(result: dict) -> str:
+_TABLE = template(
+    '<div class="tablebox"><table class="batch" id="batch-rows">'
+    "<tr><th>#</th><th>Question</th><th>True</th><th>Predicted</th><th>Least sure</th><th></th></tr>"
+    "{% for row in rows %}{% if row.error %}"
+    '<tr class="refused"><td>{{ loop.index }}</td><td class="q">{{ row.question }}</td>'
+    '<td colspan="3">{{ row.error }}</td><td><span class="mark warn">{{ warn }}</span></td></tr>'
+    "{% else %}"
+    '<tr class="{{ "right" if row.correct else "wrong" }}"><td>{{ loop.index }}</td>'
+    '<td class="q">{{ row.question }}</td><td class="n">{{ row.true_answer }}</td>'
+    '<td class="n">{{ row.prediction }}</td><td>{{ confidence_text(row.min_confidence) }}</td><td>'
+    '{% if row.correct %}<span class="mark ok">{{ right }}</span>{% else %}<span class="mark no">{{ wrong }}</span>'
+    "{% endif %}</td></tr>{% endif %}{% endfor %}</table></div>"
+)
+
+
+def table_html(result: dict) -> Markup | str:
     """The rows of a /predict_batch or /random_sums result as an HTML table."""
     rows = result.get("rows") or []
     if not rows:
         return ""
-    body = []
-    for i, row in enumerate(rows):
-        if row["error"]:
-            body.append(
-                f'<tr class="refused"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
-                f'<td colspan="3">{esc(row["error"])}</td><td><span class="mark warn">{WARN}</span></td></tr>'
-            )
-            continue
-        ok = row["correct"]
-        mark = f'<span class="mark ok">{RIGHT}</span>' if ok else f'<span class="mark no">{WRONG}</span>'
-        body.append(
-            f'<tr class="{"right" if ok else "wrong"}"><td>{i + 1}</td><td class="q">{esc(row["question"])}</td>'
-            f'<td class="n">{esc(row["true_answer"])}</td><td class="n">{esc(row["prediction"])}</td>'
-            f"<td>{confidence_text(row['min_confidence'])}</td><td>{mark}</td></tr>"
-        )
-    head = "<tr><th>#</th><th>Question</th><th>True</th><th>Predicted</th><th>Least sure</th><th></th></tr>"
-    return f'<div class="tablebox"><table class="batch" id="batch-rows">{head}{"".join(body)}</table></div>'
+    return _TABLE(rows=rows, warn=WARN, right=RIGHT, wrong=WRONG, confidence_text=confidence_text)
 
 
-def table_summary(result: dict) -> str:
-    """The accuracy line above the table (HTML: error texts may quote a visitor's input)."""
+_SUMMARY = template(
+    '<div class="panel" data-model="{{ model }}">'
+    "{% if accuracy is none %}<b>No valid questions to score.</b> "
+    "{% else %}<b>Exact-match accuracy: {{ accuracy }}</b> {% endif %}"
+    "({{ correct }} of {{ valid }} valid questions right"
+    "{% if invalid %}; {{ invalid }} not accepted, see the table){% else %}){% endif %}"
+    "{% if seed is not none %} · seed {{ seed }}{% endif %} · answered by <b>{{ model }}</b></div>"
+)
+_REFUSED = template('<div class="panel"><span class="warn">{{ warn }}</span> {{ error }}</div>')
+
+
+def table_summary(result: dict) -> Markup:
+    """The accuracy line above the table (error texts may quote a visitor's input)."""
     if result.get("error"):
-        return f'<div class="panel"><span class="warn">{WARN}</span> {esc(result["error"])}</div>'
-    model = esc(result["model"])
-    if result["accuracy"] is None:
-        text = "<b>No valid questions to score.</b> "
-    else:
-        text = f"<b>Exact-match accuracy: {percent(result['accuracy'], 1)}</b> "
-    text += f"({result['correct']} of {result['valid']} valid questions right"
+        return _REFUSED(warn=WARN, error=result["error"])
     invalid = result["total"] - result["valid"]
-    text += f"; {plural(invalid, 'line')} not accepted, see the table)" if invalid else ")"
-    if result.get("seed") is not None:
-        text += f" · seed {result['seed']}"
-    return f'<div class="panel" data-model="{model}">{text} · answered by <b>{model}</b></div>'
+    return _SUMMARY(
+        model=result["model"],
+        accuracy=None if result["accuracy"] is None else percent(result["accuracy"], 1),
+        correct=result["correct"],
+        valid=result["valid"],
+        invalid=plural(invalid, "line") if invalid else "",
+        seed=result.get("seed"),
+    )
 
 
-def cleared(name: str) -> tuple[str, str]:
+def cleared(name: str) -> tuple[Markup, str]:
     """(summary, table) after the model changed: the old model's table would sit under the new name."""
     note = (
         f"The model is now {name}, so any earlier table (another model's answers) was cleared: press Check "

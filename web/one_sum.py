@@ -12,119 +12,147 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from markupsafe import Markup
 
 from model.config import TaskConfig
 from model.metrics import percent
 from model.questions import MAX_QUESTION_CHARS
 
-from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, esc, show_char
+from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, message, show_char
 from .inside import INSIDE_CSS, depends_html
 from .service import Service
+from .templates import template
 
-START = '<div class="panel hint">Type a question (or click an example) and press Predict.</div>'
-NO_ATTRIBUTION = (
-    '<div class="panel hint">Ask a question to see which input characters drive each answer character.</div>'
+START = message("Type a question (or click an example) and press Predict.")
+NO_ATTRIBUTION = message("Ask a question to see which input characters drive each answer character.")
+
+
+_VERDICT = template(
+    '<div class="panel" data-question="{{ question }}" data-model="{{ model }}">'
+    "{% if error %}"
+    '<span class="big warn" id="verdict-mark">{{ warn }}</span> <span id="verdict-text">{{ error }}</span></div>'
+    "{% else %}"
+    '<div class="big"><span class="mono">{{ question }} = </span>'
+    '<span class="mono" id="predicted-answer">{{ answer }}</span> '
+    '<span class="big {{ "ok" if correct else "no" }}" id="verdict-mark">{{ mark }}</span></div>'
+    '<div id="verdict-text">{{ text }}. Predicted {{ predicted }} true {{ true_text }}'
+    '{% if padded %} <span class="hint">({{ pad }} is padding)</span>{% endif %}</div>{{ written }}</div>'
+    "{% endif %}"
 )
 
 
-def verdict_html(result: dict, model: str | None = None) -> str:
+def verdict_html(result: dict, model: str | None = None) -> Markup:
     """The answer, the true result and right/wrong, with wrong characters marked; the panel names the model
     that answered (`model` for a refused question, whose result names none)."""
-    tags = f'data-question="{esc(result["question"])}" data-model="{esc(result.get("model") or model or "")}"'
+    tags = {"question": result["question"], "model": result.get("model") or model or ""}
     if result.get("error"):
-        return (
-            f'<div class="panel" {tags}>'
-            f'<span class="big warn" id="verdict-mark">{WARN}</span> '
-            f'<span id="verdict-text">{esc(result["error"])}</span></div>'
-        )
+        return _VERDICT(**tags, error=result["error"], warn=WARN)
     answer = result["answer"] if result["answer"] is not None else result["answer_as_read"].strip()
     wrong = [p["wrong"] for p in result["positions"]]
     if result["correct"]:
-        mark, text = f'<span class="big ok" id="verdict-mark">{RIGHT}</span>', "right"
+        text = "right"
     else:
         places = [str(i + 1) for i, w in enumerate(wrong) if w]
-        mark = f'<span class="big no" id="verdict-mark">{WRONG}</span>'
         differ = f"position {places[0]} differs" if len(places) == 1 else f"positions {', '.join(places)} differ"
         text = f"wrong: the true answer is {result['true_answer']} ({differ})"
-    padded = " " in result["answer_text"] + result["true_text"]
-    note = f' <span class="hint">({PAD_SHOWN} is padding)</span>' if padded else ""
-    return (
-        f'<div class="panel" {tags}><div class="big">'
-        f'<span class="mono">{esc(result["question"])} = </span>'
-        f'<span class="mono" id="predicted-answer">{esc(answer)}</span> {mark}</div>'
-        f'<div id="verdict-text">{esc(text)}. Predicted {chars_html(result["answer_text"], wrong)} '
-        f"true {chars_html(result['true_text'])}{note}</div>{written_html(result)}</div>"
+    return _VERDICT(
+        **tags,
+        error=None,
+        answer=answer,
+        correct=result["correct"],
+        mark=RIGHT if result["correct"] else WRONG,
+        text=text,
+        predicted=chars_html(result["answer_text"], wrong),
+        true_text=chars_html(result["true_text"]),
+        padded=" " in result["answer_text"] + result["true_text"],
+        pad=PAD_SHOWN,
+        written=written_html(result),
     )
 
 
-def written_html(result: dict) -> str:
+_WRITTEN = template(
+    '<div id="written-order">Written lowest digit first: '
+    '{% for char in chars %}{% if not loop.first %} → {% endif %}<b class="mono">{{ char }}</b>{% endfor %} '
+    '<span class="hint">(read the usual way: {{ as_read }}; positions count in the order written)</span></div>'
+)
+
+
+def written_html(result: dict) -> Markup | str:
     """The order the network wrote its answer in, for a model that writes the lowest digit first (the
     positions above and below are in that order); nothing for one that writes it as people read it."""
     if result.get("written") != "lsb":
         return ""
     chars = result["answer_text"].rstrip(" ") or result["answer_text"]
-    steps = " → ".join(f'<b class="mono">{show_char(c)}</b>' for c in chars)
-    return (
-        f'<div id="written-order">Written lowest digit first: {steps} '
-        f'<span class="hint">(read the usual way: {esc(result["answer_as_read"].strip() or "nothing")}; '
-        "positions count in the order written)</span></div>"
-    )
+    return _WRITTEN(chars=[show_char(c) for c in chars], as_read=result["answer_as_read"].strip() or "nothing")
 
 
-def encoding_html(result: dict, task: TaskConfig) -> str:
+_ENCODING = template(
+    '<div class="panel"><div>Typed: <b class="mono">{{ question }}</b></div>'
+    "{% if reverse %}<div>Padded: {{ padded }}</div><div>Reversed (what the network reads): {{ read }}</div>"
+    "{% else %}<div>Padded (what the network reads): {{ read }}</div>{% endif %}"
+    '<div class="hint">One-hot input: one column per time step, one row per character of the alphabet; the '
+    'blue cell is the character read.</div><div class="scroll"><table class="grid"><tr><th class="hint">step</th>'
+    "{% for char in chars %}<th>{{ loop.index }}</th>{% endfor %}</tr>"
+    '<tr><th class="hint">reads</th>{% for char in chars %}<th>{{ char }}</th>{% endfor %}</tr>'
+    "{% for row, hot in rows %}<tr><th>{{ row }}</th>"
+    '{% for on in hot %}{% if on %}<td class="hot">1</td>{% else %}<td class="cold">·</td>{% endif %}{% endfor %}'
+    "</tr>{% endfor %}</table></div></div>"
+)
+
+
+def encoding_html(result: dict, task: TaskConfig) -> Markup:
     """The question as the network reads it: the padded text, its reversal, and the one-hot grid."""
     if result.get("error"):
-        return '<div class="panel hint">Nothing to encode: the question was not accepted.</div>'
+        return message("Nothing to encode: the question was not accepted.")
     read = result["network_input"]
-    steps = [f'<div>Typed: <b class="mono">{esc(result["question"])}</b></div>']
-    if task.reverse:
-        steps.append(f"<div>Padded: {chars_html(read[::-1])}</div>")
-        steps.append(f"<div>Reversed (what the network reads): {chars_html(read)}</div>")
-    else:
-        steps.append(f"<div>Padded (what the network reads): {chars_html(read)}</div>")
-    head = "".join(f"<th>{show_char(c)}</th>" for c in read)
-    rows = []
-    for char in task.chars:
-        cells = "".join('<td class="hot">1</td>' if c == char else '<td class="cold">·</td>' for c in read)
-        rows.append(f"<tr><th>{show_char(char)}</th>{cells}</tr>")
-    steps_row = "".join(f"<th>{t + 1}</th>" for t in range(len(read)))
-    grid = (
-        f'<div class="scroll"><table class="grid"><tr><th class="hint">step</th>{steps_row}</tr>'
-        f'<tr><th class="hint">reads</th>{head}</tr>{"".join(rows)}</table></div>'
-    )
-    return (
-        f'<div class="panel">{"".join(steps)}<div class="hint">One-hot input: one column per time step, one '
-        f"row per character of the alphabet; the blue cell is the character read.</div>{grid}</div>"
+    return _ENCODING(
+        question=result["question"],
+        reverse=task.reverse,
+        padded=chars_html(read[::-1]),
+        read=chars_html(read),
+        chars=[show_char(c) for c in read],
+        rows=[(show_char(char), [c == char for c in read]) for char in task.chars],
     )
 
 
-def positions_html(result: dict) -> str:
+_POSITIONS = template(
+    '<div class="panel scroll"><table class="pos"><tr><th>#</th><th>Chose</th><th>Confidence</th>'
+    '<th class="tops">Runners-up</th><th></th></tr>'
+    "{% for pos in positions %}"
+    '<tr><td>{{ pos.number }}</td><td class="mono big">{{ pos.char }}</td>'
+    '<td>{{ pos.bar }}<span class="{{ "warn" if pos.low else "" }}">{{ pos.confidence }}</span></td>'
+    '<td class="tops">{% for char, share in pos.alternatives %}'
+    '<span class="alt"><b class="mono">{{ char }}</b> {{ share }}</span>{% endfor %}</td>'
+    '<td>{% if pos.wrong %}<span class="no">{{ wrong }} should be {{ pos.true_char }}</span>'
+    '{% else %}<span class="ok">{{ right }}</span>{% endif %}</td></tr>'
+    "{% endfor %}</table>"
+    '<div class="hint">Amber: the model was less than 90% sure of that character.</div></div>'
+)
+
+
+def positions_html(result: dict) -> Markup:
     """Each answer position: the chosen character, its confidence and the top-3 candidates."""
     if result.get("error"):
-        return '<div class="panel hint">No prediction: the question was not accepted.</div>'
-    rows = []
+        return message("No prediction: the question was not accepted.")
+    positions = []
     for pos in result["positions"]:
         low = pos["confidence"] < 0.9
-        alts = "".join(
-            f'<span class="alt"><b class="mono">{show_char(a["char"])}</b> '
-            f"{'&lt;0.1%' if a['probability'] < 0.001 else percent(a['probability'], 1)}</span>"
-            for a in pos["top"][1:]
+        positions.append(
+            {
+                "number": pos["index"] + 1,
+                "char": show_char(pos["char"]),
+                "bar": bar(pos["confidence"], low),
+                "low": low,
+                "confidence": confidence_text(pos["confidence"]),
+                "alternatives": [
+                    (show_char(a["char"]), "<0.1%" if a["probability"] < 0.001 else percent(a["probability"], 1))
+                    for a in pos["top"][1:]
+                ],
+                "wrong": pos["wrong"],
+                "true_char": show_char(pos["true_char"]),
+            }
         )
-        mark = (
-            f'<span class="no">{WRONG} should be {show_char(pos["true_char"])}</span>'
-            if pos["wrong"]
-            else f'<span class="ok">{RIGHT}</span>'
-        )
-        rows.append(
-            f'<tr><td>{pos["index"] + 1}</td><td class="mono big">{show_char(pos["char"])}</td>'
-            f'<td>{bar(pos["confidence"], low)}<span class="{"warn" if low else ""}">'
-            f'{confidence_text(pos["confidence"])}</span></td><td class="tops">{alts}</td><td>{mark}</td></tr>'
-        )
-    return (
-        '<div class="panel scroll"><table class="pos"><tr><th>#</th><th>Chose</th><th>Confidence</th>'
-        f'<th class="tops">Runners-up</th><th></th></tr>{"".join(rows)}</table>'
-        '<div class="hint">Amber: the model was less than 90% sure of that character.</div></div>'
-    )
+    return _POSITIONS(positions=positions, wrong=WRONG, right=RIGHT)
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -185,7 +213,7 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
         grid = (
             depends_html(service.attribution(text, name))
             if result["error"] is None
-            else '<div class="panel hint">No attribution: the question was not accepted.</div>'
+            else message("No attribution: the question was not accepted.")
         )
         return (
             verdict_html(result, served.name),

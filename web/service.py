@@ -2,22 +2,15 @@
 
 Every public method returns one dict with an "error" field (null on success,
 else one sentence) and never raises, whatever it is sent. Each takes an
-optional model name; empty means the default model, so calls written before
-there was a choice of models keep working. The UI turns these same dicts into
+optional model name; empty means the default model, so a call need not name
+one. The UI turns these same dicts into
 HTML (web/*.py), so the page and the API can never disagree.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
-import secrets
-import shutil
-import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,121 +30,25 @@ from model.questions import (
 )
 from model.serving import Catalogue, ServedModel
 
+from .own_models import OwnModels
+from .results import (
+    INTERNAL_ERROR,
+    attention_grid,
+    finite,
+    guarded,
+    plain_error,
+    result_dict,
+    shorten,
+    table_error,
+    task_summary,
+)
+
 log = logging.getLogger("app")
 
 MAX_LINES = 500  # questions per /predict_batch request
 MAX_BATCH_CHARS = 20_000  # characters per /predict_batch request (500 lines of 40), checked before splitting
 MAX_RANDOM = 500  # questions per /random_sums request
 PER_PATTERN = 200  # questions per bracket pattern in the Map tab's table
-INTERNAL_ERROR = "Something went wrong inside the app while answering; it has been logged. Please try again."
-
-
-def guarded(on_error: Callable[[str], dict]) -> Callable:
-    """Turn any unexpected exception into a clear result; the traceback goes to the server log only."""
-
-    def decorate(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except InputError as err:
-                return on_error(str(err))
-            except Exception:
-                log.exception("%s failed", fn.__name__)
-                return on_error(INTERNAL_ERROR)
-
-        wrapper.on_error = on_error  # type: ignore[attr-defined]  # the shape of its answer to a refusal too
-        return wrapper
-
-    return decorate
-
-
-def table_error(message: str) -> dict:
-    return {
-        "rows": [],
-        "total": 0,
-        "valid": 0,
-        "correct": 0,
-        "accuracy": None,
-        "seed": None,
-        "model": None,
-        "error": message,
-    }
-
-
-def plain_error(message: str) -> dict:
-    return {"error": message}
-
-
-def shorten(text: object, limit: int = 60) -> str:
-    text = text if isinstance(text, str) else repr(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def finite(value: Any) -> Any:
-    """JSON-safe numbers: NaN and infinities (which strict parsers reject) become None, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
-
-
-class OwnModels:
-    """Models visitors trained in the app: at most MAX_OWN, each kept for OWN_SECONDS.
-
-    A model is reached by its name alone, `yours-` and 48 random bits: only the session that trained it
-    learns it, so no other visitor sees it in their picker or in /models (a bearer name: whoever has it can
-    use the model). A new model pushes out its own session's oldest when that session has PER_OWNER, else its
-    own address's oldest when that address has PER_ADDRESS (one visitor with many tabs or sessions); only
-    when the table is full of other addresses' models does the oldest of all go. So one address can never
-    push out another visitor's model while fewer than MAX_OWN - PER_ADDRESS others are kept. Its folder is
-    deleted when it goes.
-    """
-
-    MAX_OWN = 16
-    PER_OWNER = 2  # per session
-    PER_ADDRESS = 4
-    OWN_SECONDS = 30 * 60
-
-    def __init__(self) -> None:
-        self.models: dict[str, tuple[float, ServedModel]] = {}
-        self.owners: dict[str, tuple[str, str]] = {}  # model name -> the (session, address) that trained it
-        self.lock = threading.Lock()
-
-    def add(self, served: ServedModel, owner: str = "", address: str = "") -> str:
-        with self.lock:
-            self._expire()
-            self._drop_oldest_while(lambda who: who[0] == owner, self.PER_OWNER)
-            self._drop_oldest_while(lambda who: who[1] == address, self.PER_ADDRESS)
-            self._drop_oldest_while(lambda who: True, self.MAX_OWN)
-            served.name = f"yours-{secrets.token_hex(6)}"
-            self.models[served.name] = (time.monotonic(), served)
-            self.owners[served.name] = (owner, address)
-            return served.name
-
-    def _drop_oldest_while(self, whose: Callable[[tuple[str, str]], bool], limit: int) -> None:
-        """Drop the oldest of the models `whose` picks until fewer than `limit` of them are left."""
-        while len(picked := [name for name, who in self.owners.items() if whose(who)]) >= limit:
-            self._drop(min(picked, key=lambda name: self.models[name][0]))
-
-    def get(self, name: object) -> ServedModel | None:
-        with self.lock:
-            self._expire()
-            entry = self.models.get(name) if isinstance(name, str) else None
-            return entry[1] if entry else None
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for name in [k for k, (t, _) in self.models.items() if now - t > self.OWN_SECONDS]:
-            self._drop(name)
-
-    def _drop(self, name: str) -> None:
-        _, served = self.models.pop(name)
-        self.owners.pop(name, None)
-        shutil.rmtree(served.stored.folder.parent, ignore_errors=True)  # the run's temporary folder
 
 
 class Service:
@@ -339,7 +236,7 @@ class Service:
                     "answer_length": t.answer_length,
                 },
                 "network": n.to_dict(),
-                "design": {  # the options older files leave out, spelled out (model/config.py)
+                "design": {  # the options a model's files may leave out, spelled out (model/config.py)
                     "decoder": n.decoder,
                     "attention": n.attention if n.decoder == "attention" else None,
                     "answer_order": t.answer_order,
@@ -491,53 +388,3 @@ class Service:
                 )
             )
         return {"models": rows, "default": self.default, "notes": list(self.catalogue.notes), "error": None}
-
-
-def attention_grid(served: ServedModel, tokens: np.ndarray) -> list[list[float]] | None:
-    """An attention model's weights for one question: one row per answer character (in the order written),
-    one column per input character (as the network reads them), each row summing to 1; None for a
-    RepeatVector model, which has no attention."""
-    if served.stored.net.decoder != "attention":
-        return None
-    _, weights = served.network.attention_weights(tokens[:1])
-    return np.round(weights[0], 4).tolist()
-
-
-def task_summary(served: ServedModel) -> str:
-    """ "3-digit addition, 2 numbers" style text for a model's task."""
-    t = served.task
-    names = {"+": "addition", "-": "subtraction", "*": "multiplication"}
-    what = names[t.operators] if len(t.operators) == 1 else "mixed " + " ".join(t.operators)
-    terms = f"{t.terms} numbers" if t.fewest_terms == t.terms else f"{t.fewest_terms}-{t.terms} numbers"
-    return f"{t.digits}-digit {what}, {terms}" + (", with brackets" if t.brackets else "")
-
-
-def result_dict(ex: Any) -> dict:
-    """One Explanation as the /predict JSON object."""
-    return {
-        "question": ex.question,
-        "network_input": ex.network_input,
-        "answer": ex.answer,
-        "answer_text": ex.answer_text,  # as written, position by position (see "written")
-        "answer_as_read": ex.answer_as_read,  # the usual way round
-        "written": ex.written,  # "msb", or "lsb": the network wrote the lowest digit first
-        "true_answer": ex.true_answer,
-        "true_text": ex.true_text,
-        "true_as_read": ex.true_as_read,
-        "correct": ex.correct,
-        "min_confidence": ex.min_confidence,
-        "min_margin": ex.min_margin,
-        "positions": [
-            {
-                "index": p,
-                "char": ex.answer_text[p],
-                "confidence": ex.confidence[p],
-                "margin": ex.margin[p],
-                "true_char": ex.true_text[p],
-                "wrong": ex.position_wrong[p],
-                "top": [{"char": c, "probability": prob} for c, prob in ex.top[p]],
-            }
-            for p in range(len(ex.answer_text))
-        ],
-        "error": None,
-    }

@@ -1,58 +1,40 @@
 """The "Train your own" tab: a visitor picks a small task and network and watches it learn, live.
 
-The training runs in a subprocess (`python -m trainer.live`, niced and on one
-thread, so answers to other visitors stay fast) that is started before it is
-needed: warm, TensorFlow imported, waiting for its settings. It reports every
-epoch; the page redraws the curves, the sample lines and the map of the task
-each time. At most one training subprocess exists at any moment (`Trainer`;
-others wait in the queue); sizes and time are capped by trainer.live's LIMITS;
-closing the page stops it. When it ends (target, time, or Stop) the model joins
-that visitor's model picker, for every other tab, and can be downloaded as a
-model folder. API clients get the same as a streaming endpoint, /train.
+The training runs in the server's one warm trainer process
+(web/trainer_process.py; other trainings wait in the queue), niced and on one
+thread so answers to other visitors stay fast; web/training_run.py runs it and
+passes its events on. It reports every epoch; the page redraws the curves, the
+sample lines and the map of the task each time. Sizes and time are capped by
+trainer.live_settings's LIMITS; closing the page stops it. When it ends (target, time,
+or Stop) the model joins that visitor's model picker, for every other tab, and
+can be downloaded as a model folder. API clients get the same as a streaming
+endpoint, /train.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
-import collections
-import json
-import logging
-import os
-import queue
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import gradio as gr
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
-from model.serving import ServedModel
-from model.storage import ModelLoadError, load_model_dir, process_alive
-from trainer.live_settings import LIMITS, LiveSettings, visitor_settings
+from trainer.live_settings import LIMITS, LiveSettings
 
-from .html import CSS, esc
+from .html import CSS, message
 from .learning import epoch_plot, probe_picture
 from .service import Service
+from .templates import template
+from .trainer_process import TRAINER_POOL
+from .training_run import train_events
 from .work import client_of_request
 
-ROOT = Path(__file__).resolve().parent.parent
-log = logging.getLogger(__name__)
 OPERATOR_CHOICES = [("+ add", "+"), ("− subtract", "-"), ("× multiply", "*")]
 DECODER_CHOICES = [("RepeatVector (keras.io)", "repeat"), ("Attention", "attention")]
 ANSWER_ORDER_CHOICES = [("most significant digit first", "msb"), ("units first", "lsb")]
-SLOT_WAIT = 10.0  # seconds a training waits for the one trainer before it is refused (the queue orders them)
-READY_WAIT = 120.0  # seconds a fresh trainer may take to import TensorFlow
-OVERRUN = 30.0  # seconds past its budget after which a trainer that has not finished is killed
-STDERR_LINES = 40  # the trainer's last stderr lines, logged when it fails
-RUN_PREFIX = "arithmetic-own-"  # each training's temporary folder: arithmetic-own-<server pid>-<random>
 TRAIN_CSS = """
 .progress { height: 14px; border-radius: 7px; background: var(--background-fill-secondary); overflow: hidden; }
 .progress i { display: block; height: 100%; background: #2563eb; transition: width 0.3s; }
@@ -60,285 +42,13 @@ TRAIN_CSS = """
 """
 
 
-def spawn(command: list[str]) -> subprocess.Popen:
-    """Start a child of the server with pipes to talk to it, without forking the server.
-
-    No `preexec_fn` (nor anything else that needs Python code in the child): then Python starts the child
-    with vfork and exec, and no copy of this multi-threaded process ever runs. A fork while a worker thread
-    was inside OpenBLAS deadlocked the whole server (OpenBLAS's fork handler waits on its busy threads).
-    Whatever the child should be (niced, one thread) it makes itself: `trainer.live --warm` does.
-    """
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
-    )
+_PANEL = template('<div class="panel">{{ text }}</div>')
 
 
-class TrainerProcess:
-    """One `python -m trainer.live --warm` child: its event lines in a queue, its stderr's tail kept for the log."""
-
-    def __init__(self) -> None:
-        self.proc = spawn([sys.executable, "-m", "trainer.live", "--warm"])
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
-        self._drain(self.proc.stdout, self.lines.put)
-        self._drain(self.proc.stderr, lambda line: self.stderr.append(line[:500]) if line else None)
-
-    @staticmethod
-    def _drain(stream: IO[str] | None, keep: Any) -> None:
-        def read() -> None:
-            assert stream is not None
-            for line in iter(lambda: stream.readline(1_000_000), ""):
-                keep(line)
-            keep(None)  # end of output
-
-        threading.Thread(target=read, daemon=True, name="trainer-output").start()
-
-    def event(self, timeout: float) -> dict | None:
-        """The next event, or None when the process has ended its output or sent nothing for `timeout` s."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                return None
-            if line is None:
-                return None
-            try:
-                event = json.loads(line)
-            except ValueError:
-                event = None
-            if isinstance(event, dict) and isinstance(event.get("event"), str):
-                return event
-            log.warning("trainer.live printed a line that is not an event: %.200s", line)
-        return None
-
-    def send(self, line: str) -> bool:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-            return True
-        except (OSError, ValueError):  # it has exited: the caller reports that
-            return False
-
-    def end(self) -> int:
-        """Kill it (its folder, if any, is already written) and wait: no process is left behind."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        return self.proc.wait()
-
-    def log_failure(self, why: str) -> None:
-        tail = "".join(self.stderr).strip()
-        log.warning(
-            "Train your own: %s (exit status %s)%s", why, self.proc.poll(), f"; its stderr:\n{tail}" * bool(tail)
-        )
-
-
-def remove_runs_of_gone_servers() -> None:
-    """Delete the visitors' run folders (models, zips) that app processes which have ended left behind: their
-    models were only ever served by that process. A server that is still running keeps its own."""
-    for run in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}*-*"):
-        pid = run.name.removeprefix(RUN_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(run, ignore_errors=True)
-
-
-class Trainer:
-    """This server's training subprocess: at most one exists at any moment, warm before a visitor needs it.
-
-    `warm_up` starts one if none exists; `training` hands it to one visitor (the slot: one at a time, whatever
-    route the request came by), and afterwards kills it and starts the next warm one.
-    """
-
-    def __init__(self) -> None:
-        remove_runs_of_gone_servers()
-        self.slot = threading.Lock()  # held for a whole training
-        self.lock = threading.Lock()  # guards `process`
-        self.process: TrainerProcess | None = None
-        self.running: dict[str, TrainerProcess] = {}  # session -> its training, for Stop
-
-    def warm_up(self) -> None:
-        with self.lock:
-            if (
-                self.process is not None
-                and self.process.proc.poll() is not None
-                and self.process not in self.running.values()
-            ):
-                self.process.end()  # it died while waiting (killed, out of memory): reap it, start another
-                self.process = None
-            if self.process is None:
-                self.process = TrainerProcess()
-
-    def take(self, session: str) -> TrainerProcess | None:
-        """The warm trainer for one training, or None if another training holds the slot for too long."""
-        if not self.slot.acquire(timeout=SLOT_WAIT):
-            return None
-        self.warm_up()
-        with self.lock:
-            assert self.process is not None
-            self.running[session] = self.process
-            return self.process
-
-    def give_back(self, session: str) -> None:
-        """End the used trainer, start the next warm one, free the slot."""
-        with self.lock:
-            used, self.process = self.process, None
-            self.running.pop(session, None)
-            if used is not None:
-                used.end()
-        try:
-            self.warm_up()
-        finally:
-            self.slot.release()
-
-    def stop(self, session: str) -> bool:
-        with self.lock:
-            process = self.running.get(session)
-        return process is not None and process.send("stop")
-
-    def close(self) -> None:
-        """At exit: no trainer outlives the app (a warm one also exits by itself when its stdin closes)."""
-        with self.lock:
-            if self.process is not None:
-                self.process.end()
-                self.process = None
-
-
-TRAINER = Trainer()
-atexit.register(TRAINER.close)
-
-
-def settings_error(
-    digits: Any,
-    operators: Any,
-    terms: Any,
-    cell: Any,
-    units: Any,
-    seconds: Any,
-    *,
-    decoder: Any = None,
-    answer_order: Any = None,
-) -> str | None:
-    """One sentence if the request is outside trainer.live's LIMITS (checked before anything starts), else None."""
-    try:
-        visitor_settings(_raw(digits, operators, terms, True, cell, units, seconds, decoder, answer_order))
-    except ValueError as err:
-        return str(err)
-    return None
-
-
-def _raw(
-    digits: Any,
-    operators: Any,
-    terms: Any,
-    reverse: Any,
-    cell: Any,
-    units: Any,
-    seconds: Any,
-    decoder: Any = None,
-    answer_order: Any = None,
-) -> dict:
-    """The settings as trainer.live checks them; the newer choices left out when not given (None: an older
-    client, or a raw call the guard padded with nulls), so they take LiveSettings' defaults."""
-    raw = {
-        "digits": digits,
-        "operators": operators,
-        "terms": terms,
-        "reverse": reverse,
-        "cell": cell,
-        "units": units,
-        "seconds": seconds,
-    }
-    later = {"decoder": decoder, "answer_order": answer_order}
-    return raw | {name: value for name, value in later.items() if value is not None}
-
-
-def train_events(
-    service: Service,
-    session: str,
-    digits: Any,
-    operators: Any,
-    terms: Any,
-    reverse: Any,
-    cell: Any,
-    units: Any,
-    seconds: Any,
-    decoder: Any = None,
-    answer_order: Any = None,
-    *,
-    address: str = "",
-) -> Iterator[dict]:
-    """Run one live training for `session` at client `address`; yield its events (start, epoch…, done or
-    error) as dicts, never a server path."""
-    try:
-        settings = visitor_settings(
-            _raw(digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order)
-        )
-    except ValueError as err:
-        yield {"event": "error", "message": str(err)}
-        return
-    process = TRAINER.take(session)
-    if process is None:
-        yield {"event": "error", "message": "Another training is running on this server; try again in a minute."}
-        return
-    run = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
-    try:
-        yield from _follow(service, (session, address), process, settings, run)
-    finally:  # the page closed, Stop, or the end: never leave a training running
-        TRAINER.give_back(session)
-        if not any(run.glob("*.zip")):  # no model joined the visitor's picker: nothing of the run is kept
-            shutil.rmtree(run, ignore_errors=True)
-
-
-def _follow(
-    service: Service, visitor: tuple[str, str], process: TrainerProcess, settings: LiveSettings, run: Path
-) -> Iterator[dict]:
-    """Hand the settings to the warm trainer and pass its events on until `done` or a failure."""
-    ready = process.event(READY_WAIT)
-    request = {"settings": vars(settings), "output": str(run / "model")}
-    if ready is None or ready["event"] != "ready" or not process.send(json.dumps(request)):
-        process.log_failure("the trainer did not start")
-        yield {"event": "error", "message": "The trainer could not start; please try again in a minute."}
-        return
-    wait = READY_WAIT  # until the first epoch: building the network takes a few seconds
-    while (event := process.event(wait)) is not None:
-        kind = event.pop("event")
-        folder = event.pop("folder", None)
-        if kind == "start":
-            wait = settings.seconds + OVERRUN
-        if kind == "error":
-            process.log_failure(f"the trainer refused or failed: {event.get('message', '')}")
-            yield {"event": "error", "message": str(event.get("message", "The training failed."))}
-            return
-        if kind == "done":
-            try:
-                served = ServedModel("yours", load_model_dir(folder), "trained here")
-            except (ModelLoadError, TypeError, OSError) as err:
-                yield {"event": "error", "message": f"The trained model could not be loaded: {err}."}
-                return
-            event["model"] = service.own.add(served, owner=visitor[0], address=visitor[1])
-            event["zip"] = shutil.make_archive(str(run / event["model"]), "zip", str(folder))
-            yield {"event": "done", **event}
-            return
-        yield {"event": kind, **event}
-    process.end()
-    process.log_failure("the trainer stopped without finishing")
-    yield {
-        "event": "error",
-        "message": "The trainer stopped before it finished (it may have run out of memory); nothing was saved.",
-    }
-
-
-def stop(session: str) -> str:
-    if not TRAINER.stop(session):
-        return '<div class="panel hint">No training of yours is running.</div>'
-    return '<div class="panel">Stopping at the next batch; the model trained so far will be checked and saved…</div>'
+def stop(session: str) -> Markup:
+    if not TRAINER_POOL.stop(session):
+        return message("No training of yours is running.")
+    return _PANEL(text="Stopping at the next batch; the model trained so far will be checked and saved…")
 
 
 def tab(service: Service, picker: Any) -> None:
@@ -411,7 +121,7 @@ def tab(service: Service, picker: Any) -> None:
             "Download the model folder (.zip)", visible=False, elem_id="own-download", min_width=200
         )
     status = gr.HTML(
-        '<div class="panel hint">Choose a task and press Train.</div>',
+        message("Choose a task and press Train."),
         elem_id="own-status",
         css_template=CSS + TRAIN_CSS,
     )
@@ -436,7 +146,7 @@ def tab(service: Service, picker: Any) -> None:
         for event in train_events(service, session, d, ops, t, rev, c, u, s, dec, order, address=address):
             kind = event["event"]
             if kind == "error":
-                yield (f'<div class="panel warn">{esc(event["message"])}</div>', *shown, gr.skip(), gr.skip())
+                yield (message(event["message"], "warn"), *shown, gr.skip(), gr.skip())
                 return
             if kind == "start":
                 axis = np.array(event["axis"])
@@ -455,7 +165,7 @@ def tab(service: Service, picker: Any) -> None:
                 shown = [
                     _chart(rows),
                     probe_picture(margins.reshape(len(axis), len(axis)), axis, f"after epoch {event['epoch']}"),
-                    f'<div class="panel samples">{esc(chr(10).join(event["sample_lines"]))}</div>',
+                    message("\n".join(event["sample_lines"]), "samples"),
                 ]
                 text = (
                     f"Epoch {event['epoch']}: loss {event['loss']:.3f}, held-out exact "
@@ -463,25 +173,15 @@ def tab(service: Service, picker: Any) -> None:
                 )
                 yield (_status(event["seconds"], event["budget"], text), *shown, gr.skip(), gr.skip())
             elif kind == "done":
-                metrics = event["metrics"]
-                text = (
-                    f"Done ({esc(event['reason'])}): <b>{esc(event['model'])}</b> is now in your model picker "
-                    f"for every tab; held-out exact {100 * metrics['heldout_exact_match']:.1f}%"
-                )
-                if "exhaustive_wrong" in metrics:
-                    text += f", {metrics['exhaustive_wrong']:,} wrong of all {metrics['exhaustive_total']:,} questions"
-                text += f"; trained {event['seconds']:.0f}s of {event['budget']:.0f}s"
-                if not event.get("map_saved", True):
-                    text += " (the map of every question did not fit in the budget: its Map tab stays empty)"
                 yield (
-                    f'<div class="panel" id="own-done">{text}.</div>',
+                    done_html(event),
                     *shown,
                     gr.Dropdown(choices=[*service.names(), event["model"]], value=event["model"]),
                     gr.DownloadButton(value=event["zip"], visible=True),
                 )
 
     # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
-    gr.on(None, TRAINER.warm_up, None, None, api_visibility="private", queue=False)
+    gr.on(None, TRAINER_POOL.warm_up, None, None, api_visibility="private", queue=False)
 
     inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
     start.click(
@@ -515,7 +215,7 @@ def tab(service: Service, picker: Any) -> None:
         """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
         in the other endpoints, for 30 minutes). decoder: "repeat" (keras.io) or "attention"; answer_order:
         "msb", or "lsb" (units digit first; per_position is then in that order). Both optional (null: the
-        default), so older callers keep working."""
+        default)."""
         ops = list(operators) if isinstance(operators, str) else operators
         session = getattr(request, "session_hash", None) or "api"
         for event in train_events(
@@ -544,12 +244,42 @@ def _chart(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "value", "series"]).astype({"epoch": int, "value": float})
 
 
-def _status(elapsed: float, budget: float, text: str) -> str:
+_STATUS = template(
+    '<div class="panel"><div class="progress"><i style="width:{{ share }}%"></i></div>'
+    "<div>{{ text }} · {{ elapsed }}s of {{ budget }}s, at most {{ left }}s left</div></div>"
+)
+
+
+def _status(elapsed: float, budget: float, text: str) -> Markup:
     """The progress bar and clock: seconds since the first epoch, never more than the budget."""
     elapsed = min(max(0.0, elapsed), budget)
     share = elapsed / budget if budget else 0.0
     left = budget - elapsed
-    return (
-        f'<div class="panel"><div class="progress"><i style="width:{100 * share:.0f}%"></i></div>'
-        f"<div>{esc(text)} · {elapsed:.0f}s of {budget:.0f}s, at most {left:.0f}s left</div></div>"
+    return _STATUS(
+        share=f"{100 * share:.0f}", text=text, elapsed=f"{elapsed:.0f}", budget=f"{budget:.0f}", left=f"{left:.0f}"
+    )
+
+
+_DONE = template(
+    '<div class="panel" id="own-done">Done ({{ reason }}): <b>{{ model }}</b> is now in your model picker for every '
+    "tab; held-out exact {{ exact }}%{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
+    "{% endif %}; trained {{ seconds }}s of {{ budget }}s"
+    "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
+    ".</div>"
+)
+
+
+def done_html(event: dict) -> Markup:
+    """The line that ends a training: why it stopped, the new model's name, and how well it does."""
+    metrics = event["metrics"]
+    exhaustive = "exhaustive_wrong" in metrics
+    return _DONE(
+        reason=event["reason"],
+        model=event["model"],
+        exact=f"{100 * metrics['heldout_exact_match']:.1f}",
+        wrong=f"{metrics['exhaustive_wrong']:,}" if exhaustive else None,
+        total=f"{metrics['exhaustive_total']:,}" if exhaustive else None,
+        seconds=f"{event['seconds']:.0f}",
+        budget=f"{event['budget']:.0f}",
+        map_saved=event.get("map_saved", True),
     )

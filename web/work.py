@@ -27,14 +27,8 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from .guard import (
-    HEAVY_REFUSAL,
-    MAX_HEAVY,
-    MAX_HEAVY_PER_CLIENT,
-    MAX_IN_FLIGHT_PER_CLIENT,
-    client_of,
-    trust_forwarded_default,
-)
+from .client_address import client_of, trust_forwarded_default
+from .guard import HEAVY_REFUSAL, MAX_HEAVY, MAX_HEAVY_PER_CLIENT, MAX_IN_FLIGHT_PER_CLIENT
 
 HEAVY_SLOTS = 1  # heavy calls running at once: one core's worth, the other core stays for everyone else
 HEAVY_PER_CLIENT = MAX_HEAVY_PER_CLIENT  # heavy calls waiting or running for one client address
@@ -47,7 +41,7 @@ class Busy(Exception):
 
 
 def client_of_request(request: gr.Request | None) -> str:
-    """The address a call counts against, as the request guard counts it (web/guard.py client_of)."""
+    """The address a call counts against, as the request guard counts it (web/client_address.py)."""
     raw = getattr(request, "request", None) if request is not None else None
     scope = getattr(raw, "scope", None)
     if isinstance(scope, dict):

@@ -6,16 +6,14 @@ among right answers shows too; wrong answers are red and, when there are few,
 circled so that 4 wrong in a million cannot be missed. Hovering (or, on a touch
 screen, tapping) shows the question under the pointer (in the browser, from the
 axes sent with the picture); clicking opens it in the "One question" tab. The
-whole map is drawn once per model from the stored map.npz and kept in a
-bounded cache keyed by its content; requests only look it up. A bracket task's
-map has one map per bracket pattern (model/analysis.py SpaceMap.by_pattern): a
+picture itself is web/map_picture.py's (the whole map drawn once per map and
+cached; requests only look it up). A bracket task's
+map has one map per bracket pattern (model/analysis.py QuestionMap.by_pattern): a
 "Bracket pattern" choice switches which one is drawn, listed and opened.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,21 +21,21 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from markupsafe import Markup
 
-from model.brackets import bracket_patterns, bracketed_text, pattern_labels
-from model.config import OPERATORS, TaskConfig
+from model.brackets import pattern_labels
+from model.config import TaskConfig
 from model.metrics import percent
-from model.question_map import SpaceMap
+from model.question_map import QuestionMap
 
 from . import gradio_internals
-from .cache import BoundedCache, fingerprint
 from .controls import whole_number
-from .html import CSS, WRONG_RGB, data_uri, esc, margin_legend, margin_palette, message, png_bytes
+from .html import CSS, WRONG_RGB, margin_legend, message
+from .map_picture import img_html, render, whole_picture
 from .service import Service
+from .templates import template
 
-RING_LIMIT = 200  # circle wrong cells only when there are at most this many
 BLOCK_SIZES = (25, 50, 100, 200)  # zoomed blocks: this many numbers a side
-PICTURES_KEPT = 16  # whole-map pictures cached (a few hundred KB each): the zoo, plus visitors' own models
 TICKS = 5  # labelled values along each axis
 MAP_CSS = """
 .mapbox { position: relative; display: inline-block; max-width: 100%; }
@@ -49,7 +47,7 @@ MAP_CSS = """
 .mapframe { display: grid; grid-template-columns: 3.2em minmax(0, 640px); justify-content: start; column-gap: 4px;
   max-width: 100%; }
 .mapframe .mapbox { display: block; }
-.mapframe img.spacemap { width: 100%; }
+.mapframe img.questionmap { width: 100%; }
 .yticks, .xticks { position: relative; font-size: 11px; color: var(--body-text-color-subdued);
   font-family: ui-monospace, Menlo, Consolas, monospace; }
 .xticks { height: 1.4em; }
@@ -77,7 +75,7 @@ const cell = (img, e) => {
   return {a, b, col, row, left: e.clientX - r.left, top: e.clientY - r.top};
 };
 element.addEventListener('mousemove', (e) => {
-  const img = e.target.closest('img.spacemap');
+  const img = e.target.closest('img.questionmap');
   if (!img || !tip()) { if (tip()) tip().style.display = 'none'; return; }
   const c = cell(img, e);
   tip().textContent = (img.dataset.pre || '') + c.a[c.col] + img.dataset.op + c.b[c.row] + img.dataset.rest;
@@ -87,7 +85,7 @@ element.addEventListener('mousemove', (e) => {
 element.addEventListener('mouseleave', () => { if (tip()) tip().style.display = 'none'; });
 element.addEventListener('click', (e) => {
   const button = e.target.closest('button[data-row]');
-  const img = e.target.closest('img.spacemap');
+  const img = e.target.closest('img.questionmap');
   if (button) { trigger('click', {row: +button.dataset.row, col: +button.dataset.col}); return; }
   if (!img) return;
   const c = cell(img, e);
@@ -96,111 +94,7 @@ element.addEventListener('click', (e) => {
 """
 
 
-# The stored margins are bytes (0 = -1 … 255 = +1), so one 256-entry table colours a million cells at once.
-PALETTE = margin_palette()
-
-
-def cell_colours(space: SpaceMap, rows: slice, cols: slice) -> np.ndarray:
-    """(h, w, 3) uint8: margin colours, wrong cells red."""
-    rgb = PALETTE[space.margin[rows, cols]]
-    wrong = np.zeros(space.margin.shape, dtype=bool)
-    if len(space.wrong):
-        wrong[space.wrong[:, 0], space.wrong[:, 1]] = True
-    rgb[wrong[rows, cols]] = WRONG_RGB
-    return rgb
-
-
-def draw_rings(rgb: np.ndarray, centres: np.ndarray, radius: float, width: float) -> None:
-    """Circle each (y, x) centre in place, so single wrong pixels stay visible when the picture is shrunk."""
-    height, wide = rgb.shape[:2]
-    reach = int(radius + width) + 1
-    for y, x in centres:
-        y0, y1, x0, x1 = max(0, y - reach), min(height, y + reach + 1), max(0, x - reach), min(wide, x + reach + 1)
-        yy, xx = np.mgrid[y0:y1, x0:x1]
-        distance = np.hypot(yy - y, xx - x)
-        rgb[y0:y1, x0:x1][np.abs(distance - radius) <= width / 2] = WRONG_RGB
-
-
-def render(space: SpaceMap, row0: int = 0, col0: int = 0, size: int | None = None) -> tuple[bytes, dict]:
-    """A PNG of the whole map (or of a size x size block) and the axis data the browser needs."""
-    side = space.margin.shape[0]
-    size = side if size is None else max(1, min(size, side))
-    row0, col0 = max(0, min(row0, side - size)), max(0, min(col0, side - size))
-    rows, cols = slice(row0, row0 + size), slice(col0, col0 + size)
-    rgb = cell_colours(space, rows, cols)
-    scale = max(1, 500 // size)  # a zoomed block is drawn at least 500 px wide
-    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-    inside = [
-        (r - row0, c - col0) for r, c in space.wrong.tolist() if row0 <= r < row0 + size and col0 <= c < col0 + size
-    ]
-    if 0 < len(inside) <= RING_LIMIT:
-        centres = np.array(inside) * scale + scale // 2
-        draw_rings(rgb, centres, radius=max(14.0, 1.5 * scale), width=max(5.0, scale / 3))
-    return png_bytes(rgb), {
-        "a": space.a_values[cols].tolist(),
-        "b": space.b_values[rows].tolist(),
-        "row0": row0,
-        "col0": col0,
-    }
-
-
-# The whole map's (<img>, axes) per map content: never an id(), which a new model can inherit from a dropped one.
-_PICTURES: BoundedCache[tuple[str, dict]] = BoundedCache(PICTURES_KEPT)
-
-
-def map_key(space: SpaceMap) -> str:
-    """What the whole-map picture is drawn from (the colours come from the margins and the wrong cells)."""
-    parts = (space.a_values, space.b_values, space.margin, space.wrong, space.ops, space.rest_terms)
-    return fingerprint(*parts, -1 if space.pattern is None else space.pattern)  # the pattern: the hover's brackets
-
-
-def _whole(space: SpaceMap) -> tuple[str, dict]:
-    def draw() -> tuple[str, dict]:
-        png, axes = render(space)
-        return _img(_palette_png(png), axes, space), axes
-
-    return _PICTURES.get(map_key(space), draw)
-
-
-def _palette_png(png: bytes) -> bytes:
-    """The same picture with a 256-colour palette: about a third of the bytes for the browser to fetch and
-    decode (the map's colours are a 256-step scale already); about 70 ms, once per model."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(png)).quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)  # level 9 is 20x slower for 10% fewer bytes
-    return buffer.getvalue()
-
-
-def hover_parts(space: SpaceMap) -> tuple[str, str, str]:
-    """(before the first number, between it and the second, after the second): what the hover writes
-    around the two numbers it reads off the axes, e.g. ("", "+", "") for 535+61, or ("(", "?", ")?…")
-    for a map of the bracket pattern (a·b)·c ("?" an operator that varies, "…" a number drawn at random)."""
-    ops = space.ops.reshape(-1, space.ops.shape[-1])
-    if space.pattern is None:
-        single = len(np.unique(ops[:, 0])) == 1 and space.ops.shape[-1] == 1
-        op = OPERATORS[int(ops[0, 0])] if single else "?"
-        return "", op, "" if space.rest_terms.shape[-1] == 0 and single else " …"
-    count = space.ops.shape[-1] + 1  # a pattern's map asks every cell with all the task's numbers
-    signs = "".join(OPERATORS[int(gap[0])] if len(np.unique(gap)) == 1 else "?" for gap in ops.T)
-    text = bracketed_text(["\x00", "\x01", *["…"] * (count - 2)], signs, bracket_patterns(count)[space.pattern])
-    before, rest = text.split("\x00")
-    between, after = rest.split("\x01")
-    return before, between, after
-
-
-def _img(png: bytes, axes: dict, space: SpaceMap) -> str:
-    before, op, rest = hover_parts(space)
-    return (
-        f'<img class="spacemap" alt="map of every question" src="{data_uri(png)}" '
-        f'data-a="{esc(json.dumps(axes["a"]))}" data-pre="{esc(before)}" '
-        f'data-b="{esc(json.dumps(axes["b"]))}" data-op="{esc(op)}" data-rest="{esc(rest)}" '
-        f'data-row0="{axes["row0"]}" data-col0="{axes["col0"]}">'
-    )
-
-
-def zoom_request(space: SpaceMap, a_from: object, b_from: object, block: object) -> tuple[int, int, int] | str:
+def zoom_request(qmap: QuestionMap, a_from: object, b_from: object, block: object) -> tuple[int, int, int] | str:
     """(row0, col0, size) of the block a visitor asked for, or one sentence saying what is wrong with it."""
     try:
         size = int(str(block))
@@ -209,7 +103,7 @@ def zoom_request(space: SpaceMap, a_from: object, b_from: object, block: object)
     if size not in BLOCK_SIZES:
         return f"The block size is one of {', '.join(map(str, BLOCK_SIZES))} numbers a side."
     start = []
-    for value, axis, what in ((a_from, space.a_values, "first"), (b_from, space.b_values, "second")):
+    for value, axis, what in ((a_from, qmap.a_values, "first"), (b_from, qmap.b_values, "second")):
         low, high = int(axis[0]), int(axis[-1])
         if value is None or value == "":
             return f"Type where the {what} number should start, from {low} to {high}."
@@ -240,102 +134,128 @@ def round_ticks(values: list[int], most: int = TICKS) -> list[tuple[float, int]]
     return marks
 
 
-def ticks_html(axes: dict) -> tuple[str, str]:
-    """(y ticks, x ticks): round values at their cells' centres, placed as fractions of the picture."""
-    parts = []
-    for values, side in ((axes["b"], "top"), (axes["a"], "left")):
-        parts.append("".join(f'<span style="{side}:{100 * f:.2f}%">{v}</span>' for f, v in round_ticks(values)))
-    return parts[0], parts[1]
+def ticks(axes: dict) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(y ticks, x ticks) as (percent along the axis, value): round values at their cells' centres, placed as
+    fractions of the picture."""
+    y_ticks, x_ticks = ([(f"{100 * f:.2f}", v) for f, v in round_ticks(values)] for values in (axes["b"], axes["a"]))
+    return y_ticks, x_ticks
 
 
-def _framed(picture: str, axes: dict) -> str:
-    """The picture with its axis ticks: second numbers down the left, first numbers along the bottom."""
-    y_ticks, x_ticks = ticks_html(axes)
-    return (
-        f'<div class="mapframe"><div class="yticks" aria-hidden="true">{y_ticks}</div>'
-        f'<div class="mapbox">{picture}<div class="maptip"></div></div><div></div>'
-        f'<div class="xticks" aria-hidden="true">{x_ticks}</div><div></div>'
-        '<div class="axisname">x → first number, y ↓ second number</div></div>'
-    )
-
-
-def map_html(space: SpaceMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> str:
+def map_html(qmap: QuestionMap | None, task: TaskConfig, zoom: tuple[int, int, int] | None = None) -> Markup:
     """The map panel: picture, axes, legend and what it shows; or why there is none. `zoom` is
     (row0, col0, size) from `zoom_request`."""
-    if space is None:
+    if qmap is None:
         return message(
             "This model has no stored map: maps are drawn by `python -m trainer` when it verifies a model, "
             "and this one was made without it."
         )
     if zoom is None:
-        picture, axes = _whole(space)
+        picture, axes = whole_picture(qmap)
         what = (
             "every question of the task"
-            if space.complete
-            else (f"{space.cells:,} questions sampled evenly from a space too large to draw whole")
+            if qmap.complete
+            else (f"{qmap.cells:,} questions sampled evenly from a question space too large to draw whole")
         )
     else:
         row0, col0, size = zoom
-        png, axes = render(space, row0, col0, size)
-        picture = _img(png, axes, space)
+        png, axes = render(qmap, row0, col0, size)
+        picture = img_html(png, axes, qmap)
         what = (
             f"a block of {len(axes['b'])} x {len(axes['a'])} questions "
             f"(first number {_range(axes['a'])}, second {_range(axes['b'])})"
         )
-    wrong = len(space.wrong)
+    wrong = len(qmap.wrong)
     third = "" if task.terms == 2 else " (the other numbers and operators of each question are drawn at random)"
-    if task.brackets and space.pattern is None:  # a map.npz from before the per-pattern maps
+    if task.brackets and qmap.pattern is None:  # a map.npz without per-pattern maps
         third += "; every question here is without brackets (ask a bracketed one in One question)"
-    elif space.pattern is not None:
-        label = pattern_labels(task.terms)[space.pattern]
-        brackets = "without brackets" if space.pattern == 0 else "with these brackets"
+    elif qmap.pattern is not None:
+        label = pattern_labels(task.terms)[qmap.pattern]
+        brackets = "without brackets" if qmap.pattern == 0 else "with these brackets"
         third += f"; bracket pattern {label}: every question has {task.terms} numbers, asked {brackets}"
-    count = f'<b class="{"no" if wrong else "ok"}">{wrong:,} wrong</b> of {space.cells:,} drawn'
-    return (
-        f'<div class="panel" id="{"map-block" if zoom else "map-whole"}"><div>{count}: {esc(what)}{esc(third)}. '
-        f"x: the first number ({space.a_values[0]}…{space.a_values[-1]}), y: the second. "
-        '<span class="mouse">Hover to read a question; click to open it.</span>'
-        '<span class="touch">Tap a question to open it.</span>'
-        f"</div>{_framed(picture, axes)}<div>{margin_legend()} "
-        f'<span class="hint"><span style="color: rgb{WRONG_RGB}">■ ◯</span> wrong</span></div></div>'
+    y_ticks, x_ticks = ticks(axes)
+    return _MAP(
+        id="map-block" if zoom else "map-whole",
+        wrong=wrong,
+        count=f"{wrong:,}",
+        cells=f"{qmap.cells:,}",
+        what=what + third,
+        first=qmap.a_values[0],
+        last=qmap.a_values[-1],
+        picture=picture,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        legend=margin_legend(),
+        wrong_rgb=WRONG_RGB,
     )
 
 
-def patterns_html(result: dict) -> str:
+# The panel: what the map shows, the picture framed by its ticks (second numbers down the left, first numbers
+# along the bottom), and the legend.
+_MAP = template(
+    '<div class="panel" id="{{ id }}"><div><b class="{{ "no" if wrong else "ok" }}">{{ count }} wrong</b> of '
+    "{{ cells }} drawn: {{ what }}. x: the first number ({{ first }}…{{ last }}), y: the second. "
+    '<span class="mouse">Hover to read a question; click to open it.</span>'
+    '<span class="touch">Tap a question to open it.</span></div>'
+    '<div class="mapframe"><div class="yticks" aria-hidden="true">'
+    '{% for at, value in y_ticks %}<span style="top:{{ at }}%">{{ value }}</span>{% endfor %}</div>'
+    '<div class="mapbox">{{ picture }}<div class="maptip"></div></div><div></div>'
+    '<div class="xticks" aria-hidden="true">'
+    '{% for at, value in x_ticks %}<span style="left:{{ at }}%">{{ value }}</span>{% endfor %}</div><div></div>'
+    '<div class="axisname">x → first number, y ↓ second number</div></div>'
+    '<div>{{ legend }} <span class="hint"><span style="color: rgb{{ wrong_rgb }}">■ ◯</span> wrong</span></div></div>'
+)
+_PATTERNS = template(
+    '<div class="panel" id="map-patterns"><b>By bracket pattern</b> (the same random numbers asked with each '
+    'pattern; a, b, c are the numbers, · any operator)<table class="pos"><tr><th>pattern</th><th>right</th>'
+    "<th>questions</th></tr>"
+    '{% for pattern, share, right, asked in rows %}<tr><td class="mono">{{ pattern }}</td><td>{{ share }}</td>'
+    "<td>{{ right }} of {{ asked }}</td></tr>{% endfor %}</table></div>"
+)
+_LISTS = template(
+    '<div class="panel qlist"><div><b>Wrong{{ more }}:</b> '
+    '{% for row, col, css, title, text in wrong %}<button class="{{ css }}" data-row="{{ row }}" data-col="{{ col }}"'
+    ' title="{{ title }}">{{ text }}</button>{% else %}none{% endfor %}</div>'
+    '<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: '
+    '{% for row, col, css, title, text in weak %}<button class="{{ css }}" data-row="{{ row }}" data-col="{{ col }}"'
+    ' title="{{ title }}">{{ text }}</button>{% endfor %}</div></div>'
+)
+
+
+def patterns_html(result: dict) -> Markup | str:
     """A bracket task's share right per bracket pattern of every term count (the map's patterns are of its
     full term count only)."""
     if result.get("error"):
         return message(result["error"], "warn")
     if not result["patterns"]:
         return ""
-    rows = "".join(
-        f'<tr><td class="mono">{esc(p["pattern"])}</td><td>{percent(p["right"] / p["asked"], 1) if p["asked"] else "–"}'
-        f"</td><td>{p['right']:,} of {p['asked']:,}</td></tr>"
+    rows = [
+        (
+            p["pattern"],
+            percent(p["right"] / p["asked"], 1) if p["asked"] else "–",
+            f"{p['right']:,}",
+            f"{p['asked']:,}",
+        )
         for p in result["patterns"]
-    )
-    return (
-        '<div class="panel" id="map-patterns"><b>By bracket pattern</b> (the same random numbers asked with each '
-        f'pattern; a, b, c are the numbers, · any operator)<table class="pos"><tr><th>pattern</th><th>right</th>'
-        f"<th>questions</th></tr>{rows}</table></div>"
-    )
+    ]
+    return _PATTERNS(rows=rows)
 
 
-def lists_html(space: SpaceMap | None) -> str:
+def lists_html(qmap: QuestionMap | None) -> Markup | str:
     """Every wrong question and the weakest right ones, as buttons that open them."""
-    if space is None:
+    if qmap is None:
         return ""
 
-    def button(row: int, col: int, css: str, title: str) -> str:
-        text = space.question(row, col).texts()[0]
-        return f'<button class="{css}" data-row="{row}" data-col="{col}" title="{esc(title)}">{esc(text)}</button>'
+    def button(row: int, col: int, css: str, title: str) -> tuple[int, int, str, str, str]:
+        return row, col, css, title, qmap.question(row, col).texts()[0]
 
-    wrong = "".join(button(r, c, "bad", "wrong") for r, c in space.wrong[:200].tolist()) or "none"
-    more = f" (first 200 of {len(space.wrong):,})" if len(space.wrong) > 200 else ""
-    weak = "".join(button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in space.weakest[:20].tolist())
-    return (
-        f'<div class="panel qlist"><div><b>Wrong{more}:</b> {wrong}</div>'
-        f'<div><b>Weakest right answers</b> <span class="hint">(smallest margin first)</span>: {weak}</div></div>'
-    )
+    wrong = [button(r, c, "bad", "wrong") for r, c in qmap.wrong[:200].tolist()]
+    more = f" (first 200 of {len(qmap.wrong):,})" if len(qmap.wrong) > 200 else ""
+    weak = [button(int(r), int(c), "", f"margin {m:.3f}") for r, c, m in qmap.weakest[:20].tolist()]
+    return _LISTS(more=more, wrong=wrong, weak=weak)
+
+
+# Whose map this is (the browser tests read data-model), then the panels.
+_WHOSE = template('<div data-model="{{ model }}"></div>{% for part in parts %}{{ part }}{% endfor %}')
 
 
 # The tab ------------------------------------------------------------------------------------------
@@ -345,22 +265,22 @@ class MapTab:
     fill: Callable[[str], tuple]
 
 
-def chosen_map(space: SpaceMap, task: TaskConfig, label: object) -> SpaceMap | str:
+def chosen_map(qmap: QuestionMap, task: TaskConfig, label: object) -> QuestionMap | str:
     """The map of the bracket pattern a visitor chose by its label ("(a·b)·c"; None or "": the first
     pattern's), or one sentence saying why there is none."""
     if label is None or label == "":
-        return space
-    if not space.others:
+        return qmap
+    if not qmap.others:
         return "This model's map has no bracket patterns to choose from."
     labels = pattern_labels(task.terms)
     if not isinstance(label, str) or label not in labels:
         return f"The bracket pattern is one of {', '.join(labels)}, not {str(label)[:20]}."
-    return space.by_pattern[labels.index(label)]
+    return qmap.by_pattern[labels.index(label)]
 
 
-def pattern_choice(space: SpaceMap | None, task: TaskConfig) -> Any:
+def pattern_choice(qmap: QuestionMap | None, task: TaskConfig) -> Any:
     """The "Bracket pattern" control for a model: its patterns, the first chosen; hidden when it has none."""
-    if space is None or not space.others:
+    if qmap is None or not qmap.others:
         return gr.Radio(choices=[], value=None, visible=False)
     labels = pattern_labels(task.terms)
     return gr.Radio(choices=labels, value=labels[0], visible=True)
@@ -371,18 +291,18 @@ def cell_question(service: Service, name: str, data: Any, pattern: object = None
     takes), or None for anything that is not a cell of this model's map. A model the server no longer
     holds (a visitor's own, expired) is the default one, whose map the tab then shows (as `draw` does)."""
     served = service.resolve(name)
-    if served.space_map is None or not isinstance(data, dict):
+    if served.question_map is None or not isinstance(data, dict):
         return None
-    space = chosen_map(served.space_map, served.task, pattern)
-    if isinstance(space, str):
+    qmap = chosen_map(served.question_map, served.task, pattern)
+    if isinstance(qmap, str):
         return None
     row, col = data.get("row"), data.get("col")
-    side = space.margin.shape[0]
+    side = qmap.margin.shape[0]
     if not (isinstance(row, int) and isinstance(col, int)) or isinstance(row, bool) or isinstance(col, bool):
         return None  # not whole numbers (bool is a subclass of int)
     if not (0 <= row < side and 0 <= col < side):
         return None
-    return space.question(row, col).texts()[0]
+    return qmap.question(row, col).texts()[0]
 
 
 def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable, show_outputs: list[Any]) -> MapTab:
@@ -392,13 +312,13 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     # "Error"), so it starts with every served model's labels: a page whose session the server no longer holds
     # (after a restart) still gets its map. chosen_map checks each value again, against the model it is for.
     served = (service.resolve(name) for name in service.names())
-    every = [label for m in served if m.space_map and m.space_map.others for label in pattern_labels(m.task.terms)]
+    every = [
+        label for m in served if m.question_map and m.question_map.others for label in pattern_labels(m.task.terms)
+    ]
     pattern = gr.Radio(
         choices=list(dict.fromkeys(every)), value=None, label="Bracket pattern", visible=False, elem_id="map-pattern"
     )
-    view = gr.HTML(
-        '<div class="panel hint">Loading the map…</div>', js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS
-    )
+    view = gr.HTML(message("Loading the map…"), js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS)
     with gr.Row():
         # No minimum or precision: Gradio would refuse or round a bad value itself, as a bare "Error"; the
         # zoom answers every value with a sentence instead (zoom_request).
@@ -412,28 +332,27 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     def draw(name: str, label: object) -> tuple[str, str, str]:
         """The map of the chosen pattern with the per-pattern table, no zoomed block, and its lists."""
         served = service.resolve(name)
-        model = f'<div data-model="{esc(served.name)}"></div>'  # whose map this is (the browser tests read it)
         patterns = patterns_html(service.patterns(served.name)) if served.task.brackets else ""
-        space = None if served.space_map is None else chosen_map(served.space_map, served.task, label)
-        if isinstance(space, str):
-            return model + message(space, "warn"), "", ""
-        return model + map_html(space, served.task) + patterns, "", lists_html(space)
+        qmap = None if served.question_map is None else chosen_map(served.question_map, served.task, label)
+        if isinstance(qmap, str):
+            return _WHOSE(model=served.name, parts=[message(qmap, "warn")]), "", ""
+        return _WHOSE(model=served.name, parts=[map_html(qmap, served.task), patterns]), "", lists_html(qmap)
 
     def fill(name: str) -> tuple[Any, str, str, str]:
         served = service.resolve(name)
-        return pattern_choice(served.space_map, served.task), *draw(name, None)
+        return pattern_choice(served.question_map, served.task), *draw(name, None)
 
     def zoom_in(name: str, label: object, a: float | None, b: float | None, block: Any) -> str:
         served = service.resolve(name)
-        if served.space_map is None:
+        if served.question_map is None:
             return map_html(None, served.task)
-        space = chosen_map(served.space_map, served.task, label)
-        if isinstance(space, str):
-            return message(space, "warn")
-        block_or_why = zoom_request(space, a, b, block)
+        qmap = chosen_map(served.question_map, served.task, label)
+        if isinstance(qmap, str):
+            return message(qmap, "warn")
+        block_or_why = zoom_request(qmap, a, b, block)
         if isinstance(block_or_why, str):
             return message(block_or_why, "warn")
-        return map_html(space, served.task, block_or_why)
+        return map_html(qmap, served.task, block_or_why)
 
     def open_cell(name: str, label: object, evt: gr.EventData) -> tuple[Any, Any]:
         text = cell_question(service, name, gradio_internals.event_payload(evt), label)
