@@ -4,10 +4,12 @@ Only the model's data files are fetched (never code), through huggingface_hub's
 normal cache (HF_HOME), so a model fetched once is served again offline. Before
 a request: the repo id and revision are checked (a revision such as
 "../../x" never reaches the cache). Before a download: each file's size on the
-Hub is checked against what a servable model can need. After it: each file is
-compared, streaming, with the Hub's checksum. The whole fetch runs against a
-deadline; a Hub that is silent, slow or failing falls back to the complete
-cached snapshot when there is one. URLs are shown without credentials.
+Hub is checked against what a servable model can need. During it: each file
+stops once it passes the size the Hub declared, and every file stops at the
+deadline (what was being written is removed). After it: each file is compared,
+streaming, with the Hub's checksum. A Hub that is silent, slow or failing falls
+back to the complete cached snapshot when there is one. URLs are shown without
+credentials.
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 T = TypeVar("T")
 
 
-class HubTimeout(ModelLoadError):
+class HubFailed(ModelLoadError):
+    """The Hub misbehaved while sending a model: a complete cached copy may stand in."""
+
+
+class HubTimeout(HubFailed):
     """The Hub did not answer within the time allowed."""
 
 
@@ -101,17 +107,19 @@ def repo_page_url(repo_id: str, revision: str | None = None) -> str:
     return f"{endpoint()}/{repo_id}" + (f"/tree/{revision}" if revision else "")
 
 
-def run_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
-    """fn() in a daemon thread; ModelLoadError if it has not finished within `seconds`.
+def run_with_deadline(fn: Callable[[threading.Event], T], seconds: float, what: str) -> T:
+    """fn(stop) in a daemon thread; HubTimeout if it has not finished within `seconds`, and then `stop` is set.
 
     A thread blocked on a silent server cannot be stopped, but as a daemon it
-    never keeps the process alive, and nobody waits for it.
+    never keeps the process alive, and nobody waits for it; fn stops its work
+    at the next chance once `stop` is set (a download, at its next chunk).
     """
     box: dict[str, Any] = {}
+    stop = threading.Event()
 
     def target() -> None:
         try:
-            box["value"] = fn()
+            box["value"] = fn(stop)
         except BaseException as err:  # handed to the caller below
             box["error"] = err
 
@@ -119,6 +127,7 @@ def run_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
+        stop.set()
         raise HubTimeout(f"the Hub at {endpoint()} did not answer within {seconds:.0f} s for {what}")
     if "error" in box:
         raise box["error"]
@@ -165,8 +174,8 @@ def _fetch_or_cached(
 ) -> tuple[Path, list[str]]:
     """The fetched snapshot; or, if the Hub fails in any way but a size limit, the complete cached one."""
     try:
-        return run_with_deadline(lambda: _fetch(hub, repo_id, revision), seconds, where), []
-    except HubTimeout as err:
+        return run_with_deadline(lambda stop: _fetch(hub, repo_id, revision, stop), seconds, where), []
+    except HubFailed as err:
         return _cached(hub, repo_id, revision, str(err))
     except ModelLoadError:  # the repo's files are over the size limits: no cached copy is better
         raise
@@ -174,22 +183,64 @@ def _fetch_or_cached(
         return _cached(hub, repo_id, revision, explain_hub_error(err, repo_id, revision))
 
 
-def _fetch(hub: Any, repo_id: str, revision: str | None) -> Path:
-    """Check the files' sizes on the Hub, then download only those a model needs, at that exact commit."""
+def _fetch(hub: Any, repo_id: str, revision: str | None, stop: threading.Event) -> Path:
+    """Check the files' sizes on the Hub, then download only those a model needs, each within its size.
+
+    Files come one at a time, by the name asked for (so the cache records the branch and can serve it
+    offline later), and must all come from the commit whose sizes were checked. Then snapshot_download,
+    with every file cached, records that commit's file listing, which the checksums are compared with.
+    """
     info = hub.HfApi().model_info(repo_id, revision=revision, files_metadata=True)
-    present = []
-    for sibling in info.siblings or []:
-        limit = HUB_FILES.get(sibling.rfilename)
-        if limit is None:
-            continue
-        if isinstance(sibling.size, int) and sibling.size > limit:
-            raise ModelLoadError(
-                f"{sibling.rfilename} in {repo_id} is {sibling.size:,} bytes; a model this app "
-                f"serves has at most {limit:,}"
-            )
-        present.append(sibling.rfilename)
-    # By the name asked for (not info.sha), so the cache records the branch and can serve it offline later.
-    return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=present, etag_timeout=10))
+    files = [s for s in info.siblings or [] if s.rfilename in HUB_FILES]
+    sizes = {s.rfilename: _allowed_size(s.rfilename, s.size, repo_id) for s in files}
+    for name, size in sizes.items():
+        if stop.is_set():
+            raise HubTimeout(f"the Hub at {endpoint()} ran out of time for {repo_id}")
+        bar = _bounded_download(f"{name} of {repo_id}", size, stop)
+        pointer = Path(hub.hf_hub_download(repo_id, name, revision=revision, etag_timeout=10, tqdm_class=bar))
+        if pointer.parent.name != info.sha:
+            raise HubFailed(f"{repo_id} changed while it was being downloaded; try again")
+    return Path(hub.snapshot_download(repo_id, revision=info.sha, allow_patterns=list(sizes), etag_timeout=10))
+
+
+def _allowed_size(name: str, size: object, repo_id: str) -> int:
+    """The most bytes `name` may take: the size the Hub declares, which must be within what a model needs."""
+    limit = HUB_FILES[name]
+    if not isinstance(size, int):
+        return limit
+    if size > limit:
+        raise ModelLoadError(f"{name} in {repo_id} is {size:,} bytes; a model this app serves has at most {limit:,}")
+    return size
+
+
+def _bounded_download(what: str, size: int, stop: threading.Event) -> type:
+    """A progress bar for hf_hub_download that ends the download past `size` bytes or once `stop` is set.
+
+    huggingface_hub counts each chunk on the bar (`update`) before writing it, and removes its partial
+    file when the download raises: so no file larger than `size` is written, and nothing is left behind.
+    Bytes as received (`update_transfer`, compressed for a Xet download) are not what is written, so
+    they are not counted.
+    """
+    from huggingface_hub.utils import tqdm
+
+    class Bounded(tqdm):
+        received = 0
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.update_transfer(0)
+            self.received += int(n or 0)
+            if self.received > size:
+                raise HubFailed(f"{what} sent more than the {size:,} bytes the Hub declared for it")
+            return super().update(n)
+
+        def update_transfer(self, n: float | None = 1) -> None:
+            if stop.is_set():
+                raise HubTimeout(f"the download of {what} was stopped at the start-up deadline")
+
+        def set_transfer_postfix_str(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return Bounded
 
 
 def _cached(hub: Any, repo_id: str, revision: str | None, reason: str) -> tuple[Path, list[str]]:

@@ -1,11 +1,12 @@
 """The local Hub's HTTP side: the routes the `huggingface_hub` client calls, fault injection and the request log.
 
 HubRoutes is a mixin of tests/hub_server.py's HubServer: it uses the server's tokens, lock,
-fault list, request log and storage (`_store`, `_create`, `_commit`).
+fault list, request log, storage (`_store`, `_create`, `_commit`) and uvicorn server (to end endless streams).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -13,7 +14,7 @@ import json
 from hub_repos import DATE, SPACE_SDKS, VARIABLE_KEY, Commit, HttpError, Repo, card_metadata_errors, git_blob_sha1
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -314,9 +315,19 @@ class HubRoutes:
         if request.method == "HEAD":
             return Response(status_code=200, headers={**headers, "Content-Length": str(len(data))})
         route = request.url.path
+        if (fault := self._take_fault(route, "endless", path)) is not None:
+            return StreamingResponse(self._endless(data, fault["rate"]), status_code=200, headers=headers)
         if (fault := self._take_fault(route, "short", path)) is not None:
             data = data[: fault["n"]]
         if self._take_fault(route, "flip", path) is not None:
             middle = len(data) // 2
             data = data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
         return Response(content=data, status_code=200, headers=headers)
+
+    async def _endless(self, data: bytes, rate: int):
+        """`data`, then zeros, 64 KiB at a time at about `rate` bytes a second, until the server stops."""
+        chunk, sent = 1 << 16, 0
+        while self._server is None or not self._server.should_exit:
+            yield data[sent : sent + chunk].ljust(chunk, b"\0")
+            sent += chunk
+            await asyncio.sleep(chunk / rate)

@@ -12,7 +12,7 @@ reached under /api/spaces/ and /spaces/, and keeps its variables
 
 It runs uvicorn in a background thread on 127.0.0.1 and a free port. Knobs let a test
 break it on purpose: fail requests with a status, cut a download short, flip bytes in
-transit, or store arbitrary files (a truncated weights file, a mismatched config).
+transit, stream a file for ever, or store arbitrary files (a truncated weights file, a mismatched config).
 Tokens: `token` may write, `read_token` may only read; any other token gets 401.
 
 This file holds the server's life cycle, its knobs and its storage; the routes are in
@@ -94,6 +94,20 @@ class HubServer(HubRoutes):
         """Flip bytes of a file on GET (same length, same ETag), as a broken proxy would."""
         with self._lock:
             self._faults.append({"kind": "flip", "match": f"/{repo_id}/resolve/", "file": path, "times": None})
+
+    def endless_download(self, repo_id: str, path: str, bytes_per_second: int) -> None:
+        """Stream a file on GET, then zeros, for ever, at about `bytes_per_second`, while HEAD and the
+        listing still announce its real size (no Content-Length on the stream: it is chunked)."""
+        with self._lock:
+            self._faults.append(
+                {
+                    "kind": "endless",
+                    "match": f"/{repo_id}/resolve/",
+                    "file": path,
+                    "rate": bytes_per_second,
+                    "times": None,
+                }
+            )
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -2,7 +2,7 @@
 own TF_CONFIG (TensorFlow's way of testing MultiWorkerMirroredStrategy on one machine, CPU only). They learn
 1-digit sums, end with equal weights, and only the chief writes the model folder; a worker killed with
 `kill -9` and started again with the same command lets the run go on from its last epoch; a worker alone
-says in one sentence that it cannot reach the others, and exits."""
+says in one sentence that it cannot reach the others, and exits with status 2."""
 
 from __future__ import annotations
 
@@ -40,19 +40,20 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def start_worker(index: int, ports: list[int], *flags: str, log: Path) -> subprocess.Popen:
-    """One worker, its output in `log` (the child keeps the file open; ours closes at once)."""
+def start_worker(index: int, ports: list[int], *flags: str, log: Path, errors: Path | None = None) -> subprocess.Popen:
+    """One worker, its output in `log`, its stderr too unless `errors` names a file (the child keeps the files
+    open; ours close at once)."""
     config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": json.dumps(config), "CUDA_VISIBLE_DEVICES": "-1"}
     for name in ("TRAINER_REJOINS", "TRAINER_JOINING_SINCE"):
         env.pop(name, None)
-    with open(log, "w") as out:
+    with open(log, "w") as out, open(errors or os.devnull, "w") as err:
         return subprocess.Popen(
             [sys.executable, "-m", "trainer", *TASK, "--distribute", *flags],
             cwd=ROOT,
             env=env,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err if errors else subprocess.STDOUT,
             text=True,
         )
 
@@ -120,11 +121,16 @@ def test_a_killed_worker_started_again_continues_the_run_from_its_last_epoch(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "worker0.log", "worker1-again.log", "worker1.log"]
 
 
-def test_a_worker_that_cannot_reach_the_others_says_so_and_exits(tmp_path):
+def test_a_worker_that_cannot_reach_the_others_says_so_and_exits_with_status_2(tmp_path):
+    """Alone, past --connect-timeout, while TensorFlow still holds the interpreter waiting for the others:
+    one sentence on stderr and exit status 2 (nothing was trained), not a kill (137)."""
     started = time.time()
     alone = ["--connect-timeout", "5", "--output-dir", str(tmp_path / "r")]
-    code = finished([start_worker(0, free_ports(2), *alone, log=tmp_path / "alone.log")], seconds=90)[0]
-    text = (tmp_path / "alone.log").read_text()
-    assert code != 0 and time.time() - started < 60
+    log, errors = tmp_path / "alone.log", tmp_path / "alone.err"
+    code = finished([start_worker(0, free_ports(2), *alone, log=log, errors=errors)], seconds=90)[0]
+    text = errors.read_text()
+    assert code == 2, (code, text[-2000:], log.read_text()[-2000:])
+    assert time.time() - started < 60
     sentence = "python -m trainer: error: worker 0 could not reach the other workers"
-    assert sentence in text and "within 5s" in text and "Traceback" not in text, text[-2000:]
+    said = [line for line in text.splitlines() if line.startswith(sentence)]
+    assert len(said) == 1 and "within 5s" in said[0] and "Traceback" not in text, text[-2000:]

@@ -25,7 +25,7 @@ import pytest
 from app_fixtures import ROOT, free_port
 from hub_server import HubServer, hub_server_fixture  # noqa: F401  (hub_server_fixture: the fixture hub_server)
 
-from model.storage import BUNDLED_DIR
+from model.storage import BUNDLED_DIR, zoo_folders
 
 pytestmark = pytest.mark.slow  # a Hub server and the app
 
@@ -210,6 +210,87 @@ def test_a_misbehaving_hub_neither_hangs_start_up_nor_loses_the_cached_model(hub
     finally:
         bad.close()
     assert seconds < 60, f"start-up took {seconds:.0f} s"
+
+
+# The app's start-up loader, kept running afterwards as the app keeps serving; its result is one JSON line.
+LOADER = """
+import json, sys, time
+from model.serving import load_catalogue
+started = time.monotonic()
+catalogue = load_catalogue()
+seconds = time.monotonic() - started
+print(json.dumps({"seconds": seconds, "default": catalogue.default, "models": sorted(catalogue.models),
+                  "notes": catalogue.notes}), flush=True)
+sys.stdin.read()
+"""
+BUNDLED_WEIGHTS = (BUNDLED_DIR / "model.weights.h5").stat().st_size
+ENDLESS = {  # fault -> (repo, its weights' size (None: the bundled file), the stream's bytes a second, a phrase)
+    "past its declared size": (
+        "evil/endless",
+        None,
+        16_000_000,
+        f"model.weights.h5 of evil/endless sent more than the {BUNDLED_WEIGHTS:,} bytes the Hub declared for it",
+    ),
+    # 60 MB of zeros declared (within the limit) at 4 MB/s: within its size, still streaming, at the deadline.
+    "still streaming at the deadline": ("evil/slow", 60_000_000, 4_000_000, "did not answer within"),
+}
+
+
+def files_under(home: Path) -> dict[Path, int]:
+    """Every file in HF_HOME (the snapshots' links left out) and its size; one removed meanwhile is left out."""
+    sizes = {}
+    for path in home.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                sizes[path] = path.lstat().st_size
+        except FileNotFoundError:
+            continue
+    return sizes
+
+
+@pytest.mark.parametrize("fault", list(ENDLESS))
+def test_a_download_that_never_ends_stops_at_its_declared_size_and_at_the_deadline(hub, tmp_path, fault):
+    """A Hub streaming a file for ever: start-up ends in time with one sentence, and HF_HOME stops growing."""
+    repo, size, rate, phrase = ENDLESS[fault]
+    weights = bytes(size) if size else (BUNDLED_DIR / "model.weights.h5").read_bytes()
+    hub.put_files(repo, bundled_files(**{"model.weights.h5": weights}))
+    hub.endless_download(repo, "model.weights.h5", rate)
+    home, log = tmp_path / "hf", tmp_path / "loader.log"
+    env = app_env(home, hub.url, ADDITION_MODEL=repo, ADDITION_HUB_TIMEOUT="4")
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LOADER], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
+    try:
+        line = proc.stdout.readline()
+        assert line, log.read_text()[-3000:]
+        loaded = json.loads(line)
+        first = files_under(home)
+        sizes = []
+        for _ in range(8):  # 4 s with the loader still running: whatever it left behind must not grow
+            time.sleep(0.5)
+            sizes.append(sum(files_under(home).values()))
+        for _ in range(20):  # and what it was writing is removed once its stream sends another chunk
+            if not any(p.name.endswith(".incomplete") for p in files_under(home)):
+                break
+            time.sleep(0.5)
+        kept = files_under(home)
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        hub.clear_faults()
+
+    assert max(sizes) <= sum(first.values()), f"HF_HOME grew after start-up: {sum(first.values()):,} then {sizes}"
+    assert all(n <= len(weights) for n in kept.values()), f"a file larger than declared was kept: {kept}"
+    assert not [p for p in kept if p.name.endswith(".incomplete")], f"a partial download was left: {kept}"
+    assert loaded["seconds"] < 4 + 2, f"start-up took {loaded['seconds']:.1f} s with a 4 s deadline"
+    assert loaded["default"] == "add3" and {f.name for f in zoo_folders()} <= set(loaded["models"])
+    [note] = loaded["notes"]
+    assert note.startswith(f"Could not use {repo}: ") and note.endswith(". Serving add3 instead."), note
+    assert phrase in note and "\n" not in note, note
 
 
 def test_a_revision_that_could_escape_the_cache_is_refused_before_any_request(hub, tmp_path):

@@ -17,6 +17,7 @@ places work on it without flags).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -33,11 +34,24 @@ from .settings import TrainSettings
 from .tf_config import cluster_spec
 
 CONNECT_SECONDS = 60  # how long a worker waits for the others at the start before it gives up
-# argv: the pid to end, the seconds to wait, the sentence to say first
-WATCHDOG = (
-    "import os, sys, time; time.sleep(float(sys.argv[2])); print(sys.argv[3], file=sys.stderr); "
-    "os.kill(int(sys.argv[1]), 9)"
-)
+UNREACHABLE = 2  # the exit status of a worker that could not reach the others: nothing was trained (run.py)
+# argv: the pid to end, the seconds to wait, the sentence to say first. It ends with its parent (a worker
+# gone already is never signalled), ignores Ctrl-C, and ends the worker with SIGINT, which connect() makes
+# an exit with status 2 (SIGKILL 2 s later, should that fail).
+WATCHDOG = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+pid, end = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    if os.getppid() != pid:
+        sys.exit()
+    time.sleep(0.1)
+print(sys.argv[3], file=sys.stderr, flush=True)
+os.kill(pid, signal.SIGINT)
+time.sleep(2)
+if os.getppid() == pid:
+    os.kill(pid, signal.SIGKILL)
+"""
 HEARTBEAT_SECONDS = 10  # a worker silent this long is taken for lost; the others start again (cli.py)
 
 
@@ -98,6 +112,7 @@ def connect(
     # TensorFlow's own start-up waits for every worker without a deadline (the registration timeout above
     # covers only part of it), holding the interpreter: past the deadline a watchdog process says so and
     # ends this one (a thread of this process could not run).
+    python_handler = exit_on_sigint()
     watchdog = subprocess.Popen(
         [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(seconds), f"python -m trainer: error: {unreachable}"]
     )
@@ -110,7 +125,25 @@ def connect(
     finally:
         watchdog.kill()
         watchdog.wait()
+        signal.signal(signal.SIGINT, python_handler)  # Ctrl-C interrupts the run again (exit status 130)
     return strategy
+
+
+def exit_on_sigint() -> Any:
+    """Make SIGINT end this process at once with exit status UNREACHABLE; return Python's handler.
+
+    The C handler is libc's own `_exit`, which the kernel calls with the signal's number (SIGINT is 2 on
+    every POSIX system), so the status is UNREACHABLE. It needs neither the interpreter's lock nor its main
+    thread, which TensorFlow holds while it waits for the other workers: a Python handler would never run,
+    and SIGKILL reads as "killed" to a scheduler. Ctrl-C while waiting ends the worker the same way.
+    """
+    import ctypes
+
+    python_handler = signal.getsignal(signal.SIGINT)
+    libc = ctypes.CDLL(None)
+    libc.signal.argtypes, libc.signal.restype = [ctypes.c_int, ctypes.c_void_p], ctypes.c_void_p
+    libc.signal(signal.SIGINT, ctypes.cast(libc._exit, ctypes.c_void_p))
+    return python_handler
 
 
 class Cluster:

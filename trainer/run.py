@@ -10,8 +10,9 @@
 8. publish    with --push-to-hub, to the Hugging Face Hub (publish.py)
 
 Exit status: 0 the model met its target or pass mark; 1 it missed them (the model is kept, never over an
-earlier one), diverged (no model is saved) or could not be written; 2 a bad flag or an unusable folder,
-nothing done; 130 interrupted (continue with --resume).
+earlier one), diverged (no model is saved) or could not be written; 2 a bad flag, an unusable folder, or
+a worker that could not reach the others within --connect-timeout, nothing trained; 130 interrupted
+(continue with --resume).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()
     import tensorflow as tf  # loads here, after the flags are known to be good
 
-    from .distribute import ClusterError
+    from .distribute import UNREACHABLE, ClusterError
     from .final_check import final_check
     from .saving import save_model
     from .train import Training
@@ -69,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Final weights: sha256 {weights_digest(outcome.model)} (the same on every worker)", flush=True)
     except KeyboardInterrupt:
         return interrupted(folder)
-    except ClusterError as err:
+    except ClusterError as err:  # nothing was trained: the status the watchdog's end of the wait gives too
         workers.could_not_join(err.cause, args.connect_timeout)
-        return fail(parser, str(err))
+        return fail(parser, str(err), UNREACHABLE)
     except RunError as err:
         return fail(parser, str(err))
     except tf.errors.OpError as err:
@@ -105,9 +106,9 @@ def refuse(parser: argparse.ArgumentParser, sentence: str) -> int:
     return BAD_FLAGS
 
 
-def fail(parser: argparse.ArgumentParser, sentence: str) -> int:
+def fail(parser: argparse.ArgumentParser, sentence: str, status: int = MISSED) -> int:
     print(f"{parser.prog}: error: {sentence}", file=sys.stderr, flush=True)
-    return MISSED
+    return status
 
 
 def interrupted(folder: RunFolder) -> int:

@@ -3,7 +3,8 @@
 Which worker this process is (read before TensorFlow loads, tf_config.py), where each keeps its work
 (the chief, worker 0, the output folder itself; the others a sibling whose model is dropped), the strategy
 (distribute.py), where the workers agree to start, and what a worker does when it cannot join or loses
-another: it starts itself again (rejoin.py) within --connect-timeout, then gives up with exit status 1.
+another: it starts itself again (rejoin.py) within --connect-timeout, then gives up: exit status 2 when it
+never reached the others (distribute.UNREACHABLE), 1 after losing one.
 """
 
 from __future__ import annotations
