@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .bounds import whole_number
 from .brackets import bracket_patterns, bracketed_text, bracketed_values, flat_values, pattern_of, spans_of
 from .config import DIGITS, OPERATORS, TaskConfig, enumerable
 
@@ -293,10 +294,8 @@ def parse_whole_number(value: object, what: str, low: int, high: int) -> int:
 
     One rule for what a number is, everywhere: "٥", "５", "²" and "①" are not numbers here.
     """
-    number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
-        number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
+    number = whole_number(value, lenient=True)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
         number = int(value.strip())
     if number is None or not low <= number <= high:
         shown = value if isinstance(value, str) else repr(value)

@@ -13,12 +13,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from model.bounds import bounds
 from model.config import ConfigError, NetworkConfig, TaskConfig, distinct_count
 
-from .flags import add_flags, as_config_values, flag_names, given_flags, off_to_none
+from .flags import OneLineParser, add_flags, as_config_values, flag_names, given_flags, off_to_none
 from .presets import PRESET_NOTES, PRESETS
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, check_settings
@@ -52,13 +52,6 @@ SHORT = {
 OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul"}
 MAX_CPU_REPLICAS = 16  # logical CPU devices for --distribute without a GPU
 MAX_CONNECT_SECONDS = 3600
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line (argparse prints the whole usage first)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,7 @@ from pathlib import Path
 from string import Template
 
 from .app_code import app_modules
+from .flags import OneLineParser
 from .publish import NO_TOKEN_MESSAGE, explain_hub_error, scrub_token
 from .upload_safety import UploadRefused, checked_bytes, read_for_upload
 
@@ -190,13 +191,8 @@ def deploy(
     return str(url).rstrip("/"), info.oid
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not the usage block
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m trainer.deploy_space",
         description="Deploy this app as a Gradio Space on the Hugging Face Hub: create the Space if needed and "
         "upload exactly the files it needs (app.py and the code it imports, the trainer modules Train your own runs, "

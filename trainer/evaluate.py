@@ -19,9 +19,11 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from .flags import OneLineParser
 
 MAX_SAMPLES = 1_000_000
 MAX_SEED = 2**32 - 1
@@ -29,11 +31,6 @@ MIN_PATTERN_QUESTIONS = 100  # fewer random questions of a pattern say too littl
 
 if TYPE_CHECKING:
     from model.questions import Questions
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse would print the whole usage first
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

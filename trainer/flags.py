@@ -12,7 +12,7 @@ own choice (RESETS).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 from model.bounds import Bound, bounds
 
@@ -26,6 +26,14 @@ RESETS = {
     "target_accuracy": ("pass_accuracy",),
 }
 NOT_FLAGS = ("alphabet", "padding", "preset")  # set by presets only
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (argparse prints the whole usage first): every command of the
+    trainer uses it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def flag_name(field: str) -> str:

@@ -11,10 +11,11 @@ wrong.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gradio as gr
+
+from model.bounds import whole_number
 
 from . import gradio_internals
 
@@ -32,18 +33,9 @@ def lenient_slider(*args: Any, **kwargs: Any) -> gr.Slider:
     return gr.Slider(*args, elem_classes=[*([classes] if isinstance(classes, str) else classes), LENIENT], **kwargs)
 
 
-def whole_number(value: object) -> int | None:
-    """The whole number a number box or slider holds (2.0 is 2), else None (2.5, NaN, text, True, None)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or value != int(value):
-        return None
-    return int(value)
-
-
 def in_range(value: object, low: int, high: int, what: str) -> tuple[int, str]:
     """(the value to show, "" or one sentence): a bad value shows the nearest good one, and says so."""
-    number = whole_number(value)
+    number = whole_number(value, lenient=True)  # a number box or slider sends 2.0 for 2
     if number is not None and low <= number <= high:
         return number, ""
     nearest = low if number is None or number < low else high

@@ -23,13 +23,13 @@ import gradio as gr
 import numpy as np
 from markupsafe import Markup
 
+from model.bounds import whole_number
 from model.brackets import pattern_labels
 from model.config import TaskConfig
 from model.metrics import percent
 from model.question_map import QuestionMap
 
 from . import gradio_internals
-from .controls import whole_number
 from .html import CSS, WRONG_RGB, margin_legend, message
 from .map_picture import img_html, render, whole_picture
 from .service import Service
@@ -107,7 +107,7 @@ def zoom_request(qmap: QuestionMap, a_from: object, b_from: object, block: objec
         low, high = int(axis[0]), int(axis[-1])
         if value is None or value == "":
             return f"Type where the {what} number should start, from {low} to {high}."
-        number = whole_number(value)
+        number = whole_number(value, lenient=True)  # a number box sends 2.0 for 2
         if number is None:
             return f"The {what} number starts at a whole number from {low} to {high}, not {str(value)[:20]}."
         if not low <= number <= high:
