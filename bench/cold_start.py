@@ -23,12 +23,12 @@ from pathlib import Path
 from common import QUIET_ENV, ROOT, finish, free_port, header, parser, start_app, stop
 
 
-def first_answer(model: Path, log_path: Path, timeout: float = 300) -> float:
+def first_answer(model: Path, log_path: Path, timeout: float = 300, root: Path = ROOT) -> float:
     from gradio_client import Client
 
     port = free_port()
     started = time.perf_counter()
-    proc = start_app(model, port, log_path)
+    proc = start_app(model, port, log_path, root)
     try:
         while time.perf_counter() - started < timeout:
             if proc.poll() is not None:
@@ -72,15 +72,23 @@ def import_seconds() -> float:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--repeats", type=int, help="launches (and import runs) to take the median of (default 3; quick 1)")
+    p.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout of this project (e.g. a worktree of an earlier commit): its app.py is started "
+        "alternately with this one's, and the table gains its row and the ratio of the two",
+    )
     args = p.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
     meta = header(f"Cold start: python app.py to first /predict answer, median of {repeats}")
 
     log_dir = Path(tempfile.mkdtemp(prefix="bench-cold-"))
-    starts, imports = [], []
+    starts, imports, others = [], [], []
     for i in range(repeats):  # alternate, so both see the same disk cache and background load
         imports.append(import_seconds())
         starts.append(first_answer(args.model, log_dir / f"app-{i}.log"))
+        if args.against:
+            others.append(first_answer(args.model, log_dir / f"against-{i}.log", root=args.against.resolve()))
         print(f"  run {i + 1}: imports {imports[-1]:.1f} s, first answer {starts[-1]:.1f} s", flush=True)
 
     # The medians kept as floats: read back from the mixed-type rows, mypy could not tell they are numbers.
@@ -101,12 +109,27 @@ def main() -> None:
             "max s": max(imports),
         },
     ]
+    if others:
+        rows.append(
+            {
+                "what": f"the same, the checkout in {args.against}",
+                "runs": repeats,
+                "median s": statistics.median(others),
+                "min s": min(others),
+                "max s": max(others),
+            }
+        )
     # The app serves a numpy copy of each network and never imports TensorFlow, so it can start sooner than
     # the bare imports of what a Keras app would load.
     summary = (
         f"Cold start {start_median:.1f} s = **{start_median / import_median:.2f}x** "
         f"the bare `import tensorflow, gradio` ({import_median:.1f} s) a Keras-serving app would pay first."
     )
+    if others:
+        summary += (
+            f" Against {args.against}: {statistics.median(others):.1f} s, this checkout "
+            f"**{start_median / statistics.median(others):.2f}x** it (medians, launched alternately)."
+        )
     finish(meta, rows, summary, args.out, ratio=start_median / import_median)
 
 

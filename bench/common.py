@@ -171,12 +171,12 @@ def app_command(model: Path | None, port: int) -> list[str]:
     return command + (["--model", str(model)] if model else [])
 
 
-def start_app(model: Path | None, port: int, log_path: Path) -> subprocess.Popen:
-    """`python app.py` on 127.0.0.1:port, its output to log_path; returns at once."""
+def start_app(model: Path | None, port: int, log_path: Path, root: Path = ROOT) -> subprocess.Popen:
+    """`python app.py` of the checkout at `root` on 127.0.0.1:port, its output to log_path; returns at once."""
     env = {**os.environ, **QUIET_ENV}
     env.pop("ADDITION_MODEL", None)  # --model decides
     with open(log_path, "w") as log:
-        return subprocess.Popen(app_command(model, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(app_command(model, port), cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop(proc: subprocess.Popen) -> None:
