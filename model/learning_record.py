@@ -8,8 +8,10 @@ against the task before the app uses it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,3 +96,25 @@ def learning_problem(record: LearningRecord, task: TaskConfig) -> str | None:
     if (record.samples_seen < 0).any() or (record.space_wrong < -1).any():
         return "holds negative counts"
     return None
+
+
+def served_epoch(record: LearningRecord, metrics: Mapping[str, Any]) -> int | None:
+    """The epoch whose weights the model folder holds (the trainer keeps the best epoch, not always the last).
+
+    The trainer records it (metrics' served_epoch). A folder from before that is read by its figures: the
+    final check measures the kept weights on the same held-out questions as each epoch did, so the served
+    epoch is the last whose held-out exact match is the final one (and, where every question was counted,
+    whose wrong count is the final one). None when neither says.
+    """
+    recorded = metrics.get("served_epoch")
+    if isinstance(recorded, int) and 1 <= recorded <= record.epochs:
+        return recorded
+    final = metrics.get("heldout_exact_match")
+    if not isinstance(final, float) or metrics.get("epochs") != record.epochs:
+        return None
+    same = np.abs(record.exact_match.astype(np.float64) - final) < 1e-6
+    wrong = metrics.get("exhaustive_wrong")
+    if isinstance(wrong, int) and (same & (record.space_wrong == wrong)).any():
+        same &= record.space_wrong == wrong  # the trainer ranks epochs by that count first, where it is known
+    found = np.flatnonzero(same)
+    return int(found[-1]) + 1 if len(found) else None

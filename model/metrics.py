@@ -48,6 +48,7 @@ class Metrics(TypedDict, total=False):
     samples_seen: Count
     epochs: Count
     polish_rounds: Count
+    served_epoch: Count  # the epoch whose weights the folder holds (the best one, not always the last)
     sample_size: Count
     sample_wrong: Count
     train_seconds: Seconds

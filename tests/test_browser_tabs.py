@@ -183,6 +183,7 @@ def test_the_model_tab_and_the_learning_tab(page):
     keys = page.locator("#curve-errors .keys").inner_text()
     assert "held-out questions wrong" in keys and "probe map questions wrong" in keys  # named in full
     assert "answer digit 4 (rightmost)" in page.locator("#curve-positions .keys").inner_text()
+    assert "epoch 20: the weights served" in page.locator("#curve-loss .keys").inner_text()  # add3 keeps its last
     # Nothing cut off: every legend entry lies inside its chart's box.
     outside = page.evaluate(
         """() => [...document.querySelectorAll('.chart .key')].filter(k => {

@@ -198,3 +198,22 @@ def test_a_changed_task_drops_the_presets_pass_mark_and_names_the_curve():
     assert task_title(TaskConfig(), s) == "add3"
     mixed = TaskConfig(digits=1, terms=3, min_terms=2, operators="+-")
     assert task_title(mixed, s) == "2-3 numbers of up to 1 digit, '+-' questions"
+
+
+def test_the_folder_records_which_epochs_weights_it_holds(tmp_path):
+    """metrics.json names the served epoch (the trainer keeps the best epoch's weights, not always the last),
+    and it is the epoch whose held-out figure the final check measured again."""
+    from model.learning_record import load_learning, served_epoch
+
+    s = settings(epochs=4)
+    folder = start(tmp_path / "run", s)
+    outcome = Training(TASK, NET, s, folder, log=lambda _: None).fit()
+    check_and_save(outcome, s, folder)
+    metrics = json.loads((folder.out / "metrics.json").read_text())
+    stored = load_model_dir(folder.out)
+    assert 1 <= metrics["served_epoch"] <= 4 and stored.metrics["served_epoch"] == metrics["served_epoch"]
+    history = json.loads((folder.out / "history.json").read_text())
+    assert history["val_exact_match"][metrics["served_epoch"] - 1] == metrics["heldout_exact_match"]
+    unrecorded = {k: v for k, v in metrics.items() if k != "served_epoch"}  # as a folder from before it was kept
+    record = load_learning(folder.out / "learning.npz", TASK)
+    assert served_epoch(record, unrecorded) == metrics["served_epoch"]

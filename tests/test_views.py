@@ -273,3 +273,35 @@ def test_every_cell_is_spelled_as_keras_spells_it_in_the_header_and_the_model_ta
     assert "SimpleRNN 128/128" in line and "SimpleRNN:" in page
     assert "SIMPLE_RNN" not in line + page and "simple_rnn" not in line + page
     assert "LSTM 128/128" in about.model_line(service.model_info("add3"), "3-digit sums")
+
+
+def test_the_replay_marks_the_epoch_whose_weights_are_served(service):
+    """keras-io trains 30 epochs and keeps epoch 26's weights (its best held-out figure): the charts mark 26
+    and the probe panel says which epoch is served, not the last one."""
+    from model.learning_record import served_epoch
+
+    keras_io = service.resolve("keras-io")
+    assert served_epoch(keras_io.learning, keras_io.stored.metrics) == 26
+    add3_attention = service.resolve("add3-attention")  # ties on held-out: the every-question count decides
+    assert served_epoch(add3_attention.learning, add3_attention.stored.metrics) == 59
+    drawn = learning.charts(keras_io.learning, served=26)
+    for c in drawn:  # every chart with a line (keras-io's count was not taken after each epoch)
+        html = chart.chart_html(c)
+        assert ('class="marked"' in html and "epoch 26: the weights served" in html) == bool(c.series)
+    assert "These are the weights the model serves." in learning.probe_html(keras_io.learning, 26, served=26)
+    assert "serves epoch 26&#x27;s weights" in learning.probe_html(keras_io.learning, 30, served=26)
+
+
+def test_the_count_chart_says_what_it_counted_and_what_the_final_check_found(service):
+    keras_io = service.resolve("keras-io")  # every question listable, but not counted after each epoch
+    note = chart.chart_html(
+        learning.charts(keras_io.learning, counted=learning.Counted.from_metrics(keras_io.stored.metrics))[2]
+    )
+    assert "only when every question can be asked" not in note  # keras-io's can be: that was the untrue reason
+    assert "only when it has a margin target or draws hard questions" in note
+    assert "found 3,431 wrong of every question" in note
+    add5 = service.resolve("add5")  # a pool stands for its 10**10 questions: the count is the pool's
+    counted = learning.Counted.from_metrics(add5.stored.metrics)
+    count = learning.charts(add5.learning, counted=counted)[2]
+    assert count.title == "How many pool questions are wrong"
+    assert count.series and "pool of 500,000" in count.series[0].name

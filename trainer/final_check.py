@@ -65,6 +65,7 @@ def final_check(
         "train_seconds": round(outcome.train_seconds, 1),
         "epochs": len(outcome.history.get("loss", [])),
         "polish_rounds": outcome.polish_rounds,
+        "served_epoch": outcome.served_epoch,
         "samples_seen": int(outcome.history["samples_seen"][-1]) if outcome.history.get("samples_seen") else 0,
         "training": {**vars(settings), **{f"network_{k}": v for k, v in net.to_dict().items()}},
         "keras_version": _version("keras"),

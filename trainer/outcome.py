@@ -31,3 +31,4 @@ class Outcome:
     probes: list[np.ndarray] = field(default_factory=list)  # per epoch: quantised probe margins
     probe_axis: np.ndarray | None = None
     polish_rounds: int = 0  # how many of the epochs were polishing rounds
+    served_epoch: int = 0  # the epoch whose weights the model keeps (the best by held-out and every-question checks)

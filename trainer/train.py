@@ -100,6 +100,7 @@ class Training:
         self.probes: list[np.ndarray] = []
         self.best = [-1.0]  # see _score
         self.best_weights: list[np.ndarray] | None = None
+        self.best_epoch = 0  # the epoch whose weights are kept (0: none yet)
         self.stop_reason = ""
         self.diverged: str | None = None
         self.interrupted = False
@@ -152,6 +153,7 @@ class Training:
             probes=self.probes,
             probe_axis=self.probe_axis,
             polish_rounds=self.polish_rounds,
+            served_epoch=self.best_epoch if self.best_weights is not None and not self.diverged else self.epoch,
         )
 
     def _catch_ctrl_c(self) -> Any:
@@ -269,7 +271,7 @@ class Training:
     def _keep_best(self, heldout_exact: float) -> None:
         score = self._score(heldout_exact, self.watch.headline_wrong)
         if score >= self.best:  # ties go to the later epoch
-            self.best, self.best_weights = score, self.model.get_weights()
+            self.best, self.best_weights, self.best_epoch = score, self.model.get_weights(), self.epoch
 
     @staticmethod
     def _score(heldout_exact: float, space_wrong: int) -> list[float]:
@@ -368,6 +370,7 @@ class Training:
             "history": self.history,
             "cursor": self.watch.cursor,
             "best": self.best,
+            "best_epoch": self.best_epoch,
             "stop_reason": self.stop_reason,
             "fingerprint": self.fingerprint,
         }
@@ -379,6 +382,7 @@ class Training:
             self.epoch, self.elapsed, self.history = int(state["epoch"]), float(state["elapsed"]), state["history"]
             self.watch.cursor = int(state["cursor"]) % len(self.watch.space)
             self.best = [float(v) for v in state["best"]]
+            self.best_epoch = int(state.get("best_epoch", self.epoch))
             self.stop_reason = str(state.get("stop_reason", ""))
             assert 0 < self.epoch <= self.s.epochs and np.isfinite(self.elapsed) and self.elapsed >= 0
             assert isinstance(self.history, dict) and len(self.history.get("loss", [])) == self.epoch

@@ -54,6 +54,8 @@ class Chart:
     series: list[Series] = field(default_factory=list)
     scale: Scale = "linear"
     empty_note: str = "Nothing recorded yet."
+    marked_epoch: int | None = None  # drawn as a dashed line, named by `marked_name` in the legend
+    marked_name: str = ""
 
 
 def frame_chart(title: str, y_title: str, frame: pd.DataFrame, scale: Scale = "linear") -> Chart:
@@ -135,10 +137,16 @@ _CHART = template(
     "{% for path, colour, dots in lines %}"
     '<path d="{{ path }}" fill="none" stroke="{{ colour }}" stroke-width="2"/>'
     '{% for x, y in dots %}<circle cx="{{ x }}" cy="{{ y }}" r="2.5" fill="{{ colour }}"/>{% endfor %}'
-    "{% endfor %}</svg>"
+    "{% endfor %}"
+    "{% if mark %}"
+    '<line class="marked" x1="{{ mark }}" x2="{{ mark }}" y1="{{ top }}" y2="{{ bottom }}" stroke="currentColor" '
+    'stroke-dasharray="4 3"/>'
+    "{% endif %}</svg>"
     '<figcaption class="keys">'
     '{% for colour, name in keys %}<span class="key"><i style="background:{{ colour }}"></i>{{ name }}</span>'
-    "{% endfor %}</figcaption></figure>"
+    "{% endfor %}"
+    '{% if mark %}<span class="key marked-key">┆ {{ marked_name }}</span>{% endif %}'
+    "</figcaption></figure>"
 )
 
 
@@ -184,7 +192,10 @@ def chart_html(chart: Chart) -> Markup:
             dots = [(f"{x:.1f}", f"{y:.1f}") for x, y in zip(xs, ys, strict=True)] if len(xs) <= 40 else []
             lines.append((_line_path(xs, ys), colour, dots))
         keys.append((colour, line.name))
+    marked = chart.marked_epoch is not None and 1 <= chart.marked_epoch <= last
     return _CHART(
+        mark=f"{float(x_of(np.array([chart.marked_epoch]))[0]):.1f}" if marked else "",
+        marked_name=chart.marked_name,
         title=chart.title,
         y_title=chart.y_title,
         width=WIDTH,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from model.learning_record import LearningRecord
+from model.learning_record import LearningRecord, served_epoch
 
 from . import gradio_internals
 from .chart import CHART_CSS, Chart, Scale, Series, chart_html, frame_chart
@@ -45,15 +45,53 @@ def place_name(position: int) -> str:
     return PLACES[position] if position < len(PLACES) else f"10^{position}s"
 
 
-def charts(record: LearningRecord, *, answer_order: str = "msb") -> list[Chart]:
+@dataclass(frozen=True)
+class Counted:
+    """What the count chart counts, and what the final check found (from the model's metrics)."""
+
+    every_question: bool = True  # False: a pool of `pool` questions stands for a task too large to list
+    pool: int = 0
+    final_wrong: int | None = None
+    final_total: int | None = None
+
+    @classmethod
+    def from_metrics(cls, metrics: Any) -> Counted:
+        if isinstance(metrics.get("exhaustive_total"), int):
+            return cls(True, 0, metrics.get("exhaustive_wrong"), metrics["exhaustive_total"])
+        pool = metrics.get("sample_size")
+        return cls(False, pool if isinstance(pool, int) else 0, metrics.get("sample_wrong"), pool)
+
+    def not_measured(self) -> str:
+        why = (
+            "its recipe asks every question after an epoch only when it has a margin target or draws hard questions"
+            if self.every_question
+            else "the pool that stands for its questions is counted after an epoch only once held-out exact match "
+            "passes 99%"
+        )
+        found = ""
+        if self.final_wrong is not None and self.final_total:
+            where = "every question" if self.every_question else f"a pool of {self.final_total:,}"
+            found = f" After training, the final check found {self.final_wrong:,} wrong of {where}."
+        return f"Not measured after each epoch for this model: {why}.{found}"
+
+
+def charts(
+    record: LearningRecord, *, answer_order: str = "msb", served: int | None = None, counted: Counted = Counted()
+) -> list[Chart]:
     """A learning record as four charts: the loss, the share still wrong, the count still wrong, each digit.
 
     The record's per-position accuracies are in the order the network writes: for an "lsb" model that is
-    units first, so its positions are named by their column (units, tens, ...), not left to right."""
+    units first, so its positions are named by their column (units, tens, ...), not left to right. `served`,
+    the epoch whose weights the model holds, is marked on every chart."""
     epochs = np.arange(1, record.epochs + 1)
     probe_wrong = (record.probe_margin <= 127).reshape(record.epochs, -1).mean(axis=1) * 100
     measured = record.space_wrong >= 0
     digits = record.per_position.shape[1]
+    counted_name = (
+        "wrong of every question"
+        if counted.every_question
+        else f"wrong in the pool of {counted.pool:,} that stands for every question"
+    )
 
     def digit_name(p: int) -> str:
         if answer_order == "lsb":
@@ -62,7 +100,7 @@ def charts(record: LearningRecord, *, answer_order: str = "msb") -> list[Chart]:
         where = " (leftmost)" if p == 0 else " (rightmost)" if p == digits - 1 else ""
         return f"answer digit {p + 1}{where}"
 
-    return [
+    charts = [
         Chart(
             "Training loss (cross-entropy)", "loss (log scale)", [Series("training loss", epochs, record.loss)], "log"
         ),
@@ -76,13 +114,11 @@ def charts(record: LearningRecord, *, answer_order: str = "msb") -> list[Chart]:
             "symlog",
         ),
         Chart(
-            "How many of all questions are wrong",
+            "How many of all questions are wrong" if counted.every_question else "How many pool questions are wrong",
             "count (log scale)",
-            [Series("wrong over every question", epochs[measured], record.space_wrong[measured])]
-            if measured.any()
-            else [],
+            [Series(counted_name, epochs[measured], record.space_wrong[measured])] if measured.any() else [],
             "symlog",
-            "Not measured for this model: it is measured after an epoch only when every question can be asked.",
+            counted.not_measured(),
         ),
         Chart(
             "Which answer digit is learned first",
@@ -90,6 +126,9 @@ def charts(record: LearningRecord, *, answer_order: str = "msb") -> list[Chart]:
             [Series(digit_name(p), epochs, 100 * record.per_position[:, p]) for p in range(digits)],
         ),
     ]
+    for chart in charts:
+        chart.marked_epoch, chart.marked_name = served, f"epoch {served}: the weights served"
+    return charts
 
 
 _PLOTS: dict[str, tuple[str, str, Scale]] = {}  # elem_id -> (title, y title, scale) of each epoch_plot
@@ -147,13 +186,13 @@ def probe_picture(quantised: np.ndarray, axis: np.ndarray, caption: str) -> Mark
 _PROBE = template(
     '<div class="panel" id="probe"><div><b>After epoch {{ epoch }} of {{ epochs }}</b> '
     "({{ seen }} questions seen, {{ seconds }} s): held-out exact match {{ exact }}%, {{ wrong }} of {{ size }} "
-    "probe questions wrong.{{ polishing }}</div>{{ picture }}</div>"
+    "probe questions wrong.{{ polishing }}{{ served }}</div>{{ picture }}</div>"
 )
 
 
-def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0) -> Markup:
+def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0, served: int | None = None) -> Markup:
     """The probe map after `epoch` (1-based), with that epoch's figures; the last `polish_rounds` epochs were
-    polishing rounds (trainer/train.py), which the line says."""
+    polishing rounds (trainer/train.py), which the line says, and whether these are the weights served."""
     if record is None:
         return message(NO_RECORD)
     epoch = int(max(1, min(epoch, record.epochs)))
@@ -173,6 +212,11 @@ def probe_html(record: LearningRecord | None, epoch: int, polish_rounds: int = 0
         wrong=f"{wrong:,}",
         size=f"{quantised.size:,}",
         polishing=polishing,
+        served=""
+        if served is None
+        else " These are the weights the model serves."
+        if epoch == served
+        else f" The model serves epoch {served}'s weights (the best of its checks), not this epoch's.",
         picture=probe_picture(quantised, record.probe_a, f"epoch {epoch}"),
     )
 
@@ -204,6 +248,10 @@ def tab(service: Service, picker: Any) -> LearningTab:
     def polished(name: str) -> int:  # metrics are cleaned on load: a count is an int or absent
         return int(service.resolve(name).stored.metrics.get("polish_rounds", 0))
 
+    def served_of(name: str) -> int | None:
+        served = service.resolve(name)
+        return None if served.learning is None else served_epoch(served.learning, served.stored.metrics)
+
     def fill(name: str) -> tuple[Any, ...]:
         served = service.resolve(name)
         record = served.learning
@@ -213,11 +261,14 @@ def tab(service: Service, picker: Any) -> LearningTab:
                 gr.Slider(maximum=2, value=1),
                 _WHOSE(model=served.name, panel=probe_html(None, 1)),
             )
-        last = record.epochs
+        last, kept = record.epochs, served_of(name)
+        counted = Counted.from_metrics(served.stored.metrics)
+        drawn = charts(record, answer_order=served.task.answer_order, served=kept, counted=counted)
+        shown = kept or last
         return (
-            *[chart_html(chart) for chart in charts(record, answer_order=served.task.answer_order)],
-            gr.Slider(maximum=max(2, last), value=last),
-            _WHOSE(model=served.name, panel=probe_html(record, last, polished(name))),
+            *[chart_html(chart) for chart in drawn],
+            gr.Slider(maximum=max(2, last), value=shown),
+            _WHOSE(model=served.name, panel=probe_html(record, shown, polished(name), kept)),
         )
 
     def replay(name: str, chosen: float) -> str:
@@ -225,7 +276,8 @@ def tab(service: Service, picker: Any) -> LearningTab:
         if record is None:
             return probe_html(None, 1)
         shown, why = in_range(chosen, 1, record.epochs, "epoch")
-        return _WARNED(why=message(why, "warn") if why else None, panel=probe_html(record, shown, polished(name)))
+        panel = probe_html(record, shown, polished(name), served_of(name))
+        return _WARNED(why=message(why, "warn") if why else None, panel=panel)
 
     epoch.input(replay, [picker, epoch], probe, api_visibility="private", queue=False)
     return LearningTab([*plots, epoch, probe], fill)
