@@ -305,3 +305,13 @@ def test_the_count_chart_says_what_it_counted_and_what_the_final_check_found(ser
     count = learning.charts(add5.learning, counted=counted)[2]
     assert count.title == "How many pool questions are wrong"
     assert count.series and "pool of 500,000" in count.series[0].name
+
+
+def test_random_questions_are_drawn_uniformly_and_the_accuracy_says_so(service):
+    """A random draw is every number equally likely, not the training mix (half of it a random length,
+    which leans to short numbers): about 1% of add3's numbers have one digit, not about 17%."""
+    drawn = service.random_sums(500, 3, "add3")
+    numbers = [int(n) for row in drawn["rows"] for n in row["question"].split("+")]
+    assert sum(n < 10 for n in numbers) / len(numbers) < 0.05
+    assert "valid questions drawn uniformly at random (every number equally likely) right" in many.table_summary(drawn)
+    assert "drawn uniformly" not in many.table_summary(service.predict_batch("1+2\n3+4", "add3"))

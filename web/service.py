@@ -9,6 +9,7 @@ HTML (web/*.py), so the page and the API can never disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -160,7 +161,8 @@ class Service:
 
     @guarded(table_error)
     def random_sums(self, n: int | str, seed: int | str | None = None, model: str | None = None) -> dict:
-        """/random_sums: N questions drawn like the training data (seeded, so a draw can be repeated).
+        """/random_sums: N questions drawn uniformly (every number the model takes equally likely; seeded, so a
+        draw can be repeated).
 
         Args:
             n: how many questions, 1 to 500.
@@ -175,8 +177,10 @@ class Service:
             chosen = int(entropy % 2**32)
         else:
             chosen = parse_whole_number(seed, "The seed", 0, 2**32 - 1)
-        q = sample_questions(served.task, count, np.random.default_rng(chosen))
-        return {**self._table(q.texts(), served), "seed": chosen}
+        # Uniform, not the training mix (which leans to short numbers): an accuracy over every question.
+        uniform = dataclasses.replace(served.task, sampling="uniform")
+        q = sample_questions(uniform, count, np.random.default_rng(chosen))
+        return {**self._table(q.texts(), served), "seed": chosen, "drawn": "uniform"}
 
     def _table(self, questions: list[str], served: ServedModel) -> dict:
         results = self.predict_many(questions, [served.name] * len(questions))
@@ -205,6 +209,7 @@ class Service:
             "correct": correct,
             "accuracy": correct / len(valid) if valid else None,
             "seed": None,
+            "drawn": None,  # the questions were given, not drawn
             "model": served.name,
             "error": None,
         }
