@@ -375,3 +375,15 @@ def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_q
         assert opened.startswith("(3") and ")" in opened
         page.locator(f'#verdict [data-question="{opened}"]').wait_for()
         browser.close()
+
+
+def test_the_occlusion_note_says_operators_are_replaced_too(service):
+    """model.analysis.attribution varies operators over the task's others, so their columns are not zero:
+    the note under the grid says so."""
+    result = service.attribution("12+34*56", "mixed3")
+    assert result["error"] is None
+    read = result["network_input"]
+    operator_columns = [i for i, c in enumerate(read) if c in "+-*"]
+    grid = np.asarray(result["grid"])
+    assert operator_columns and grid[:, operator_columns].max() > 0
+    assert "each operator by the task&#x27;s other operators" in inside.attribution_html(result)

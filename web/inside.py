@@ -39,8 +39,9 @@ from .templates import template
 
 ATTRIBUTION_METHOD = (
     "Method: each input digit is replaced in turn by every other digit that keeps the question "
-    "valid; a cell shows how far the probability of the answer character the model chose moves, "
-    "on average (0: no effect, 1: the choice collapses)."
+    "valid, and each operator by the task's other operators (padding never changes); a cell shows how "
+    "far the probability of the answer character the model chose moves, on average (0: no effect, 1: "
+    "the choice collapses)."
 )
 ATTENTION_METHOD = (
     "The weights the decoder's attention layer gives each input character when it writes each answer "
