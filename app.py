@@ -36,7 +36,7 @@ from web.html import CSS
 from web.results import task_summary
 from web.service import Service
 from web.templates import template
-from web.work import pooled
+from web.work import documented_as, pooled
 
 log = logging.getLogger("app")
 
@@ -155,7 +155,9 @@ def build_demo(service: Service) -> gr.Blocks:
             per-position confidences, margins and runners-up. Batched: concurrent callers share one call."""
             return (service.predict_many(question, model),)
 
-        gr.api(predict, api_name="predict", batch=True, max_batch_size=PREDICT_BATCH, concurrency_limit=1)
+        # documented as one call (question: str, model: str | None -> dict): what a client sends and gets back
+        predict_api = documented_as(predict, service.predict)
+        gr.api(predict_api, api_name="predict", batch=True, max_batch_size=PREDICT_BATCH, concurrency_limit=1)
         # Direct calls (/gradio_api/run/predict, no queue) take one question; the guard sends them here.
         predict_direct = pooled(service.predict, heavy=False, on_busy=lambda why: service.error_result(None, why))
         gr.api(predict_direct, api_name="predict_direct", queue=False, api_visibility="undocumented")

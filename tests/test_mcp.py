@@ -102,6 +102,26 @@ def test_predict_through_mcp(server):
     assert refused.get("isError")
 
 
+def test_the_predict_tool_takes_what_view_api_documents_for_predict(server):
+    from gradio_client import Client
+
+    tool = {t["name"]: t for t in rpc(server, "tools/list", {})["tools"]}["predict"]
+    schema = tool["inputSchema"]
+    documented = Client(server, verbose=False).view_api(return_format="dict", print_info=False)
+    parameters = documented["named_endpoints"]["/predict"]["parameters"]
+    # one question and an optional model name, for the tool and for a gradio_client caller alike
+    assert {p["parameter_name"]: p["type"] for p in parameters} == {
+        name: {k: v for k, v in property.items() if k != "description"}
+        for name, property in schema["properties"].items()
+    }
+    assert schema["properties"]["question"]["type"] == "string" and schema["required"] == ["question"]
+    arguments = {"question": "535+61", "model": "gru3"}  # of the types the schema names
+    result = rpc(server, "tools/call", {"name": "predict", "arguments": arguments})
+    assert not result.get("isError"), result
+    answer = json.loads(result["content"][0]["text"])
+    assert answer["answer"] == 596 and answer["model"] == "gru3" and answer["error"] is None
+
+
 def test_mcp_requests_pass_the_same_guard(server):
     status, body = post(server, b"[" * 90_000)
     assert status == 400 and b"nest at most" in body

@@ -102,7 +102,7 @@ def pooled(
     shows as an input. A refusal is `on_busy(sentence)`, by default in the error shape of `fn`'s web.service
     decorator."""
     refuse: Callable[[str], dict] = on_busy or fn.on_error  # type: ignore[attr-defined]
-    own = inspect.signature(fn)
+    own = inspect.signature(fn, eval_str=True)  # types, not strings: Gradio documents a string it cannot read as Any
     request = inspect.Parameter(
         "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request | None
     )
@@ -121,6 +121,22 @@ def pooled(
     del call.__wrapped__  # type: ignore[attr-defined]  # Gradio must read the signature below, not fn's
     call.__signature__ = signature  # type: ignore[attr-defined]
     call.__annotations__ = {**typing.get_type_hints(fn), "request": gr.Request | None}
+    return call
+
+
+def documented_as(batched: Callable, one: Callable) -> Callable:
+    """`batched` (a gr.api function with batch=True: Gradio hands it a list per parameter and wants a tuple of
+    lists back) documented with the parameters and result of `one`, the function for a single call. Gradio
+    derives an endpoint's API and MCP types from its function's type hints, but a client of a batched
+    endpoint sends and receives one call's values (Gradio gathers them into lists), so those are its types."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return batched(*args, **kwargs)
+
+    functools.update_wrapper(call, batched)
+    del call.__wrapped__  # type: ignore[attr-defined]  # Gradio must read the signature below, not batched's
+    call.__signature__ = inspect.signature(one, eval_str=True)  # type: ignore[attr-defined]
+    call.__annotations__ = typing.get_type_hints(one)
     return call
 
 
