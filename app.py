@@ -92,6 +92,7 @@ def build_demo(service: Service) -> gr.Blocks:
                 interactive=True,
             )
             line = gr.HTML(header(default), elem_id="model-line-box", css_template=CSS, scale=4, min_width=300)
+        note = gr.HTML(visible=False, elem_id="link-note", css_template=CSS)  # a ?model= link that names no model
         # "wrap": on a phone every tab keeps its visible label on a second row, not behind an unlabelled "⋯".
         with gr.Tabs(selected="one", overflow_behavior="wrap", elem_id="tabs") as tabs:
             with gr.Tab("One question", id="one"):
@@ -105,9 +106,9 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("Many questions", id="many"):
                 batch = many.tab(service, picker)
             with gr.Tab("Compare", id="compare"):
-                compare.tab(service, picker)
+                pair = compare.tab(service, picker)
             with gr.Tab("Train your own", id="train"):
-                train_own.tab(service, picker)
+                train_own.tab(service, picker, pair, note)
             with gr.Tab("The model", id="model"):
                 panel = gr.HTML(about.model_html(service.model_info(default)), css_template=CSS, elem_id="model-tab")
 

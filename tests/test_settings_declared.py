@@ -62,7 +62,7 @@ from web import train_own, training_run
 from web.service import Service
 
 with gr.Blocks() as demo:
-    train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown())
+    train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown(), (gr.Dropdown(), gr.Dropdown()), gr.HTML())
 slider = next(b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.elem_id == "own-units")
 print(json.dumps({
     "maximum": slider.maximum,

@@ -33,7 +33,7 @@ def test_the_limits_are_defined_once():
     from web.service import Service
 
     with gr.Blocks() as demo:
-        train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown())
+        train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown(), (gr.Dropdown(), gr.Dropdown()), gr.HTML())
     sliders = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Slider)}
     for name, (low, high) in LIMITS.items():
         assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)

@@ -131,6 +131,22 @@ def _card_data(repo_id: str, task: dict, net: dict, metrics: dict) -> ModelCardD
 
 
 def _usage(repo_id: str, task: dict, net: dict) -> str:
+    """The Hub card's snippet: the model and its task_config.json fetched from the Hub, then `codec`."""
+    load = f"""import json
+import keras
+import numpy as np
+from huggingface_hub import hf_hub_download
+
+model = keras.saving.load_model("hf://{repo_id}")
+with open(hf_hub_download("{repo_id}", "task_config.json")) as f:
+    task = json.load(f)
+"""
+    return codec(load, task, net)
+
+
+def codec(load: str, task: dict, net: dict) -> str:
+    """A Python snippet, after the `load` lines (which set `model` and `task`): one question encoded exactly
+    as in training, the answer decoded, and printed."""
     sizes = describe_task(task)
     attention = NetworkConfig.from_dict(net).decoder == "attention"
     lsb = TaskConfig.from_dict(task).answer_order == "lsb"
@@ -153,15 +169,7 @@ probabilities = model.predict(x, verbose=0)[0]
     else:
         written += "answer = written.strip()  # a minus sign leads a negative answer\n"
     return f'''```python
-import json
-import keras
-import numpy as np
-from huggingface_hub import hf_hub_download
-
-model = keras.saving.load_model("hf://{repo_id}")
-with open(hf_hub_download("{repo_id}", "task_config.json")) as f:
-    task = json.load(f)
-
+{load}
 # Encode a question exactly as in training: pad to a fixed length, maybe reverse, one-hot.
 question = "{example_question(task)}"
 length = {sizes["question_length"]}  # characters in the longest question ({sizes["terms"]} numbers)
@@ -348,3 +356,44 @@ def render_model_card(
     if versions:
         parts += [f"Trained with {versions}.", ""]
     return "\n".join(parts)
+
+
+def render_folder_readme(folder: str, task: dict, metrics: dict, net: dict | None = None) -> str:
+    """A short README.md for a model folder handed out on its own (Train your own's download): what the model
+    is, how well it did and on what, and how to load it with plain Keras from the unpacked `folder`."""
+    net = net if net is not None else NetworkConfig().to_dict()
+    accuracy, measured_on = headline(metrics)
+    seconds = metrics.get("train_seconds")
+    epochs = metrics.get("epochs")
+    trained = (
+        f"It trained for {_fmt(seconds)} seconds" + (f" ({_fmt(epochs)} epochs)" if epochs is not None else "") + "."
+        if isinstance(seconds, (int, float))
+        else ""
+    )
+    scored = f"{percent(accuracy)} right ({measured_on})." if accuracy is not None else "No accuracy was recorded."
+    load = f"""import json
+import keras
+import numpy as np
+
+model = keras.saving.load_model("{folder}")  # this folder: config.json and model.weights.h5
+with open("{folder}/task_config.json") as f:
+    task = json.load(f)
+"""
+    return "\n".join(
+        [
+            f"# {folder}: {CELL_WITH_ARTICLE[NetworkConfig.from_dict(net).cell]} that learned {skill(task)}",
+            "",
+            _what_it_does(task, net),
+            "",
+            " ".join(part for part in (f"Task: {dataset_name(task)}.", trained, f"Accuracy: {scored}") if part),
+            "",
+            "## Load it with plain Keras",
+            "",
+            "The weights are Keras 3's own format, so Keras loads the folder directly (run this where the zip was "
+            "unpacked). "
+            "`task_config.json` says how a question is written for the network:",
+            "",
+            codec(load, task, net),
+            "",
+        ]
+    )

@@ -127,8 +127,9 @@ def cleared(which: str, name: str) -> Markup:
     return message(f"Model {which} is now {name}, so the last comparison was cleared: press Compare to ask both.")
 
 
-def tab(service: Service, picker: Any) -> None:
-    """The "Compare" tab: pick two models; ask both the same question or the same random questions."""
+def tab(service: Service, picker: Any) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """The "Compare" tab: pick two models; ask both the same question or the same random questions. Returns
+    the A and B pickers (a visitor's own trained model joins them: web/train_own.py)."""
     names = service.names()
     second = next((n for n in names if n != service.default), service.default)
     with gr.Row():
@@ -178,3 +179,4 @@ def tab(service: Service, picker: Any) -> None:
         **private,
     )
     model_b.change(lambda b: cleared("B", b), model_b, result, **private)
+    return model_a, model_b

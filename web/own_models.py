@@ -55,6 +55,12 @@ class OwnModels:
             entry = self.models.get(name) if isinstance(name, str) else None
             return entry[1] if entry else None
 
+    def names_of(self, owner: str) -> list[str]:
+        """The names of the models the session `owner` trained that are still kept, oldest first."""
+        with self.lock:
+            self._expire()
+            return sorted((n for n, who in self.owners.items() if who[0] == owner), key=lambda n: self.models[n][0])
+
     def _expire(self) -> None:
         now = time.monotonic()
         for name in [k for k, (t, _) in self.models.items() if now - t > self.OWN_SECONDS]:

@@ -14,6 +14,7 @@ endpoint, /train.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from trainer.live_settings import LIMITS, LiveSettings
 
 from .html import CSS, message
 from .learning import epoch_plot, probe_picture
+from .own_models import OwnModels
 from .service import Service
 from .templates import template
 from .trainer_process import TRAINER_POOL
@@ -51,8 +53,11 @@ def stop(session: str) -> Markup:
     return _PANEL(text="Stopping at the next batch; the model trained so far will be checked and saved…")
 
 
-def tab(service: Service, picker: Any) -> None:
-    """The tab's controls and live outputs."""
+def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None:
+    """The tab's controls and live outputs. A finished model joins the model `picker` and Compare's `pair` (A
+    and B); a page opened with `?model=<name>` shows that model everywhere, or says in `note` that there is
+    none of that name."""
+    model_a, model_b = pair
     gr.Markdown(
         "Train a small network here and watch it learn: the curves, sample answers and the map of every "
         "question update after each epoch. One training runs at a time on this server."
@@ -134,6 +139,7 @@ def tab(service: Service, picker: Any) -> None:
         d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, dec: Any, order: Any, request: gr.Request
     ) -> Iterator[tuple]:
         rows: list[dict] = []
+        unchanged = (gr.skip(), gr.skip())  # Compare's A and B: they change only when a model is done
         axis: np.ndarray | None = None
         shown: list[Any] = [gr.skip(), "", ""]  # the chart (none until there is data), the map, the sample lines
         yield (
@@ -141,17 +147,18 @@ def tab(service: Service, picker: Any) -> None:
             *shown,
             gr.skip(),
             gr.DownloadButton(visible=False),
+            *unchanged,
         )
         session, address = request.session_hash or "api", client_of_request(request)
         for event in train_events(service, session, d, ops, t, rev, c, u, s, dec, order, address=address):
             kind = event["event"]
             if kind == "error":
-                yield (message(event["message"], "warn"), *shown, gr.skip(), gr.skip())
+                yield (message(event["message"], "warn"), *shown, gr.skip(), gr.skip(), *unchanged)
                 return
             if kind == "start":
                 axis = np.array(event["axis"])
                 text = "Training: the budget counts from the first epoch, the final checks included…"
-                yield (_status(0, event["budget"], text), *shown, gr.skip(), gr.skip())
+                yield (_status(0, event["budget"], text), *shown, gr.skip(), gr.skip(), *unchanged)
             elif kind == "epoch" and axis is not None:
                 rows += [
                     {"epoch": event["epoch"], "value": 100 * event["exact_match"], "series": "held-out exact %"},
@@ -171,13 +178,17 @@ def tab(service: Service, picker: Any) -> None:
                     f"Epoch {event['epoch']}: loss {event['loss']:.3f}, held-out exact "
                     f"{100 * event['exact_match']:.1f}%, {event['wrong_on_map']:,} wrong on the map"
                 )
-                yield (_status(event["seconds"], event["budget"], text), *shown, gr.skip(), gr.skip())
+                yield (_status(event["seconds"], event["budget"], text), *shown, gr.skip(), gr.skip(), *unchanged)
             elif kind == "done":
+                # Every picker offers this session's kept models (a newer one may have pushed out the oldest).
+                choices = [*service.names(), *service.own.names_of(session)]
                 yield (
                     done_html(event),
                     *shown,
-                    gr.Dropdown(choices=[*service.names(), event["model"]], value=event["model"]),
+                    gr.Dropdown(choices=choices, value=event["model"]),
                     gr.DownloadButton(value=event["zip"], visible=True),
+                    gr.Dropdown(choices=choices),
+                    gr.Dropdown(choices=choices),
                 )
 
     # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
@@ -187,12 +198,25 @@ def tab(service: Service, picker: Any) -> None:
     start.click(
         train,
         inputs,
-        [status, curves, picture, samples, picker, download],
+        [status, curves, picture, samples, picker, download, model_a, model_b],
         concurrency_limit=1,
         concurrency_id="train",
         api_visibility="private",
         api_name="train_page",
         trigger_mode="always_last",  # a click that lands while the last training's event is ending runs after it
+    )
+
+    # A page opened with ?model=<name> (the link a finished training shows): that model in every picker.
+    def opened(request: gr.Request) -> tuple:
+        return open_link(service, request.query_params.get("model"))
+
+    gr.on(
+        None,
+        opened,
+        None,
+        [picker, model_a, model_b, status, note],
+        api_visibility="private",
+        queue=False,
     )
 
     def stop_mine(request: gr.Request) -> str:
@@ -262,7 +286,8 @@ def _status(elapsed: float, budget: float, text: str) -> Markup:
 
 _DONE = template(
     '<div class="panel" id="own-done">Done ({{ reason }}): <b>{{ model }}</b> is now in your model picker for every '
-    "tab; held-out exact {{ exact }}%{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
+    "tab and in Compare, and {{ link }}; held-out exact {{ exact }}%"
+    "{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
     "{% endif %}; trained {{ seconds }}s of {{ budget }}s"
     "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
     ".</div>"
@@ -282,4 +307,46 @@ def done_html(event: dict) -> Markup:
         seconds=f"{event['seconds']:.0f}",
         budget=f"{event['budget']:.0f}",
         map_saved=event.get("map_saved", True),
+        link=reopen_link(event["model"]),
     )
+
+
+_LINK = template(
+    'a page opened with <a id="own-link" href="?model={{ model }}">?model={{ model }}</a> shows it '
+    "for {{ minutes }} minutes from its training"
+)
+
+
+def reopen_link(name: str) -> Markup:
+    """The words and the link (relative: this page with ?model=<name>) that reopen a visitor's model."""
+    return _LINK(model=name, minutes=OwnModels.OWN_SECONDS // 60)
+
+
+OWN_NAME = re.compile(r"yours-[0-9a-f]{12}")  # the names web/own_models.py gives
+_OPENED = template('<div class="panel" id="own-opened"><b>{{ model }}</b>, trained here: {{ link }}.</div>')
+
+
+def open_link(service: Service, name: object) -> tuple:
+    """A page's ?model=<name>: that model chosen in the picker (every tab follows it) and in Compare's A, and
+    offered in B; an own model's status line shows its link. Updates for (picker, A, B, status, note).
+
+    A name the server does not have gets one sentence in `note` and the default model; it is never shown."""
+    if name is None:
+        return (gr.skip(),) * 5
+    names = service.names()
+    if isinstance(name, str) and name in names:
+        return gr.Dropdown(value=name), gr.Dropdown(value=name), gr.skip(), gr.skip(), gr.skip()
+    if isinstance(name, str) and OWN_NAME.fullmatch(name) and service.own.get(name) is not None:
+        choices = [*names, name]
+        return (
+            gr.Dropdown(choices=choices, value=name),
+            gr.Dropdown(choices=choices, value=name),
+            gr.Dropdown(choices=choices),
+            _OPENED(model=name, link=reopen_link(name)),
+            gr.skip(),
+        )
+    why = (
+        f"The link names no model on this server (a model trained here is kept {OwnModels.OWN_SECONDS // 60} "
+        f"minutes), so this page shows {service.default}."
+    )
+    return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.HTML(message(why, "warn"), visible=True)

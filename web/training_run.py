@@ -12,13 +12,15 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from model.serving import ServedModel
-from model.storage import ModelLoadError, load_model_dir
+from model.storage import METRICS_FILE, NETWORK_FILE, TASK_CONFIG_FILE, ModelLoadError, load_model_dir
 from trainer.live_settings import LiveSettings, visitor_settings
+from trainer.model_card import render_folder_readme
 
 from .service import Service
 from .trainer_process import RUN_PREFIX, TRAINER_POOL, TrainerProcess
@@ -136,7 +138,7 @@ def _follow(
                 yield {"event": "error", "message": f"The trained model could not be loaded: {err}."}
                 return
             event["model"] = service.own.add(served, owner=visitor[0], address=visitor[1])
-            event["zip"] = shutil.make_archive(str(run / event["model"]), "zip", str(folder))
+            event["zip"] = str(zip_folder(Path(folder), event["model"], run))
             yield {"event": "done", **event}
             return
         yield {"event": kind, **event}
@@ -146,3 +148,20 @@ def _follow(
         "event": "error",
         "message": "The trainer stopped before it finished (it may have run out of memory); nothing was saved.",
     }
+
+
+def zip_folder(folder: Path, name: str, run: Path) -> Path:
+    """The download: `name`.zip in `run`, unpacking into one folder `name`/ that holds the model's files and a
+    short README.md (trainer/model_card.py) on what the model is and how to load it with plain Keras."""
+
+    def read(file: str) -> dict:
+        return json.loads((folder / file).read_text(encoding="utf-8")) if (folder / file).is_file() else {}
+
+    readme = render_folder_readme(name, read(TASK_CONFIG_FILE), read(METRICS_FILE), read(NETWORK_FILE) or None)
+    archive = run / f"{name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr(f"{name}/README.md", readme)
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and file.name != "README.md":
+                out.write(file, f"{name}/{file.relative_to(folder).as_posix()}")
+    return archive
