@@ -14,6 +14,7 @@ endpoint, /train.
 from __future__ import annotations
 
 import base64
+import inspect
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -260,6 +261,11 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             event.pop("zip", None)
             yield event
 
+    # Gradio documents a function by its type hints: each event is one JSON object, so say dict (it reads a
+    # generator's Iterator[dict] as Any), with the hints resolved (this module postpones annotations).
+    train_api.__signature__ = inspect.signature(train_api, eval_str=True).replace(  # type: ignore[attr-defined]
+        return_annotation=dict
+    )
     gr.api(train_api, api_name="train", concurrency_limit=1, concurrency_id="train")
 
 
