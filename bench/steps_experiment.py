@@ -139,7 +139,8 @@ def train(args: argparse.Namespace, model, sizes: Shape, heldout_keys: np.ndarra
     import keras
     import tensorflow as tf
 
-    rng = np.random.default_rng(args.seed)
+    # a continued run draws other training questions than the run it continues (same held-out set)
+    rng = np.random.default_rng(args.seed + (7919 if args.init else 0))
     optimizer = keras.optimizers.Adam(args.lr, clipnorm=1.0)
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
@@ -278,6 +279,7 @@ def main() -> None:
     p.add_argument("--probe-every", type=float, default=120.0, help="seconds of training between probes")
     p.add_argument("--xla", action="store_true")
     p.add_argument("--load", default=None, help="evaluate these saved weights instead of training")
+    p.add_argument("--init", default=None, help="start training from these saved weights (a continued run)")
     p.add_argument("--name", default=None)
     p.add_argument("--out", default=str(ROOT / "bench/results/steps_experiment.md"))
     args = p.parse_args()
@@ -305,6 +307,8 @@ def main() -> None:
         model.load_weights(args.load)
         trained = {"seconds": 0.0, "questions": 0, "pairs": 0, "history": []}
     else:
+        if args.init:
+            model.load_weights(args.init)
         trained = train(args, model, sizes, held_keys, probe)
         model.save_weights(ROOT / f"logs/{args.name}.weights.h5")
     tick = time.perf_counter()
