@@ -58,7 +58,7 @@ _SUMMARY = template(
     '<div class="panel" data-model="{{ model }}">'
     "{% if accuracy is none %}<b>No valid questions to score.</b> "
     "{% else %}<b>Exact-match accuracy: {{ accuracy }}</b> {% endif %}"
-    "({{ correct }} of {{ valid }} valid {{ basis }} right"
+    "({{ correct }} of {{ valid }} valid questions right{{ basis }}"
     "{% if invalid %}; {{ invalid }} not accepted, see the table){% else %}){% endif %}"
     "{% if seed is not none %} · seed {{ seed }}{% endif %} · answered by <b>{{ model }}</b></div>"
 )
@@ -77,9 +77,7 @@ def table_summary(result: dict) -> Markup:
         valid=result["valid"],
         invalid=plural(invalid, "line") if invalid else "",
         seed=result.get("seed"),
-        basis="questions drawn uniformly at random (every number equally likely)"
-        if result.get("drawn") == "uniform"
-        else "questions",
+        basis="; drawn uniformly at random, every number equally likely" if result.get("drawn") == "uniform" else "",
     )
 
 
