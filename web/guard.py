@@ -292,7 +292,7 @@ class RequestGuard:
                 return body, None, 400, problem, None
         call = gi.CallBody.of(data)
         joining = None
-        if not direct:
+        if route not in ("run", "api"):  # a direct call never joins the queue: Gradio runs it at once or refuses it
             # the function Gradio will run: a /call/ body's fn_index must not make a training look like another call
             key: str | int | None = fn.index if fn else call.fn_index if call.fn_index is not None else name
             joining = Joining(call.session, client, self.policy.queue_of.get(key) if key is not None else None)
