@@ -16,6 +16,7 @@ from train_own_app import (  # noqa: F401  (the fixtures app_server and server)
     CHROMIUM,
     app_server_fixture,
     server_fixture,
+    set_slider,
 )
 
 pytestmark = [
@@ -52,8 +53,7 @@ def trained_fixture(server, browser, tmp_path_factory):
     page = open_page(browser, server)
     page.get_by_role("tab", name="Train your own").click()
     for control, value in (("own-digits", "1"), ("own-units", "32"), ("own-seconds", "5")):
-        page.locator(f"#{control} input[type=number]").fill(value)
-        page.locator(f"#{control} input[type=number]").press("Enter")
+        set_slider(page, control, value)
     page.locator("#own-train").click()
     page.locator("#own-done").wait_for()
     name = page.locator("#own-done b").inner_text()

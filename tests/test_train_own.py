@@ -31,6 +31,7 @@ from train_own_app import (  # noqa: F401  (the fixtures app_server, server and 
     app_server_fixture,
     live_trainings,
     server_fixture,
+    set_slider,
     shot,
     train,
     train_from,
@@ -288,11 +289,11 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.set_default_timeout(120_000)
         page.goto(server, wait_until="domcontentloaded")
         page.get_by_role("tab", name="Train your own").click()
-        page.locator("#own-seconds input[type=number]").fill("10")
-        page.locator("#own-seconds input[type=number]").press("Enter")
+        set_slider(page, "own-seconds", "20")  # two epochs at least, on a loaded machine too
         page.locator("#own-decoder").get_by_label("Attention").check()  # the newer designs, chosen on the page
         page.locator("#own-answer-order").get_by_label("units first").check()
         page.locator("#own-train").click()
+        page.get_by_text("s of 20s").first.wait_for()  # the budget typed on the page reached the server
         page.get_by_text("Epoch 1:").wait_for()
         first_map = page.locator("#own-map img").get_attribute("src")
         page.get_by_text("Epoch 2:").wait_for()
@@ -300,7 +301,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         shot(page, artifacts, "train-own-live.png", "Train your own, while it trains")
         page.locator("#own-done").wait_for()
         name = page.locator("#own-done b").inner_text()
-        assert "s of 10s" in page.locator("#own-done").inner_text()
+        assert "s of 20s" in page.locator("#own-done").inner_text()
         # Train again at once: the page must take the click, not ignore it while the first trainer ends.
         page.locator("#own-train").click()
         page.locator("#own-done").wait_for(state="detached", timeout=10_000)
@@ -317,7 +318,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         assert name in page.locator("#model-line").inner_text()
         assert page.locator("#written-order").is_visible()  # the page's choice reached the trainer: units first
 
-        # Closing the page stops the training (10 s of budget from its first epoch: still running).
+        # Closing the page stops the training (20 s of budget from its first epoch: still running).
         assert Path(f"/proc/{training}").exists(), "the second training ended before the page was closed"
         page.close()
         assert wait_for(lambda: not Path(f"/proc/{training}").exists(), 30), "the training outlived its page"

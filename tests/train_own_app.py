@@ -43,6 +43,18 @@ def live_trainings(parent: int) -> list[int]:
     return found
 
 
+def set_slider(page, elem_id: str, value: str) -> None:
+    """Type `value` into a slider's number box as a visitor does (type, Enter, leave the box), and wait until
+    the slider itself shows it: only then is it the value the page sends with the next click."""
+    from playwright.sync_api import expect
+
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(value)
+    box.press("Enter")
+    box.blur()
+    expect(page.locator(f"#{elem_id} input[type=range]")).to_have_value(value)
+
+
 def wait_for(condition, seconds: float, step: float = 0.1):
     deadline = time.monotonic() + seconds
     while not (result := condition()) and time.monotonic() < deadline:
