@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from model.bounds import bounds
 from trainer.live_settings import LIMITS, LiveSettings
 
 from .html import CSS, message
@@ -136,7 +137,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
         picture = gr.HTML(elem_id="own-map", css_template=CSS)
     samples = gr.HTML(elem_id="own-samples", css_template=CSS + TRAIN_CSS)
 
-    def train(
+    def train_page(
         d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, dec: Any, order: Any, request: gr.Request
     ) -> Iterator[tuple]:
         rows: list[dict] = []
@@ -197,7 +198,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
     start.click(
-        train,
+        train_page,
         inputs,
         [status, curves, picture, samples, picker, download, model_a, model_b],
         concurrency_limit=1,
@@ -225,7 +226,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     halt.click(stop_mine, None, status, api_visibility="private", queue=False)
 
-    def train_api(
+    def train(  # the MCP tool takes its name from the function
         digits: int = 2,
         operators: str = "+",
         terms: int = 2,
@@ -237,10 +238,6 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
         answer_order: str | None = "msb",
         request: gr.Request | None = None,  # Gradio fills it in (it accepts Request or Optional[Request])
     ) -> Iterator[dict]:
-        """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
-        in the other endpoints, for 30 minutes). decoder: "repeat" (keras.io) or "attention"; answer_order:
-        "msb", or "lsb" (units digit first; per_position is then in that order). Both optional (null: the
-        default)."""
         ops = list(operators) if isinstance(operators, str) else operators
         session = getattr(request, "session_hash", None) or "api"
         for event in train_events(
@@ -263,10 +260,35 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     # Gradio documents a function by its type hints: each event is one JSON object, so say dict (it reads a
     # generator's Iterator[dict] as Any), with the hints resolved (this module postpones annotations).
-    train_api.__signature__ = inspect.signature(train_api, eval_str=True).replace(  # type: ignore[attr-defined]
+    train.__doc__ = api_doc(train)
+    train.__signature__ = inspect.signature(train, eval_str=True).replace(  # type: ignore[attr-defined]
         return_annotation=dict
     )
-    gr.api(train_api, api_name="train", concurrency_limit=1, concurrency_id="train")
+    gr.api(train, api_name="train", concurrency_limit=1, concurrency_id="train")
+
+
+def api_doc(train: Any) -> str:
+    """/train's docstring, which the API page and the MCP tool show: each parameter's help and bounds from
+    its declaration in LiveSettings, so they can never disagree with the check."""
+    declared = bounds(LiveSettings)
+    lines = [
+        "/train: train a small model live. Yields each epoch's figures, then the new model's name (use it as "
+        f"`model` in the other endpoints, for {OwnModels.OWN_SECONDS // 60} minutes). As an MCP tool it answers "
+        "with the last event: the new model's name and its figures, or the sentence saying why it did not train.",
+        "",
+        "Args:",
+    ]
+    for name, parameter in inspect.signature(train).parameters.items():
+        if name in declared:
+            bound = declared[name]
+            # The trainer's own help may name its flags (--encoder-units); the API has one `units`.
+            words = re.sub(r"\s*\([^)]*--[^)]*\)", "", bound.help)
+            if bound.kind in ("whole", "number"):
+                words = f"{words}, {bound.range_text()}"
+            elif bound.kind == "choice":
+                words = f"{words}; one of {', '.join(bound.choices)}"
+            lines.append(f"    {name}: {words} (default {parameter.default!r}).")
+    return "\n".join(lines)
 
 
 def _chart(rows: list[dict]) -> pd.DataFrame:
