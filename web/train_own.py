@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -210,7 +211,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     # A page opened with ?model=<name> (the link a finished training shows): that model in every picker.
     def opened(request: gr.Request) -> tuple:
-        return open_link(service, request.query_params.get("model"))
+        return open_link(service, request.query_params.get("model"), request.session_hash or "")
 
     gr.on(
         None,
@@ -316,7 +317,8 @@ _DONE = template(
     '<div class="panel" id="own-done">Done ({{ reason }}): <b>{{ model }}</b> is now in your model picker for every '
     "tab and in Compare, and {{ link }}; held-out exact {{ exact }}%"
     "{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
-    "{% endif %}; trained {{ seconds }}s of {{ budget }}s"
+    "{% endif %}; training took {{ trained }} s (the figure its model page shows), and with the final checks "
+    "{{ seconds }} s of the {{ budget }} s budget were used"
     "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
     ".</div>"
 )
@@ -332,6 +334,7 @@ def done_html(event: dict) -> Markup:
         exact=f"{100 * metrics['heldout_exact_match']:.1f}",
         wrong=f"{metrics['exhaustive_wrong']:,}" if exhaustive else None,
         total=f"{metrics['exhaustive_total']:,}" if exhaustive else None,
+        trained=f"{metrics['train_seconds']:,.0f}",
         seconds=f"{event['seconds']:.0f}",
         budget=f"{event['budget']:.0f}",
         map_saved=event.get("map_saved", True),
@@ -340,23 +343,34 @@ def done_html(event: dict) -> Markup:
 
 
 _LINK = template(
-    'a page opened with <a id="own-link" href="?model={{ model }}">?model={{ model }}</a> shows it '
-    "for {{ minutes }} minutes from its training"
+    'a page opened with <a id="own-link" href="{{ url }}"{% if space %} target="_blank" rel="noopener"{% endif %}>'
+    "?model={{ model }}</a> shows it for {{ minutes }} minutes from its training"
 )
+SPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")  # owner/name
+
+
+def reopen_url(name: str) -> str:
+    """The address that reopens a visitor's model: on a Hugging Face Space (which sets SPACE_ID) the Space's
+    own page, which hands its query to the app; the app's address inside the Space's frame would leave the
+    page a visitor shares. Elsewhere this page, with ?model=<name>."""
+    space = os.environ.get("SPACE_ID", "")
+    return f"https://huggingface.co/spaces/{space}?model={name}" if SPACE_ID.fullmatch(space) else f"?model={name}"
 
 
 def reopen_link(name: str) -> Markup:
-    """The words and the link (relative: this page with ?model=<name>) that reopen a visitor's model."""
-    return _LINK(model=name, minutes=OwnModels.OWN_SECONDS // 60)
+    """The words and the link that reopen a visitor's model."""
+    space = SPACE_ID.fullmatch(os.environ.get("SPACE_ID", "")) is not None
+    return _LINK(url=reopen_url(name), space=space, model=name, minutes=OwnModels.OWN_SECONDS // 60)
 
 
 OWN_NAME = re.compile(r"yours-[0-9a-f]{12}")  # the names web/own_models.py gives
 _OPENED = template('<div class="panel" id="own-opened"><b>{{ model }}</b>, trained here: {{ link }}.</div>')
 
 
-def open_link(service: Service, name: object) -> tuple:
+def open_link(service: Service, name: object, session: str) -> tuple:
     """A page's ?model=<name>: that model chosen in the picker (every tab follows it) and in Compare's A, and
-    offered in B; an own model's status line shows its link. Updates for (picker, A, B, status, note).
+    offered in B, and kept there after the session trains its own; an own model's status line shows its link.
+    Updates for (picker, A, B, status, note).
 
     A name the server does not have gets one sentence in `note` and the default model; it is never shown."""
     if name is None:
@@ -365,6 +379,7 @@ def open_link(service: Service, name: object) -> tuple:
     if isinstance(name, str) and name in names:
         return gr.Dropdown(value=name), gr.Dropdown(value=name), gr.skip(), gr.skip(), gr.skip()
     if isinstance(name, str) and OWN_NAME.fullmatch(name) and service.own.get(name) is not None:
+        service.own.open(name, session)
         choices = [*names, name]
         return (
             gr.Dropdown(choices=choices, value=name),
