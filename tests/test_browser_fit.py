@@ -82,7 +82,12 @@ def test_a_phone_shows_runners_up_verdicts_and_model_names_without_a_sideways_sc
             assert seen["value"] and seen["text"] <= seen["arrow"], (dropdown, seen)
         assert page.evaluate(TEXT_AND_ARROW, "#compare-b")["value"] == "add3-attention"  # the longest zoo name
         assert page.evaluate(PAGE_FITS)
-        page.screenshot(path=str(ARTIFACTS / "fit-compare-phone.png"), full_page=False)
+        page.screenshot(path=str(ARTIFACTS / "fit-compare-phone.png"), full_page=True)
+        # A name too long for its box (a Hub repo's, say) is cut short of the arrow, with an ellipsis.
+        page.locator("#compare-b input").evaluate("i => { i.value = 'someone/a-model-with-a-long-name@v2'; }")
+        seen = page.evaluate(TEXT_AND_ARROW, "#compare-b")
+        assert seen["text"] <= seen["arrow"], seen
+        assert page.locator("#compare-b input").evaluate("i => getComputedStyle(i).textOverflow") == "ellipsis"
     finally:
         page.close()
 
