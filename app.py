@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
 from web import about, compare, controls, inside, learning, many, one_sum, question_map, train_own
-from web.gradio_internals import make_queue_safe, mcp_lifespan
+from web.gradio_internals import DROPDOWN_CSS, make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
 from web.results import task_summary
@@ -205,7 +205,7 @@ def launch(demo: gr.Blocks, host: str, port: int, block: bool = True, mcp: bool 
         prevent_thread_lock=not block,
         quiet=not block,
         theme=THEME,
-        css=PAGE_CSS,
+        css=PAGE_CSS + DROPDOWN_CSS,  # the page's own CSS and the lines for Gradio's dropdown
         state_session_capacity=SESSION_CAPACITY,
         max_file_size=1,
         run_history=False,

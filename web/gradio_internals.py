@@ -264,3 +264,11 @@ def unchecked_sliders(marker: str) -> None:
         return gradio_preprocess(self, payload)
 
     gr.Slider.preprocess = preprocess  # type: ignore[method-assign]
+
+
+# Gradio's Dropdown (6.31) draws its chevron (.icon-wrap, absolutely placed, 20 px wide, 20 px from the right)
+# over the right end of its text input, so a long choice ran under the arrow: the text stops short of it, and
+# a choice too long for the box ends in an ellipsis. These are Gradio's own class names, for the page's CSS.
+DROPDOWN_CSS = """
+.wrap-inner .secondary-wrap input[role="combobox"] { padding-right: 28px; text-overflow: ellipsis; }
+"""

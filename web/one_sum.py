@@ -17,6 +17,7 @@ from markupsafe import Markup
 from model.config import TaskConfig
 from model.metrics import percent
 from model.questions import MAX_QUESTION_CHARS
+from model.quoting import quoted
 
 from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, message, show_char
 from .inside import INSIDE_CSS, depends_html
@@ -30,9 +31,11 @@ NO_ATTRIBUTION = message("Ask a question to see which input characters drive eac
 _VERDICT = template(
     '<div class="panel" data-question="{{ question }}" data-model="{{ model }}">'
     "{% if error %}"
-    '<span class="big warn" id="verdict-mark">{{ warn }}</span> <span id="verdict-text">{{ error }}</span></div>'
+    '<span class="big warn" id="verdict-mark">{{ warn }}</span> '
+    '<span id="verdict-text" title="{{ question }}">{{ error }}</span></div>'
     "{% else %}"
-    '<div class="big"><span class="mono">{{ question }} = </span>'
+    '<div class="big"><span class="mono"{% if shown != question %} title="{{ question }}"{% endif %}>'
+    "{{ shown }} = </span>"
     '<span class="mono" id="predicted-answer">{{ answer }}</span> '
     '<span class="big {{ "ok" if correct else "no" }}" id="verdict-mark">{{ mark }}</span></div>'
     '<div id="verdict-text">{{ text }}. Predicted {{ predicted }} true {{ true_text }}'
@@ -44,7 +47,11 @@ _VERDICT = template(
 def verdict_html(result: dict, model: str | None = None) -> Markup:
     """The answer, the true result and right/wrong, with wrong characters marked; the panel names the model
     that answered (`model` for a refused question, whose result names none)."""
-    tags = {"question": result["question"], "model": result.get("model") or model or ""}
+    tags = {
+        "question": result["question"],
+        "shown": quoted(result["question"]),
+        "model": result.get("model") or model or "",
+    }
     if result.get("error"):
         return _VERDICT(**tags, error=result["error"], warn=WARN)
     answer = result["answer"] if result["answer"] is not None else result["answer_as_read"].strip()
@@ -54,7 +61,7 @@ def verdict_html(result: dict, model: str | None = None) -> Markup:
     else:
         places = [str(i + 1) for i, w in enumerate(wrong) if w]
         differ = f"position {places[0]} differs" if len(places) == 1 else f"positions {', '.join(places)} differ"
-        text = f"wrong: the true answer is {result['true_answer']} ({differ})"
+        text = f"wrong: the true answer is {quoted(str(result['true_answer']))} ({differ})"
     return _VERDICT(
         **tags,
         error=None,
@@ -87,7 +94,8 @@ def written_html(result: dict) -> Markup | str:
 
 
 _ENCODING = template(
-    '<div class="panel"><div>Typed: <b class="mono">{{ question }}</b></div>'
+    '<div class="panel"><div>Typed: <b class="mono"{% if shown != question %} title="{{ question }}"{% endif %}>'
+    "{{ shown }}</b></div>"
     "{% if reverse %}<div>Padded: {{ padded }}</div><div>Reversed (what the network reads): {{ read }}</div>"
     "{% else %}<div>Padded (what the network reads): {{ read }}</div>{% endif %}"
     '<div class="hint">One-hot input: one column per time step, one row per character of the alphabet; the '
@@ -107,6 +115,7 @@ def encoding_html(result: dict, task: TaskConfig) -> Markup:
     read = result["network_input"]
     return _ENCODING(
         question=result["question"],
+        shown=quoted(result["question"]),
         reverse=task.reverse,
         padded=chars_html(read[::-1]),
         read=chars_html(read),
@@ -196,7 +205,7 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
             gr.Markdown("### What the network reads")
             encoding = gr.HTML(css_template=CSS, elem_id="encoding")
         with gr.Column(min_width=300):
-            gr.Markdown("### What it answers, position by position")
+            gr.Markdown("### What it answers at each position")
             positions = gr.HTML(css_template=CSS, elem_id="positions")
     gr.Markdown("### What each answer character depends on")
     depends = gr.HTML(
