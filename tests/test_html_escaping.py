@@ -121,7 +121,8 @@ def test_learning_and_train_your_own_escape(service):
     record = service.resolve("add3").learning
     shown_as_text(learning.probe_picture(record.probe_margin[0], record.probe_a, EVIL))
     shown_as_text(train_own._status(1, 10, EVIL))
-    event = {"reason": EVIL, "model": EVIL, "metrics": {"heldout_exact_match": 0.5}, "seconds": 3, "budget": 10}
+    metrics = {"heldout_exact_match": 0.5, "train_seconds": 2.5}
+    event = {"reason": EVIL, "model": EVIL, "metrics": metrics, "seconds": 3, "budget": 10}
     page = train_own.done_html(event)
     shown_as_text(page)
     assert f"<b>{ESCAPED}</b>" in page
