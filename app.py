@@ -33,6 +33,7 @@ from web import about, compare, controls, inside, learning, many, one_sum, quest
 from web.gradio_internals import make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
+from web.picker import picker_choices
 from web.results import task_summary
 from web.service import Service
 from web.templates import template
@@ -83,7 +84,7 @@ def build_demo(service: Service) -> gr.Blocks:
         gr.HTML(HEADING(title=TITLE), elem_id="title")
         with gr.Row(equal_height=False, elem_id="header-row"):
             picker = gr.Dropdown(
-                choices=service.names(),
+                choices=picker_choices(service),  # (label, name): the page sends the name
                 value=default,
                 label="Model",
                 elem_id="model-picker",
@@ -220,6 +221,8 @@ PAGE_CSS = """
 #title .subtitle { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
 #predict-button { align-self: end; max-height: 44px; }
 @media (max-width: 600px) { #header-row, .chart-row { flex-direction: column; } }  /* one chart a row on phones */
+@media (max-width: 600px) { #header-row > * { align-self: stretch; } }  /* the picker's long labels: full width */
+#model-picker input { text-overflow: ellipsis; padding-right: 1.5em; }  /* a long label: "…", clear of the arrow */
 """
 
 
