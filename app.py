@@ -99,7 +99,7 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("One question", id="one"):
                 one = one_sum.tab(service, picker)
             with gr.Tab("Inside the network", id="inside"):
-                cells = inside.tab(service, picker, one.question)
+                cells = inside.tab(service, picker, one.question, one.question.value)
             with gr.Tab("Map", id="map") as map_tab:
                 map_view = question_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
             with gr.Tab("How it learned", id="learning") as learning_tab:

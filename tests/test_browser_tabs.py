@@ -201,11 +201,17 @@ def test_every_view_follows_the_model_picker(page):
     ask(page, "535+61")
     assert page.locator('#verdict [data-model="add3"]').count() == 1
     try:
-        pick_model(page, "mul2")  # 535+61 is not a question for mul2: the verdict says so, naming mul2
-        page.locator('#verdict [data-model="mul2"]').wait_for()
+        pick_model(page, "mul2")  # 535+61 is not a question for mul2: its own example, answered, and why
+        page.locator('#verdict [data-model="mul2"][data-question="35*61"]').wait_for()
+        assert "535+61 is not a question for mul2" in page.locator("#verdict-note").inner_text()
+        assert "only knows *" in page.locator("#verdict-note").inner_text()
+        assert page.locator("#predicted-answer").inner_text().strip() == str(35 * 61)  # mul2: all 10,000 right
+        assert "35*61" in page.locator("#examples").inner_text()
+        page.locator("#question input, #question textarea").first.fill("535+61")  # typed: refused, saying why
+        page.locator("#predict-button").click()
+        page.locator('#verdict [data-model="mul2"][data-question="535+61"]').wait_for()
         assert "only knows *" in page.locator("#verdict-text").inner_text()
         assert page.locator("#predicted-answer").count() == 0
-        assert "35*61" in page.locator("#examples").inner_text()
         pick_model(page, "add5")  # a question add5 answers: answered again, by add5
         page.locator('#verdict [data-model="add5"][data-question="535+61"]').wait_for()
         assert page.locator("#predicted-answer").inner_text().strip() == "596"
