@@ -369,7 +369,7 @@ def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_q
         image.scroll_into_view_if_needed()
         box = image.bounding_box()
         page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)  # column 3, row 7
-        assert page.locator("#map .maptip").inner_text() == "(3?7)?…"
+        assert page.locator("#map .maptip .tipq").inner_text() == "(3?7)?…"
         page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)
         served = service.resolve("brackets-additive")
         opened = served.question_map.others[0].question(7, 3).texts()[0]
