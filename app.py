@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from model.serving import MODEL_ENV, MODELS_ENV, REVISION_ENV, load_catalogue
 from web import about, compare, controls, inside, learning, many, one_sum, question_map, train_own
-from web.gradio_internals import make_queue_safe, mcp_lifespan
+from web.gradio_internals import DROPDOWN_CSS, make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
 from web.picker import picker_choices
@@ -46,7 +46,6 @@ PREDICT_BATCH = 64  # concurrent queued /predict calls answered by one function 
 QUEUE_SIZE = 256  # queued calls waiting at once, all visitors together (web/guard.py bounds each visitor's share)
 PARKED_SESSIONS = 64  # sessions without a waiting job whose unread results Gradio keeps (see make_queue_safe)
 MCP_ENV = "ADDITION_MCP"  # "0" turns the MCP server off (as --no-mcp does)
-NOT_MCP_TOOLS = {"/train"}  # a training holds the one training slot for up to 90 s: not a tool for agents
 MCP_TOOLS = {"predict": "/predict_direct"}  # MCP's predict takes one question: the unbatched twin
 TITLE = "Recurrent networks that learned arithmetic"
 HEADING = template(
@@ -193,11 +192,11 @@ def build_demo(service: Service) -> gr.Blocks:
 def launch(demo: gr.Blocks, host: str, port: int, block: bool = True, mcp: bool = True) -> None:
     """Start the server behind the request guard; show_error=False keeps exception text out of the page.
 
-    With `mcp`, the named endpoints (not /train) are also MCP tools at /gradio_api/mcp/, their docstrings
+    With `mcp`, the named endpoints are also MCP tools at /gradio_api/mcp/, their docstrings
     the tools' descriptions; MCP requests pass the same guard as every other request."""
     app_kwargs: dict[str, Any] = {"middleware": [Middleware(RequestGuard, policy=EndpointPolicy.of(demo))]}
     if mcp:
-        app_kwargs["lifespan"] = mcp_lifespan(demo, hidden=NOT_MCP_TOOLS, tools=MCP_TOOLS)
+        app_kwargs["lifespan"] = mcp_lifespan(demo, tools=MCP_TOOLS)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -207,7 +206,7 @@ def launch(demo: gr.Blocks, host: str, port: int, block: bool = True, mcp: bool 
         prevent_thread_lock=not block,
         quiet=not block,
         theme=THEME,
-        css=PAGE_CSS,
+        css=PAGE_CSS + DROPDOWN_CSS,  # the page's own CSS and the lines for Gradio's dropdown
         state_session_capacity=SESSION_CAPACITY,
         max_file_size=1,
         run_history=False,
@@ -222,7 +221,6 @@ PAGE_CSS = """
 #predict-button { align-self: end; max-height: 44px; }
 @media (max-width: 600px) { #header-row, .chart-row { flex-direction: column; } }  /* one chart a row on phones */
 @media (max-width: 600px) { #header-row > * { align-self: stretch; } }  /* the picker's long labels: full width */
-#model-picker input { text-overflow: ellipsis; padding-right: 1.5em; }  /* a long label: "…", clear of the arrow */
 """
 
 
@@ -271,7 +269,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mcp",
         action=argparse.BooleanOptionalAction,
         default=os.environ.get(MCP_ENV, "1") != "0",
-        help=f"also serve the named endpoints (not /train) as MCP tools at /gradio_api/mcp/; --no-mcp or "
+        help=f"also serve the named endpoints as MCP tools at /gradio_api/mcp/; --no-mcp or "
         f"{MCP_ENV}=0 turns it off (default: on)",
     )
     return parser.parse_args(argv)

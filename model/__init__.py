@@ -2,6 +2,7 @@
 
 config.py     TaskConfig (digits, terms, operators, reversal, alphabet) and NetworkConfig (cell, sizes), bounded
 questions.py  questions as arrays: sampling, enumeration, exact answers, parsing a person's text
+quoting.py    a visitor's text quoted in a sentence: long numbers and texts cut in the middle ("12345…789")
 codec.py      questions and answers <-> the token rows the network reads and writes
 network.py    the Keras builder (TensorFlow loads only when a network is built) and its weight layout
 forward.py    the same network in numpy, with every state and gate (what the app serves with)

@@ -20,6 +20,7 @@ import numpy as np
 from .bounds import whole_number
 from .brackets import bracket_patterns, bracketed_text, bracketed_values, flat_values, pattern_of, spans_of
 from .config import DIGITS, OPERATORS, TaskConfig, enumerable
+from .quoting import quoted
 
 MAX_QUESTION_CHARS = 200
 
@@ -236,7 +237,7 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
         raise InputError(f"Type a question such as {example}.")
     if _SPACE_IN_NUMBER.search(text):
         raise InputError(
-            f"A number cannot contain spaces ({_SPACE_IN_NUMBER.search(text)[0]!r}); "  # type: ignore[index]
+            f"A number cannot contain spaces ({quoted(_SPACE_IN_NUMBER.search(text)[0])!r}); "  # type: ignore[index]
             f"join numbers with {ops_shown}, such as {example}."
         )
     bad = sorted({c for c in compact if c not in DIGITS + OPERATORS + ("()" if config.brackets else "")})
@@ -275,7 +276,7 @@ def parse_question(text: object, config: TaskConfig) -> Questions:
         if len(part) > 20 or not config.smallest <= int(part) <= config.max_term:
             digits = f"{config.digits} digit" + ("s" if config.digits > 1 else "")
             raise InputError(
-                f"{part[:20]} is outside what this model learned: each number must be from "
+                f"{quoted(part)} is outside what this model learned: each number must be from "
                 f"{config.smallest} to {config.max_term} ({digits} at most)."
             )
     terms = [int(p) for p in parts] + [0] * (config.terms - len(parts))
@@ -298,7 +299,5 @@ def parse_whole_number(value: object, what: str, low: int, high: int) -> int:
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
         number = int(value.strip())
     if number is None or not low <= number <= high:
-        shown = value if isinstance(value, str) else repr(value)
-        shown = shown if len(shown) <= 30 else shown[:29] + "…"
-        raise InputError(f"{what} must be a whole number from {low:,} to {high:,}, got {shown}.")
+        raise InputError(f"{what} must be a whole number from {low:,} to {high:,}, got {quoted(value, 30)}.")
     return number

@@ -82,7 +82,8 @@ class ServedModel:
             return f"{self.name} (bundled, offline)"
         if self.revision:
             return f"{self.source} @ {self.revision[:12]}"
-        return f"{self.name} ({self.source})"
+        # A folder's name is its path's last part: the path alone says it once ("runs/add4", not "add4 (runs/add4)").
+        return self.source if self.name in self.source else f"{self.name} ({self.source})"
 
     @property
     def page_url(self) -> str | None:

@@ -1,8 +1,8 @@
 """The page's "Use via API or MCP" panel, in headless Chromium: it counts the MCP tools once, as one number.
 
 Gradio's panel opens on its MCP view when the app serves MCP; its heading counts the app's public endpoints
-("N MCP Tools") and its list counts the tools the MCP server offers ("M Available MCP Tools"). /train is a
-public endpoint that is not a tool (app.NOT_MCP_TOOLS), so today the two disagree (10 and 9).
+("N MCP Tools") and its list counts the tools the MCP server offers ("M Available MCP Tools"). Every public
+endpoint is a tool (/train too), so the two must agree.
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ from browser_site import TIMEOUT_MS, site_fixture  # noqa: F401  (the served app
 pytestmark = pytest.mark.slow  # a browser
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the heading counts public endpoints (/train too), the list counts MCP tools; see issue #25",
-)
 def test_the_api_page_counts_the_mcp_tools_with_one_number(site):
     url, _, browser = site
     page = browser.new_page(viewport={"width": 1280, "height": 900})

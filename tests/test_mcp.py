@@ -1,4 +1,4 @@
-"""The app as an MCP server: its named endpoints are tools, /train is not, and the guard applies.
+"""The app as an MCP server: its named endpoints are tools (/train too), and the guard applies.
 
 `python app.py` serves MCP by default at /gradio_api/mcp/ (streamable HTTP).
 The tests speak JSON-RPC to it over raw HTTP, as any MCP client does: list the
@@ -59,32 +59,35 @@ def server():
     stop(proc)
 
 
-def post(url: str, body: bytes) -> tuple[int, bytes]:
+def post(url: str, body: bytes, timeout: float = 60) -> tuple[int, bytes]:
     request = urllib.request.Request(
         url + MCP,
         data=body,
         headers={"content-type": "application/json", "accept": "application/json, text/event-stream"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
 
 
-def rpc(url: str, method: str, params: dict) -> dict:
+def rpc(url: str, method: str, params: dict, timeout: float = 60) -> dict:
     """One JSON-RPC call; the answer arrives as a server-sent event (or plain JSON)."""
-    status, body = post(url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode())
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    status, body = post(url, body, timeout)
     assert status == 200, body
     text = body.decode()
     data = [line[6:] for line in text.splitlines() if line.startswith("data: ")]
     return json.loads(data[-1] if data else text)["result"]
 
 
-def test_the_named_endpoints_are_tools_that_say_what_they_return_and_train_is_not(server):
+def test_the_named_endpoints_are_tools_that_say_what_they_return(server):
     tools = {tool["name"]: tool for tool in rpc(server, "tools/list", {})["tools"]}
-    assert {"predict", "predict_batch", "random_sums", "attribution", "states", "compare", "models"} <= set(tools)
-    assert not {"train", "train_api", "train_page", "predict_direct"} & set(tools)
+    assert {"predict", "predict_batch", "random_sums", "attribution", "states", "compare", "models", "train"} <= set(
+        tools
+    )
+    assert not {"train_api", "train_page", "predict_direct"} & set(tools)
     for name, tool in tools.items():
         assert len(tool["description"]) > 20, name
         for parameter, schema in tool["inputSchema"]["properties"].items():  # each one described for the caller
@@ -98,8 +101,26 @@ def test_predict_through_mcp(server):
     assert not result.get("isError"), result
     answer = json.loads(result["content"][0]["text"])  # JSON, not a Python repr
     assert answer["answer"] == 596 and answer["correct"] is True and answer["error"] is None
-    refused = rpc(server, "tools/call", {"name": "train", "arguments": {}})
-    assert refused.get("isError")
+
+
+def test_train_through_mcp_answers_with_the_new_model_which_then_answers(server):
+    tools = {t["name"]: t for t in rpc(server, "tools/list", {})["tools"]}
+    digits = tools["train"]["inputSchema"]["properties"]["digits"]
+    assert "1 to 3" in digits["description"]  # the bounds the check uses (trainer/live_settings.py)
+    arguments = {"digits": 1, "units": 16, "seconds": 5}
+    result = rpc(server, "tools/call", {"name": "train", "arguments": arguments}, timeout=240)
+    assert not result.get("isError"), result
+    done = json.loads(result["content"][0]["text"])  # the last event, as JSON
+    assert done["event"] == "done" and done["model"].startswith("yours-"), done
+    asked = {"question": "3+4", "model": done["model"]}
+    answer = json.loads(rpc(server, "tools/call", {"name": "predict", "arguments": asked})["content"][0]["text"])
+    assert answer["model"] == done["model"] and answer["error"] is None, answer
+
+
+def test_train_through_mcp_out_of_bounds_says_why_in_one_sentence(server):
+    result = rpc(server, "tools/call", {"name": "train", "arguments": {"digits": 9}}, timeout=120)
+    said = json.loads(result["content"][0]["text"])
+    assert said["event"] == "error" and said["message"].count(". ") == 0 and "1 to 3" in said["message"], said
 
 
 def test_the_predict_tool_takes_what_view_api_documents_for_predict(server):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -291,19 +292,28 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         page.set_default_timeout(120_000)
         page.goto(server, wait_until="domcontentloaded")
         page.get_by_role("tab", name="Train your own").click()
-        set_slider(page, "own-seconds", "20")  # two epochs at least, on a loaded machine too
+        # The longest budget, so a loaded machine fits two epochs too; Stop ends it once they have been seen.
+        set_slider(page, "own-seconds", "90")
         page.locator("#own-decoder").get_by_label("Attention").check()  # the newer designs, chosen on the page
         page.locator("#own-answer-order").get_by_label("units first").check()
         page.locator("#own-train").click()
-        page.get_by_text("s of 20s").first.wait_for()  # the budget typed on the page reached the server
+        page.get_by_text("s of 90s").first.wait_for()  # the budget typed on the page reached the server
         page.get_by_text("Epoch 1:").wait_for()
         first_map = page.locator("#own-map img").get_attribute("src")
         page.get_by_text("Epoch 2:").wait_for()
         assert page.locator("#own-map img").get_attribute("src") != first_map  # the map was redrawn
         shot(page, artifacts, "train-own-live.png", "Train your own, while it trains")
+        if not page.locator("#own-done").count():  # not already done with every question on the map right
+            page.locator("#own-stop").click()
         page.locator("#own-done").wait_for()
         name = page.locator("#own-done b").inner_text()
-        assert "s of 20s" in page.locator("#own-done").inner_text()
+        done = page.locator("#own-done").inner_text()
+        assert "s of the 90 s budget" in done
+        # One training time: the done line's is the model page's.
+        trained = re.search(r"training took ([\d,]+) s", done).group(1)
+        page.get_by_role("tab", name="The model").click()
+        assert f"{trained} s," in page.locator("#model-panel").inner_text()
+        page.get_by_role("tab", name="Train your own").click()
         # Train again at once: the page must take the click, not ignore it while the first trainer ends.
         page.locator("#own-train").click()
         page.locator("#own-done").wait_for(state="detached", timeout=10_000)
@@ -320,7 +330,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         assert name in page.locator("#model-line").inner_text()
         assert page.locator("#written-order").is_visible()  # the page's choice reached the trainer: units first
 
-        # Closing the page stops the training (20 s of budget from its first epoch: still running).
+        # Closing the page stops the training (90 s of budget from its first epoch: still running).
         assert Path(f"/proc/{training}").exists(), "the second training ended before the page was closed"
         page.close()
         assert wait_for(lambda: not Path(f"/proc/{training}").exists(), 30), "the training outlived its page"

@@ -109,3 +109,32 @@ def test_stop_before_the_trainer_has_its_settings_says_it_was_stopped():
         trainer.kill()
         trainer.wait()
     assert last == {"event": "error", "message": "The training was stopped before it started; nothing was trained."}
+
+
+def test_a_model_opened_by_its_link_stays_in_the_sessions_pickers(tmp_path, monkeypatch):
+    """A page opened with someone's ?model= link keeps that model in its pickers after it trains its own
+    (the done line lists names_of(session)); the remembered sessions are bounded; on a Space the link is the
+    Space's own page, elsewhere this page."""
+    from model.serving import load_catalogue
+    from web import train_own
+    from web.service import Service
+
+    runs: list[Path] = []
+    service = Service(load_catalogue(None, None, []))
+    theirs = service.own.add(fresh_model(runs, tmp_path), owner="them", address="127.0.0.2")
+    picker, *_ = train_own.open_link(service, theirs, "visitor")
+    assert picker.value == theirs
+    mine = service.own.add(fresh_model(runs, tmp_path), owner="visitor", address="127.0.0.3")
+    assert service.own.names_of("visitor") == [theirs, mine]
+    assert service.own.names_of("them") == [theirs]
+    monkeypatch.setattr(OwnModels, "MAX_OPENED", 3)
+    for i in range(5):
+        service.own.open(theirs, f"other-{i}")
+    assert len(service.own.opened) == 3 and "visitor" not in service.own.opened  # the oldest forgotten first
+
+    assert train_own.reopen_url(mine) == f"?model={mine}"
+    monkeypatch.setenv("SPACE_ID", "someone/arithmetic")
+    assert train_own.reopen_url(mine) == f"https://huggingface.co/spaces/someone/arithmetic?model={mine}"
+    assert 'target="_blank"' in str(train_own.reopen_link(mine))
+    monkeypatch.setenv("SPACE_ID", 'x"/><script>')  # not an owner/name: the page's own link
+    assert train_own.reopen_url(mine) == f"?model={mine}"

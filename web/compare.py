@@ -133,8 +133,9 @@ def tab(service: Service, picker: Any) -> tuple[gr.Dropdown, gr.Dropdown]:
     names = service.names()
     second = next((n for n in names if n != service.default), service.default)
     with gr.Row():
-        model_a = gr.Dropdown(names, value=service.default, label="Model A", elem_id="compare-a", min_width=160)
-        model_b = gr.Dropdown(names, value=second, label="Model B", elem_id="compare-b", min_width=160)
+        # 200 px each: side by side on a desktop, one a row on a phone, where a name such as add3-attention fits
+        model_a = gr.Dropdown(names, value=service.default, label="Model A", elem_id="compare-a", min_width=200)
+        model_b = gr.Dropdown(names, value=second, label="Model B", elem_id="compare-b", min_width=200)
     with gr.Row(equal_height=False):
         question = gr.Textbox(
             label="Question for both",

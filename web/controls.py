@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from model.bounds import whole_number
+from model.quoting import quoted
 
 from . import gradio_internals
 
@@ -39,4 +40,4 @@ def in_range(value: object, low: int, high: int, what: str) -> tuple[int, str]:
     if number is not None and low <= number <= high:
         return number, ""
     nearest = low if number is None or number < low else high
-    return nearest, f"The {what} is a whole number from {low} to {high}, not {str(value)[:20]}: showing {nearest}."
+    return nearest, f"The {what} is a whole number from {low} to {high}, not {quoted(value, 20)}: showing {nearest}."

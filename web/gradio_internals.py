@@ -200,20 +200,16 @@ def event_payload(evt: Any) -> Any:
 
 
 # The MCP server ----------------------------------------------------------------------------------------
-def mcp_lifespan(demo: gr.Blocks, *, hidden: set[str], tools: dict[str, str]) -> Callable[[Any], Any]:
-    """A server lifespan that shapes the MCP tools before the first request: takes the `hidden` endpoints
-    (e.g. {"/train"}) out, points each tool in `tools` at another endpoint (e.g. "predict" at the
-    unbatched "/predict_direct", whose arguments are one question, not a batch), and has tools answer in
-    JSON. Gradio makes a tool of every public endpoint as it is and has no per-endpoint switch, and writes
-    a result as a Python repr."""
+def mcp_lifespan(demo: gr.Blocks, *, tools: dict[str, str]) -> Callable[[Any], Any]:
+    """A server lifespan that shapes the MCP tools before the first request: points each tool in `tools` at
+    another endpoint (e.g. "predict" at the unbatched "/predict_direct", whose arguments are one question,
+    not a batch), and has tools answer in JSON. Gradio makes a tool of every public endpoint as it is, and
+    writes a result as a Python repr."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         server = getattr(demo, "mcp_server_obj", None)
         if server is not None:
-            for tool, endpoint in list(server.tool_to_endpoint.items()):
-                if endpoint in hidden:
-                    del server.tool_to_endpoint[tool]
             every = demo.get_api_info(all_endpoints=True)["named_endpoints"]
             for tool, endpoint in tools.items():
                 server.api_info["named_endpoints"][endpoint] = every[endpoint]
@@ -268,3 +264,11 @@ def unchecked_sliders(marker: str) -> None:
         return gradio_preprocess(self, payload)
 
     gr.Slider.preprocess = preprocess  # type: ignore[method-assign]
+
+
+# Gradio's Dropdown (6.31) draws its chevron (.icon-wrap, absolutely placed, 20 px wide, 20 px from the right)
+# over the right end of its text input, so a long choice ran under the arrow: the text stops short of it, and
+# a choice too long for the box ends in an ellipsis. These are Gradio's own class names, for the page's CSS.
+DROPDOWN_CSS = """
+.wrap-inner .secondary-wrap input[role="combobox"] { padding-right: 28px; text-overflow: ellipsis; }
+"""

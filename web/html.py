@@ -61,7 +61,9 @@ CSS = """
 .legendticks { position: absolute; left: 0; right: 0; top: 12px; height: 12px; font-size: 10px; }
 .legendticks span { position: absolute; transform: translateX(-50%); }
 .heat { image-rendering: pixelated; border: 1px solid var(--border-color-primary); max-width: 100%; }
-@media (max-width: 600px) { .pos .tops { display: none; } .big { font-size: 22px; } .panel { font-size: 14px; } }
+/* On a phone every column of a position stays (the runners-up too): the bar gives way to its number. */
+@media (max-width: 600px) { .pos .bar { display: none; } .pos td, .pos th { padding: 4px 3px; }
+  .big { font-size: 22px; } .panel { font-size: 14px; } }
 """
 
 

@@ -48,6 +48,7 @@ ATTENTION_METHOD = (
     "character (each row sums to 1): read straight from the network, not measured from outside."
 )
 STEP_PX, UNIT_PX = 26, 3
+CHAR_PX = 5 * UNIT_PX  # an input character's row in the attention picture: tall enough for its label beside it
 FRAME = (245, 158, 11)
 ASK_FIRST = message("Ask a question in the One question tab first.")
 INSIDE_CSS = """
@@ -60,6 +61,10 @@ INSIDE_CSS = """
 .steps { display: flex; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
 .steps span { display: inline-block; text-align: center; }
 .steps span.now { background: rgb(245, 158, 11); color: #000; border-radius: 3px; font-weight: 700; }
+.labelled { display: grid; grid-template-columns: auto auto; justify-content: start; column-gap: 4px; }
+.rowlabels { display: flex; flex-direction: column; margin-top: 1px; font-size: 11px; text-align: right;
+  font-family: ui-monospace, Menlo, Consolas, monospace; }
+.rowlabels span { white-space: nowrap; display: flex; align-items: center; justify-content: flex-end; }
 """
 
 
@@ -137,31 +142,48 @@ def heatmap_png(values: np.ndarray, order: np.ndarray, diverging: bool, frame_st
     return png_bytes(rgb, level=1)
 
 
-_FIGURE = template(
-    '<figure><figcaption>{{ title }}</figcaption><div class="steps">'
+_FIGURE = template(  # with `labels`, a label beside each row of `row_px` pixels (the picture's own rows)
+    '<figure><figcaption>{{ title }}</figcaption><div{% if labels %} class="labelled"{% endif %}>'
+    '{% if labels %}<span></span>{% endif %}<div class="steps">'
     '{% for char in chars %}<span class="{{ "now" if loop.index0 == now else "" }}" style="width:{{ width }}px">'
     "{{ char }}</span>{% endfor %}</div>"
-    '<img class="heat" alt="{{ title }}" src="{{ src }}"></figure>'
+    '{% if labels %}<div class="rowlabels">{% for label in labels %}<span style="height:{{ row_px }}px">'
+    "{{ label }}</span>{% endfor %}</div>{% endif %}"
+    '<img class="heat" alt="{{ title }}" src="{{ src }}"></div></figure>'
 )
 
 
-def _figure(title: str, chars: str, png: bytes, now: int | None) -> Markup:
-    return _FIGURE(title=title, chars=[show_char(c) for c in chars], now=now, width=STEP_PX, src=data_uri(png))
+def _figure(title: str, chars: str, png: bytes, now: int | None, labels: list[str] | None = None) -> Markup:
+    return _FIGURE(
+        title=title,
+        chars=[show_char(c) for c in chars],
+        now=now,
+        width=STEP_PX,
+        src=data_uri(png),
+        labels=labels,
+        row_px=CHAR_PX,
+    )
 
 
 def attention_parts(
-    traces: list[LayerTrace], orders: list[np.ndarray], attention: list[list[float]], written: str, now: int | None
+    traces: list[LayerTrace],
+    orders: list[np.ndarray],
+    attention: list[list[float]],
+    read: str,
+    written: str,
+    now: int | None,
 ) -> list[Markup]:
     """An attention decoder's reading, per answer step: the weights over the input (one row per input
-    character) and the context they make (the weighted sum of the last encoder layer's states)."""
+    character, labelled as the weights table labels them: its step and the character read) and the context
+    they make (the weighted sum of the last encoder layer's states)."""
     weights = np.asarray(attention, dtype=np.float32)  # (answer steps, input steps)
     last = max(i for i, t in enumerate(traces) if t.name.startswith("encoder"))
     context = weights @ traces[last].hidden[0]  # (answer steps, units): what the dense layer reads beside h
-    rows = 4  # pixel rows per input character (units get UNIT_PX): a few characters, each worth seeing
-    tall = np.repeat(weights, rows, axis=1)
+    tall = np.repeat(weights, CHAR_PX // UNIT_PX, axis=1)  # heatmap_png draws each row UNIT_PX tall
     picture = heatmap_png(tall, np.arange(tall.shape[1]), False, now)
+    labels = [f"{step}: {show_char(char)}" for step, char in enumerate(read, 1)]
     return [
-        _figure("attention: weights over the input, its first character at the top", written, picture, now),
+        _figure("attention: weights over the input, by character read", written, picture, now, labels),
         _figure("attention: context read", written, heatmap_png(context, orders[last], True, now), now),
     ]
 
@@ -213,7 +235,7 @@ def states_html(
                     )
     if attention is not None:
         at = step - encoder_steps
-        parts += attention_parts(traces, orders, attention, written, at if 0 <= at < len(written) else None)
+        parts += attention_parts(traces, orders, attention, read, written, at if 0 <= at < len(written) else None)
     return _STATES(
         parts=parts,
         values=legend(DIVERGING, "−1", "+1"),

@@ -27,22 +27,25 @@ TABLE_CSS = """
 .batch tr.refused td { background: rgba(217, 119, 6, 0.10); }
 .batch .mark { font-size: 20px; font-weight: 700; }
 .batch .mark.ok { color: #059669; } .batch .mark.no { color: #dc2626; } .batch .mark.warn { color: #d97706; }
+.batch tr.refused td.q { overflow-wrap: anywhere; }  /* a long refused line wraps instead of widening the table */
 .tablebox { max-height: 520px; max-width: 100%; overflow: auto; }  /* long or wide tables scroll in their box */
+@media (max-width: 600px) { .batch th, .batch td { padding: 3px 4px; } }
 """
 
 
-_TABLE = template(
+_TABLE = template(  # the verdict comes second, after the row number: on a phone it is on screen, not scrolled to
     '<div class="tablebox"><table class="batch" id="batch-rows">'
-    "<tr><th>#</th><th>Question</th><th>True</th><th>Predicted</th><th>Least sure</th><th></th></tr>"
+    '<tr><th>#</th><th title="right or wrong"></th><th>Question</th><th>True</th><th>Predicted</th>'
+    "<th>Least sure</th></tr>"
     "{% for row in rows %}{% if row.error %}"
-    '<tr class="refused"><td>{{ loop.index }}</td><td class="q">{{ row.question }}</td>'
-    '<td colspan="3">{{ row.error }}</td><td><span class="mark warn">{{ warn }}</span></td></tr>'
+    '<tr class="refused"><td>{{ loop.index }}</td><td class="verdict"><span class="mark warn">{{ warn }}</span></td>'
+    '<td class="q">{{ row.question }}</td><td colspan="3">{{ row.error }}</td></tr>'
     "{% else %}"
-    '<tr class="{{ "right" if row.correct else "wrong" }}"><td>{{ loop.index }}</td>'
-    '<td class="q">{{ row.question }}</td><td class="n">{{ row.true_answer }}</td>'
-    '<td class="n">{{ row.prediction }}</td><td>{{ confidence_text(row.min_confidence) }}</td><td>'
+    '<tr class="{{ "right" if row.correct else "wrong" }}"><td>{{ loop.index }}</td><td class="verdict">'
     '{% if row.correct %}<span class="mark ok">{{ right }}</span>{% else %}<span class="mark no">{{ wrong }}</span>'
-    "{% endif %}</td></tr>{% endif %}{% endfor %}</table></div>"
+    '{% endif %}</td><td class="q">{{ row.question }}</td><td class="n">{{ row.true_answer }}</td>'
+    '<td class="n">{{ row.prediction }}</td><td>{{ confidence_text(row.min_confidence) }}</td></tr>'
+    "{% endif %}{% endfor %}</table></div>"
 )
 
 

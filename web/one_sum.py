@@ -17,19 +17,21 @@ from markupsafe import Markup
 from model.config import TaskConfig
 from model.metrics import percent
 from model.questions import MAX_QUESTION_CHARS, InputError, parse_question
+from model.quoting import quoted
 
 from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, message, show_char
 from .inside import INSIDE_CSS, depends_html
-from .results import shorten
 from .service import Service
 from .templates import template
 
 _VERDICT = template(
     '<div class="panel" data-question="{{ question }}" data-model="{{ model }}">'
     "{% if error %}"
-    '<span class="big warn" id="verdict-mark">{{ warn }}</span> <span id="verdict-text">{{ error }}</span></div>'
+    '<span class="big warn" id="verdict-mark">{{ warn }}</span> '
+    '<span id="verdict-text" title="{{ question }}">{{ error }}</span></div>'
     "{% else %}"
-    '<div class="big"><span class="mono">{{ question }} = </span>'
+    '<div class="big"><span class="mono"{% if shown != question %} title="{{ question }}"{% endif %}>'
+    "{{ shown }} = </span>"
     '<span class="mono" id="predicted-answer">{{ answer }}</span> '
     '<span class="big {{ "ok" if correct else "no" }}" id="verdict-mark">{{ mark }}</span></div>'
     '<div id="verdict-text">{{ text }}. Predicted {{ predicted }} true {{ true_text }}'
@@ -43,7 +45,11 @@ def verdict_html(result: dict, model: str | None = None, note: str | None = None
     """The answer, the true result and right/wrong, with wrong characters marked; the panel names the model
     that answered (`model` for a refused question, whose result names none). `note` says why this question
     is shown (a model's own example, in place of one it does not take)."""
-    tags = {"question": result["question"], "model": result.get("model") or model or ""}
+    tags = {
+        "question": result["question"],
+        "shown": quoted(result["question"]),
+        "model": result.get("model") or model or "",
+    }
     if result.get("error"):
         return _VERDICT(**tags, error=result["error"], warn=WARN)
     answer = result["answer"] if result["answer"] is not None else result["answer_as_read"].strip()
@@ -53,7 +59,7 @@ def verdict_html(result: dict, model: str | None = None, note: str | None = None
     else:
         places = [str(i + 1) for i, w in enumerate(wrong) if w]
         differ = f"position {places[0]} differs" if len(places) == 1 else f"positions {', '.join(places)} differ"
-        text = f"wrong: the true answer is {result['true_answer']} ({differ})"
+        text = f"wrong: the true answer is {quoted(str(result['true_answer']))} ({differ})"
     return _VERDICT(
         **tags,
         error=None,
@@ -87,7 +93,8 @@ def written_html(result: dict) -> Markup | str:
 
 
 _ENCODING = template(
-    '<div class="panel"><div>Typed: <b class="mono">{{ question }}</b></div>'
+    '<div class="panel"><div>Typed: <b class="mono"{% if shown != question %} title="{{ question }}"{% endif %}>'
+    "{{ shown }}</b></div>"
     "{% if reverse %}<div>Padded: {{ padded }}</div><div>Reversed (what the network reads): {{ read }}</div>"
     "{% else %}<div>Padded (what the network reads): {{ read }}</div>{% endif %}"
     '<div class="hint">One-hot input: one column per time step, one row per character of the alphabet; the '
@@ -107,6 +114,7 @@ def encoding_html(result: dict, task: TaskConfig) -> Markup:
     read = result["network_input"]
     return _ENCODING(
         question=result["question"],
+        shown=quoted(result["question"]),
         reverse=task.reverse,
         padded=chars_html(read[::-1]),
         read=chars_html(read),
@@ -187,7 +195,7 @@ def question_for(service: Service, name: str, text: object) -> tuple[str, str | 
     try:
         parse_question(text, served.task)
     except InputError as err:
-        return example, f"{shorten(text, 40)} is not a question for {served.name}. {err} Here is one of its own."
+        return example, f"{quoted(text)} is not a question for {served.name}. {err} Here is one of its own."
     return text, None
 
 
@@ -237,7 +245,7 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
             gr.Markdown("### What the network reads")
             encoding = gr.HTML(first[1], css_template=CSS, elem_id="encoding")
         with gr.Column(min_width=300):
-            gr.Markdown("### What it answers, position by position")
+            gr.Markdown("### What it answers at each position")
             positions = gr.HTML(first[2], css_template=CSS, elem_id="positions")
     gr.Markdown("### What each answer character depends on")
     depends = gr.HTML(first[3], css_template=CSS + INSIDE_CSS, elem_id="attribution")

@@ -27,10 +27,12 @@ class OwnModels:
     PER_OWNER = 2  # per session
     PER_ADDRESS = 4
     OWN_SECONDS = 30 * 60
+    MAX_OPENED = 4096  # sessions remembered as having opened a model by its link (the oldest forgotten first)
 
     def __init__(self) -> None:
         self.models: dict[str, tuple[float, ServedModel]] = {}
         self.owners: dict[str, tuple[str, str]] = {}  # model name -> the (session, address) that trained it
+        self.opened: dict[str, str] = {}  # session -> the model it opened with a ?model= link
         self.lock = threading.Lock()
 
     def add(self, served: ServedModel, owner: str = "", address: str = "") -> str:
@@ -55,11 +57,23 @@ class OwnModels:
             entry = self.models.get(name) if isinstance(name, str) else None
             return entry[1] if entry else None
 
+    def open(self, name: str, session: str) -> None:
+        """Remember that `session` opened `name` by its link, so its pickers keep offering it."""
+        with self.lock:
+            self.opened.pop(session, None)
+            self.opened[session] = name
+            while len(self.opened) > self.MAX_OPENED:
+                del self.opened[next(iter(self.opened))]
+
     def names_of(self, owner: str) -> list[str]:
-        """The names of the models the session `owner` trained that are still kept, oldest first."""
+        """The names of the models still kept that the session `owner` trained or opened by a link, oldest
+        first."""
         with self.lock:
             self._expire()
-            return sorted((n for n, who in self.owners.items() if who[0] == owner), key=lambda n: self.models[n][0])
+            mine = {n for n, who in self.owners.items() if who[0] == owner}
+            if self.opened.get(owner) in self.models:
+                mine.add(self.opened[owner])
+            return sorted(mine, key=lambda n: self.models[n][0])
 
     def _expire(self) -> None:
         now = time.monotonic()

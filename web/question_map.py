@@ -29,6 +29,7 @@ from model.brackets import pattern_labels
 from model.config import TaskConfig
 from model.metrics import percent
 from model.question_map import QuestionMap
+from model.quoting import quoted
 
 from . import gradio_internals
 from .html import CSS, WRONG_RGB, margin_legend, message
@@ -81,7 +82,7 @@ def zoom_request(qmap: QuestionMap, a_from: object, b_from: object, block: objec
             return f"Type where the {what} number should start, from {low} to {high}."
         number = whole_number(value, lenient=True)  # a number box sends 2.0 for 2
         if number is None:
-            return f"The {what} number starts at a whole number from {low} to {high}, not {str(value)[:20]}."
+            return f"The {what} number starts at a whole number from {low} to {high}, not {quoted(value, 20)}."
         if not low <= number <= high:
             return f"The {what} number goes from {low} to {high}, so {number:,} is outside the map."
         start.append(min(int(np.searchsorted(axis, number)), len(axis) - 1))
@@ -247,7 +248,7 @@ def chosen_map(qmap: QuestionMap, task: TaskConfig, label: object) -> QuestionMa
         return "This model's map has no bracket patterns to choose from."
     labels = pattern_labels(task.terms)
     if not isinstance(label, str) or label not in labels:
-        return f"The bracket pattern is one of {', '.join(labels)}, not {str(label)[:20]}."
+        return f"The bracket pattern is one of {', '.join(labels)}, not {quoted(label, 20)}."
     return qmap.by_pattern[labels.index(label)]
 
 

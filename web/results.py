@@ -60,11 +60,6 @@ def plain_error(message: str) -> dict:
     return {"error": message}
 
 
-def shorten(text: object, limit: int = 60) -> str:
-    text = text if isinstance(text, str) else repr(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def finite(value: Any) -> Any:
     """JSON-safe numbers: NaN and infinities (which strict parsers reject) become None, recursively."""
     if isinstance(value, float):

@@ -29,6 +29,7 @@ from model.questions import (
     parse_whole_number,
     sample_questions,
 )
+from model.quoting import quoted
 from model.serving import Catalogue, ServedModel
 
 from .own_models import OwnModels
@@ -39,7 +40,6 @@ from .results import (
     guarded,
     plain_error,
     result_dict,
-    shorten,
     table_error,
     task_summary,
 )
@@ -74,7 +74,7 @@ class Service:
     def served(self, name: object) -> ServedModel:
         served = self.catalogue.get(name) or self.own.get(name)
         if served is None:
-            raise InputError(f"There is no model called {shorten(name, 40)}; choose one of {', '.join(self.names())}.")
+            raise InputError(f"There is no model called {quoted(name, 40)}; choose one of {', '.join(self.names())}.")
         return served
 
     def examples(self, name: object) -> list[str]:
@@ -136,7 +136,7 @@ class Service:
                 "model",
             ]
         )
-        return {**empty, "question": shorten(question), "error": message}
+        return {**empty, "question": quoted(question, 60, numbers=False), "error": message}
 
     # Many questions ------------------------------------------------------------
     @guarded(table_error)
@@ -191,7 +191,7 @@ class Service:
             ok = r["error"] is None
             rows.append(
                 {
-                    "question": r["question"] if ok else shorten(q),
+                    "question": r["question"] if ok else quoted(q, 60, numbers=False),
                     "error": r["error"],
                     "true_answer": r["true_answer"],
                     "correct": r["correct"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from model.bounds import bounds
 from trainer.live_settings import LIMITS, LiveSettings
 
 from .html import CSS, message
@@ -137,7 +139,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
         picture = gr.HTML(elem_id="own-map", css_template=CSS)
     samples = gr.HTML(elem_id="own-samples", css_template=CSS + TRAIN_CSS)
 
-    def train(
+    def train_page(
         d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, dec: Any, order: Any, request: gr.Request
     ) -> Iterator[tuple]:
         rows: list[dict] = []
@@ -199,7 +201,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
     start.click(
-        train,
+        train_page,
         inputs,
         [status, curves, picture, samples, picker, download, model_a, model_b],
         concurrency_limit=1,
@@ -211,7 +213,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     # A page opened with ?model=<name> (the link a finished training shows): that model in every picker.
     def opened(request: gr.Request) -> tuple:
-        return open_link(service, request.query_params.get("model"))
+        return open_link(service, request.query_params.get("model"), request.session_hash or "")
 
     gr.on(
         None,
@@ -227,7 +229,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     halt.click(stop_mine, None, status, api_visibility="private", queue=False)
 
-    def train_api(
+    def train(  # the MCP tool takes its name from the function
         digits: int = 2,
         operators: str = "+",
         terms: int = 2,
@@ -239,10 +241,6 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
         answer_order: str | None = "msb",
         request: gr.Request | None = None,  # Gradio fills it in (it accepts Request or Optional[Request])
     ) -> Iterator[dict]:
-        """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
-        in the other endpoints, for 30 minutes). decoder: "repeat" (keras.io) or "attention"; answer_order:
-        "msb", or "lsb" (units digit first; per_position is then in that order). Both optional (null: the
-        default)."""
         ops = list(operators) if isinstance(operators, str) else operators
         session = getattr(request, "session_hash", None) or "api"
         for event in train_events(
@@ -265,10 +263,35 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
 
     # Gradio documents a function by its type hints: each event is one JSON object, so say dict (it reads a
     # generator's Iterator[dict] as Any), with the hints resolved (this module postpones annotations).
-    train_api.__signature__ = inspect.signature(train_api, eval_str=True).replace(  # type: ignore[attr-defined]
+    train.__doc__ = api_doc(train)
+    train.__signature__ = inspect.signature(train, eval_str=True).replace(  # type: ignore[attr-defined]
         return_annotation=dict
     )
-    gr.api(train_api, api_name="train", concurrency_limit=1, concurrency_id="train")
+    gr.api(train, api_name="train", concurrency_limit=1, concurrency_id="train")
+
+
+def api_doc(train: Any) -> str:
+    """/train's docstring, which the API page and the MCP tool show: each parameter's help and bounds from
+    its declaration in LiveSettings, so they can never disagree with the check."""
+    declared = bounds(LiveSettings)
+    lines = [
+        "/train: train a small model live. Yields each epoch's figures, then the new model's name (use it as "
+        f"`model` in the other endpoints, for {OwnModels.OWN_SECONDS // 60} minutes). As an MCP tool it answers "
+        "with the last event: the new model's name and its figures, or the sentence saying why it did not train.",
+        "",
+        "Args:",
+    ]
+    for name, parameter in inspect.signature(train).parameters.items():
+        if name in declared:
+            bound = declared[name]
+            # The trainer's own help may name its flags (--encoder-units); the API has one `units`.
+            words = re.sub(r"\s*\([^)]*--[^)]*\)", "", bound.help)
+            if bound.kind in ("whole", "number"):
+                words = f"{words}, {bound.range_text()}"
+            elif bound.kind == "choice":
+                words = f"{words}; one of {', '.join(bound.choices)}"
+            lines.append(f"    {name}: {words} (default {parameter.default!r}).")
+    return "\n".join(lines)
 
 
 def _chart(rows: list[dict]) -> pd.DataFrame:
@@ -296,7 +319,8 @@ _DONE = template(
     '<div class="panel" id="own-done">Done ({{ reason }}): <b>{{ model }}</b> is now in your model picker for every '
     "tab and in Compare, and {{ link }}; held-out exact {{ exact }}%"
     "{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
-    "{% endif %}; trained {{ seconds }}s of {{ budget }}s"
+    "{% endif %}; training took {{ trained }} s (the figure its model page shows), and with the final checks "
+    "{{ seconds }} s of the {{ budget }} s budget were used"
     "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
     ".</div>"
 )
@@ -312,6 +336,7 @@ def done_html(event: dict) -> Markup:
         exact=f"{100 * metrics['heldout_exact_match']:.1f}",
         wrong=f"{metrics['exhaustive_wrong']:,}" if exhaustive else None,
         total=f"{metrics['exhaustive_total']:,}" if exhaustive else None,
+        trained=f"{metrics['train_seconds']:,.0f}",
         seconds=f"{event['seconds']:.0f}",
         budget=f"{event['budget']:.0f}",
         map_saved=event.get("map_saved", True),
@@ -320,23 +345,34 @@ def done_html(event: dict) -> Markup:
 
 
 _LINK = template(
-    'a page opened with <a id="own-link" href="?model={{ model }}">?model={{ model }}</a> shows it '
-    "for {{ minutes }} minutes from its training"
+    'a page opened with <a id="own-link" href="{{ url }}"{% if space %} target="_blank" rel="noopener"{% endif %}>'
+    "?model={{ model }}</a> shows it for {{ minutes }} minutes from its training"
 )
+SPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")  # owner/name
+
+
+def reopen_url(name: str) -> str:
+    """The address that reopens a visitor's model: on a Hugging Face Space (which sets SPACE_ID) the Space's
+    own page, which hands its query to the app; the app's address inside the Space's frame would leave the
+    page a visitor shares. Elsewhere this page, with ?model=<name>."""
+    space = os.environ.get("SPACE_ID", "")
+    return f"https://huggingface.co/spaces/{space}?model={name}" if SPACE_ID.fullmatch(space) else f"?model={name}"
 
 
 def reopen_link(name: str) -> Markup:
-    """The words and the link (relative: this page with ?model=<name>) that reopen a visitor's model."""
-    return _LINK(model=name, minutes=OwnModels.OWN_SECONDS // 60)
+    """The words and the link that reopen a visitor's model."""
+    space = SPACE_ID.fullmatch(os.environ.get("SPACE_ID", "")) is not None
+    return _LINK(url=reopen_url(name), space=space, model=name, minutes=OwnModels.OWN_SECONDS // 60)
 
 
 OWN_NAME = re.compile(r"yours-[0-9a-f]{12}")  # the names web/own_models.py gives
 _OPENED = template('<div class="panel" id="own-opened"><b>{{ model }}</b>, trained here: {{ link }}.</div>')
 
 
-def open_link(service: Service, name: object) -> tuple:
+def open_link(service: Service, name: object, session: str) -> tuple:
     """A page's ?model=<name>: that model chosen in the picker (every tab follows it) and in Compare's A, and
-    offered in B; an own model's status line shows its link. Updates for (picker, A, B, status, note).
+    offered in B, and kept there after the session trains its own; an own model's status line shows its link.
+    Updates for (picker, A, B, status, note).
 
     A name the server does not have gets one sentence in `note` and the default model; it is never shown."""
     if name is None:
@@ -345,6 +381,7 @@ def open_link(service: Service, name: object) -> tuple:
     if isinstance(name, str) and name in names:
         return gr.Dropdown(value=name), gr.Dropdown(value=name), gr.skip(), gr.skip(), gr.skip()
     if isinstance(name, str) and OWN_NAME.fullmatch(name) and service.own.get(name) is not None:
+        service.own.open(name, session)
         choices = [*names, name]
         return (
             gr.Dropdown(choices=picker_choices(service, [name]), value=name),
