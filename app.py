@@ -33,6 +33,7 @@ from web import about, compare, controls, inside, learning, many, one_sum, quest
 from web.gradio_internals import DROPDOWN_CSS, make_queue_safe, mcp_lifespan
 from web.guard import EndpointPolicy, RequestGuard
 from web.html import CSS
+from web.picker import picker_choices
 from web.results import task_summary
 from web.service import Service
 from web.templates import template
@@ -82,7 +83,7 @@ def build_demo(service: Service) -> gr.Blocks:
         gr.HTML(HEADING(title=TITLE), elem_id="title")
         with gr.Row(equal_height=False, elem_id="header-row"):
             picker = gr.Dropdown(
-                choices=service.names(),
+                choices=picker_choices(service),  # (label, name): the page sends the name
                 value=default,
                 label="Model",
                 elem_id="model-picker",
@@ -97,7 +98,7 @@ def build_demo(service: Service) -> gr.Blocks:
             with gr.Tab("One question", id="one"):
                 one = one_sum.tab(service, picker)
             with gr.Tab("Inside the network", id="inside"):
-                cells = inside.tab(service, picker, one.question)
+                cells = inside.tab(service, picker, one.question, one.question.value)
             with gr.Tab("Map", id="map") as map_tab:
                 map_view = question_map.tab(service, picker, tabs, one.question, one.show, one.outputs)
             with gr.Tab("How it learned", id="learning") as learning_tab:
@@ -219,6 +220,7 @@ PAGE_CSS = """
 #title .subtitle { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
 #predict-button { align-self: end; max-height: 44px; }
 @media (max-width: 600px) { #header-row, .chart-row { flex-direction: column; } }  /* one chart a row on phones */
+@media (max-width: 600px) { #header-row > * { align-self: stretch; } }  /* the picker's long labels: full width */
 """
 
 

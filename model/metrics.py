@@ -124,14 +124,22 @@ def percent(value: float, decimals: int = 2) -> str:
     return f"{math.floor(100 * value * 1e6) / 1e6:.6f}%"
 
 
-def headline(metrics: dict[str, Any]) -> tuple[float | None, str]:
-    """The accuracy to lead with, and what it is: every question when they were all asked, else held-out."""
+def headline(metrics: dict[str, Any], short: bool = False) -> tuple[float | None, str]:
+    """The accuracy to lead with, and what it is: every question when they were all asked, else held-out.
+
+    `short` names the basis in a few words for a list of models ("of all 1,000,000", "of 50,000 held-out");
+    the figure is the same either way."""
     wrong, total = metrics.get("exhaustive_wrong"), metrics.get("exhaustive_total")
     if valid("exhaustive_total", total) and valid("exhaustive_wrong", wrong) and total:
-        return 1 - wrong / total, f"{wrong:,} wrong of all {total:,} questions"
+        return 1 - wrong / total, f"of all {total:,}" if short else f"{wrong:,} wrong of all {total:,} questions"
     if valid("heldout_exact_match", metrics.get("heldout_exact_match")):
         size = metrics.get("heldout_size")
-        of = f" of {size:,}" if valid("heldout_size", size) else ""
-        where = "held-out" if metrics.get("heldout_disjoint", True) else "random (not held out)"
+        known = valid("heldout_size", size)
+        held_out = metrics.get("heldout_disjoint", True)
+        if short:
+            kind = "held-out" if held_out else "random"
+            return metrics["heldout_exact_match"], f"of {size:,} {kind}" if known else kind
+        of = f" of {size:,}" if known else ""
+        where = "held-out" if held_out else "random (not held out)"
         return metrics["heldout_exact_match"], f"exact match on {where} questions{of}"
     return None, "no accuracy recorded"

@@ -9,11 +9,14 @@ a page with a viewport, colour scheme and touch; `shoot` writes a screenshot to 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from app_fixtures import ROOT, served_app
 from screenshots import record
+
+from web.picker import SEPARATOR
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -63,9 +66,11 @@ def ask(page, question: str) -> None:
 
 
 def choose(page, dropdown: str, name: str) -> None:
-    """Pick `name` in the dropdown with this element id (its options are listed inside it)."""
+    """Pick `name` in the dropdown with this element id (its options are listed inside it): the option that is
+    `name`, or whose label starts with it (the model picker's "add3 — 3-digit addition, …")."""
     page.locator(f"#{dropdown} input").click()
-    page.locator(f"#{dropdown}").get_by_role("option", name=name, exact=True).click()
+    label = re.compile(rf"^{re.escape(name)}({re.escape(SEPARATOR)}.*)?$")
+    page.locator(f"#{dropdown}").get_by_role("option", name=label).click()
 
 
 def pick_model(page, name: str) -> None:

@@ -94,7 +94,7 @@ def test_the_map_shows_quickly_and_a_click_opens_the_question(page):
     box = image.bounding_box()
     # Hover: the tooltip names the question under the pointer; a click opens exactly that question.
     page.mouse.move(box["x"] + box["width"] * 0.535, box["y"] + box["height"] * 0.06)
-    shown = page.locator("#map .maptip").inner_text()
+    shown = page.locator("#map .maptip .tipq").inner_text()
     a, b = map(int, shown.split("+"))
     assert abs(a - 535) <= 3 and abs(b - 60) <= 3, shown  # a map pixel on screen is less than one cell wide
     page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
@@ -132,7 +132,7 @@ def test_the_wrong_list_and_zoom(page):
         )
         left, top, width, height = inner
         page.mouse.move(left + width * 65.5 / 100, top + height * 35.5 / 100)
-        assert page.locator("#map-zoom .maptip").inner_text() == "65+635"  # first number 0+65, second 600+35
+        assert page.locator("#map-zoom .maptip .tipq").inner_text() == "65+635"  # first number 0+65, second 600+35
         page.mouse.click(left + width * 65.5 / 100, top + height * 35.5 / 100)
         page.locator('#verdict [data-question="65+635"]').wait_for()
         answer = page.locator("#predicted-answer").inner_text().strip()
@@ -201,11 +201,17 @@ def test_every_view_follows_the_model_picker(page):
     ask(page, "535+61")
     assert page.locator('#verdict [data-model="add3"]').count() == 1
     try:
-        pick_model(page, "mul2")  # 535+61 is not a question for mul2: the verdict says so, naming mul2
-        page.locator('#verdict [data-model="mul2"]').wait_for()
+        pick_model(page, "mul2")  # 535+61 is not a question for mul2: its own example, answered, and why
+        page.locator('#verdict [data-model="mul2"][data-question="35*61"]').wait_for()
+        assert "535+61 is not a question for mul2" in page.locator("#verdict-note").inner_text()
+        assert "only knows *" in page.locator("#verdict-note").inner_text()
+        assert page.locator("#predicted-answer").inner_text().strip() == str(35 * 61)  # mul2: all 10,000 right
+        assert "35*61" in page.locator("#examples").inner_text()
+        page.locator("#question input, #question textarea").first.fill("535+61")  # typed: refused, saying why
+        page.locator("#predict-button").click()
+        page.locator('#verdict [data-model="mul2"][data-question="535+61"]').wait_for()
         assert "only knows *" in page.locator("#verdict-text").inner_text()
         assert page.locator("#predicted-answer").count() == 0
-        assert "35*61" in page.locator("#examples").inner_text()
         pick_model(page, "add5")  # a question add5 answers: answered again, by add5
         page.locator('#verdict [data-model="add5"][data-question="535+61"]').wait_for()
         assert page.locator("#predicted-answer").inner_text().strip() == "596"

@@ -39,6 +39,8 @@ from train_own_app import (  # noqa: F401  (the fixtures app_server, server and 
     wait_for,
 )
 
+from web.picker import name_of
+
 pytestmark = pytest.mark.slow  # trainings in the served app
 
 
@@ -315,7 +317,7 @@ def test_in_the_browser_the_curves_and_map_update_and_the_new_model_answers(serv
         # Train again at once: the page must take the click, not ignore it while the first trainer ends.
         page.locator("#own-train").click()
         page.locator("#own-done").wait_for(state="detached", timeout=10_000)
-        assert page.locator("#model-picker input").input_value() == name
+        assert name_of(page.locator("#model-picker input").input_value()) == name
         page.get_by_text("Epoch 1:").wait_for()
         (training,) = live_trainings(app_pid)
         shot(page, artifacts, "train-own-done.png", "Train your own, when done")

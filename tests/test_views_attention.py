@@ -21,6 +21,7 @@ from model.serving import load_catalogue
 from trainer.evaluate import failure_lines
 from trainer.verify import Checker
 from web import about, compare, inside, many, map_picture, one_sum, question_map
+from web.picker import SEPARATOR
 from web.service import Service
 
 
@@ -349,7 +350,7 @@ def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_q
         page.locator("#map img.questionmap").wait_for()
         assert not page.locator("#map-pattern").is_visible()  # add3: no brackets
         page.locator("#model-picker input").click()
-        page.locator("#model-picker").get_by_role("option", name="brackets-additive", exact=True).click()
+        page.locator("#model-picker").get_by_role("option", name=re.compile(f"^brackets-additive{SEPARATOR}")).click()
         page.locator("#map").get_by_text("bracket pattern a·b·c").wait_for()
         radio = page.locator("#map-pattern")
         assert radio.is_visible() and radio.get_by_label("a·b·c", exact=True).is_checked()
@@ -368,7 +369,7 @@ def test_in_the_browser_the_bracket_pattern_switches_the_map_its_hover_and_the_q
         image.scroll_into_view_if_needed()
         box = image.bounding_box()
         page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)  # column 3, row 7
-        assert page.locator("#map .maptip").inner_text() == "(3?7)?…"
+        assert page.locator("#map .maptip .tipq").inner_text() == "(3?7)?…"
         page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.75)
         served = service.resolve("brackets-additive")
         opened = served.question_map.others[0].question(7, 3).texts()[0]

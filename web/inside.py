@@ -295,14 +295,50 @@ class InsideTab:
     render: Callable[..., tuple]
 
 
-def tab(service: Service, picker: Any, question: Any) -> InsideTab:
-    """The "Inside the network" tab: the states and gates of the current question, step by step."""
+StepView = tuple[int | None, Any, Any]  # (steps in all, None: unchanged; the step box; the pictures)
+
+
+def step_view(service: Service, question_text: object, name: object, step_number: object, extra: list[str]) -> StepView:
+    """What the tab shows for a question at a step: how many steps there are, the step's words, the pictures."""
+    if not isinstance(question_text, str) or not question_text.strip():
+        return None, ASK_FIRST, ""
+    try:
+        served, result, traces = service.trace(question_text, name)
+    except InputError as err:
+        return None, _REFUSED(model=service.resolve(name).name, why=str(err)), ""
+    read, written = result["network_input"], result["answer_text"]
+    total = len(read) + len(written)
+    shown, why = in_range(step_number, 1, total, "step")
+    index = shown - 1
+    confidence = [p["confidence"] for p in result["positions"]]
+    missing = None
+    if extra and served.stored.net.cell != "lstm":
+        missing = message(
+            "A SimpleRNN has no gates and no cell state: only its hidden state is shown."
+            if served.stored.net.cell == "simple_rnn"
+            else "A GRU has no separate cell state; its update and reset gates are shown."
+        )
+    return (
+        total,
+        _STEP_BOX(
+            why=message(why, "warn") if why else None,
+            step=step_text(traces, read, written, confidence, index, served.name, result["attention"]),
+            missing=missing,
+        ),
+        states_html(traces, served.unit_orders, read, written, index, list(extra or []), result["attention"]),
+    )
+
+
+def tab(service: Service, picker: Any, question: Any, first: str = "") -> InsideTab:
+    """The "Inside the network" tab: the states and gates of the current question, step by step; it opens
+    on `first`, the question One question opens with (drawn once, here)."""
+    steps, first_text, first_pictures = step_view(service, first, service.default, 1, [])
     gr.Markdown(
         "The recurrent layers' states for the question in the **One question** tab. Move the step slider "
         "to walk through the computation one character at a time."
     )
     with gr.Row():
-        step = lenient_slider(1, 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
+        step = lenient_slider(1, steps or 11, value=1, step=1, label="Step", elem_id="step", scale=3, min_width=200)
         show = gr.CheckboxGroup(
             [("cell state c", "cell"), ("gates", "gates")],
             value=[],
@@ -311,41 +347,15 @@ def tab(service: Service, picker: Any, question: Any) -> InsideTab:
             scale=2,
             min_width=200,
         )
-    text = gr.HTML(
-        ASK_FIRST,
-        elem_id="step-box",
-        css_template=CSS + INSIDE_CSS,
-    )
-    pictures = gr.HTML(elem_id="states", css_template=CSS + INSIDE_CSS)
+    text = gr.HTML(first_text, elem_id="step-box", css_template=CSS + INSIDE_CSS)
+    pictures = gr.HTML(first_pictures, elem_id="states", css_template=CSS + INSIDE_CSS)
 
-    def render(question_text: str, name: str, step_number: float, extra: list[str]) -> tuple[Any, str, str]:
-        if not isinstance(question_text, str) or not question_text.strip():
-            return gr.Slider(), ASK_FIRST, ""
-        try:
-            served, result, traces = service.trace(question_text, name)
-        except InputError as err:
-            return gr.Slider(), _REFUSED(model=service.resolve(name).name, why=str(err)), ""
-        read, written = result["network_input"], result["answer_text"]
-        total = len(read) + len(written)
-        shown, why = in_range(step_number, 1, total, "step")
-        index = shown - 1
-        confidence = [p["confidence"] for p in result["positions"]]
-        missing = None
-        if extra and served.stored.net.cell != "lstm":
-            missing = message(
-                "A SimpleRNN has no gates and no cell state: only its hidden state is shown."
-                if served.stored.net.cell == "simple_rnn"
-                else "A GRU has no separate cell state; its update and reset gates are shown."
-            )
-        return (
-            gr.Slider(maximum=total, value=index + 1),
-            _STEP_BOX(
-                why=message(why, "warn") if why else None,
-                step=step_text(traces, read, written, confidence, index, served.name, result["attention"]),
-                missing=missing,
-            ),
-            states_html(traces, served.unit_orders, read, written, index, list(extra or []), result["attention"]),
-        )
+    def render(question_text: str, name: str, step_number: float, extra: list[str]) -> tuple[Any, Any, Any]:
+        total, words, drawn = step_view(service, question_text, name, step_number, extra)
+        if total is None:
+            return gr.Slider(), words, drawn
+        shown, _ = in_range(step_number, 1, total, "step")
+        return gr.Slider(maximum=total, value=shown), words, drawn
 
     inputs, outputs = [question, picker, step, show], [step, text, pictures]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}

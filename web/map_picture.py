@@ -122,7 +122,8 @@ def hover_parts(qmap: QuestionMap) -> tuple[str, str, str]:
 
 _IMG = template(
     '<img class="questionmap" alt="map of every question" src="{{ src }}" data-a="{{ a }}" data-pre="{{ pre }}" '
-    'data-b="{{ b }}" data-op="{{ op }}" data-rest="{{ rest }}" data-row0="{{ row0 }}" data-col0="{{ col0 }}">'
+    'data-b="{{ b }}" data-op="{{ op }}" data-rest="{{ rest }}" data-row0="{{ row0 }}" data-col0="{{ col0 }}" '
+    'data-pattern="{{ pattern }}">'
 )
 
 
@@ -138,4 +139,5 @@ def img_html(png: bytes, axes: dict, qmap: QuestionMap) -> Markup:
         rest=rest,
         row0=axes["row0"],
         col0=axes["col0"],
+        pattern="" if qmap.pattern is None else qmap.pattern,  # which map the hover asks the server about
     )

@@ -16,17 +16,13 @@ from markupsafe import Markup
 
 from model.config import TaskConfig
 from model.metrics import percent
-from model.questions import MAX_QUESTION_CHARS
+from model.questions import MAX_QUESTION_CHARS, InputError, parse_question
 from model.quoting import quoted
 
 from .html import CSS, PAD_SHOWN, RIGHT, WARN, WRONG, bar, chars_html, confidence_text, message, show_char
 from .inside import INSIDE_CSS, depends_html
 from .service import Service
 from .templates import template
-
-START = message("Type a question (or click an example) and press Predict.")
-NO_ATTRIBUTION = message("Ask a question to see which input characters drive each answer character.")
-
 
 _VERDICT = template(
     '<div class="panel" data-question="{{ question }}" data-model="{{ model }}">'
@@ -39,14 +35,16 @@ _VERDICT = template(
     '<span class="mono" id="predicted-answer">{{ answer }}</span> '
     '<span class="big {{ "ok" if correct else "no" }}" id="verdict-mark">{{ mark }}</span></div>'
     '<div id="verdict-text">{{ text }}. Predicted {{ predicted }} true {{ true_text }}'
-    '{% if padded %} <span class="hint">({{ pad }} is padding)</span>{% endif %}</div>{{ written }}</div>'
+    '{% if padded %} <span class="hint">({{ pad }} is padding)</span>{% endif %}</div>{{ written }}'
+    '{% if note %}<div class="hint" id="verdict-note">{{ note }}</div>{% endif %}</div>'
     "{% endif %}"
 )
 
 
-def verdict_html(result: dict, model: str | None = None) -> Markup:
+def verdict_html(result: dict, model: str | None = None, note: str | None = None) -> Markup:
     """The answer, the true result and right/wrong, with wrong characters marked; the panel names the model
-    that answered (`model` for a refused question, whose result names none)."""
+    that answered (`model` for a refused question, whose result names none). `note` says why this question
+    is shown (a model's own example, in place of one it does not take)."""
     tags = {
         "question": result["question"],
         "shown": quoted(result["question"]),
@@ -74,6 +72,7 @@ def verdict_html(result: dict, model: str | None = None) -> Markup:
         padded=" " in result["answer_text"] + result["true_text"],
         pad=PAD_SHOWN,
         written=written_html(result),
+        note=note,
     )
 
 
@@ -165,6 +164,41 @@ def positions_html(result: dict) -> Markup:
 
 
 # The tab ------------------------------------------------------------------------------------------
+Answers = tuple[Markup, Markup, Markup, Markup, dict]  # verdict, encoding, positions, attribution, /predict JSON
+
+
+def answered(service: Service, text: str, name: str, note: str | None = None) -> Answers:
+    """Everything the tab shows for a question, as pressing Predict shows it."""
+    result = service.predict(text, name)
+    served = service.resolve(name)
+    grid = (
+        depends_html(service.attribution(text, name))
+        if result["error"] is None
+        else message("No attribution: the question was not accepted.")
+    )
+    return (
+        verdict_html(result, served.name, note),
+        encoding_html(result, served.task),
+        positions_html(result),
+        grid,
+        result,
+    )
+
+
+def question_for(service: Service, name: str, text: object) -> tuple[str, str | None]:
+    """The question to show a model: the one on screen when the model takes it, else the model's first
+    example, with a sentence saying why it replaced the visitor's (None when the box was empty)."""
+    served = service.resolve(name)
+    example = service.examples(served.name)[0]
+    if not isinstance(text, str) or not text.strip():
+        return example, None
+    try:
+        parse_question(text, served.task)
+    except InputError as err:
+        return example, f"{quoted(text)} is not a question for {served.name}. {err} Here is one of its own."
+    return text, None
+
+
 @dataclass
 class OneQuestionTab:
     question: Any
@@ -174,19 +208,25 @@ class OneQuestionTab:
     events: list[Any]
 
     def on_model(self, service: Service, name: str, text: str) -> list[Any]:
-        """A new model: its examples, and the question on screen answered again by it (or the start note)."""
+        """A new model: its examples, and the question on screen answered again by it (its own first example
+        when it does not take that one)."""
         examples = service.examples(name)
-        answers = (
-            self.show(text, name) if isinstance(text, str) and text.strip() else (START, "", "", NO_ATTRIBUTION, None)
-        )
-        return [gr.Dataset(samples=[[q] for q in examples]), gr.Textbox(placeholder=examples[0]), *answers]
+        question, note = question_for(service, name, text)
+        return [
+            gr.Dataset(samples=[[q] for q in examples]),
+            gr.Textbox(value=question, placeholder=examples[0]),
+            *answered(service, question, name, note),
+        ]
 
 
 def tab(service: Service, picker: Any) -> OneQuestionTab:
-    """The "One question" tab: input, examples, verdict, encoding, positions and attribution."""
+    """The "One question" tab: input, examples, verdict, encoding, positions and attribution. It opens with
+    the default model's first example already answered (drawn once, here: a page open costs nothing)."""
     examples = service.examples(service.default)
+    first = answered(service, examples[0], service.default)
     with gr.Row(equal_height=False):
         question = gr.Textbox(
+            value=examples[0],
             label="Question",
             placeholder=examples[0],
             elem_id="question",
@@ -199,38 +239,21 @@ def tab(service: Service, picker: Any) -> OneQuestionTab:
     example_set = gr.Dataset(
         components=[question], samples=[[q] for q in examples], label="Examples (click one)", elem_id="examples"
     )
-    verdict = gr.HTML(START, css_template=CSS, elem_id="verdict")
+    verdict = gr.HTML(first[0], css_template=CSS, elem_id="verdict")
     with gr.Row():
         with gr.Column(min_width=300):
             gr.Markdown("### What the network reads")
-            encoding = gr.HTML(css_template=CSS, elem_id="encoding")
+            encoding = gr.HTML(first[1], css_template=CSS, elem_id="encoding")
         with gr.Column(min_width=300):
             gr.Markdown("### What it answers at each position")
-            positions = gr.HTML(css_template=CSS, elem_id="positions")
+            positions = gr.HTML(first[2], css_template=CSS, elem_id="positions")
     gr.Markdown("### What each answer character depends on")
-    depends = gr.HTML(
-        NO_ATTRIBUTION,
-        css_template=CSS + INSIDE_CSS,
-        elem_id="attribution",
-    )
+    depends = gr.HTML(first[3], css_template=CSS + INSIDE_CSS, elem_id="attribution")
     with gr.Accordion("The /predict API result (JSON)", open=False):
-        raw = gr.JSON(elem_id="predict-json")
+        raw = gr.JSON(first[4], elem_id="predict-json")
 
-    def show(text: str, name: str) -> tuple[str, str, str, str, dict]:
-        result = service.predict(text, name)
-        served = service.resolve(name)
-        grid = (
-            depends_html(service.attribution(text, name))
-            if result["error"] is None
-            else message("No attribution: the question was not accepted.")
-        )
-        return (
-            verdict_html(result, served.name),
-            encoding_html(result, served.task),
-            positions_html(result),
-            grid,
-            result,
-        )
+    def show(text: str, name: str) -> Answers:
+        return answered(service, text, name)
 
     outputs = [verdict, encoding, positions, depends, raw]
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}

@@ -4,8 +4,9 @@ x is the first number, y the second. Right answers run from yellow (barely
 right) to deep teal (sure) on a log scale of 1 - margin, so that the structure
 among right answers shows too; wrong answers are red and, when there are few,
 circled so that 4 wrong in a million cannot be missed. Hovering (or, on a touch
-screen, tapping) shows the question under the pointer (in the browser, from the
-axes sent with the picture); clicking opens it in the "One question" tab. The
+screen, tapping) shows the question under the pointer and then the model's answer
+to it, right or wrong, and its margin (web/map_hover.py); clicking (a second tap)
+opens it in the "One question" tab. The
 picture itself is web/map_picture.py's (the whole map drawn once per map and
 cached; requests only look it up). A bracket task's
 map has one map per bracket pattern (model/analysis.py QuestionMap.by_pattern): a
@@ -32,6 +33,7 @@ from model.quoting import quoted
 
 from . import gradio_internals
 from .html import CSS, WRONG_RGB, margin_legend, message
+from .map_hover import MAP_JS, answer_function
 from .map_picture import img_html, render, whole_picture
 from .service import Service
 from .templates import template
@@ -45,6 +47,7 @@ MAP_CSS = """
 .maptip { position: absolute; pointer-events: none; background: var(--background-fill-primary);
   border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 1px 6px; font-size: 13px;
   font-family: ui-monospace, Menlo, Consolas, monospace; display: none; white-space: nowrap; z-index: 5; }
+.maptip .tipa { font-family: var(--font); font-size: 12px; }
 .mapframe { display: grid; grid-template-columns: 3.2em minmax(0, 640px); justify-content: start; column-gap: 4px;
   max-width: 100%; }
 .mapframe .mapbox { display: block; }
@@ -61,37 +64,6 @@ MAP_CSS = """
   background: var(--background-fill-secondary); font-family: ui-monospace, Menlo, Consolas, monospace; cursor: pointer;
   color: var(--body-text-color); }
 .qlist button.bad { border-color: #dc2626; color: #dc2626; font-weight: 700; }
-"""
-# In the browser: show the question under the pointer; on click, tell the server which cell (or listed question).
-MAP_JS = """
-const tip = () => element.querySelector('.maptip');
-// The cell under the pointer, measured inside the image's border.
-const cell = (img, e) => {
-  const r = img.getBoundingClientRect();
-  const a = JSON.parse(img.dataset.a), b = JSON.parse(img.dataset.b);
-  const x = (e.clientX - r.left - img.clientLeft) / img.clientWidth;
-  const y = (e.clientY - r.top - img.clientTop) / img.clientHeight;
-  const col = Math.max(0, Math.min(a.length - 1, Math.floor(x * a.length)));
-  const row = Math.max(0, Math.min(b.length - 1, Math.floor(y * b.length)));
-  return {a, b, col, row, left: e.clientX - r.left, top: e.clientY - r.top};
-};
-element.addEventListener('mousemove', (e) => {
-  const img = e.target.closest('img.questionmap');
-  if (!img || !tip()) { if (tip()) tip().style.display = 'none'; return; }
-  const c = cell(img, e);
-  tip().textContent = (img.dataset.pre || '') + c.a[c.col] + img.dataset.op + c.b[c.row] + img.dataset.rest;
-  tip().style.left = (c.left + 12) + 'px'; tip().style.top = (c.top + 12) + 'px';
-  tip().style.display = 'block';
-});
-element.addEventListener('mouseleave', () => { if (tip()) tip().style.display = 'none'; });
-element.addEventListener('click', (e) => {
-  const button = e.target.closest('button[data-row]');
-  const img = e.target.closest('img.questionmap');
-  if (button) { trigger('click', {row: +button.dataset.row, col: +button.dataset.col}); return; }
-  if (!img) return;
-  const c = cell(img, e);
-  trigger('click', {row: +img.dataset.row0 + c.row, col: +img.dataset.col0 + c.col});
-});
 """
 
 
@@ -195,11 +167,12 @@ def map_html(qmap: QuestionMap | None, task: TaskConfig, zoom: tuple[int, int, i
 _MAP = template(
     '<div class="panel" id="{{ id }}"><div><b class="{{ "no" if wrong else "ok" }}">{{ count }} wrong</b> of '
     "{{ cells }} drawn: {{ what }}. x: the first number ({{ first }}…{{ last }}), y: the second. "
-    '<span class="mouse">Hover to read a question; click to open it.</span>'
-    '<span class="touch">Tap a question to open it.</span></div>'
+    '<span class="mouse">Hover to read a question and the model\'s answer; click to open it.</span>'
+    '<span class="touch">Tap a question to read it and the model\'s answer; tap it again to open it.</span></div>'
     '<div class="mapframe"><div class="yticks" aria-hidden="true">'
     '{% for at, value in y_ticks %}<span style="top:{{ at }}%">{{ value }}</span>{% endfor %}</div>'
-    '<div class="mapbox">{{ picture }}<div class="maptip"></div></div><div></div>'
+    '<div class="mapbox">{{ picture }}<div class="maptip"><div class="tipq"></div><div class="tipa"></div></div>'
+    "</div><div></div>"
     '<div class="xticks" aria-hidden="true">'
     '{% for at, value in x_ticks %}<span style="left:{{ at }}%">{{ value }}</span>{% endfor %}</div><div></div>'
     '<div class="axisname">x → first number, y ↓ second number</div></div>'
@@ -319,7 +292,14 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
     pattern = gr.Radio(
         choices=list(dict.fromkeys(every)), value=None, label="Bracket pattern", visible=False, elem_id="map-pattern"
     )
-    view = gr.HTML(message("Loading the map…"), js_on_load=MAP_JS, elem_id="map", css_template=CSS + MAP_CSS)
+    hover = [answer_function(service)]  # the hovered cell's answer (web/map_hover.py)
+    view = gr.HTML(
+        message("Loading the map…"),
+        js_on_load=MAP_JS,
+        server_functions=hover,
+        elem_id="map",
+        css_template=CSS + MAP_CSS,
+    )
     with gr.Row():
         # No minimum or precision: Gradio would refuse or round a bad value itself, as a bare "Error"; the
         # zoom answers every value with a sentence instead (zoom_request).
@@ -327,7 +307,7 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
         b_from = gr.Number(label="second number from", value=0, elem_id="zoom-b", min_width=140)
         size = gr.Dropdown(list(BLOCK_SIZES), value=100, label="block size", elem_id="zoom-size", min_width=100)
         zoom = gr.Button("Zoom", elem_id="zoom-button", min_width=100)
-    zoomed = gr.HTML(js_on_load=MAP_JS, elem_id="map-zoom", css_template=CSS + MAP_CSS)
+    zoomed = gr.HTML(js_on_load=MAP_JS, server_functions=hover, elem_id="map-zoom", css_template=CSS + MAP_CSS)
     lists = gr.HTML(js_on_load=MAP_JS, elem_id="map-lists", css_template=CSS + MAP_CSS)
 
     def draw(name: str, label: object) -> tuple[str, str, str]:
@@ -353,7 +333,7 @@ def tab(service: Service, picker: Any, tabs: Any, question: Any, show: Callable,
         block_or_why = zoom_request(qmap, a, b, block)
         if isinstance(block_or_why, str):
             return message(block_or_why, "warn")
-        return map_html(qmap, served.task, block_or_why)
+        return _WHOSE(model=served.name, parts=[map_html(qmap, served.task, block_or_why)])  # the hover's model
 
     def open_cell(name: str, label: object, evt: gr.EventData) -> tuple[Any, Any]:
         text = cell_question(service, name, gradio_internals.event_payload(evt), label)

@@ -31,6 +31,7 @@ from trainer.live_settings import LIMITS, LiveSettings
 from .html import CSS, message
 from .learning import epoch_plot, probe_picture
 from .own_models import OwnModels
+from .picker import picker_choices
 from .service import Service
 from .templates import template
 from .trainer_process import TRAINER_POOL
@@ -184,11 +185,12 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
                 yield (_status(event["seconds"], event["budget"], text), *shown, gr.skip(), gr.skip(), *unchanged)
             elif kind == "done":
                 # Every picker offers this session's kept models (a newer one may have pushed out the oldest).
-                choices = [*service.names(), *service.own.names_of(session)]
+                own = service.own.names_of(session)
+                choices = [*service.names(), *own]
                 yield (
                     done_html(event),
                     *shown,
-                    gr.Dropdown(choices=choices, value=event["model"]),
+                    gr.Dropdown(choices=picker_choices(service, own), value=event["model"]),
                     gr.DownloadButton(value=event["zip"], visible=True),
                     gr.Dropdown(choices=choices),
                     gr.Dropdown(choices=choices),
@@ -382,7 +384,7 @@ def open_link(service: Service, name: object, session: str) -> tuple:
         service.own.open(name, session)
         choices = [*names, name]
         return (
-            gr.Dropdown(choices=choices, value=name),
+            gr.Dropdown(choices=picker_choices(service, [name]), value=name),
             gr.Dropdown(choices=choices, value=name),
             gr.Dropdown(choices=choices),
             _OPENED(model=name, link=reopen_link(name)),
