@@ -59,11 +59,11 @@ def feed_back(probabilities: Probabilities, tokens: np.ndarray, task: TaskConfig
         texts = stepping.decode_tokens(written)
         fits = (written[:, task.question_length :] == 0).all(1)  # anything past the question's length is pads
         going = np.array([fit and not stepping.is_number(t) for t, fit in zip(texts, fits, strict=True)], bool)
-        rows, current = rows[going], _as_question(written[going], task.question_length)
+        rows, current = rows[going], as_question(written[going], task.question_length)
     return passes
 
 
-def _as_question(written: np.ndarray, length: int) -> np.ndarray:
+def as_question(written: np.ndarray, length: int) -> np.ndarray:
     """What the network wrote, cut or padded (pad is token 0 in the design's alphabet) to a question's length."""
     out = np.zeros((len(written), length), np.int32)
     width = min(length, written.shape[1])

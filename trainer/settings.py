@@ -159,6 +159,14 @@ class TrainSettings:
         0.3,
         Bound("share of each epoch drawn from the questions with the smallest margins", kind="number", low=0, high=0.9),
     )
+    pattern_weights: str | None = declared(
+        None,
+        Bound(
+            "draw some operator patterns more often, e.g. '**=8' (a*b*c eight times as often as each other "
+            "pattern) or '**=8,+*=2': the operators of a question in order, = a weight from 0.01 to 100",
+            kind="text",
+        ),
+    )
     polish_samples: int | None = declared(
         None,
         Bound(
@@ -263,6 +271,8 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
         raise ValueError(
             f"--batch-size ({s.batch_size:,}) must not exceed --samples-per-epoch ({s.samples_per_epoch:,})"
         )
+    if s.pattern_weights is not None:
+        parse_pattern_weights(s.pattern_weights, task)
     need = question_bytes(s, task)
     if need > MAX_ARRAY_BYTES:
         raise ValueError(
@@ -279,3 +289,28 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
                 f"({available:,} once {held_out:,} are held out); use a smaller --train-size or "
                 "--no-unique"
             )
+
+
+def parse_pattern_weights(text: object, task: TaskConfig) -> dict[str, float]:
+    """'**=8,+*=2' -> {'**': 8.0, '+*': 2.0}, or ValueError with one sentence (unnamed patterns weigh 1)."""
+    example = "--pattern-weights '**=8' (a*b*c drawn eight times as often as each other pattern)"
+    if not isinstance(text, str) or len(text) > 200:
+        raise ValueError(f"--pattern-weights must be short text such as {example}")
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        key, _, number = part.strip().partition("=")
+        gaps = range(task.fewest_terms - 1, task.terms)
+        if not (key and set(key) <= set(task.operators) and len(key) in gaps):
+            raise ValueError(
+                f"--pattern-weights: {key[:20]!r} is not an operator pattern of this task: write the operators "
+                f"of a question in order, {task.fewest_terms - 1} to {task.terms - 1} of {task.operators!r}, "
+                f"such as {example}"
+            )
+        try:
+            weight = float(number)
+        except ValueError:
+            weight = -1.0
+        if not 0.01 <= weight <= 100:
+            raise ValueError(f"--pattern-weights: the weight of {key} must be a number from 0.01 to 100")
+        weights[key] = weight
+    return weights
