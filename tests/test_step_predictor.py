@@ -91,3 +91,15 @@ def test_the_predictor_is_only_for_the_rewrite_design():
     _, weights = random_network(task, NET, 1)
     with pytest.raises(ValueError, match="rewrite"):
         StepPredictor(task, Network(task, NET, weights))
+
+
+def test_the_trainers_check_feeds_back_as_the_predictor_does():
+    from model.steps import decode_tokens
+    from trainer.verify import Checker
+
+    model, weights = random_network(BRACKETS3, NET, 5)
+    q = sample_questions(BRACKETS3, 200, np.random.default_rng(6))
+    summary = Checker(BRACKETS3, q).metrics(model)  # the fast verifier, once per pass
+    worked = StepPredictor(BRACKETS3, Network(BRACKETS3, NET, weights)).work(q)
+    assert decode_tokens(summary["predicted"]) == [w.steps[-1].written for w in worked]
+    assert ((summary["margins"] > 0) == np.array([w.steps_right for w in worked])).all()

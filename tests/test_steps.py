@@ -98,3 +98,12 @@ def test_the_option_round_trips_and_old_folders_mean_none():
 def test_a_task_the_design_cannot_do_is_refused_in_one_sentence(fields, says):
     with pytest.raises(ConfigError, match=says):
         TaskConfig(**{"digits": 2, "terms": 3, "operators": "+-*", "steps": "rewrite", **fields})
+
+
+def test_every_zoo_folder_loads_unchanged_as_a_one_pass_model():
+    from model.storage import TASK_CONFIG_FILE, load_model_dir, zoo_folders
+
+    for folder in zoo_folders():
+        stored = load_model_dir(folder)
+        assert stored.task.steps == "none" and not stored.task.rewrites
+        assert stored.task.to_json() + "\n" == (folder / TASK_CONFIG_FILE).read_text(encoding="utf-8")
