@@ -9,7 +9,7 @@ import pytest
 from model.config import TaskConfig
 from model.questions import question_keys, sample_questions
 from trainer.data import epoch_questions
-from trainer.settings import parse_pattern_weights
+from trainer.pattern_weights import parse_pattern_weights
 
 MIXED3 = TaskConfig(digits=2, terms=3, operators="+-*", steps="rewrite")
 

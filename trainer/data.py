@@ -16,9 +16,10 @@ import dataclasses
 
 import numpy as np
 
-from model.config import OPERATORS, TaskConfig, distinct_count, enumerable
+from model.config import TaskConfig, distinct_count, enumerable
 from model.questions import Questions, all_questions, concat, question_keys, sample_questions
 
+from .pattern_weights import weights_of
 from .settings import exactly, heldout_disjoint
 
 
@@ -124,10 +125,3 @@ def epoch_questions(
         need -= len(draws)
     batch = concat(parts)
     return batch[rng.permutation(len(batch))]
-
-
-def weights_of(q: Questions, pattern_weights: dict[str, float]) -> np.ndarray:
-    """Each question's chance of being kept: its operator pattern's weight over the largest (others weigh 1)."""
-    top = max(1.0, *pattern_weights.values())
-    patterns = ["".join(OPERATORS[op] for op in ops if op >= 0) for ops in q.ops.tolist()]
-    return np.array([pattern_weights.get(p, 1.0) / top for p in patterns])

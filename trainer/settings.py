@@ -18,6 +18,8 @@ from model.bounds import Bound, declared, first_problem
 from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
 from model.config_files import parse_json
 
+from .pattern_weights import parse_pattern_weights
+
 SCHEDULES = ("cosine", "constant")
 MAX_SEED = 2**32 - 1
 MAX_ARRAY_BYTES = 2 * 1024**3  # everything the trainer allocates per question, all questions together
@@ -289,28 +291,3 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
                 f"({available:,} once {held_out:,} are held out); use a smaller --train-size or "
                 "--no-unique"
             )
-
-
-def parse_pattern_weights(text: object, task: TaskConfig) -> dict[str, float]:
-    """'**=8,+*=2' -> {'**': 8.0, '+*': 2.0}, or ValueError with one sentence (unnamed patterns weigh 1)."""
-    example = "--pattern-weights '**=8' (a*b*c drawn eight times as often as each other pattern)"
-    if not isinstance(text, str) or len(text) > 200:
-        raise ValueError(f"--pattern-weights must be short text such as {example}")
-    weights: dict[str, float] = {}
-    for part in text.split(","):
-        key, _, number = part.strip().partition("=")
-        gaps = range(task.fewest_terms - 1, task.terms)
-        if not (key and set(key) <= set(task.operators) and len(key) in gaps):
-            raise ValueError(
-                f"--pattern-weights: {key[:20]!r} is not an operator pattern of this task: write the operators "
-                f"of a question in order, {task.fewest_terms - 1} to {task.terms - 1} of {task.operators!r}, "
-                f"such as {example}"
-            )
-        try:
-            weight = float(number)
-        except ValueError:
-            weight = -1.0
-        if not 0.01 <= weight <= 100:
-            raise ValueError(f"--pattern-weights: the weight of {key} must be a number from 0.01 to 100")
-        weights[key] = weight
-    return weights

@@ -54,9 +54,10 @@ from .distribute import Cluster, distributed_batches
 from .epochs import POLISH_HARD_SHARE, epoch_size, polishing, questions_before, steps
 from .gradient_step import compile_with, make_optimizer, make_step, polishing_optimizer, uses_xla
 from .outcome import Log, Outcome, say
+from .pattern_weights import parse_pattern_weights
 from .question_sets import prepare_questions
 from .rundir import RunError, RunFolder
-from .settings import TrainSettings, fingerprint, parse_pattern_weights
+from .settings import TrainSettings, fingerprint
 from .verify import Checker, run_together, sample_lines
 
 # A per-character cross-entropy above this means runaway weights: guessing uniformly scores about 2.6, and
