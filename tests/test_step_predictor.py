@@ -88,7 +88,7 @@ def test_an_experiment_network_loads_into_the_builders_network_and_writes_the_sa
 
 def test_the_predictor_is_only_for_the_rewrite_design():
     task = TaskConfig(digits=2, terms=3, operators="+-*")
-    _, weights = random_network(task, NET, 1)
+    weights = dict(zip(weight_layout(task, NET), build_model(task, NET).get_weights(), strict=True))
     with pytest.raises(ValueError, match="rewrite"):
         StepPredictor(task, Network(task, NET, weights))
 
