@@ -107,3 +107,18 @@ def test_every_zoo_folder_loads_unchanged_as_a_one_pass_model():
         stored = load_model_dir(folder)
         assert stored.task.steps == "none" and not stored.task.rewrites
         assert stored.task.to_json() + "\n" == (folder / TASK_CONFIG_FILE).read_text(encoding="utf-8")
+
+
+def test_the_model_card_says_the_model_shows_its_work_with_its_step_figures_and_a_feed_back_loop():
+    from trainer.model_card import render_model_card
+
+    net = {"encoder_units": 192, "decoder_units": 192, "decoder": "attention"}
+    metrics = {"heldout_exact_match": 0.999, "heldout_steps_exact_match": 0.998, "steps_wrong": 12, "heldout_size": 50}
+    card = render_model_card("someone/mixed3-steps", MIXED3.to_dict(), metrics, net=net)
+    assert "It shows its work" in card and "every written step right:** 99.80%" in card
+    assert "Questions with a written step wrong:** 12" in card
+    assert "def units_first" in card and "for _ in range(4)" in card and "length = 13" in card
+    one_pass = render_model_card(
+        "someone/mixed3", TaskConfig(digits=2, terms=3, operators="+-*").to_dict(), {}, net=net
+    )
+    assert "shows its work" not in one_pass and "units_first" not in one_pass
