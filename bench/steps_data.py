@@ -6,7 +6,9 @@ would (the bracket first, then a `*`, then left to right; optionally a product a
 its partial products, every number optionally units first), `training_pairs` turns them into
 the (question, target) texts of each shape (oneshot, trail, rewrite), and `encode`/`decode`/
 `one_hot`/`shifted` move between texts and the network's arrays. `self_check` holds the steps'
-arithmetic to model.brackets. bench/steps_experiment.py trains and scores on these.
+arithmetic to model.brackets. bench/steps_experiment.py trains and scores on these. The steps themselves
+(one operation, the chain, partial products, numbers units first) are model/steps.py's, the product's
+one definition; this file adds the experiment's draws, shapes and arrays.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAD = " "
-ALPHABET = PAD + "+-*0123456789()="
-CHAR_ID = {c: i for i, c in enumerate(ALPHABET)}
-OPS = "+-*"
+from model.steps import ALPHABET, OPS, chain, decode_tokens, encode_texts, expression_text, question_tokens
+
+encode, decode = encode_texts, decode_tokens  # texts <-> (N, length) alphabet indices, the product's own
+
 BRACKETS = ("a.b.c", "(a.b).c", "a.(b.c)")  # bracket patterns of 3 terms, as model/brackets.py orders them
 SHAPES = ("oneshot", "trail", "rewrite")
 
@@ -63,81 +65,11 @@ def keys(b: Batch) -> np.ndarray:
     )
 
 
-Token = int | str  # a number, or one of "+-*()"
-
-
-def question_tokens(a: int, op1: int, b: int, op2: int, c: int, group: int) -> list[Token]:
-    if group == 1:
-        return ["(", a, OPS[op1], b, ")", OPS[op2], c]
-    if group == 2:
-        return [a, OPS[op1], "(", b, OPS[op2], c, ")"]
-    return [a, OPS[op1], b, OPS[op2], c]
-
-
-def partial_products(x: int, y: int) -> list[int] | None:
-    """x*y as the products by each digit of the shorter factor (the second on a tie), units first:
-    408*56 -> [2448, 20400]; None when that factor has one digit (the product is one step)."""
-    n, m = (x, y) if len(str(abs(y))) <= len(str(abs(x))) else (y, x)
-    if abs(m) < 10:
-        return None
-    sign = -1 if m < 0 else 1
-    digits = str(abs(m))[::-1]
-    return [sign * n * int(d) * 10**i for i, d in enumerate(digits)]
-
-
-def reduce_once(tokens: list[Token], partial: bool) -> list[Token]:
-    """One step a person writes: inside the bracket first, else the first `*`, else the leftmost + or -.
-    With `partial`, a product of two 2+-digit numbers first becomes the bracketed sum of its partial products."""
-    if "(" in tokens:
-        lo = max(i for i, t in enumerate(tokens) if t == "(")
-        hi = tokens.index(")", lo)
-        inner = reduce_once(tokens[lo + 1 : hi], partial)
-        if len(inner) == 1:  # the bracket is done: drop it
-            return tokens[:lo] + inner + tokens[hi + 1 :]
-        return tokens[: lo + 1] + inner + tokens[hi:]
-    ops = [i for i, t in enumerate(tokens) if t in ("+", "-", "*")]
-    star = [i for i in ops if tokens[i] == "*"]
-    i = star[0] if star else ops[0]
-    x, op, y = tokens[i - 1], tokens[i], tokens[i + 1]
-    assert isinstance(x, int) and isinstance(y, int)
-    parts = partial_products(x, y) if partial and op == "*" else None
-    if parts is None:
-        middle: list[Token] = [apply(x, OPS.index(str(op)), y)]
-    else:
-        middle = [parts[0]]
-        for p in parts[1:]:
-            middle += ["+", p]
-        if len(tokens) > 3:
-            middle = ["(", *middle, ")"]
-    return tokens[: i - 1] + middle + tokens[i + 2 :]
-
-
-def chain(tokens: list[Token], partial: bool) -> list[list[Token]]:
-    """The question, every step, and the answer (a one-number list) last."""
-    out = [tokens]
-    while len(out[-1]) > 1:
-        out.append(reduce_once(out[-1], partial))
-    return out
-
-
-def apply(x: int, op: int, y: int) -> int:
-    return x + y if op == 0 else x - y if op == 1 else x * y
-
-
-def number_text(v: int, reverse: bool) -> str:
-    digits = str(abs(v))
-    return ("-" if v < 0 else "") + (digits[::-1] if reverse else digits)
-
-
-def expression_text(tokens: list[Token], reverse: bool) -> str:
-    return "".join(number_text(t, reverse) if isinstance(t, int) else t for t in tokens)
-
-
 def chains(b: Batch, reverse: bool, partial: bool) -> tuple[list[list[str]], np.ndarray]:
     """(each question's chain as texts: question, steps..., answer; answers as ints)."""
     texts, values = [], []
     for (a, bb, c), (op1, op2), g in zip(b.terms.tolist(), b.ops.tolist(), b.groups.tolist(), strict=True):
-        steps = chain(question_tokens(a, op1, bb, op2, c, g), partial)
+        steps = chain(question_tokens([a, bb, c], [op1, op2], g), partial)
         texts.append([expression_text(s, reverse) for s in steps])
         values.append(steps[-1][0])
     return texts, np.array(values, np.int64)
@@ -181,21 +113,6 @@ def training_pairs(b: Batch, shape: str, reverse: bool, partial: bool) -> tuple[
         return [t[0] for t in texts], ["=".join(t[1:]) for t in texts]
     pairs = [(t[i], t[i + 1]) for t in texts for i in range(len(t) - 1)]
     return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def encode(texts: list[str], length: int) -> np.ndarray:
-    """Strings -> (N, length) alphabet indices, padded on the right."""
-    out = np.zeros((len(texts), length), np.int32)
-    for i, t in enumerate(texts):
-        if len(t) > length:
-            raise ValueError(f"{t!r} is longer than {length}")
-        out[i, : len(t)] = [CHAR_ID[ch] for ch in t]
-    return out
-
-
-def decode(tokens: np.ndarray) -> list[str]:
-    table = np.array(list(ALPHABET))
-    return ["".join(row).rstrip(PAD) for row in table[tokens]]
 
 
 def one_hot(tokens: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ reversed) and one-hot encodes each character; it writes the answer the same
 way, with a leading "-" for a negative answer, most significant digit first or,
 for `answer_order="lsb"`, lowest digit first ("596" written "695", "-42" written
 "24-", pads after). `reading_order` turns what a network wrote back into the
-usual order: everything that reads a model's answer goes through it. Everything works on whole numpy
+usual order: everything that reads a model's answer goes through it. A task with written steps
+(steps "rewrite") reads and writes expressions in its own form, numbers units first (model/steps.py):
+the same functions encode its questions and answers that way. Everything works on whole numpy
 arrays, so encoding all 1,000,000 three-digit pairs takes well under a second.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import steps as stepping
 from .brackets import bracket_patterns, max_pairs, opens_and_closes
 from .config import OPERATORS, PAD, TaskConfig
 from .questions import Questions
@@ -46,6 +49,8 @@ def _squeeze_pads(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
 
 def encode_questions(q: Questions, config: TaskConfig) -> np.ndarray:
     """Questions -> (N, question_length) alphabet indices, as the network reads them."""
+    if config.rewrites:
+        return stepping.encode_texts(stepping.question_texts(q), config.question_length)
     pad_id = config.chars.index(PAD)
     # Operator code -> token, with -1 ("the question has ended") -> PAD.
     op_tokens = np.array(
@@ -99,6 +104,8 @@ def encode_answers(values: np.ndarray, config: TaskConfig) -> np.ndarray:
     reversed, units first and pads last, so each position is always the same column.
     """
     values = np.asarray(values, dtype=np.int64)
+    if config.rewrites:  # units first, the sign in front (the design's own form of a number)
+        return stepping.encode_texts([stepping.number_text(v) for v in values.tolist()], config.answer_length)
     tokens = _number_tokens(np.abs(values), config.answer_length, config)  # right-aligned
     negative = values < 0
     if negative.any():
@@ -113,6 +120,9 @@ def reading_order(tokens: np.ndarray, config: TaskConfig) -> np.ndarray:
     """(N, answer_length) answer tokens as the network wrote them -> the same answers as people read them
     (most significant digit first, padded as the task pads). The identity for msb tasks."""
     tokens = np.asarray(tokens)
+    if config.rewrites:  # each number's digits back the usual way round, in place
+        readable = [stepping.readable(t).ljust(tokens.shape[1], PAD) for t in stepping.decode_tokens(tokens)]
+        return stepping.encode_texts(readable, tokens.shape[1])
     if config.answer_order == "msb":
         return tokens
     backwards = tokens[:, ::-1]

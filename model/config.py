@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from . import brackets as bracketing
 from . import cells
+from . import steps as stepping
 from .bounds import Bound, bounds, declared, first_problem, problem
 from .config_files import ConfigError, JsonFile
 
@@ -28,6 +29,7 @@ BRACKETS = "()"
 ALLOWED_CHARS = PAD + OPERATORS + DIGITS + BRACKETS
 SAMPLINGS = ("digits", "uniform", "mixed")
 PADDINGS = ("right", "left")
+STEPS = ("none", "rewrite")  # how the network answers: in one pass, or one operation per pass (model/steps.py)
 ANSWER_ORDERS = ("msb", "lsb")  # the order the network writes an answer's digits: most or least significant first
 CELLS = tuple(cells.CELLS)  # "lstm", "gru", "simple_rnn"
 DECODERS = cells.DECODERS  # "repeat", "attention"
@@ -70,6 +72,13 @@ class TaskConfig(JsonFile):
     from a digit to its column's answer. With answer_order "lsb" the answer is written units first and the
     sign after the digits ("-42" is written "24-"), so each digit comes after the carry it depends on.
     Folders from before `answer_order` and `brackets` existed mean "msb" and no brackets.
+
+    With steps "rewrite" the network writes its work: each pass maps an expression to the expression
+    after one operation (`12*34-56` -> `(84+063)-65`), its own output is fed back until it writes a plain
+    number (model/steps.py). The design writes its own text, fixed as part of it: every number units
+    first with its sign in front, products of two 2+-digit numbers as partial products, right padding,
+    the alphabet `steps.ALPHABET`; `reverse`, `answer_order` and `padding` do not apply. Folders from
+    before `steps` existed mean "none".
     """
 
     WHAT: ClassVar[str] = "task config"
@@ -128,10 +137,22 @@ class TaskConfig(JsonFile):
             kind="switch",
         ),
     )
+    steps: str = declared(
+        "none",
+        Bound(
+            "'none': the network writes the answer in one pass; 'rewrite': it writes one operation per pass "
+            "(bracket, then *, then left to right; products as partial products; numbers units first), its "
+            f"own output fed back until a number is left; for {stepping.MAX_TERMS} numbers of up to "
+            f"{stepping.MAX_DIGITS} digits",
+            kind="choice",
+            choices=STEPS,
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.alphabet is None and isinstance(self.operators, str):
-            object.__setattr__(self, "alphabet", default_alphabet(self.operators, self.brackets is True))
+            chosen = stepping.ALPHABET if self.steps == "rewrite" else None
+            object.__setattr__(self, "alphabet", chosen or default_alphabet(self.operators, self.brackets is True))
         validate_task(self)
 
     # Derived sizes -------------------------------------------------------
@@ -155,7 +176,19 @@ class TaskConfig(JsonFile):
         return len(str(self.max_term))
 
     @property
+    def rewrites(self) -> bool:
+        """Whether the network answers one operation per pass (steps "rewrite")."""
+        return self.steps == "rewrite"
+
+    def _step_lengths(self) -> tuple[int, int]:
+        return stepping.longest(
+            self.fewest_terms, self.terms, self.operators, self.brackets, self.smallest, self.max_term
+        )
+
+    @property
     def question_length(self) -> int:
+        if self.rewrites:  # the longest expression it reads: the question or a step
+            return self._step_lengths()[0]
         pairs = bracketing.max_pairs(self.terms) if self.brackets else 0
         return self.terms * self.term_width + (self.terms - 1) + 2 * pairs
 
@@ -190,6 +223,8 @@ class TaskConfig(JsonFile):
 
     @property
     def answer_length(self) -> int:
+        if self.rewrites:  # the longest expression it writes: a step or the answer
+            return self._step_lengths()[1]
         return max(len(str(self.largest_answer)), len(str(self.smallest_answer)))
 
     @property
@@ -199,8 +234,8 @@ class TaskConfig(JsonFile):
     @property
     def commutative(self) -> bool:
         """True when the order of terms never matters (+ alone or * alone; not with brackets, which are
-        placed by position)."""
-        return self.operators in ("+", "*") and not self.brackets
+        placed by position, nor with written steps, which follow the order)."""
+        return self.operators in ("+", "*") and not self.brackets and not self.rewrites
 
     @property
     def question_count(self) -> int:
@@ -274,11 +309,25 @@ def validate_task(config: TaskConfig) -> None:
             f"terms must be at most {bracketing.MAX_BRACKET_TERMS} with brackets, got {c.terms}",
             "terms",
         )
+    _declared_fields_fit(c, ("steps",))
+    if c.rewrites:
+        _check(
+            c.terms == stepping.MAX_TERMS and c.digits <= stepping.MAX_DIGITS,
+            f"steps 'rewrite' is for questions of {stepping.MAX_TERMS} numbers of up to {stepping.MAX_DIGITS} "
+            f"digits, got {c.terms} numbers of up to {c.digits} digits",
+            "steps",
+        )
+        _check(
+            c.alphabet == stepping.ALPHABET,
+            f"the alphabet of steps 'rewrite' is {stepping.ALPHABET!r}, got {str(c.alphabet)[:40]!r}",
+            "alphabet",
+        )
+    allowed = stepping.ALPHABET if c.rewrites else ALLOWED_CHARS
     _check(
-        isinstance(c.alphabet, str) and len(c.chars) <= len(ALLOWED_CHARS),
-        f"alphabet must be a string of at most {len(ALLOWED_CHARS)} characters",
+        isinstance(c.alphabet, str) and len(c.chars) <= len(allowed),
+        f"alphabet must be a string of at most {len(allowed)} characters",
     )
-    _check(set(c.chars) <= set(ALLOWED_CHARS), f"alphabet may only hold {ALLOWED_CHARS!r}, got {c.chars[:40]!r}")
+    _check(set(c.chars) <= set(allowed), f"alphabet may only hold {allowed!r}, got {c.chars[:40]!r}")
     _check(len(set(c.chars)) == len(c.chars), f"alphabet has repeated characters: {c.chars!r}")
     missing = sorted(set(DIGITS + PAD + c.operators + (BRACKETS if c.brackets else "")) - set(c.chars))
     _check(not missing, f"alphabet {c.chars!r} lacks {''.join(missing)!r}")

@@ -54,7 +54,13 @@ def parse_json(text: str, what: str) -> Any:
 
 # Fields added after models were published: left out of the JSON while they hold the value every older
 # file means by saying nothing, so an older model's files are written back byte for byte.
-LATER_FIELDS: dict[str, Any] = {"answer_order": "msb", "decoder": "repeat", "attention": "dot", "brackets": False}
+LATER_FIELDS: dict[str, Any] = {
+    "answer_order": "msb",
+    "decoder": "repeat",
+    "attention": "dot",
+    "brackets": False,
+    "steps": "none",
+}
 
 
 class JsonFile:

@@ -41,6 +41,10 @@ class Metrics(TypedDict, total=False):
     heldout_exact_match: Fraction
     heldout_char_accuracy: Fraction
     exact_match: Fraction
+    # Written steps (steps "rewrite"): held-out questions with every step and the answer right, and the
+    # questions of the space (every one, or the pool) with some step wrong.
+    heldout_steps_exact_match: Fraction
+    steps_wrong: Count
     min_margin: Annotated[float, Ge(-1), Le(1)]
     heldout_size: Count
     exhaustive_wrong: Count

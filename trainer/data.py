@@ -19,6 +19,7 @@ import numpy as np
 from model.config import TaskConfig, distinct_count, enumerable
 from model.questions import Questions, all_questions, concat, question_keys, sample_questions
 
+from .pattern_weights import weights_of
 from .settings import exactly, heldout_disjoint
 
 
@@ -104,9 +105,11 @@ def epoch_questions(
     heldout_keys: np.ndarray | None,
     *,
     max_repeats: int | None = None,
+    pattern_weights: dict[str, float] | None = None,
 ) -> Questions:
     """`count` training questions: fresh draws as the task samples them, plus a share of the hard ones,
-    drawn with replacement (at most `max_repeats` draws per hard question on average, when given)."""
+    drawn with replacement (at most `max_repeats` draws per hard question on average, when given).
+    `pattern_weights` ({"**": 8.0}) draws those operator patterns that many times as often as the others."""
     from_hard = round(count * hard_share) if len(hard) else 0
     if max_repeats is not None:
         from_hard = min(from_hard, max_repeats * len(hard))
@@ -114,6 +117,8 @@ def epoch_questions(
     need = count - from_hard
     while need > 0:
         draws = sample_questions(task, need, rng)
+        if pattern_weights:
+            draws = draws[rng.random(len(draws)) < weights_of(draws, pattern_weights)]
         if heldout_keys is not None:  # the held-out questions are never trained on
             draws = draws[~np.isin(question_keys(draws, task), heldout_keys)]
         parts.append(draws)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from model import steps as stepping
 from model.codec import encode_answers, encode_questions
 from model.config import TaskConfig
 from model.questions import Questions, answers
@@ -49,9 +50,16 @@ def batches(
 
     teacher_forcing (the attention decoder): the input is (question, the answer shifted right by one
     character), the decoder reading at each step the true character before it (model.codec.shifted_answers).
+
+    Written steps (steps "rewrite"): the network learns one operation per pass, so the pairs are (an
+    expression, the expression after one operation) from every question's chain; as many pairs as there
+    are questions are taken, at random, so an epoch's size and its batches count training sequences.
     """
-    x = encode_questions(questions, task).astype(np.int8)
-    y = encode_answers(answers(questions), task).astype(np.int8)
+    if task.rewrites:
+        x, y = step_pairs(questions, task)
+    else:
+        x = encode_questions(questions, task).astype(np.int8)
+        y = encode_answers(answers(questions), task).astype(np.int8)
     depth = task.num_chars
 
     def one_hot(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor | tuple[tf.Tensor, tf.Tensor], tf.Tensor]:
@@ -68,3 +76,16 @@ def batches(
         .map(one_hot, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def step_pairs(questions: Questions, task: TaskConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(expressions (N, question_length), next expressions (N, answer_length)) int8: N of the chains' pairs,
+    drawn at random (seeded by the questions themselves, so a resumed epoch draws the same)."""
+    chains = stepping.question_chains(questions)
+    inputs = [c[i] for c in chains for i in range(len(c) - 1)]
+    targets = [c[i + 1] for c in chains for i in range(len(c) - 1)]
+    seed = int(questions.terms[:64].sum()) if len(questions) else 0
+    pick = np.random.default_rng(seed).permutation(len(inputs))[: len(questions)]
+    x = stepping.encode_texts([inputs[i] for i in pick], task.question_length)
+    y = stepping.encode_texts([targets[i] for i in pick], task.answer_length)
+    return x.astype(np.int8), y.astype(np.int8)

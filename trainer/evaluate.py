@@ -4,8 +4,9 @@ Asks fresh random questions (uniform over the task, with a seed of your
 choice) and, when the task can list them (at most 2,000,000), every question,
 printing the error counts, the accuracy for each number of terms when the task
 has a range of them, for each operator pattern ("a+b*c") and each bracket pattern
-("(a·b)·c") when there is more than one, and a few failures. The folder is read and checked as
-untrusted data (model.storage.load_model_dir); the network is rebuilt from its
+("(a·b)·c") when there is more than one, and a few failures. A model with written steps (steps "rewrite")
+answers by feeding its own output back: its figures are the final answer's, then every written step's.
+The folder is read and checked as untrusted data (model.storage.load_model_dir); the network is rebuilt from its
 network.json, never from Keras' config. Exit status 1 if the headline accuracy
 (every question when they were all asked, else the random questions) is below
 --min-accuracy, or a pattern of at least 100 random questions is below
@@ -163,6 +164,19 @@ def pattern_failure(scores: list[PatternScore], floor: float) -> str | None:
     )
 
 
+def print_patterns(questions: Questions, right: np.ndarray, brackets: bool, what: str) -> list[PatternScore]:
+    """Print the operator (and bracket) pattern tables of `right`; return the ones a pattern floor gates."""
+    by_operators = pattern_scores(questions, right, "operators")
+    if len(by_operators) > 1:
+        print("\n".join(pattern_lines(f"operator pattern (random questions{what})", by_operators)))
+    if not brackets:
+        return by_operators
+    by_brackets = pattern_scores(questions, right, "brackets")
+    if len(by_brackets) > 1:
+        print("\n".join(pattern_lines(f"bracket pattern (random questions{what})", by_brackets)))
+    return by_brackets
+
+
 def failure_lines(checker, predicted: np.ndarray, wrong: np.ndarray, show: int) -> list[str]:
     from model.codec import answer_texts
     from model.questions import answers
@@ -211,21 +225,21 @@ def main(argv: list[str] | None = None) -> int:
     ranged = task.fewest_terms < task.terms
     if ranged:
         print(by_term_count(random.questions.counts, right, task.fewest_terms, task.terms))
-    by_operators = pattern_scores(random.questions, right, "operators")
-    if len(by_operators) > 1:
-        print("\n".join(pattern_lines("operator pattern (random questions)", by_operators)))
-    gated = by_operators
-    if task.brackets:
-        gated = pattern_scores(random.questions, right, "brackets")
-        if len(gated) > 1:
-            print("\n".join(pattern_lines("bracket pattern (random questions)", gated)))
+    gated = print_patterns(random.questions, right, task.brackets, "" if not task.rewrites else ", final answer")
+    if task.rewrites:  # a margin above 0: every written step (and the answer) right
+        steps_right = measured["margins"] > 0
+        print(
+            f"Every written step right: {steps_right.mean():.4%} of {len(random):,} "
+            f"({int((right & ~steps_right).sum()):,} with the right final answer after a wrong step)"
+        )
+        print_patterns(random.questions, steps_right, task.brackets, ", every written step")
     headline = measured["exact_match"]
     if args.exhaustive and enumerable(task):
         started = time.perf_counter()
         every = Checker(task, all_questions(task))
         predicted, margins = every.run(model)
         seconds = time.perf_counter() - started
-        wrong = margins <= 0
+        wrong = ~(predicted == every.truth).all(1) if task.rewrites else margins <= 0  # the final answer
         headline = 1 - wrong.mean()
         print(
             f"Every question: {int(wrong.sum()):,} wrong of {len(every):,} ({headline:.4%} right) in "

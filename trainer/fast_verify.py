@@ -25,6 +25,9 @@ states at every level are the encoder states each question's decoder attends
 over (gathered per chunk, not recomputed), and the decoder answers greedily,
 fed the character it chose at the step before, inside the same compiled call.
 
+A model with written steps (steps "rewrite") is checked with this same function once per pass, its own
+output fed back (trainer/verify_steps.py): nothing here is particular to it.
+
 The cell maths and the decoder are not written here: each step is
 model/cells.py's (`Cell.advance`, `decode`), the same lines the numpy forward
 pass runs, given TensorFlow's sigmoid and tanh.

@@ -54,7 +54,9 @@ def final_check(
     held_result, space_result = run_together(model, [(outcome.heldout, slice(None)), (checker, slice(None))])
     held = outcome.heldout.summary(*held_result)
     predicted, margins = space_result
-    wrong = margins <= 0
+    # Written steps: a question is right when its final answer is (margins > 0 also needs every step right,
+    # counted on its own as steps_wrong); for one pass the two are the same.
+    wrong = ~(predicted == checker.truth).all(1) if task.rewrites else margins <= 0
     metrics = {
         "heldout_exact_match": held["exact_match"],
         "heldout_char_accuracy": held["char_accuracy"],
@@ -75,6 +77,8 @@ def final_check(
         metrics.update(exhaustive_wrong=int(wrong.sum()), exhaustive_total=len(space))
     else:
         metrics.update(sample_wrong=int(wrong.sum()), sample_size=len(space))
+    if task.rewrites:
+        metrics.update(heldout_steps_exact_match=held["steps_exact_match"], steps_wrong=int((margins <= 0).sum()))
     if task.fewest_terms < task.terms:
         counts = space.counts
         metrics["per_term_count"] = {

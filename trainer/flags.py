@@ -21,6 +21,7 @@ RESETS = {
     "digits": ("largest",),  # a preset's largest number belongs to its own digit count
     "operators": ("alphabet",),  # the alphabet is made from the operators...
     "brackets": ("alphabet",),  # ...and the brackets
+    "steps": ("alphabet",),  # ...and the written steps, which have their own
     # A target typed now says what success is: the preset's pass mark belonged to the preset's own target.
     "target_margin": ("pass_accuracy",),
     "target_accuracy": ("pass_accuracy",),

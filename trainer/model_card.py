@@ -20,6 +20,8 @@ from model.config import NetworkConfig, TaskConfig
 from model.metrics import headline, not_held_out, percent
 from model.questions import answers, example_questions, parse_question
 
+from .card_steps import DESIGN, step_lines, steps_snippet
+
 TASK_TYPE = "text2text-generation"
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 CELL_WITH_ARTICLE = {"lstm": "an LSTM", "gru": "a GRU", "simple_rnn": "a SimpleRNN"}
@@ -148,6 +150,13 @@ def codec(load: str, task: dict, net: dict) -> str:
     """A Python snippet, after the `load` lines (which set `model` and `task`): one question encoded exactly
     as in training, the answer decoded, and printed."""
     sizes = describe_task(task)
+    if TaskConfig.from_dict(task).rewrites:
+        from model.step_predictor import max_passes
+
+        config = TaskConfig.from_dict(task)
+        return steps_snippet(
+            load, example_question(task), config.question_length, config.answer_length, max_passes(config)
+        )
     attention = NetworkConfig.from_dict(net).decoder == "attention"
     lsb = TaskConfig.from_dict(task).answer_order == "lsb"
     if attention:
@@ -221,6 +230,7 @@ def _results(metrics: dict, task: dict) -> list[str]:
             "- **By number of terms:** "
             + "; ".join(f"{k} terms {percent(v['exact_match'])} of {v['size']:,}" for k, v in sorted(per_terms.items()))
         )
+    lines += step_lines(metrics)
     total = metrics.get("exhaustive_total")
     if isinstance(total, int) and total > 0:
         wrong = metrics.get("exhaustive_wrong", 0) or 0
@@ -298,6 +308,8 @@ def _what_it_does(task: dict, net: dict) -> str:
         else ""
     )
     brackets = " Brackets group numbers, as in `(12+7)*3`." if TaskConfig.from_dict(task).brackets else ""
+    if TaskConfig.from_dict(task).rewrites:
+        order = DESIGN
     return (
         f"A sequence-to-sequence {cell} ({network.encoder_units} units in the encoder, "
         f"{network.decoder_units} in the decoder{layers}{between}), grown from the "

@@ -18,6 +18,8 @@ from model.bounds import Bound, declared, first_problem
 from model.config import NetworkConfig, TaskConfig, distinct_count, enumerable
 from model.config_files import parse_json
 
+from .pattern_weights import parse_pattern_weights
+
 SCHEDULES = ("cosine", "constant")
 MAX_SEED = 2**32 - 1
 MAX_ARRAY_BYTES = 2 * 1024**3  # everything the trainer allocates per question, all questions together
@@ -159,6 +161,14 @@ class TrainSettings:
         0.3,
         Bound("share of each epoch drawn from the questions with the smallest margins", kind="number", low=0, high=0.9),
     )
+    pattern_weights: str | None = declared(
+        None,
+        Bound(
+            "draw some operator patterns more often, e.g. '**=8' (a*b*c eight times as often as each other "
+            "pattern) or '**=8,+*=2': the operators of a question in order, = a weight from 0.01 to 100",
+            kind="text",
+        ),
+    )
     polish_samples: int | None = declared(
         None,
         Bound(
@@ -263,6 +273,8 @@ def check_settings(s: TrainSettings, task: TaskConfig) -> None:
         raise ValueError(
             f"--batch-size ({s.batch_size:,}) must not exceed --samples-per-epoch ({s.samples_per_epoch:,})"
         )
+    if s.pattern_weights is not None:
+        parse_pattern_weights(s.pattern_weights, task)
     need = question_bytes(s, task)
     if need > MAX_ARRAY_BYTES:
         raise ValueError(

@@ -54,6 +54,7 @@ from .distribute import Cluster, distributed_batches
 from .epochs import POLISH_HARD_SHARE, epoch_size, polishing, questions_before, steps
 from .gradient_step import compile_with, make_optimizer, make_step, polishing_optimizer, uses_xla
 from .outcome import Log, Outcome, say
+from .pattern_weights import parse_pattern_weights
 from .question_sets import prepare_questions
 from .rundir import RunError, RunFolder
 from .settings import TrainSettings, fingerprint
@@ -218,6 +219,9 @@ class Training:
             rng,
             None if polish else self.heldout_keys,
             max_repeats=self.s.polish_repeats if polish else None,
+            pattern_weights=parse_pattern_weights(self.s.pattern_weights, self.task)
+            if self.s.pattern_weights
+            else None,
         )
 
     # After each epoch -------------------------------------------------------------------------
@@ -284,7 +288,8 @@ class Training:
     def _report(self, loss: float, held: dict, space_rows: np.ndarray | None) -> None:
         self.log(
             f"epoch {self.epoch}/{self.s.epochs}: loss {loss:.4f}  held-out exact {held['exact_match']:.4%}  "
-            f"{self.watch.describe(space_rows)}  elapsed {self.elapsed:.0f}s  ETA {self.eta():.0f}s"
+            + (f"(final answer; every step {held['steps_exact_match']:.4%})  " if self.task.rewrites else "")
+            + f"{self.watch.describe(space_rows)}  elapsed {self.elapsed:.0f}s  ETA {self.eta():.0f}s"
         )
         if self.s.show_samples:
             self.log("\n".join(self._sample_lines(held)))

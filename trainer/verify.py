@@ -4,7 +4,9 @@ Everything goes through `MARGINS` (trainer/fast_verify.py's `fast_margins`),
 which gives each question's predicted characters and margin; exact match is
 "every character right", the number that matters for arithmetic. Each call
 compiles the model's current weights once (a few seconds), so the checks after
-an epoch go through one call together (`run_together`).
+an epoch go through one call together (`run_together`). A task with written steps (steps "rewrite") is
+measured by feeding the network's own output back (trainer/verify_steps.py): `predicted` is then its final
+answer and a margin above 0 means every step right.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from model.config import TaskConfig
 from model.questions import Questions, answers
 
 from .fast_verify import fast_margins
+from .verify_steps import chain_tokens, feed_back_margins
 
 # (keras model, question tokens, true answer tokens) -> (predicted tokens, margins): the one function that
 # measures; any function with this signature (e.g. one calling the Keras model in chunks) can replace it.
@@ -30,14 +33,15 @@ class Checker:
     def __init__(self, task: TaskConfig, questions: Questions):
         self.task, self.questions = task, questions
         self.tokens = encode_questions(questions, task)
-        self.truth = encode_answers(answers(questions), task)
+        self.truth = encode_answers(answers(questions), task)  # the final answer, for written steps too
+        self.chains = chain_tokens(questions, task) if task.rewrites else None
 
     def __len__(self) -> int:
         return len(self.questions)
 
     def run(self, model: Any, rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """(predicted tokens, margins) for the chosen rows."""
-        return MARGINS(model, self.tokens[rows], self.truth[rows])
+        return measure(self.task, model, self.tokens[rows], self.truth[rows], self.chains, rows)
 
     def metrics(self, model: Any) -> dict:
         return self.summary(*self.run(model))
@@ -45,7 +49,9 @@ class Checker:
     def summary(self, predicted: np.ndarray, margins: np.ndarray) -> dict:
         """Exact match, character and per-position accuracy of this set's (predicted, margins)."""
         right = predicted == self.truth
+        steps = {"steps_exact_match": float((margins > 0).mean())} if self.task.rewrites else {}
         return {
+            **steps,
             "exact_match": float(right.all(1).mean()),
             "char_accuracy": float(right.mean()),
             "per_position_accuracy": [float(v) for v in right.mean(0)],
@@ -60,9 +66,26 @@ def run_together(model: Any, parts: list[tuple[Checker, slice | np.ndarray]]) ->
     """Checker.run for several (checker, rows) in one call: one compilation of the weights instead of several."""
     tokens = [checker.tokens[rows] for checker, rows in parts]
     truth = [checker.truth[rows] for checker, rows in parts]
-    predicted, margins = MARGINS(model, np.concatenate(tokens), np.concatenate(truth))
+    task = parts[0][0].task
+    chains = np.concatenate([checker.chains[rows] for checker, rows in parts]) if task.rewrites else None  # type: ignore[index]
+    predicted, margins = measure(task, model, np.concatenate(tokens), np.concatenate(truth), chains)
     ends = np.cumsum([len(t) for t in tokens])[:-1]
     return list(zip(np.split(predicted, ends), np.split(margins, ends), strict=True))
+
+
+def measure(
+    task: TaskConfig,
+    model: Any,
+    tokens: np.ndarray,
+    truth: np.ndarray,
+    chains: np.ndarray | None,
+    rows: slice | np.ndarray = slice(None),
+) -> tuple[np.ndarray, np.ndarray]:
+    """MARGINS for one pass, or fed back pass by pass for written steps (`chains`: the true steps, whose
+    `rows` are the ones measured)."""
+    if chains is None:
+        return MARGINS(model, tokens, truth)
+    return feed_back_margins(MARGINS, model, tokens, chains[rows], task)
 
 
 def keras_model(stored: Any) -> Any:
