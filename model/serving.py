@@ -66,6 +66,11 @@ class ServedModel:
     learning: LearningRecord | None = field(init=False)  # how the model learned (learning.npz)
 
     def __post_init__(self) -> None:
+        if self.stored.task.steps != "none":  # the views answer in one pass; they would judge step 1 as the answer
+            raise ModelLoadError(
+                f"{self.name} writes its work step by step (--steps {self.stored.task.steps}), which this app "
+                "does not show yet; python -m trainer.evaluate and model.step_predictor answer with it"
+            )
         self.network = self.stored.network()
         self.predictor = Predictor(self.stored.task, self.network)
         # Read and checked now, so a bad file is a note at load time, never an error when a visitor opens a tab.

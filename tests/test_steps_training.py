@@ -11,8 +11,9 @@ import pytest
 from trainer_runs import run_trainer
 
 from model.questions import parse_question, sample_questions
+from model.serving import ServedModel
 from model.step_predictor import StepPredictor
-from model.storage import load_model_dir, read_metrics
+from model.storage import ModelLoadError, load_model_dir, read_metrics
 
 pytestmark = pytest.mark.slow  # trainings
 
@@ -36,6 +37,8 @@ def test_a_rewrite_run_writes_a_folder_that_loads_and_answers_step_by_step(tmp_p
     assert metrics["heldout_steps_exact_match"] <= metrics["heldout_exact_match"]
     assert metrics["exhaustive_wrong"] <= metrics["steps_wrong"] <= metrics["exhaustive_total"]
     assert json.loads((out / "train_settings.json").read_text())["pattern_weights"] == "+-=4"
+    with pytest.raises(ModelLoadError, match="step by step"):  # the app's views answer in one pass: not served
+        ServedModel("steps", stored, str(out))
     worked = StepPredictor(stored.task, stored.network()).work(parse_question("(1+2)-3", stored.task))[0]
     assert worked.true_steps == ["3-3", "0"] and worked.true_answer == 0
     assert 1 <= len(worked.steps) <= 4 and all(
