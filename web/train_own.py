@@ -29,6 +29,7 @@ from trainer.live_settings import LIMITS, LiveSettings
 from .html import CSS, message
 from .learning import epoch_plot, probe_picture
 from .own_models import OwnModels
+from .own_settings import api_description, more_settings
 from .service import Service
 from .templates import template
 from .trainer_process import TRAINER_POOL
@@ -120,6 +121,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             elem_id="own-answer-order",
             min_width=240,
         )
+    seed, rate, batch = more_settings(default)
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="own-train", min_width=120)
         halt = gr.Button("Stop", elem_id="own-stop", min_width=120)
@@ -137,7 +139,19 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
     samples = gr.HTML(elem_id="own-samples", css_template=CSS + TRAIN_CSS)
 
     def train(
-        d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, dec: Any, order: Any, request: gr.Request
+        d: Any,
+        ops: Any,
+        t: Any,
+        rev: Any,
+        c: Any,
+        u: Any,
+        s: Any,
+        dec: Any,
+        order: Any,
+        seed: Any,
+        rate: Any,
+        batch: Any,
+        request: gr.Request,
     ) -> Iterator[tuple]:
         rows: list[dict] = []
         unchanged = (gr.skip(), gr.skip())  # Compare's A and B: they change only when a model is done
@@ -151,14 +165,19 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             *unchanged,
         )
         session, address = request.session_hash or "api", client_of_request(request)
-        for event in train_events(service, session, d, ops, t, rev, c, u, s, dec, order, address=address):
+        later = (dec, order, seed, rate, batch)
+        for event in train_events(service, session, d, ops, t, rev, c, u, s, *later, address=address):
             kind = event["event"]
             if kind == "error":
                 yield (message(event["message"], "warn"), *shown, gr.skip(), gr.skip(), *unchanged)
                 return
             if kind == "start":
                 axis = np.array(event["axis"])
-                text = "Training: the budget counts from the first epoch, the final checks included…"
+                given = event["training"]  # what the engine was given, so the visitor sees their settings took
+                text = (
+                    f"Training (seed {given['seed']}, learning rate {given['learning_rate']:g}, batch "
+                    f"{given['batch_size']}): the budget counts from the first epoch, the final checks included…"
+                )
                 yield (_status(0, event["budget"], text), *shown, gr.skip(), gr.skip(), *unchanged)
             elif kind == "epoch" and axis is not None:
                 rows += [
@@ -195,7 +214,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
     # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
     gr.on(None, TRAINER_POOL.warm_up, None, None, api_visibility="private", queue=False)
 
-    inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
+    inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order, seed, rate, batch]
     start.click(
         train,
         inputs,
@@ -235,12 +254,11 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
         seconds: float = 30,
         decoder: str | None = "repeat",
         answer_order: str | None = "msb",
+        seed: int | None = default.seed,
+        learning_rate: float | None = default.learning_rate,
+        batch_size: int | None = default.batch_size,
         request: gr.Request | None = None,  # Gradio fills it in (it accepts Request or Optional[Request])
     ) -> Iterator[dict]:
-        """Train a small model live: yields each epoch's figures, then the new model's name (use it as `model`
-        in the other endpoints, for 30 minutes). decoder: "repeat" (keras.io) or "attention"; answer_order:
-        "msb", or "lsb" (units digit first; per_position is then in that order). Both optional (null: the
-        default)."""
         ops = list(operators) if isinstance(operators, str) else operators
         session = getattr(request, "session_hash", None) or "api"
         for event in train_events(
@@ -255,12 +273,16 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             seconds,
             decoder,
             answer_order,
+            seed,
+            learning_rate,
+            batch_size,
             address=client_of_request(request),
         ):
             event.pop("map", None)
             event.pop("zip", None)
             yield event
 
+    train_api.__doc__ = api_description(default)
     # Gradio documents a function by its type hints: each event is one JSON object, so say dict (it reads a
     # generator's Iterator[dict] as Any), with the hints resolved (this module postpones annotations).
     train_api.__signature__ = inspect.signature(train_api, eval_str=True).replace(  # type: ignore[attr-defined]
