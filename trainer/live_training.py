@@ -230,6 +230,12 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         whole=len(run.heldout) + len(run.watch.space) + cells,
         checked=len(run.heldout) + len(run.probe),
     )
+    given = {  # what the engine was given: the visitor's seed, rate and batch, and the epoch they make
+        "seed": engine.seed,
+        "learning_rate": engine.learning_rate,
+        "batch_size": engine.batch_size,
+        "questions_per_epoch": engine.samples_per_epoch,
+    }
     events.emit(
         "start",
         side=len(axis),
@@ -238,12 +244,7 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         questions=task.question_count,
         task=task.to_dict(),
         network=net.to_dict(),
-        training={  # what the engine was given: the visitor's seed, rate and batch, and the epoch they make
-            "seed": engine.seed,
-            "learning_rate": engine.learning_rate,
-            "batch_size": engine.batch_size,
-            "questions_per_epoch": engine.samples_per_epoch,
-        },
+        training=given,
         budget=settings.seconds,
     )
     budget.start()
@@ -264,6 +265,7 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         seconds=budget.shown(),
         budget=settings.seconds,
         map_saved=progress.whole,
+        training=given,
     )
 
 

@@ -317,6 +317,7 @@ _DONE = template(
     "tab and in Compare, and {{ link }}; held-out exact {{ exact }}%"
     "{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
     "{% endif %}; trained {{ seconds }}s of {{ budget }}s"
+    "{% if given %} (seed {{ given.seed }}, learning rate {{ rate }}, batch {{ given.batch_size }}){% endif %}"
     "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
     ".</div>"
 )
@@ -336,6 +337,8 @@ def done_html(event: dict) -> Markup:
         budget=f"{event['budget']:.0f}",
         map_saved=event.get("map_saved", True),
         link=reopen_link(event["model"]),
+        given=event.get("training"),  # the seed, rate and batch the engine used
+        rate=f"{event['training']['learning_rate']:g}" if event.get("training") else "",
     )
 
 
