@@ -117,6 +117,7 @@ def engine_settings(settings: LiveSettings, task: TaskConfig) -> Any:
     # Keeping the steps instead would make a 512-batch epoch four times the questions and time of today's.
     # Its time stays about the same where a step's cost grows with its questions; small batches pay each
     # step's fixed cost more often, so an epoch of 16 or 32 takes longer (the budget still ends it on time).
+    # The rehearsal (prepare_tensorflow) runs the default batch only: another batch's first step is slower.
     steps = max(1, round(questions / settings.batch_size))
     return TrainSettings(
         preset="live",
