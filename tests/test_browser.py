@@ -66,6 +66,9 @@ def show_tab(page, label: str) -> None:
         page.locator("#compare-seed input, #compare-seed textarea").first.fill("1")
         page.locator("#compare-random-button").click()
         page.locator("#compare-random").wait_for()
+    elif label == "Train your own":  # its further settings open, so the page is checked to fit with them shown
+        page.locator("#own-more").get_by_text("More settings").click()
+        page.locator("#own-batch-size").wait_for()
     elif label == "The model":
         page.locator("#model-panel").wait_for()
 

@@ -51,14 +51,19 @@ def open_page(browser, url: str):
 
 @pytest.fixture(scope="module", name="trained")
 def trained_fixture(server, browser, tmp_path_factory):
-    """(page, model name, zip bytes): one 1-digit, 5-second training pressed on the page, its zip downloaded."""
+    """(page, model name, zip bytes): one 1-digit, 5-second training pressed on the page, with a seed chosen under
+    "More settings", its zip downloaded."""
     page = open_page(browser, server)
     page.get_by_role("tab", name="Train your own").click()
     for control, value in (("own-digits", "1"), ("own-units", "32"), ("own-seconds", "5")):
         set_slider(page, control, value)
+    page.locator("#own-more").get_by_text("More settings").click()  # the seed, rate and batch: closed at first
+    page.locator("#own-seed input").fill("7")
+    page.locator("#own-seed input").press("Tab")  # (the batch stays 128: another's first epoch is slower)
     page.locator("#own-train").click()
     page.locator("#own-done").wait_for()
     name = page.locator("#own-done b").inner_text()
+    assert "(seed 7, learning rate 0.01, batch 128)" in page.locator("#own-done").inner_text()  # as the engine had them
     with page.expect_download() as download:
         page.locator("#own-download").click()
     saved = tmp_path_factory.mktemp("zip") / "model.zip"

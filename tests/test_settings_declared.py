@@ -39,6 +39,8 @@ def edited(tmp_path_factory) -> Path:
     copy = copy_of_the_code(tmp_path_factory.mktemp("declared"))
     change_once(copy / "trainer/settings.py", "MAX_BATCH = 65_536", "MAX_BATCH = 4_096")
     change_once(copy / "trainer/live_settings.py", '"encoder_units", 8, 256,', '"encoder_units", 8, 128,')
+    change_once(copy / "trainer/live_settings.py", "512,  # smaller batches", "256,  # smaller batches")
+    change_once(copy / "trainer/live_settings.py", "0.1,  # Adam", "0.03,  # Adam")
     return copy
 
 
@@ -53,7 +55,7 @@ def test_a_trainer_bound_changed_in_one_place_changes_the_help_the_error_and_the
     assert not (tmp_path / "out").exists()
 
 
-def test_a_train_your_own_bound_changed_in_one_place_changes_the_slider_the_check_and_the_flag(edited, tmp_path):
+def test_a_train_your_own_bound_changed_in_one_place_changes_the_control_the_check_and_the_flag(edited, tmp_path):
     probe = """
 import json
 import gradio as gr
@@ -63,11 +65,15 @@ from web.service import Service
 
 with gr.Blocks() as demo:
     train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown(), (gr.Dropdown(), gr.Dropdown()), gr.HTML())
-slider = next(b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.elem_id == "own-units")
+control = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
 print(json.dumps({
-    "maximum": slider.maximum,
+    "maximum": control["own-units"].maximum,
     "refused": training_run.settings_error(1, ["+"], 2, "lstm", 129, 5),
     "taken": training_run.settings_error(1, ["+"], 2, "lstm", 128, 5),
+    "batch": control["own-batch-size"].maximum,
+    "batch_refused": training_run.settings_error(1, ["+"], 2, "lstm", 8, 5, batch_size=272),
+    "rates": [value for _, value in control["own-learning-rate"].choices],
+    "rate_refused": training_run.settings_error(1, ["+"], 2, "lstm", 8, 5, learning_rate=0.1),
 }))
 """
     built = run(edited, "-c", probe)
@@ -76,7 +82,11 @@ print(json.dumps({
     assert tab["maximum"] == 128
     assert "Units must be a whole number from 8 to 128" in tab["refused"]
     assert tab["taken"] is None
+    assert tab["batch"] == 256 and tab["batch_refused"] == "The batch size must be a whole number from 16 to 256."
+    assert max(tab["rates"]) == 0.03 and 0.1 not in tab["rates"]
+    assert tab["rate_refused"] == "The learning rate must be a number from 0.0001 to 0.03."
     live = run(edited, "-m", "trainer.live", "--units", "129", "--output", str(tmp_path / "own"))
     assert live.returncode == 2
     assert json.loads(live.stdout.strip().splitlines()[-1])["message"] == "Units must be a whole number from 8 to 128."
-    assert "8 to 128" in " ".join(run(edited, "-m", "trainer.live", "--help").stdout.split())
+    shown = " ".join(run(edited, "-m", "trainer.live", "--help").stdout.split())
+    assert "8 to 128" in shown and "questions per gradient step: 16 to 256" in shown

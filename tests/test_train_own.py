@@ -55,6 +55,12 @@ pytestmark = pytest.mark.slow  # trainings in the served app
         ((2, "+", 2, True, "lstm", 32, 3600), "The time budget must be from 5 to 90 seconds"),
         ((2, "+", 2, True, "lstm", 32, 10, "transformer", "msb"), "The decoder must be repeat or attention."),
         ((2, "+", 2, True, "lstm", 32, 10, "attention", "backwards"), "The answer order must be msb"),
+        ((2, "+", 2, True, "lstm", 32, 10, None, None, -1), "The seed must be a whole number from 0 to 999,999."),
+        ((2, "+", 2, True, "lstm", 32, 10, None, None, 1.5), "The seed must be a whole number from 0 to 999,999."),
+        ((2, "+", 2, True, "lstm", 32, 10, None, None, 0, 1.0), "The learning rate must be a number from 0.0001"),
+        ((2, "+", 2, True, "lstm", 32, 10, None, None, 0, 0.0), "The learning rate must be a number from 0.0001"),
+        ((2, "+", 2, True, "lstm", 32, 10, None, None, 0, 0.01, 4096), "The batch size must be a whole number from 16"),
+        ((2, "+", 2, True, "lstm", 32, 10, None, None, 0, 0.01, 8), "The batch size must be a whole number from 16"),
     ],
 )
 def test_requests_outside_the_caps_are_refused_before_anything_starts(server, app_pid, args, phrase):
@@ -102,6 +108,31 @@ def test_an_attention_model_written_units_first_trains_live_and_answers(server):
     assert answer["error"] is None and answer["written"] == "lsb"
     assert answer["answer_text"].strip() == "61" and answer["answer_as_read"].strip() == "16", answer
     assert answer["correct"] and answer["answer"] == 16
+
+
+def test_a_seed_repeats_a_training_and_the_rate_and_batch_reach_the_engine(server):
+    """The same seed and settings give the same first epoch, another seed another; the seed, learning rate and
+    batch size the engine was given are those asked for, and an epoch stays the same number of questions
+    (tiny trainings: 1-digit sums, 8 units, which usually end early with every question right)."""
+
+    def first_epoch(seed: int) -> tuple[dict, dict]:
+        # 30 s: the first epoch (50 steps, after building the step function: up to 20 s on a loaded machine)
+        # must end inside the budget, whole, for its figures to be comparable
+        job = Client(server, verbose=False).submit(
+            1, "+", 2, True, "lstm", 8, 30, seed=seed, learning_rate=0.003, batch_size=256, api_name="/train"
+        )
+        events = [e for e in job if isinstance(e, dict)]
+        events = [e for e in job.outputs() if isinstance(e, dict)] or events
+        assert events[-1]["event"] == "done", events[-1]
+        start = next(e for e in events if e["event"] == "start")
+        epoch = next(e for e in events if e["event"] == "epoch" and e["epoch"] == 1)
+        return start["training"], {key: epoch[key] for key in ("loss", "exact_match", "per_position")}
+
+    given, once = first_epoch(seed=11)
+    assert given["seed"] == 11 and given["learning_rate"] == 0.003 and given["batch_size"] == 256, given
+    assert given["questions_per_epoch"] == 12_800  # the default batch's 100 steps of 128: 50 of 256
+    assert first_epoch(seed=11) == (given, once)  # repeated, to the last digit
+    assert first_epoch(seed=12)[1]["loss"] != once["loss"]
 
 
 def test_a_caller_that_sends_only_the_first_seven_settings_still_trains(server):

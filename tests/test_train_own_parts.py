@@ -25,31 +25,53 @@ pytestmark = pytest.mark.slow  # the tier of the Train-your-own tests
 
 
 def test_the_limits_are_defined_once():
-    """The tab's sliders are built from trainer.live's LIMITS, and the tab's check is trainer.live's."""
+    """The tab's controls are built from trainer.live's LIMITS (each setting's declaration), one for every number
+    a visitor may choose, and the tab's check is trainer.live's: every slider spans its setting's bounds, the
+    learning rates offered run from its low bound to its high one, and the seed's words give its bounds."""
     import gradio as gr
 
+    from model.bounds import bounds
     from model.serving import load_catalogue
-    from web import train_own, training_run
+    from trainer.live_settings import LiveSettings
+    from web import train_own
     from web.service import Service
 
     with gr.Blocks() as demo:
         train_own.tab(Service(load_catalogue(None, None, [])), gr.Dropdown(), (gr.Dropdown(), gr.Dropdown()), gr.HTML())
-    sliders = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Slider)}
+    controls = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    default = LiveSettings()
+    numeric = [name for name, bound in bounds(LiveSettings).items() if bound.kind in ("whole", "number")]
+    assert list(LIMITS) == numeric  # every number a visitor may choose has its limits, and a control below
     for name, (low, high) in LIMITS.items():
-        assert (sliders[f"own-{name}"].minimum, sliders[f"own-{name}"].maximum) == (low, high)
-        assert training_run.settings_error(*_settings(**{name: high + 1})) is not None
-        assert training_run.settings_error(*_settings(**{name: low})) is None
+        control = controls[f"own-{name.replace('_', '-')}"]
+        assert control.value == getattr(default, name), name  # the control starts at the declared default
+        if isinstance(control, gr.Slider):
+            assert (control.minimum, control.maximum) == (low, high), name
+        elif isinstance(control, gr.Dropdown):
+            offered = [value for _, value in control.choices]
+            assert (min(offered), max(offered)) == (low, high) and default.learning_rate in offered, offered
+        else:  # a number box: no range of Gradio's own (it would answer a bad value with a bare "Error")
+            assert isinstance(control, gr.Number) and bounds(LiveSettings)[name].range_text() in control.info.lower()
+        assert _error(**{name: high * 2 + 1}) is not None, name  # past the high bound (0.1 * 2 + 1 for a rate)
+        assert _error(**{name: low}) is None and _error(**{name: high}) is None, name
     radios = {block.elem_id: block for block in demo.blocks.values() if isinstance(block, gr.Radio)}
     for name, choices in (("decoder", DECODERS), ("answer_order", ANSWER_ORDERS)):
         offered = [value for _, value in radios[f"own-{name.replace('_', '-')}"].choices]
         assert offered == list(choices)  # every choice the trainer takes, and only those
-        assert all(training_run.settings_error(*_settings(), **{name: value}) is None for value in offered)
-        assert training_run.settings_error(*_settings(), **{name: "other"}) is not None
+        assert all(_error(**{name: value}) is None for value in offered)
+        assert _error(**{name: "other"}) is not None
 
 
-def _settings(**given):
+FIRST = ("digits", "operators", "terms", "cell", "units", "seconds")  # settings_error's positional arguments
+
+
+def _error(**given) -> str | None:
+    """web/training_run.py's check of a small training with `given` changed (the later settings as keywords)."""
+    from web import training_run
+
     values = {"digits": 1, "operators": ["+"], "terms": 2, "cell": "lstm", "units": 8, "seconds": 5, **given}
-    return [values[k] for k in ("digits", "operators", "terms", "cell", "units", "seconds")]
+    first = [values.pop(name) for name in FIRST]
+    return training_run.settings_error(*first, **values)
 
 
 def fresh_model(runs: list[Path], tmp_path: Path) -> ServedModel:

@@ -15,7 +15,7 @@ from typing import Any
 from model.bounds import Bound, bound_of, bounds, declared, problem
 from model.config import OPERATORS, NetworkConfig, TaskConfig
 
-from .settings import MAX_SEED, TrainSettings
+from .settings import TrainSettings
 
 
 def _narrowed(config_class: type, name: str, low: float, high: float, label: str, **words: Any) -> Bound:
@@ -24,8 +24,9 @@ def _narrowed(config_class: type, name: str, low: float, high: float, label: str
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """One visitor's training: the task, the network and the time budget, each field the trainer's own
-    setting (model/config.py, trainer/settings.py) with the tighter bounds a visitor may ask for."""
+    """One visitor's training: the task, the network, the time budget and how it learns (seed, learning rate,
+    batch size), each field the trainer's own setting (model/config.py, trainer/settings.py) with the tighter
+    bounds a visitor may ask for."""
 
     digits: int = declared(2, _narrowed(TaskConfig, "digits", 1, 3, "Digits"))
     terms: int = declared(2, _narrowed(TaskConfig, "terms", 2, 3, "Numbers per question", noun=""))
@@ -52,12 +53,43 @@ class LiveSettings:
             high_text="",
         ),
     )
-    seed: int = declared(
-        0, _narrowed(TrainSettings, "seed", 0, MAX_SEED, "The seed", high_text="2**32-1", lenient=False)
-    )
     decoder: str = declared("repeat", dataclasses.replace(bound_of(NetworkConfig, "decoder"), label="The decoder"))
     answer_order: str = declared(
         "msb", dataclasses.replace(bound_of(TaskConfig, "answer_order"), label="The answer order")
+    )
+    seed: int = declared(
+        0,
+        _narrowed(
+            TrainSettings,
+            "seed",
+            0,
+            999_999,  # plenty of different draws, and a number a visitor reads and types at a glance
+            "The seed",
+            help="the seed: the same seed and settings draw the same questions and start from the same weights",
+        ),
+    )
+    learning_rate: float = declared(
+        1e-2,
+        _narrowed(
+            TrainSettings,
+            "learning_rate",
+            1e-4,
+            0.1,  # Adam on these networks learns nothing useful in 90 s below, and often diverges above
+            "The learning rate",
+            help="the peak learning rate of Adam (reached after a short warm-up, then decayed over the budget)",
+            above=False,
+        ),
+    )
+    batch_size: int = declared(
+        128,
+        _narrowed(
+            TrainSettings,
+            "batch_size",
+            16,
+            512,  # smaller batches make an epoch many slow steps on one thread; larger ones few, long ones
+            "The batch size",
+            help="questions per gradient step",
+        ),
     )
 
     def task(self) -> TaskConfig:
@@ -74,11 +106,16 @@ class LiveSettings:
         return NetworkConfig(cell=self.cell, encoder_units=self.units, decoder_units=self.units, decoder=self.decoder)
 
 
-# What a visitor may ask for, as (low, high): the app's controls are made from these.
+def _plain(number: float) -> float:
+    """An int where the bound is a whole number (a slider shows 5, not 5.0), else the float."""
+    return int(number) if float(number).is_integer() else number
+
+
+# What a visitor may ask for, as (low, high), for every numeric setting: the app's controls are made from these.
 LIMITS = {
-    name: (int(bound.low), int(bound.high))
+    name: (_plain(bound.low), _plain(bound.high))
     for name, bound in bounds(LiveSettings).items()
-    if name in ("digits", "terms", "units", "seconds") and bound.low is not None and bound.high is not None
+    if bound.kind in ("whole", "number") and bound.low is not None and bound.high is not None
 }
 
 
@@ -105,7 +142,9 @@ def visitor_settings(raw: Mapping[str, Any]) -> LiveSettings:
         cell=given["cell"],
         units=int(given["units"]),
         seconds=float(given["seconds"]),
-        seed=given["seed"],
+        seed=int(given["seed"]),
+        learning_rate=float(given["learning_rate"]),
+        batch_size=int(given["batch_size"]),
         decoder=given["decoder"],
         answer_order=given["answer_order"],
     )

@@ -25,11 +25,9 @@ from model.config import TaskConfig
 from .live_settings import LIMITS, LiveSettings
 
 TARGET_MARGIN = 0.2  # every question on the map right by this much ends the run early
-BATCH = 128
-STEPS_PER_EPOCH = 100  # 12,800 questions for a 64-unit network: an epoch of about a second
-MIN_STEPS = 10  # larger networks take fewer steps per epoch (their steps cost more), but not fewer than this
+QUESTIONS_PER_EPOCH = 12_800  # for a 64-unit network: an epoch of about a second at the default batch (128)
+MIN_QUESTIONS = 1_280  # larger networks see fewer questions per epoch (they cost more each), but not fewer than this
 EPOCH_SECONDS = 1.0  # about how long an epoch takes: the rate's cosine decays over the epochs the budget holds
-PEAK_RATE = 1e-2
 MAX_EPOCHS = 10_000  # a cap never reached: the budget ends the run
 POOL_SIZE = 10_000  # questions that stand for a task too large to list
 SAVE_SECONDS = 1.5  # writing the folder (Keras files, map, record, curve) after the final check
@@ -112,13 +110,21 @@ def engine_settings(settings: LiveSettings, task: TaskConfig) -> Any:
     from .settings import TrainSettings
 
     scale = (64 / settings.units) ** 2  # epochs of about a second whatever the network, so the page updates often
-    steps = max(MIN_STEPS, min(STEPS_PER_EPOCH, round(STEPS_PER_EPOCH * scale)))
+    questions = max(MIN_QUESTIONS, min(QUESTIONS_PER_EPOCH, round(QUESTIONS_PER_EPOCH * scale)))
+    # The batch size changes how many steps an epoch takes, not how many questions it is: an epoch is the same
+    # amount of data whatever the batch (as on keras.io and in TensorFlow Playground), so the curves of two
+    # batch sizes read side by side, epoch for epoch, and a larger batch shows what it is: fewer, larger steps.
+    # Keeping the steps instead would make a 512-batch epoch four times the questions and time of today's.
+    # Its time stays about the same where a step's cost grows with its questions; small batches pay each
+    # step's fixed cost more often, so an epoch of 16 or 32 takes longer (the budget still ends it on time).
+    # The rehearsal (prepare_tensorflow) runs the default batch only: another batch's first step is slower.
+    steps = max(1, round(questions / settings.batch_size))
     return TrainSettings(
         preset="live",
         heldout_size=min(1000, max(1, task.question_count // 10)),
-        samples_per_epoch=BATCH * steps,
-        batch_size=BATCH,
-        learning_rate=PEAK_RATE,
+        samples_per_epoch=settings.batch_size * steps,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
         epochs=MAX_EPOCHS,
         decay_epochs=max(2, round(settings.seconds / EPOCH_SECONDS)),  # the rate reaches its floor near the end
         time_budget=settings.seconds,
@@ -182,7 +188,7 @@ class Progress:
             map=base64.b64encode(probe.tobytes()).decode("ascii"),
         )
         if not math.isfinite(record["loss"]):
-            raise TrainingFailed("The loss became NaN; try fewer units.")
+            raise TrainingFailed("The loss became NaN; try a lower learning rate or fewer units.")
         target = int(quantise(np.array([TARGET_MARGIN]))[0])
         if not self.reason and int(probe.min()) >= target and record["val_exact_match"] == 1.0:
             self.reason = "every question on the map is right"
@@ -225,6 +231,12 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         whole=len(run.heldout) + len(run.watch.space) + cells,
         checked=len(run.heldout) + len(run.probe),
     )
+    given = {  # what the engine was given: the visitor's seed, rate and batch, and the epoch they make
+        "seed": engine.seed,
+        "learning_rate": engine.learning_rate,
+        "batch_size": engine.batch_size,
+        "questions_per_epoch": engine.samples_per_epoch,
+    }
     events.emit(
         "start",
         side=len(axis),
@@ -233,6 +245,7 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         questions=task.question_count,
         task=task.to_dict(),
         network=net.to_dict(),
+        training=given,
         budget=settings.seconds,
     )
     budget.start()
@@ -243,7 +256,7 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         check = final_check(outcome, task, net, engine, folder, log=to_stderr)
         save_model(outcome, check, task, net, engine, folder, log=to_stderr, draw_map=progress.whole)
     except RunError as err:
-        raise TrainingFailed("The training diverged; try fewer units.") from err
+        raise TrainingFailed("The training diverged; try a lower learning rate or fewer units.") from err
     metrics = json.loads((output / METRICS_FILE).read_text(encoding="utf-8"))
     events.emit(
         "done",
@@ -253,6 +266,7 @@ def run(settings: LiveSettings, output: Path, should_stop: Callable[[], bool], e
         seconds=budget.shown(),
         budget=settings.seconds,
         map_saved=progress.whole,
+        training=given,
     )
 
 

@@ -31,6 +31,7 @@ from trainer.live_settings import LIMITS, LiveSettings
 from .html import CSS, message
 from .learning import epoch_plot, probe_picture
 from .own_models import OwnModels
+from .own_settings import more_settings
 from .picker import picker_choices
 from .service import Service
 from .templates import template
@@ -123,6 +124,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             elem_id="own-answer-order",
             min_width=240,
         )
+    seed, rate, batch = more_settings(default)
     with gr.Row():
         start = gr.Button("Train", variant="primary", elem_id="own-train", min_width=120)
         halt = gr.Button("Stop", elem_id="own-stop", min_width=120)
@@ -140,7 +142,19 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
     samples = gr.HTML(elem_id="own-samples", css_template=CSS + TRAIN_CSS)
 
     def train_page(
-        d: Any, ops: Any, t: Any, rev: Any, c: Any, u: Any, s: Any, dec: Any, order: Any, request: gr.Request
+        d: Any,
+        ops: Any,
+        t: Any,
+        rev: Any,
+        c: Any,
+        u: Any,
+        s: Any,
+        dec: Any,
+        order: Any,
+        seed: Any,
+        rate: Any,
+        batch: Any,
+        request: gr.Request,
     ) -> Iterator[tuple]:
         rows: list[dict] = []
         unchanged = (gr.skip(), gr.skip())  # Compare's A and B: they change only when a model is done
@@ -154,14 +168,19 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             *unchanged,
         )
         session, address = request.session_hash or "api", client_of_request(request)
-        for event in train_events(service, session, d, ops, t, rev, c, u, s, dec, order, address=address):
+        later = (dec, order, seed, rate, batch)
+        for event in train_events(service, session, d, ops, t, rev, c, u, s, *later, address=address):
             kind = event["event"]
             if kind == "error":
                 yield (message(event["message"], "warn"), *shown, gr.skip(), gr.skip(), *unchanged)
                 return
             if kind == "start":
                 axis = np.array(event["axis"])
-                text = "Training: the budget counts from the first epoch, the final checks included…"
+                given = event["training"]  # what the engine was given, so the visitor sees their settings took
+                text = (
+                    f"Training (seed {given['seed']}, learning rate {given['learning_rate']:g}, batch "
+                    f"{given['batch_size']}): the budget counts from the first epoch, the final checks included…"
+                )
                 yield (_status(0, event["budget"], text), *shown, gr.skip(), gr.skip(), *unchanged)
             elif kind == "epoch" and axis is not None:
                 rows += [
@@ -199,7 +218,7 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
     # Start the trainer when a page opens, so that TensorFlow has loaded by the time Train is pressed.
     gr.on(None, TRAINER_POOL.warm_up, None, None, api_visibility="private", queue=False)
 
-    inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order]
+    inputs = [digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order, seed, rate, batch]
     start.click(
         train_page,
         inputs,
@@ -239,6 +258,9 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
         seconds: float = 30,
         decoder: str | None = "repeat",
         answer_order: str | None = "msb",
+        seed: int | None = default.seed,
+        learning_rate: float | None = default.learning_rate,
+        batch_size: int | None = default.batch_size,
         request: gr.Request | None = None,  # Gradio fills it in (it accepts Request or Optional[Request])
     ) -> Iterator[dict]:
         ops = list(operators) if isinstance(operators, str) else operators
@@ -255,6 +277,9 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
             seconds,
             decoder,
             answer_order,
+            seed,
+            learning_rate,
+            batch_size,
             address=client_of_request(request),
         ):
             event.pop("map", None)
@@ -321,6 +346,7 @@ _DONE = template(
     "{% if wrong is not none %}, {{ wrong }} wrong of all {{ total }} questions"
     "{% endif %}; training took {{ trained }} s (the figure its model page shows), and with the final checks "
     "{{ seconds }} s of the {{ budget }} s budget were used"
+    "{% if given %} (seed {{ given.seed }}, learning rate {{ rate }}, batch {{ given.batch_size }}){% endif %}"
     "{% if not map_saved %} (the map of every question did not fit in the budget: its Map tab stays empty){% endif %}"
     ".</div>"
 )
@@ -341,6 +367,8 @@ def done_html(event: dict) -> Markup:
         budget=f"{event['budget']:.0f}",
         map_saved=event.get("map_saved", True),
         link=reopen_link(event["model"]),
+        given=event.get("training"),  # the seed, rate and batch the engine used
+        rate=f"{event['training']['learning_rate']:g}" if event.get("training") else "",
     )
 
 

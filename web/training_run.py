@@ -39,10 +39,14 @@ def settings_error(
     *,
     decoder: Any = None,
     answer_order: Any = None,
+    seed: Any = None,
+    learning_rate: Any = None,
+    batch_size: Any = None,
 ) -> str | None:
     """One sentence if the request is outside what trainer.live_settings allows (checked first), else None."""
+    later = (decoder, answer_order, seed, learning_rate, batch_size)
     try:
-        visitor_settings(_raw(digits, operators, terms, True, cell, units, seconds, decoder, answer_order))
+        visitor_settings(_raw(digits, operators, terms, True, cell, units, seconds, *later))
     except ValueError as err:
         return str(err)
     return None
@@ -58,10 +62,13 @@ def _raw(
     seconds: Any,
     decoder: Any = None,
     answer_order: Any = None,
+    seed: Any = None,
+    learning_rate: Any = None,
+    batch_size: Any = None,
 ) -> dict:
-    """The settings as trainer.live_settings checks them; the optional choices left out when not given (None: a
-    client that does not send them, or a raw call the guard padded with nulls), so they take LiveSettings'
-    defaults."""
+    """The settings as trainer.live_settings checks them; the optional ones (those after the first seven) left
+    out when not given (None: a client that does not send them, or a raw call the guard padded with nulls), so
+    they take LiveSettings' defaults."""
     raw = {
         "digits": digits,
         "operators": operators,
@@ -71,7 +78,13 @@ def _raw(
         "units": units,
         "seconds": seconds,
     }
-    later = {"decoder": decoder, "answer_order": answer_order}
+    later = {
+        "decoder": decoder,
+        "answer_order": answer_order,
+        "seed": seed,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+    }
     return raw | {name: value for name, value in later.items() if value is not None}
 
 
@@ -87,13 +100,17 @@ def train_events(
     seconds: Any,
     decoder: Any = None,
     answer_order: Any = None,
+    seed: Any = None,
+    learning_rate: Any = None,
+    batch_size: Any = None,
     *,
     address: str = "",
 ) -> Iterator[dict]:
     """Run one live training for `session` at client `address`; yield its events (start, epoch…, done or
     error) as dicts, never a server path."""
+    later = (decoder, answer_order, seed, learning_rate, batch_size)
     try:
-        raw = _raw(digits, operators, terms, reverse, cell, units, seconds, decoder, answer_order)
+        raw = _raw(digits, operators, terms, reverse, cell, units, seconds, *later)
         settings = visitor_settings(raw)
     except ValueError as err:
         yield {"event": "error", "message": str(err)}
