@@ -138,13 +138,13 @@ def test_a_model_opened_by_its_link_stays_in_the_sessions_pickers(tmp_path, monk
     (the done line lists names_of(session)); the remembered sessions are bounded; on a Space the link is the
     Space's own page, elsewhere this page."""
     from model.serving import load_catalogue
-    from web import train_own
+    from web import own_link
     from web.service import Service
 
     runs: list[Path] = []
     service = Service(load_catalogue(None, None, []))
     theirs = service.own.add(fresh_model(runs, tmp_path), owner="them", address="127.0.0.2")
-    picker, *_ = train_own.open_link(service, theirs, "visitor")
+    picker, *_ = own_link.open_link(service, theirs, "visitor")
     assert picker.value == theirs
     mine = service.own.add(fresh_model(runs, tmp_path), owner="visitor", address="127.0.0.3")
     assert service.own.names_of("visitor") == [theirs, mine]
@@ -154,9 +154,9 @@ def test_a_model_opened_by_its_link_stays_in_the_sessions_pickers(tmp_path, monk
         service.own.open(theirs, f"other-{i}")
     assert len(service.own.opened) == 3 and "visitor" not in service.own.opened  # the oldest forgotten first
 
-    assert train_own.reopen_url(mine) == f"?model={mine}"
+    assert own_link.reopen_url(mine) == f"?model={mine}"
     monkeypatch.setenv("SPACE_ID", "someone/arithmetic")
-    assert train_own.reopen_url(mine) == f"https://huggingface.co/spaces/someone/arithmetic?model={mine}"
-    assert 'target="_blank"' in str(train_own.reopen_link(mine))
+    assert own_link.reopen_url(mine) == f"https://huggingface.co/spaces/someone/arithmetic?model={mine}"
+    assert 'target="_blank"' in str(own_link.reopen_link(mine))
     monkeypatch.setenv("SPACE_ID", 'x"/><script>')  # not an owner/name: the page's own link
-    assert train_own.reopen_url(mine) == f"?model={mine}"
+    assert own_link.reopen_url(mine) == f"?model={mine}"

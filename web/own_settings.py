@@ -1,5 +1,5 @@
 """Train your own's further settings, the seed, the learning rate and the batch size: their controls (in a closed
-accordion under the tab's main ones) and /train's description of them.
+accordion under the tab's main ones) and /train's description of every setting (`api_doc`).
 
 Each one's bounds and default come from its declaration in trainer/live_settings.py (`LiveSettings`, `LIMITS`),
 and the tab checks a request with the same declarations before anything starts (web/training_run.py).
@@ -7,10 +7,16 @@ and the tab checks a request with the same declarations before anything starts (
 
 from __future__ import annotations
 
+import inspect
+import re
+from typing import Any
+
 import gradio as gr
 
 from model.bounds import bounds
 from trainer.live_settings import LIMITS, LiveSettings
+
+from .own_models import OwnModels
 
 
 def more_settings(default: LiveSettings) -> tuple[gr.Number, gr.Dropdown, gr.Slider]:
@@ -56,3 +62,27 @@ def rate_choices(low: float, high: float, default: float) -> list[float]:
     `low` to `high` (both ends and the default included)."""
     steps = [float(f"{m}e{k}") for k in range(-12, 3) for m in (1, 3)]  # written as text: 3e-4, not 3 * 1e-4
     return sorted({low, high, default, *(r for r in steps if low <= r <= high)})
+
+
+def api_doc(train: Any) -> str:
+    """/train's docstring, which the API page and the MCP tool show: each parameter's help and bounds from
+    its declaration in LiveSettings, so they can never disagree with the check."""
+    declared = bounds(LiveSettings)
+    lines = [
+        "/train: train a small model live. Yields each epoch's figures, then the new model's name (use it as "
+        f"`model` in the other endpoints, for {OwnModels.OWN_SECONDS // 60} minutes). As an MCP tool it answers "
+        "with the last event: the new model's name and its figures, or the sentence saying why it did not train.",
+        "",
+        "Args:",
+    ]
+    for name, parameter in inspect.signature(train).parameters.items():
+        if name in declared:
+            bound = declared[name]
+            # The trainer's own help may name its flags (--encoder-units); the API has one `units`.
+            words = re.sub(r"\s*\([^)]*--[^)]*\)", "", bound.help)
+            if bound.kind in ("whole", "number"):
+                words = f"{words}, {bound.range_text()}"
+            elif bound.kind == "choice":
+                words = f"{words}; one of {', '.join(bound.choices)}"
+            lines.append(f"    {name}: {words} (default {parameter.default!r}).")
+    return "\n".join(lines)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import inspect
-import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,13 +23,12 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from model.bounds import bounds
 from trainer.live_settings import LIMITS, LiveSettings
 
 from .html import CSS, message
 from .learning import epoch_plot, probe_picture
-from .own_models import OwnModels
-from .own_settings import more_settings
+from .own_link import open_link, reopen_link
+from .own_settings import api_doc, more_settings
 from .picker import picker_choices
 from .service import Service
 from .templates import template
@@ -295,30 +292,6 @@ def tab(service: Service, picker: Any, pair: tuple[Any, Any], note: Any) -> None
     gr.api(train, api_name="train", concurrency_limit=1, concurrency_id="train")
 
 
-def api_doc(train: Any) -> str:
-    """/train's docstring, which the API page and the MCP tool show: each parameter's help and bounds from
-    its declaration in LiveSettings, so they can never disagree with the check."""
-    declared = bounds(LiveSettings)
-    lines = [
-        "/train: train a small model live. Yields each epoch's figures, then the new model's name (use it as "
-        f"`model` in the other endpoints, for {OwnModels.OWN_SECONDS // 60} minutes). As an MCP tool it answers "
-        "with the last event: the new model's name and its figures, or the sentence saying why it did not train.",
-        "",
-        "Args:",
-    ]
-    for name, parameter in inspect.signature(train).parameters.items():
-        if name in declared:
-            bound = declared[name]
-            # The trainer's own help may name its flags (--encoder-units); the API has one `units`.
-            words = re.sub(r"\s*\([^)]*--[^)]*\)", "", bound.help)
-            if bound.kind in ("whole", "number"):
-                words = f"{words}, {bound.range_text()}"
-            elif bound.kind == "choice":
-                words = f"{words}; one of {', '.join(bound.choices)}"
-            lines.append(f"    {name}: {words} (default {parameter.default!r}).")
-    return "\n".join(lines)
-
-
 def _chart(rows: list[dict]) -> pd.DataFrame:
     """The curves' long table with fixed column types (an empty first frame must not make them categories)."""
     return pd.DataFrame(rows, columns=["epoch", "value", "series"]).astype({"epoch": int, "value": float})
@@ -370,56 +343,3 @@ def done_html(event: dict) -> Markup:
         given=event.get("training"),  # the seed, rate and batch the engine used
         rate=f"{event['training']['learning_rate']:g}" if event.get("training") else "",
     )
-
-
-_LINK = template(
-    'a page opened with <a id="own-link" href="{{ url }}"{% if space %} target="_blank" rel="noopener"{% endif %}>'
-    "?model={{ model }}</a> shows it for {{ minutes }} minutes from its training"
-)
-SPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")  # owner/name
-
-
-def reopen_url(name: str) -> str:
-    """The address that reopens a visitor's model: on a Hugging Face Space (which sets SPACE_ID) the Space's
-    own page, which hands its query to the app; the app's address inside the Space's frame would leave the
-    page a visitor shares. Elsewhere this page, with ?model=<name>."""
-    space = os.environ.get("SPACE_ID", "")
-    return f"https://huggingface.co/spaces/{space}?model={name}" if SPACE_ID.fullmatch(space) else f"?model={name}"
-
-
-def reopen_link(name: str) -> Markup:
-    """The words and the link that reopen a visitor's model."""
-    space = SPACE_ID.fullmatch(os.environ.get("SPACE_ID", "")) is not None
-    return _LINK(url=reopen_url(name), space=space, model=name, minutes=OwnModels.OWN_SECONDS // 60)
-
-
-OWN_NAME = re.compile(r"yours-[0-9a-f]{12}")  # the names web/own_models.py gives
-_OPENED = template('<div class="panel" id="own-opened"><b>{{ model }}</b>, trained here: {{ link }}.</div>')
-
-
-def open_link(service: Service, name: object, session: str) -> tuple:
-    """A page's ?model=<name>: that model chosen in the picker (every tab follows it) and in Compare's A, and
-    offered in B, and kept there after the session trains its own; an own model's status line shows its link.
-    Updates for (picker, A, B, status, note).
-
-    A name the server does not have gets one sentence in `note` and the default model; it is never shown."""
-    if name is None:
-        return (gr.skip(),) * 5
-    names = service.names()
-    if isinstance(name, str) and name in names:
-        return gr.Dropdown(value=name), gr.Dropdown(value=name), gr.skip(), gr.skip(), gr.skip()
-    if isinstance(name, str) and OWN_NAME.fullmatch(name) and service.own.get(name) is not None:
-        service.own.open(name, session)
-        choices = [*names, name]
-        return (
-            gr.Dropdown(choices=picker_choices(service, [name]), value=name),
-            gr.Dropdown(choices=choices, value=name),
-            gr.Dropdown(choices=choices),
-            _OPENED(model=name, link=reopen_link(name)),
-            gr.skip(),
-        )
-    why = (
-        f"The link names no model on this server (a model trained here is kept {OwnModels.OWN_SECONDS // 60} "
-        f"minutes), so this page shows {service.default}."
-    )
-    return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.HTML(message(why, "warn"), visible=True)
