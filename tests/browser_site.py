@@ -19,6 +19,12 @@ from screenshots import record
 from web.picker import SEPARATOR
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The marks of every browser test module: slow (a browser), and skipped where Debian's Chromium is missing.
+BROWSER_TEST = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
+]
+PHONE = {"width": 390, "height": 844}
 ARTIFACTS = ROOT / "test-artifacts"
 ZOO_WRONG = {  # what each zoo model's metrics.json records over all its questions
     name: json.loads((ROOT / "model" / "zoo" / name / "metrics.json").read_text())["exhaustive_wrong"]

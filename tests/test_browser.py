@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from browser_site import (  # noqa: F401  (the fixture site)
+    BROWSER_TEST,
     CHROMIUM,
+    PHONE,
     TIMEOUT_MS,
     ask,
     capture,
@@ -24,10 +25,7 @@ from browser_site import (  # noqa: F401  (the fixture site)
     site_fixture,
 )
 
-pytestmark = [
-    pytest.mark.slow,  # a browser
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 
 # Phone, dark mode and the screenshots -------------------------------------------------------------

@@ -7,19 +7,15 @@ answers for the same question or model. The same checks without a browser are te
 from __future__ import annotations
 
 import pytest
-from browser_site import CHROMIUM, TIMEOUT_MS, new_page, pick_model, site_fixture  # noqa: F401  (site)
+from browser_site import BROWSER_TEST, PHONE, TIMEOUT_MS, new_page, pick_model, site_fixture  # noqa: F401  (site)
 from gradio_client import Client
 
 from model.metrics import percent
 from web.map_hover import margin_text
 from web.picker import SEPARATOR, name_of
 
-pytestmark = [
-    pytest.mark.slow,  # a browser
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = BROWSER_TEST
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module", name="client")

@@ -10,22 +10,19 @@ tests/browser_site.py; the screenshots go to test-artifacts/fit-*.png.
 
 from __future__ import annotations
 
-import pytest
 from browser_site import (  # noqa: F401  (the fixture site)
     ARTIFACTS,
+    BROWSER_TEST,
     CHROMIUM,
+    PHONE,
     ask,
     new_page,
     pick_model,
     site_fixture,
 )
 
-pytestmark = [
-    pytest.mark.slow,  # a browser
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = BROWSER_TEST
 
-PHONE = {"width": 390, "height": 844}
 PAGE_FITS = "document.scrollingElement.scrollWidth <= innerWidth"
 # Where a dropdown's text ends (clipped at its input's content box) and where its arrow begins.
 TEXT_AND_ARROW = """id => {

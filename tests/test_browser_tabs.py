@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from browser_site import (  # noqa: F401  (the fixtures site and page)
     ARTIFACTS,
+    BROWSER_TEST,
     CHROMIUM,
     TIMEOUT_MS,
     ZOO_WRONG,
@@ -25,10 +25,7 @@ from browser_site import (  # noqa: F401  (the fixtures site and page)
     site_fixture,
 )
 
-pytestmark = [
-    pytest.mark.slow,  # a browser
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 
 def test_a_question_shows_answer_verdict_encoding_positions_and_attribution(page):
